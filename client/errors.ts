@@ -1,0 +1,72 @@
+/**
+ * The one registry of Sluice error codes, shared by broker and client.
+ *
+ * Each entry carries the numeric code sent on the wire (Kafka's number where Kafka has the
+ * same error, so people can look it up; 1000+ for Sluice's own), whether a retry can help,
+ * and a hint that tells a person what to do. Keys equal codes; a code is never reused.
+ */
+export const errorCodes = {
+  SLUICE_ERR_UNKNOWN: { wire: -1, retriable: false, hint: 'an unexpected server error; see the broker log' },
+  SLUICE_ERR_OFFSET_OUT_OF_RANGE: { wire: 1, retriable: false, hint: 'seek to an offset inside the valid range' },
+  SLUICE_ERR_CORRUPT_MESSAGE: { wire: 2, retriable: false, hint: 'the record batch failed its CRC or layout checks; rebuild it' },
+  SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION: { wire: 3, retriable: false, hint: 'create the topic first, or check the partition number' },
+  SLUICE_ERR_REQUEST_TIMED_OUT: { wire: 7, retriable: true, hint: 'the operation did not finish in time; retry' },
+  SLUICE_ERR_MESSAGE_TOO_LARGE: { wire: 10, retriable: false, hint: 'send smaller batches or raise max.message.bytes' },
+  SLUICE_ERR_INVALID_TOPIC: { wire: 17, retriable: false, hint: 'topic names are 1..249 characters of [a-zA-Z0-9._-], not "." or ".."' },
+  SLUICE_ERR_INVALID_TIMESTAMP: { wire: 32, retriable: false, hint: 'fix the record timestamps' },
+  SLUICE_ERR_UNSUPPORTED_VERSION: { wire: 35, retriable: false, hint: 'upgrade the client or the broker' },
+  SLUICE_ERR_INVALID_REQUEST: { wire: 42, retriable: false, hint: 'the request is malformed; check the client' },
+  SLUICE_ERR_UNSUPPORTED_COMPRESSION: { wire: 76, retriable: false, hint: 'use compression none or lz4' },
+  SLUICE_ERR_INVALID_RECORD: { wire: 87, retriable: false, hint: 'the batch breaks a RecordBatch v2 rule; rebuild it' },
+  SLUICE_ERR_STORAGE: { wire: 1000, retriable: true, hint: 'the broker could not read or write its data directory; check disk space and permissions' },
+  SLUICE_ERR_LOG_CLOSED: { wire: 1001, retriable: true, hint: 'the partition log was closed (shutdown or deletion); retry against a live broker' },
+  SLUICE_ERR_CONFIG: { wire: 1002, retriable: false, hint: 'fix the configuration value named in the message' },
+} as const satisfies Record<string, { wire: number; retriable: boolean; hint: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+const errorBrand = Symbol.for('sluice.error');
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly wireCode: number;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${message} (${code}: ${errorCodes[code].hint})`, options);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.wireCode = errorCodes[code].wire;
+    this.retriable = errorCodes[code].retriable;
+  }
+
+  /** True for Sluice errors even when two copies of the library are loaded. */
+  static is(value: unknown): value is SluiceError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[errorBrand] === true;
+  }
+}
+Object.defineProperty(SluiceError.prototype, errorBrand, { value: true });
+
+/** A batch or record whose bytes cannot be trusted: bad length, magic, CRC, or layout. */
+export class CorruptRecordError extends SluiceError {
+  constructor(message: string, code: 'SLUICE_ERR_CORRUPT_MESSAGE' | 'SLUICE_ERR_INVALID_RECORD' = 'SLUICE_ERR_CORRUPT_MESSAGE') {
+    super(code, message);
+    this.name = 'CorruptRecordError';
+  }
+}
+
+/** A read below the log start or past the log end; carries both bounds so callers can seek. */
+export class OffsetOutOfRangeError extends SluiceError {
+  readonly offset: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+
+  constructor(offset: number, logStartOffset: number, logEndOffset: number) {
+    super('SLUICE_ERR_OFFSET_OUT_OF_RANGE',
+      `offset ${offset} is outside the log's range [${logStartOffset}, ${logEndOffset})`);
+    this.name = 'OffsetOutOfRangeError';
+    this.offset = offset;
+    this.logStartOffset = logStartOffset;
+    this.logEndOffset = logEndOffset;
+  }
+}
