@@ -1,0 +1,313 @@
+/*
+ * sluice_mmap: the few memory-mapping calls the storage engine needs, as an N-API addon.
+ *
+ * Safety rule: a mapping is unmapped only by the finalizer of the external Buffer that owns
+ * it, which V8 runs once no Buffer or subarray over that memory is reachable. So JavaScript can
+ * never read an unmapped page. Async work (sync, populate) holds a reference to the Buffer
+ * for as long as it runs, for the same reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static int64_t live_mappings = 0;
+static int64_t live_bytes = 0;
+static size_t page_size = 4096;
+
+#define CHECK(call)                                                           \
+  do {                                                                        \
+    if ((call) != napi_ok) {                                                  \
+      napi_throw_error(env, NULL, "sluice_mmap: N-API call failed: " #call); \
+      return NULL;                                                            \
+    }                                                                         \
+  } while (0)
+
+static const char *errno_name(int error) {
+  switch (error) {
+    case EACCES: return "EACCES";
+    case EAGAIN: return "EAGAIN";
+    case EBADF: return "EBADF";
+    case EFBIG: return "EFBIG";
+    case EINTR: return "EINTR";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case ENODEV: return "ENODEV";
+    case ENOMEM: return "ENOMEM";
+    case ENOSPC: return "ENOSPC";
+    case EPERM: return "EPERM";
+    case ESPIPE: return "ESPIPE";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return "EUNKNOWN";
+  }
+}
+
+static napi_value throw_errno(napi_env env, int error, const char *what) {
+  char message[256];
+  snprintf(message, sizeof message, "%s failed: %s", what, strerror(error));
+  napi_throw_error(env, errno_name(error), message);
+  return NULL;
+}
+
+static napi_value make_error(napi_env env, int error, const char *what) {
+  char message[256];
+  napi_value code, text, result;
+  snprintf(message, sizeof message, "%s failed: %s", what, strerror(error));
+  napi_create_string_utf8(env, errno_name(error), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &result);
+  return result;
+}
+
+static int get_int64(napi_env env, napi_value value, const char *name, int64_t min, int64_t *out) {
+  napi_valuetype type;
+  double number;
+  char message[128];
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) {
+    snprintf(message, sizeof message, "%s must be a number", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+    return 0;
+  }
+  napi_get_value_double(env, value, &number);
+  if (number != (double)(int64_t)number || number < (double)min || number > 9007199254740991.0) {
+    snprintf(message, sizeof message, "%s must be an integer >= %lld", name, (long long)min);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return 0;
+  }
+  *out = (int64_t)number;
+  return 1;
+}
+
+/* The mapped range [data + offset, data + offset + length) of a Buffer argument, checked. */
+static int get_range(napi_env env, napi_value *args, uint8_t **start, size_t *length) {
+  bool is_buffer;
+  void *data;
+  size_t size;
+  int64_t offset, count;
+  if (napi_is_buffer(env, args[0], &is_buffer) != napi_ok || !is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mapping must be a Buffer");
+    return 0;
+  }
+  napi_get_buffer_info(env, args[0], &data, &size);
+  if (!get_int64(env, args[1], "offset", 0, &offset) || !get_int64(env, args[2], "length", 0, &count)) return 0;
+  if ((uint64_t)offset + (uint64_t)count > size) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "offset + length is past the end of the mapping");
+    return 0;
+  }
+  /* msync and madvise want a page-aligned start: widen the range down to its page. */
+  uintptr_t begin = (uintptr_t)data + (uintptr_t)offset;
+  uintptr_t aligned = begin & ~(uintptr_t)(page_size - 1);
+  *start = (uint8_t *)aligned;
+  *length = (size_t)count + (begin - aligned);
+  return 1;
+}
+
+static void finalize_mapping(napi_env env, void *data, void *hint) {
+  (void)env;
+  size_t length = (size_t)(uintptr_t)hint;
+  munmap(data, length);
+  live_mappings -= 1;
+  live_bytes -= (int64_t)length;
+}
+
+/* map(fd, length, offset, writable) -> Buffer over a MAP_SHARED mapping. */
+static napi_value map(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4], result;
+  int64_t fd, length, offset;
+  bool writable;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "map(fd, length, offset, writable)");
+    return NULL;
+  }
+  if (!get_int64(env, args[0], "fd", -1, &fd) || !get_int64(env, args[1], "length", 1, &length) ||
+      !get_int64(env, args[2], "offset", 0, &offset)) return NULL;
+  if (offset % (int64_t)page_size != 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "offset must be a multiple of the page size");
+    return NULL;
+  }
+  CHECK(napi_get_value_bool(env, args[3], &writable));
+  int protection = PROT_READ | (writable ? PROT_WRITE : 0);
+  void *data = mmap(NULL, (size_t)length, protection, MAP_SHARED, (int)fd, (off_t)offset);
+  if (data == MAP_FAILED) return throw_errno(env, errno, "mmap");
+  if (napi_create_external_buffer(env, (size_t)length, data, finalize_mapping, (void *)(uintptr_t)length, &result) != napi_ok) {
+    munmap(data, (size_t)length);
+    napi_throw_error(env, NULL, "sluice_mmap: cannot wrap the mapping in a Buffer");
+    return NULL;
+  }
+  live_mappings += 1;
+  live_bytes += length;
+  return result;
+}
+
+static napi_value stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result, mappings, bytes;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_int64(env, live_mappings, &mappings));
+  CHECK(napi_create_int64(env, live_bytes, &bytes));
+  CHECK(napi_set_named_property(env, result, "mappings", mappings));
+  CHECK(napi_set_named_property(env, result, "bytes", bytes));
+  return result;
+}
+
+static napi_value sync_range(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  uint8_t *start;
+  size_t length;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sync(mapping, offset, length)");
+    return NULL;
+  }
+  if (!get_range(env, args, &start, &length)) return NULL;
+  if (length > 0 && msync(start, length, MS_SYNC) != 0) return throw_errno(env, errno, "msync");
+  return NULL;
+}
+
+static napi_value advise(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  uint8_t *start;
+  size_t length;
+  int64_t advice;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "advise(mapping, offset, length, advice)");
+    return NULL;
+  }
+  if (!get_range(env, args, &start, &length) || !get_int64(env, args[3], "advice", 0, &advice)) return NULL;
+  if (length > 0 && madvise(start, length, (int)advice) != 0) return throw_errno(env, errno, "madvise");
+  return NULL;
+}
+
+/* Thread-pool work shared by syncAsync and populateAsync. */
+typedef struct {
+  napi_async_work work;
+  napi_ref mapping;
+  napi_ref callback;
+  uint8_t *start;
+  size_t length;
+  int populate;
+  int error;
+} range_job;
+
+static void run_range_job(napi_env env, void *data) {
+  (void)env;
+  range_job *job = data;
+  job->error = 0;
+  if (job->length == 0) return;
+  if (!job->populate) {
+    if (msync(job->start, job->length, MS_SYNC) != 0) job->error = errno;
+  } else if (madvise(job->start, job->length, MADV_POPULATE_WRITE) != 0) {
+    /* Kernels before 5.14 lack POPULATE_WRITE: read-ahead is the next best hint. */
+    if (errno != EINVAL || madvise(job->start, job->length, MADV_WILLNEED) != 0) job->error = errno;
+  }
+}
+
+static void finish_range_job(napi_env env, napi_status status, void *data) {
+  range_job *job = data;
+  napi_value callback, global, argument;
+  (void)status;
+  napi_get_reference_value(env, job->callback, &callback);
+  napi_get_global(env, &global);
+  if (job->error != 0) argument = make_error(env, job->error, job->populate ? "madvise(POPULATE_WRITE)" : "msync");
+  else napi_get_null(env, &argument);
+  napi_delete_reference(env, job->mapping);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_call_function(env, global, callback, 1, &argument, NULL);
+}
+
+static napi_value queue_range_job(napi_env env, napi_callback_info info, int populate) {
+  size_t argc = 4;
+  napi_value args[4], name;
+  napi_valuetype type;
+  uint8_t *start;
+  size_t length;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 4 || napi_typeof(env, args[3], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "(mapping, offset, length, callback) expected");
+    return NULL;
+  }
+  if (!get_range(env, args, &start, &length)) return NULL;
+  range_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return throw_errno(env, ENOMEM, "allocating a sync job");
+  job->start = start;
+  job->length = length;
+  job->populate = populate;
+  CHECK(napi_create_reference(env, args[0], 1, &job->mapping));
+  CHECK(napi_create_reference(env, args[3], 1, &job->callback));
+  CHECK(napi_create_string_utf8(env, populate ? "sluice:populate" : "sluice:msync", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, run_range_job, finish_range_job, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return NULL;
+}
+
+static napi_value sync_async(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, 0);
+}
+
+static napi_value populate_async(napi_env env, napi_callback_info info) {
+  return queue_range_job(env, info, 1);
+}
+
+/* allocate(fd, offset, length): reserve blocks so a write through the mapping cannot hit ENOSPC. */
+static napi_value allocate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  int64_t fd, offset, length;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "allocate(fd, offset, length)");
+    return NULL;
+  }
+  if (!get_int64(env, args[0], "fd", -1, &fd) || !get_int64(env, args[1], "offset", 0, &offset) ||
+      !get_int64(env, args[2], "length", 1, &length)) return NULL;
+  int error = posix_fallocate((int)fd, (off_t)offset, (off_t)length);
+  if (error != 0) return throw_errno(env, error, "posix_fallocate");
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  long size = sysconf(_SC_PAGESIZE);
+  if (size > 0) page_size = (size_t)size;
+  napi_property_descriptor functions[] = {
+    {"map", NULL, map, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sync", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syncAsync", NULL, sync_async, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"advise", NULL, advise, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"populateAsync", NULL, populate_async, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"allocate", NULL, allocate, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
+  const struct { const char *name; int64_t value; } constants[] = {
+    {"PAGE_SIZE", (int64_t)page_size},
+    {"ADVICE_NORMAL", MADV_NORMAL},
+    {"ADVICE_SEQUENTIAL", MADV_SEQUENTIAL},
+    {"ADVICE_RANDOM", MADV_RANDOM},
+    {"ADVICE_WILLNEED", MADV_WILLNEED},
+    {"ADVICE_DONTNEED", MADV_DONTNEED},
+  };
+  for (size_t index = 0; index < sizeof constants / sizeof constants[0]; index += 1) {
+    napi_value value;
+    if (napi_create_int64(env, constants[index].value, &value) != napi_ok ||
+        napi_set_named_property(env, exports, constants[index].name, value) != napi_ok) return NULL;
+  }
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
