@@ -1,0 +1,108 @@
+/**
+ * What the offset and time indexes share: a memory-mapped file of fixed-size big-endian
+ * entries, sorted by key, searched by binary search for the largest key ≤ a target.
+ *
+ * The file is extended ahead of the writer while its segment is active and cut to
+ * `entries × entrySize` when the segment is sealed or closed, so a clean file's length says how
+ * many entries it holds. After a crash the active index may be longer than its entries (zeros
+ * at the tail); the subclass's `validEntries()` finds the prefix that is real, and the segment
+ * then checks that prefix against the log. Indexes carry no checksum: when in doubt they are
+ * rebuilt from the log, which is the only source of truth.
+ */
+import fs from 'node:fs';
+import { MappedFile } from './mapped-file.js';
+
+export const indexGrowChunkBytes = 64 * 1024;
+
+export abstract class IndexFile {
+  readonly path: string;
+  readonly baseOffset: number;
+  readonly entrySize: number;
+  readonly maxEntries: number;
+  protected file: MappedFile;
+  #entries: number;
+
+  protected constructor(path: string, baseOffset: number, maxIndexBytes: number, entrySize: number) {
+    this.path = path;
+    this.baseOffset = baseOffset;
+    this.entrySize = entrySize;
+    this.maxEntries = Math.floor(maxIndexBytes / entrySize);
+    this.file = MappedFile.open(path, {
+      capacity: this.maxEntries * entrySize,
+      growChunkBytes: indexGrowChunkBytes,
+      writable: true,
+    });
+    this.#entries = Math.min(this.maxEntries, Math.floor(this.file.fileSize / entrySize));
+    this.#entries = this.validEntries(this.#entries);
+  }
+
+  get entries(): number {
+    return this.#entries;
+  }
+
+  get isFull(): boolean {
+    return this.#entries >= this.maxEntries;
+  }
+
+  /** How many of the first `count` slots hold real entries (a crashed file has a zero tail). */
+  protected abstract validEntries(count: number): number;
+
+  /** Reserves the next slot and returns its byte position, or -1 when the index is full. */
+  protected nextSlot(): number {
+    if (this.#entries >= this.maxEntries) return -1;
+    const position = this.#entries * this.entrySize;
+    this.file.ensureWritable(position + this.entrySize);
+    this.#entries += 1;
+    return position;
+  }
+
+  /** Keeps the first `count` entries and zeroes the rest, so a crash cannot bring them back. */
+  truncateEntries(count: number): void {
+    if (count >= this.#entries) return;
+    const start = count * this.entrySize;
+    this.file.buffer.fill(0, start, this.#entries * this.entrySize);
+    this.#entries = count;
+  }
+
+  /**
+   * Index of the last entry whose key is ≤ `target`, or -1 when every key is larger.
+   * Keys are strictly increasing, so a plain binary search finds it.
+   */
+  protected floorEntry(target: number, keyAt: (entry: number) => number): number {
+    let low = 0;
+    let high = this.#entries - 1;
+    let found = -1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (keyAt(middle) <= target) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  /** Cuts the file to its entries: the segment is sealed or closing. */
+  trim(): void {
+    this.file.trim(this.#entries * this.entrySize);
+  }
+
+  flush(): void {
+    this.file.sync(0, this.#entries * this.entrySize);
+  }
+
+  flushAsync(): Promise<void> {
+    return this.file.syncAsync(0, this.#entries * this.entrySize);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  delete(): void {
+    this.file.close();
+    fs.rmSync(this.path, { force: true });
+  }
+}

@@ -1,0 +1,102 @@
+import { SluiceError } from '../../client/errors.js';
+
+/**
+ * Per-partition log settings. Defaults are Kafka's, except where noted; the dotted names are
+ * the topic-config keys users type (`segment.bytes=…`), the fields are what the code reads.
+ */
+export interface LogConfig {
+  /** segment.bytes: roll before a segment would grow past this. */
+  segmentBytes: number;
+  /** segment.ms: roll once the segment's first batch is older than this. */
+  segmentMs: number;
+  /** retention.ms: delete sealed segments whose newest record is older; -1 keeps forever. */
+  retentionMs: number;
+  /** retention.bytes: delete oldest sealed segments while the log is larger; -1 = no limit. */
+  retentionBytes: number;
+  /** index.interval.bytes: one offset/time index entry per this many log bytes. */
+  indexIntervalBytes: number;
+  /** segment.index.bytes: largest size of each index file; a full index rolls the segment. */
+  segmentIndexBytes: number;
+  /** flush.messages: sync once this many records are unsynced; Infinity = leave it to the OS. */
+  flushMessages: number;
+  /** flush.ms: sync unsynced records after at most this long; Infinity = leave it to the OS. */
+  flushMs: number;
+  /** max.message.bytes: the largest batch a producer may append. */
+  maxMessageBytes: number;
+  /** How often the retention timer runs (log.retention.check.interval.ms). */
+  retentionCheckIntervalMs: number;
+}
+
+export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 3600 * 1000,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: -1,
+  indexIntervalBytes: 4096,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  flushMessages: Infinity,
+  flushMs: Infinity,
+  maxMessageBytes: 1024 * 1024 + 12,
+  retentionCheckIntervalMs: 5 * 60 * 1000,
+});
+
+/** Positions in a segment are u32 on disk, and Buffer offsets must stay below 2 GiB. */
+export const segmentBytesMax = 2 ** 31 - 1;
+
+/** The topic-config keys Kafka users know, mapped to our fields. */
+export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.freeze({
+  'segment.bytes': 'segmentBytes',
+  'segment.ms': 'segmentMs',
+  'retention.ms': 'retentionMs',
+  'retention.bytes': 'retentionBytes',
+  'index.interval.bytes': 'indexIntervalBytes',
+  'segment.index.bytes': 'segmentIndexBytes',
+  'flush.messages': 'flushMessages',
+  'flush.ms': 'flushMs',
+  'max.message.bytes': 'maxMessageBytes',
+});
+
+export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
+  const config: LogConfig = { ...defaultLogConfig, ...overrides };
+  const positive = (name: keyof LogConfig, max = Infinity): void => {
+    const value = config[name];
+    if (!(value > 0) || value > max || (Number.isFinite(value) && !Number.isInteger(value))) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a positive integer ≤ ${max}, got ${value}`);
+    }
+  };
+  positive('segmentBytes', segmentBytesMax);
+  positive('segmentMs');
+  positive('indexIntervalBytes');
+  positive('segmentIndexBytes', segmentBytesMax);
+  positive('flushMessages');
+  positive('flushMs');
+  positive('maxMessageBytes', segmentBytesMax);
+  positive('retentionCheckIntervalMs');
+  for (const name of ['retentionMs', 'retentionBytes'] as const) {
+    const value = config[name];
+    if (!Number.isInteger(value) || value < -1) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be -1 (unlimited) or a non-negative integer, got ${value}`);
+    }
+  }
+  if (config.segmentIndexBytes < 16) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `segmentIndexBytes must hold at least one entry, got ${config.segmentIndexBytes}`);
+  }
+  return config;
+}
+
+/** Parses `key=value` topic configs (as the CLI and CreateTopics carry them) into overrides. */
+export function parseLogConfigEntries(entries: Record<string, string>): Partial<LogConfig> {
+  const overrides: Partial<LogConfig> = {};
+  for (const [key, text] of Object.entries(entries)) {
+    const field = logConfigKeys[key];
+    if (field === undefined) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `unknown topic config "${key}"; known: ${Object.keys(logConfigKeys).join(', ')}`);
+    }
+    const value = text === 'Infinity' || text === 'max' ? Infinity : Number(text);
+    if (Number.isNaN(value) || text.trim() === '') {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `topic config ${key} must be a number, got "${text}"`);
+    }
+    overrides[field] = value;
+  }
+  return overrides;
+}

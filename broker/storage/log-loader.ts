@@ -1,0 +1,89 @@
+/**
+ * Opening a partition directory: finds the segments, decides which need recovery, and repairs
+ * what a crash left behind.
+ *
+ * After a clean stop (marker present) every segment is trusted as written. Otherwise each
+ * segment holding offsets at or past the recovery point (the last offset known synced) is
+ * checked from its last index entry, batch by batch; the last segment always is. If a segment
+ * that is not the last lost bytes and no longer reaches the next segment's base offset, the
+ * later segments cannot be trusted to follow it and are deleted, as Kafka does.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { consumeCleanShutdownMarker, readOffsetCheckpoint, recoveryPointFile, syncDirectory } from './checkpoint.js';
+import type { LogConfig } from './log-config.js';
+import { Segment } from './segment.js';
+
+const segmentLogPattern = /^(\d{20})\.log$/;
+const segmentIndexPattern = /^(\d{20})\.(index|timeindex)$/;
+
+export interface LoadReport {
+  /** The previous stop wrote the clean-shutdown marker. */
+  clean: boolean;
+  segmentsChecked: number;
+  /** Bytes cut from segment tails: torn or corrupt batches, and unused preallocation. */
+  bytesTruncated: number;
+  /** Segments dropped because an earlier one lost bytes. */
+  segmentsDropped: number;
+  indexesRebuilt: number;
+}
+
+export function loadSegments(directory: string, config: LogConfig, startOffset: number): { segments: Segment[]; report: LoadReport } {
+  fs.mkdirSync(directory, { recursive: true });
+  const clean = consumeCleanShutdownMarker(directory);
+  if (!clean) syncDirectory(directory);
+  const names = fs.readdirSync(directory);
+  const bases = names.flatMap((name) => {
+    const match = segmentLogPattern.exec(name);
+    return match === null ? [] : [Number(match[1])];
+  }).sort((a, b) => a - b);
+  removeStrays(directory, names, new Set(bases));
+
+  const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0 };
+  if (bases.length === 0) return { segments: [Segment.create(directory, startOffset, config)], report };
+
+  const recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;
+  const segments: Segment[] = [];
+  for (let index = 0; index < bases.length; index += 1) {
+    const base = bases[index]!;
+    const next = bases[index + 1];
+    const last = next === undefined;
+    const recover = !clean && (last || next > recoveryPoint);
+    const segment = Segment.open(directory, base, config, { active: last, recover });
+    const result = segment.recovery;
+    if (result !== undefined) {
+      report.segmentsChecked += 1;
+      report.bytesTruncated += result.truncatedBytes;
+      if (result.indexRebuilt) report.indexesRebuilt += 1;
+    }
+    segments.push(segment);
+    if (next !== undefined && segment.nextOffset < next && result !== undefined && result.truncatedBytes > 0) {
+      report.segmentsDropped += dropFrom(directory, bases.slice(index + 1));
+      reopenActive(segments, directory, config);
+      break;
+    }
+  }
+  return { segments, report };
+}
+
+/** Index files without their log, and half-written checkpoints. */
+function removeStrays(directory: string, names: string[], bases: Set<number>): void {
+  for (const name of names) {
+    const index = segmentIndexPattern.exec(name);
+    if ((index !== null && !bases.has(Number(index[1]))) || name.endsWith('.tmp')) {
+      fs.rmSync(path.join(directory, name), { force: true });
+    }
+  }
+}
+
+function dropFrom(directory: string, bases: number[]): number {
+  for (const base of bases) Segment.deleteFiles(directory, base);
+  return bases.length;
+}
+
+/** After dropping later segments, the new last segment must take appends again. */
+function reopenActive(segments: Segment[], directory: string, config: LogConfig): void {
+  const last = segments.pop()!;
+  last.close();
+  segments.push(Segment.open(directory, last.baseOffset, config, { active: true, recover: false }));
+}

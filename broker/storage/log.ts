@@ -1,0 +1,371 @@
+/**
+ * A partition log: an ordered list of segments, the last one active. It assigns offsets,
+ * rolls segments, serves reads as zero-copy slices, finds offsets by time, truncates (for
+ * replication), moves its start (retention, DeleteRecords) and syncs by the flush policy.
+ *
+ * Offsets: `logStartOffset` is the first readable offset, `logEndOffset` the offset the next
+ * record gets. Both persist: the start in a checkpoint file, the end in the segments.
+ * All methods run on the broker's single JavaScript thread; `append` is synchronous so the
+ * order of appends is the order of calls.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../client/errors.js';
+import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../client/record-batch/layout.js';
+import { batchMaxTimestamp, checkBatch, readInt64 } from '../../client/record-batch/record-batch.js';
+import {
+  logStartOffsetFile, readOffsetCheckpoint, recoveryPointFile, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
+} from './checkpoint.js';
+import { GroupCommit } from './group-commit.js';
+import { type LogConfig, resolveLogConfig } from './log-config.js';
+import { type LoadReport, loadSegments } from './log-loader.js';
+import { Segment, segmentFileName } from './segment.js';
+
+export interface LogOptions {
+  config?: Partial<LogConfig>;
+  /** Clock for segment.ms and retention; tests move it. */
+  now?: () => number;
+  /** Called with errors of background work (syncs after a roll) that no caller awaits. */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+export interface AppendOptions {
+  /** Stamped into every batch's partitionLeaderEpoch. */
+  leaderEpoch?: number;
+  /**
+   * true (producers): the log gives each batch the next offset. false (replication): the
+   * batches keep the offsets the leader gave them, which must continue the log.
+   */
+  assignOffsets?: boolean;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  batches: number;
+  records: number;
+}
+
+export interface ReadResult {
+  /** Whole batches, in order; the first holds the requested offset. */
+  slices: Buffer[];
+  bytes: number;
+}
+
+export class Log {
+  readonly directory: string;
+  readonly config: LogConfig;
+  readonly loadReport: LoadReport;
+  #segments: Segment[];
+  #logStartOffset: number;
+  #now: () => number;
+  #onBackgroundError: (error: unknown) => void;
+  #groupCommit: GroupCommit;
+  #closed = false;
+
+  private constructor(directory: string, config: LogConfig, options: LogOptions) {
+    this.directory = directory;
+    this.config = config;
+    this.#now = options.now ?? Date.now;
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+    const checkpointedStart = readOffsetCheckpoint(directory, logStartOffsetFile) ?? 0;
+    const { segments, report } = loadSegments(directory, config, checkpointedStart);
+    this.#segments = segments;
+    this.loadReport = report;
+    this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
+    this.#groupCommit = new GroupCommit({
+      startSync: () => this.#startSync(),
+      logEndOffset: () => this.logEndOffset,
+      flushMessages: config.flushMessages,
+      flushMs: config.flushMs,
+      syncedOffset: report.clean ? this.logEndOffset : 0,
+    });
+  }
+
+  /** Opens (creating if needed) the log in `directory`, recovering it after a crash. */
+  static open(directory: string, options: LogOptions = {}): Log {
+    return new Log(directory, resolveLogConfig(options.config), options);
+  }
+
+  get logStartOffset(): number {
+    return this.#logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.#active.nextOffset;
+  }
+
+  /** Bytes of batches on disk, across all segments. */
+  get size(): number {
+    return this.#segments.reduce((total, segment) => total + segment.size, 0);
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  get segmentBaseOffsets(): number[] {
+    return this.#segments.map((segment) => segment.baseOffset);
+  }
+
+  /** Every offset below this is synced to the device. */
+  get syncedOffset(): number {
+    return this.#groupCommit.syncedOffset;
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1]!;
+  }
+
+  /**
+   * Appends one or more whole RecordBatch v2 batches laid end to end in `batches`. Every batch
+   * is checked (length, magic, CRC) before any is written, so a bad one appends nothing.
+   */
+  append(batches: Buffer, options: AppendOptions = {}): AppendResult {
+    this.#checkOpen();
+    const assignOffsets = options.assignOffsets ?? true;
+    const count = this.#checkBatches(batches, assignOffsets);
+    const first = this.logEndOffset;
+    let records = 0;
+    let lastOffset = first - 1;
+    for (let position = 0; position < batches.length;) {
+      const size = checkBatch(batches, position, batches.length);
+      const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
+      const batchLastOffset = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), batchLastOffset, this.#now())) this.roll();
+      lastOffset = this.#active.append(batches, position, size, baseOffset, options.leaderEpoch);
+      records += batches.readInt32BE(position + RECORDS_COUNT_OFFSET);
+      position += size;
+    }
+    this.#groupCommit.onAppend(records);
+    return { baseOffset: assignOffsets ? first : readInt64(batches, 0), lastOffset, batches: count, records };
+  }
+
+  #checkBatches(batches: Buffer, assignOffsets: boolean): number {
+    if (batches.length === 0) throw new CorruptRecordError('an append must hold at least one batch', 'SLUICE_ERR_INVALID_RECORD');
+    let count = 0;
+    let expected = this.logEndOffset;
+    for (let position = 0; position < batches.length; count += 1) {
+      const size = checkBatch(batches, position, batches.length);
+      if (assignOffsets && size > this.config.maxMessageBytes) {
+        throw new SluiceError('SLUICE_ERR_MESSAGE_TOO_LARGE', `a batch of ${size} bytes exceeds max.message.bytes (${this.config.maxMessageBytes})`);
+      }
+      if (!assignOffsets) {
+        const baseOffset = readInt64(batches, position);
+        if (baseOffset < expected) {
+          throw new CorruptRecordError(`replicated batch at offset ${baseOffset} does not continue the log (end ${expected})`, 'SLUICE_ERR_INVALID_RECORD');
+        }
+        expected = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+      }
+      position += size;
+    }
+    return count;
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` (but always that first
+   * batch), stopping before any batch reaching `maxOffset` (the high watermark, exclusive).
+   * Reading at the log end returns nothing; outside [start, end] is OffsetOutOfRange.
+   */
+  read(offset: number, maxBytes: number, maxOffset = Infinity): ReadResult {
+    this.#checkOpen();
+    const end = this.logEndOffset;
+    if (offset < this.#logStartOffset || offset > end) throw new OffsetOutOfRangeError(offset, this.#logStartOffset, end);
+    const slices: Buffer[] = [];
+    let bytes = 0;
+    for (let index = this.#segmentIndexFor(offset); index < this.#segments.length && bytes < maxBytes; index += 1) {
+      const segment = this.#segments[index]!;
+      const position = slices.length === 0 ? segment.positionOf(offset) : 0;
+      if (position < 0) continue;
+      const slice = segment.read(position, maxBytes - bytes, maxOffset, slices.length === 0);
+      if (slice.length === 0) break;
+      slices.push(slice);
+      bytes += slice.length;
+      if (position + slice.length < segment.size) break;
+    }
+    return { slices, bytes };
+  }
+
+  /** The first record at or after `timestamp`; undefined when every record is older. */
+  offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | undefined {
+    this.#checkOpen();
+    for (const segment of this.#segments) {
+      if (segment.nextOffset <= this.#logStartOffset) continue;
+      const found = segment.offsetForTimestamp(timestamp);
+      if (found !== undefined) return found.offset < this.#logStartOffset ? { offset: this.#logStartOffset, timestamp: found.timestamp } : found;
+    }
+    return undefined;
+  }
+
+  /** Index of the segment holding `offset`: the last one whose base is ≤ offset. */
+  #segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.#segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.#segments[middle]!.baseOffset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** Seals the active segment and starts a new one at the log end (no-op when it is empty). */
+  roll(): void {
+    this.#checkOpen();
+    const sealed = this.#active;
+    if (sealed.isEmpty) return;
+    sealed.seal();
+    this.#segments.push(Segment.create(this.directory, sealed.nextOffset, this.config));
+    const recoveryPoint = sealed.nextOffset;
+    sealed.flushAsync()
+      .then(() => fs.promises.open(this.directory, 'r'))
+      .then(async (handle) => {
+        await handle.sync();
+        await handle.close();
+        if (!this.#closed) writeOffsetCheckpoint(this.directory, recoveryPointFile, recoveryPoint);
+      })
+      .catch(this.#onBackgroundError);
+  }
+
+  /** Syncs every appended record to the device (joining a sync already running). */
+  flush(): Promise<void> {
+    this.#checkOpen();
+    return this.#groupCommit.flush();
+  }
+
+  /** Resolves once `offset` is durable, by whatever sync the flush policy starts. */
+  waitForSync(offset: number): Promise<void> {
+    return this.#groupCommit.waitFor(offset);
+  }
+
+  get syncsOnItsOwn(): boolean {
+    return this.#groupCommit.syncsOnItsOwn;
+  }
+
+  #startSync(): { offset: number; done: Promise<void> } {
+    const offset = this.logEndOffset;
+    const synced = this.#groupCommit.syncedOffset;
+    const pending = this.#segments.filter((segment) => segment.nextOffset > synced);
+    return { offset, done: Promise.all(pending.map((segment) => segment.flushAsync())).then(() => {}) };
+  }
+
+  /**
+   * Removes every record at or past `offset` (a follower whose log diverged from the
+   * leader's). Cutting inside a batch removes the whole batch; if that leaves nothing at or
+   * past the log start, the log restarts empty at `offset`.
+   */
+  truncateTo(offset: number): void {
+    this.#checkOpen();
+    if (offset >= this.logEndOffset) return;
+    if (offset <= this.#segments[0]!.baseOffset || offset < this.#logStartOffset) {
+      this.#restartAt(offset);
+      return;
+    }
+    while (this.#active.baseOffset >= offset) this.#segments.pop()!.delete();
+    if (!this.#active.active) {
+      const sealed = this.#segments.pop()!;
+      sealed.close();
+      this.#segments.push(Segment.open(this.directory, sealed.baseOffset, this.config, { active: true, recover: false }));
+    }
+    this.#active.truncateTo(offset);
+    // The batch holding `offset` began below the log start: nothing readable is left.
+    if (this.logEndOffset < this.#logStartOffset) {
+      this.#restartAt(offset);
+      return;
+    }
+    this.#groupCommit.truncatedTo(this.logEndOffset);
+  }
+
+  /** Drops everything and starts an empty log at `offset`. */
+  #restartAt(offset: number): void {
+    for (const segment of this.#segments.splice(0)) segment.delete();
+    this.#segments.push(Segment.create(this.directory, offset, this.config));
+    this.#setLogStartOffset(offset);
+    this.#groupCommit.truncatedTo(offset);
+  }
+
+  /**
+   * Makes `offset` the first readable offset (DeleteRecords): reads below it fail, and
+   * segments wholly below it are deleted.
+   */
+  deleteRecordsBefore(offset: number): void {
+    this.#checkOpen();
+    const end = this.logEndOffset;
+    if (offset < this.#logStartOffset || offset > end) throw new OffsetOutOfRangeError(offset, this.#logStartOffset, end);
+    if (offset === end) this.roll();
+    this.#setLogStartOffset(offset);
+    this.#deleteOldestWhile((segment) => segment.nextOffset <= offset);
+  }
+
+  /**
+   * Deletes sealed segments past `retention.ms` (by their newest record) or beyond
+   * `retention.bytes` (oldest first). The active segment is never deleted.
+   */
+  applyRetention(): number {
+    this.#checkOpen();
+    const now = this.#now();
+    let deleted = 0;
+    if (this.config.retentionMs >= 0) {
+      deleted += this.#deleteOldestWhile((segment) => now - this.#newestTimestamp(segment) > this.config.retentionMs);
+    }
+    if (this.config.retentionBytes >= 0) {
+      let size = this.size;
+      deleted += this.#deleteOldestWhile((segment) => {
+        if (size - segment.size < this.config.retentionBytes) return false;
+        size -= segment.size;
+        return true;
+      });
+    }
+    return deleted;
+  }
+
+  /** A segment's newest record time, or its file's modification time when it has none. */
+  #newestTimestamp(segment: Segment): number {
+    if (segment.maxTimestamp >= 0) return segment.maxTimestamp;
+    return fs.statSync(path.join(this.directory, segmentFileName(segment.baseOffset, '.log'))).mtimeMs;
+  }
+
+  #deleteOldestWhile(predicate: (segment: Segment) => boolean): number {
+    let deleted = 0;
+    while (this.#segments.length > 1 && predicate(this.#segments[0]!)) {
+      this.#segments.shift()!.delete();
+      deleted += 1;
+    }
+    if (this.#segments[0]!.baseOffset > this.#logStartOffset) this.#setLogStartOffset(this.#segments[0]!.baseOffset);
+    return deleted;
+  }
+
+  #setLogStartOffset(offset: number): void {
+    if (offset === this.#logStartOffset) return;
+    this.#logStartOffset = offset;
+    writeOffsetCheckpoint(this.directory, logStartOffsetFile, offset);
+  }
+
+  /**
+   * Clean stop: syncs everything, cuts preallocated tails, and leaves the marker that lets
+   * the next open skip recovery. Slices handed out earlier stay readable.
+   */
+  close(): void {
+    if (this.#closed) return;
+    for (const segment of this.#segments) segment.flush();
+    this.#groupCommit.synced(this.logEndOffset);
+    this.#groupCommit.close();
+    this.#closed = true;
+    for (const segment of this.#segments) segment.close();
+    writeOffsetCheckpoint(this.directory, recoveryPointFile, this.logEndOffset);
+    writeCleanShutdownMarker(this.directory);
+    syncDirectory(this.directory);
+  }
+
+  /** Closes without syncing and removes the partition's directory. */
+  delete(): void {
+    this.#closed = true;
+    this.#groupCommit.close();
+    for (const segment of this.#segments) segment.delete();
+    fs.rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `log ${this.directory} is closed`);
+  }
+}

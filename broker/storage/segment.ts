@@ -1,0 +1,390 @@
+/**
+ * One segment of a partition log: `<base>.log` with its `.index` and `.timeindex`.
+ *
+ * The `.log` file is RecordBatch v2 batches back to back, exactly as producers sent them
+ * except for baseOffset and partitionLeaderEpoch (outside the CRC). The active segment is
+ * mapped with room for `segment.bytes`, extended and prefaulted ahead of the writer, and
+ * appends copy into the mapping: no syscall per append. Reads hand out subarrays of the
+ * mapping; they stay valid after the segment is sealed, truncated or deleted because the
+ * mapping lives until the last of them is collected (see mapped-file.ts).
+ *
+ * Single writer: all mutation happens on the broker's one JavaScript thread.
+ * Crash behaviour: bytes copied into the mapping survive a process crash (page cache); after
+ * an unclean stop `recover()` re-checks every batch past the last index entry and cuts the
+ * log at the first that fails.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SluiceError } from '../../client/errors.js';
+import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../client/record-batch/layout.js';
+import { batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch } from '../../client/record-batch/record-batch.js';
+import type { LogConfig } from './log-config.js';
+import { MappedFile } from './mapped-file.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+
+/** How far ahead of the writer a log file is extended and prefaulted. */
+const logGrowChunkBytes = 16 * 1024 * 1024;
+/** How many stale offset-index entries recovery walks back over before rebuilding the index. */
+const recoveryIndexBacktrackMax = 16;
+
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+  return `${String(baseOffset).padStart(20, '0')}${suffix}`;
+}
+
+export interface SegmentOpenOptions {
+  /** The segment takes appends: map it with room for `segment.bytes`. */
+  active: boolean;
+  /** The log was not closed cleanly: check batches past the last index entry. */
+  recover: boolean;
+}
+
+export interface RecoveryResult {
+  validBytes: number;
+  truncatedBytes: number;
+  indexRebuilt: boolean;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly directory: string;
+  readonly offsetIndex: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+  #config: LogConfig;
+  #log: MappedFile;
+  #size = 0;
+  #nextOffset: number;
+  #bytesSinceIndexEntry = 0;
+  #maxTimestamp = -1;
+  #offsetOfMaxTimestamp: number;
+  #active: boolean;
+  #openedAtMs = Date.now();
+  #recovery: RecoveryResult | undefined;
+
+  private constructor(directory: string, baseOffset: number, config: LogConfig, active: boolean, writable: boolean, indexesExisted: boolean) {
+    this.directory = directory;
+    this.baseOffset = baseOffset;
+    this.#config = config;
+    this.#active = active;
+    this.#nextOffset = baseOffset;
+    this.#offsetOfMaxTimestamp = baseOffset;
+    const file = (suffix: '.log' | '.index' | '.timeindex') => path.join(directory, segmentFileName(baseOffset, suffix));
+    this.#log = MappedFile.open(file('.log'), {
+      capacity: active ? config.segmentBytes : 0,
+      growChunkBytes: logGrowChunkBytes,
+      writable,
+      sequential: true,
+    });
+    this.offsetIndex = new OffsetIndex(file('.index'), baseOffset, config.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(file('.timeindex'), baseOffset, config.segmentIndexBytes);
+    if (!indexesExisted) {
+      this.offsetIndex.truncateEntries(0);
+      this.timeIndex.truncateEntries(0);
+    }
+  }
+
+  /** A new, empty active segment; stale files of the same name are replaced. */
+  static create(directory: string, baseOffset: number, config: LogConfig): Segment {
+    Segment.deleteFiles(directory, baseOffset);
+    return new Segment(directory, baseOffset, config, true, true, true);
+  }
+
+  /** Opens a segment written earlier and finds its end; recovers it when asked to. */
+  static open(directory: string, baseOffset: number, config: LogConfig, options: SegmentOpenOptions): Segment {
+    const exists = (suffix: '.index' | '.timeindex') => fs.existsSync(path.join(directory, segmentFileName(baseOffset, suffix)));
+    const indexesExisted = exists('.index') && exists('.timeindex');
+    // Recovery may cut the file, so a sealed segment being recovered is opened writable too.
+    const writable = options.active || options.recover || !indexesExisted;
+    const segment = new Segment(directory, baseOffset, config, options.active, writable, indexesExisted);
+    if (options.recover || !indexesExisted || !segment.#loadClean()) segment.#recovery = segment.recover(!indexesExisted);
+    return segment;
+  }
+
+  /** Removes a segment's files without opening them. */
+  static deleteFiles(directory: string, baseOffset: number): void {
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
+    }
+  }
+
+  /** What recovery did when this segment was opened, if it had to run. */
+  get recovery(): RecoveryResult | undefined {
+    return this.#recovery;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get nextOffset(): number {
+    return this.#nextOffset;
+  }
+
+  get isEmpty(): boolean {
+    return this.#size === 0;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Largest record timestamp in the segment, -1 when it has none. */
+  get maxTimestamp(): number {
+    return this.#maxTimestamp;
+  }
+
+  /** maxTimestamp of the first batch: the clock `segment.ms` is measured from. */
+  get firstBatchTimestamp(): number {
+    return this.#size === 0 ? -1 : batchMaxTimestamp(this.#log.buffer, 0);
+  }
+
+  /** Whether a batch of `batchSize` bytes ending at `lastOffset` must go to a new segment. */
+  shouldRoll(batchSize: number, batchMaxTimestampMs: number, lastOffset: number, nowMs: number): boolean {
+    if (this.#size === 0) return false;
+    const first = this.firstBatchTimestamp;
+    const clock = first >= 0 && batchMaxTimestampMs >= 0 ? batchMaxTimestampMs - first : nowMs - this.#openedAtMs;
+    return this.#size > this.#config.segmentBytes - batchSize
+      || clock > this.#config.segmentMs
+      || this.offsetIndex.isFull
+      || this.timeIndex.isFull
+      || lastOffset - this.baseOffset > 0xffffffff;
+  }
+
+  /**
+   * Copies one already-checked batch into the mapping at the end of the segment and gives it
+   * `baseOffset` (and the leader epoch, when set). Returns the batch's last offset.
+   */
+  append(source: Buffer, start: number, size: number, baseOffset: number, leaderEpoch: number | undefined): number {
+    if (!this.#active) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `segment ${this.baseOffset} is sealed`);
+    const position = this.#size;
+    if (position + size > this.#log.capacity) this.#growCapacity(position + size);
+    this.#log.ensureWritable(position + size);
+    const mapping = this.#log.buffer;
+    source.copy(mapping, position, start, start + size);
+    setBaseOffset(mapping, position, baseOffset);
+    if (leaderEpoch !== undefined) setPartitionLeaderEpoch(mapping, position, leaderEpoch);
+    const lastOffset = baseOffset + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+    this.#afterBatch(position, size, lastOffset, true);
+    return lastOffset;
+  }
+
+  /** Index bookkeeping for a batch now at `position`: Kafka's rule, one entry per interval. */
+  #afterBatch(position: number, size: number, lastOffset: number, indexable: boolean): void {
+    const timestamp = batchMaxTimestamp(this.#log.buffer, position);
+    if (timestamp > this.#maxTimestamp) {
+      this.#maxTimestamp = timestamp;
+      this.#offsetOfMaxTimestamp = lastOffset;
+    }
+    if (indexable && this.#bytesSinceIndexEntry > this.#config.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset, position);
+      this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp);
+      this.#bytesSinceIndexEntry = 0;
+    }
+    this.#bytesSinceIndexEntry += size;
+    this.#size = position + size;
+    this.#nextOffset = lastOffset + 1;
+  }
+
+  /** A batch bigger than the room left in an empty segment: remap with room for it. */
+  #growCapacity(needed: number): void {
+    this.#reopenLog(true, needed);
+  }
+
+  /** Maps the log file anew; the old mapping lives on in any slice taken from it. */
+  #reopenLog(writable: boolean, capacity = 0): void {
+    const old = this.#log;
+    this.#log = MappedFile.open(old.path, { capacity, growChunkBytes: logGrowChunkBytes, writable, sequential: true });
+    old.close();
+  }
+
+  /** Byte position of the batch holding `offset`, or -1 when the segment ends before it. */
+  positionOf(offset: number): number {
+    const mapping = this.#log.buffer;
+    let position = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
+    while (position < this.#size) {
+      const lastOffset = readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+      if (lastOffset >= offset) return position;
+      position += BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
+    }
+    return -1;
+  }
+
+  /**
+   * Whole batches from `position`: as many as fit in `maxBytes`, but always the first one
+   * (unless `firstAlways` is false), so a batch larger than the limit still makes progress. `maxOffset` (exclusive) stops at the high
+   * watermark. A zero-copy view of the mapping.
+   */
+  read(position: number, maxBytes: number, maxOffset = Infinity, firstAlways = true): Buffer {
+    const mapping = this.#log.buffer;
+    let end = position;
+    while (end < this.#size) {
+      const size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(end + BATCH_LENGTH_OFFSET);
+      const lastOffset = readInt64(mapping, end) + mapping.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
+      if (lastOffset >= maxOffset) break;
+      if ((end > position || !firstAlways) && end + size - position > maxBytes) break;
+      end += size;
+    }
+    return mapping.subarray(position, end);
+  }
+
+  /** First record at or after `timestamp`, or undefined when every record is older. */
+  offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | undefined {
+    if (this.#maxTimestamp < timestamp) return undefined;
+    const mapping = this.#log.buffer;
+    const floor = this.timeIndex.lookup(timestamp);
+    let position = this.positionOf(floor.offset);
+    while (position >= 0 && position < this.#size) {
+      const size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
+      if (batchMaxTimestamp(mapping, position) >= timestamp) {
+        for (const record of decodeRecords(mapping.subarray(position, position + size))) {
+          if (record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp };
+        }
+      }
+      position += size;
+    }
+    return undefined;
+  }
+
+  /**
+   * Drops every batch that holds an offset ≥ `offset`. The segment ends at the start of the
+   * batch holding `offset`, so a cut inside a batch drops that whole batch. The dropped bytes
+   * are zeroed (not cut from the file) so slices already handed out never point past EOF.
+   */
+  truncateTo(offset: number): void {
+    const position = this.positionOf(offset);
+    if (position < 0) return;
+    const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
+    if (!this.#active) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `segment ${this.baseOffset} must be reopened active before truncation`);
+    this.#log.buffer.fill(0, position, this.#size);
+    this.offsetIndex.truncateTo(newNextOffset);
+    this.timeIndex.truncateTo(newNextOffset);
+    this.#size = position;
+    this.#rescanFromIndex(false);
+    // A compacted segment may have a gap before the cut batch; its base offset is the new end.
+    this.#nextOffset = newNextOffset;
+  }
+
+  /** Trusts a cleanly closed segment's size; walks batch headers past the last index entry. */
+  #loadClean(): boolean {
+    const last = this.offsetIndex.lastEntry;
+    if (last !== undefined && (last.position >= this.#log.fileSize || last.offset < this.baseOffset)) return false;
+    this.#size = this.#log.fileSize;
+    return this.#rescanFromIndex(false) === this.#log.fileSize;
+  }
+
+  /**
+   * Recovery: trusts the index up to its last entry that still points at a valid batch with
+   * that offset, then checks every later batch's length, magic and CRC. The log ends at the
+   * first failure; bytes past it are cut and index entries past it dropped.
+   */
+  recover(rebuildIndex = false): RecoveryResult {
+    const fileSize = this.#log.fileSize;
+    const mapping = this.#log.buffer;
+    let indexRebuilt = rebuildIndex;
+    let tries = 0;
+    for (let last = this.offsetIndex.lastEntry; last !== undefined && !rebuildIndex; last = this.offsetIndex.lastEntry) {
+      if (isBatchWithLastOffset(mapping, last.position, fileSize, last.offset)) break;
+      tries += 1;
+      if (tries > recoveryIndexBacktrackMax) rebuildIndex = true;
+      else this.offsetIndex.truncateEntries(this.offsetIndex.entries - 1);
+      indexRebuilt = true;
+    }
+    if (rebuildIndex) this.offsetIndex.truncateEntries(0);
+    const trusted = this.offsetIndex.lastEntry;
+    this.timeIndex.truncateTo(trusted === undefined ? this.baseOffset : trusted.offset + 1);
+    this.#size = fileSize;
+    const validBytes = this.#rescanFromIndex(true);
+    this.#size = validBytes;
+    // Nobody holds a slice of a segment being opened, so cutting the file is safe here.
+    if (validBytes < fileSize) {
+      if (!this.#log.writable) this.#reopenLog(true);
+      this.#log.trim(validBytes);
+    }
+    return { validBytes, truncatedBytes: fileSize - validBytes, indexRebuilt };
+  }
+
+  /**
+   * Walks batches from the last index entry to `#size`, redoing the append bookkeeping
+   * (offsets, max timestamp, index entries). With `check`, each batch must pass the CRC and
+   * carry an offset beyond the previous one. Returns the byte position where the walk stopped.
+   */
+  #rescanFromIndex(check: boolean): number {
+    const mapping = this.#log.buffer;
+    const last = this.offsetIndex.lastEntry;
+    const timeEntry = this.timeIndex.lastEntry;
+    this.#maxTimestamp = timeEntry?.timestamp ?? -1;
+    this.#offsetOfMaxTimestamp = timeEntry?.offset ?? this.baseOffset;
+    this.#nextOffset = this.baseOffset;
+    this.#bytesSinceIndexEntry = 0;
+    const end = this.#size;
+    let position = last?.position ?? 0;
+    this.#size = position;
+    let first = last !== undefined;
+    while (position < end) {
+      let size: number;
+      if (check) {
+        try {
+          size = checkBatch(mapping, position, end);
+        } catch (error) {
+          if (SluiceError.is(error)) break;
+          throw error;
+        }
+      } else {
+        size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
+        if (size < BATCH_HEADER_SIZE || position + size > end) break;
+      }
+      const baseOffset = readInt64(mapping, position);
+      if (baseOffset < this.#nextOffset) break;
+      const lastOffset = baseOffset + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+      this.#afterBatch(position, size, lastOffset, !first);
+      first = false;
+      position += size;
+    }
+    return this.#size;
+  }
+
+  /** Seals the segment: final time-index entry, files cut to their real size. */
+  seal(): void {
+    if (!this.#active) return;
+    this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
+    this.offsetIndex.trim();
+    this.timeIndex.trim();
+    this.#log.trim(this.#size);
+    this.#active = false;
+  }
+
+  flush(): void {
+    this.#log.sync(0, this.#size);
+    this.offsetIndex.flush();
+    this.timeIndex.flush();
+  }
+
+  async flushAsync(fromPosition = 0): Promise<void> {
+    await Promise.all([this.#log.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync()]);
+  }
+
+  /** Seals (cuts preallocated tails) and releases the files; the mapping lives on in slices. */
+  close(): void {
+    this.seal();
+    this.#log.close();
+    this.offsetIndex.close();
+    this.timeIndex.close();
+  }
+
+  delete(): void {
+    this.#log.close();
+    fs.rmSync(this.#log.path, { force: true });
+    this.offsetIndex.delete();
+    this.timeIndex.delete();
+  }
+}
+
+function isBatchWithLastOffset(mapping: Buffer, position: number, end: number, offset: number): boolean {
+  try {
+    checkBatch(mapping, position, end);
+  } catch (error) {
+    if (SluiceError.is(error)) return false;
+    throw error;
+  }
+  return readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) === offset;
+}

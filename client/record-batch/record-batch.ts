@@ -1,0 +1,342 @@
+/**
+ * Kafka RecordBatch v2, byte for byte: building (producer), checking (broker hot path and
+ * crash recovery), and decoding (consumer). Header layout in layout.ts. Each record:
+ *
+ *   length varint (bytes after it) | attributes int8 (0) | timestampDelta varlong |
+ *   offsetDelta varint | keyLength varint (-1 null) | key | valueLength varint (-1 null) |
+ *   value | headerCount varint | headers: keyLength varint, key (UTF-8), valueLength, value
+ *
+ * With codec 3 the records section (everything after recordsCount) is one LZ4 frame.
+ * The CRC-32C covers attributes to the end, so rewriting baseOffset or
+ * partitionLeaderEpoch never touches it.
+ */
+import { crc32c } from '@node-rs/crc32';
+import { CorruptRecordError, SluiceError } from '../errors.js';
+import {
+  ATTRIBUTE_CODEC_MASK, ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTE_TRANSACTIONAL_MASK,
+  ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_SEQUENCE_OFFSET, BASE_TIMESTAMP_OFFSET, BATCH_HEADER_SIZE,
+  BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_LZ4, CODEC_NONE, CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAGIC_OFFSET,
+  MAGIC_V2, MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET, RECORDS_OFFSET,
+} from './layout.js';
+import { lz4FrameDecode, lz4FrameEncode } from './lz4-frame.js';
+import { ByteReader } from './reader.js';
+import { varintSize, varlongSize, writeVarint, writeVarlong } from './varint.js';
+
+export type Compression = 'none' | 'lz4';
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+export interface RecordInput {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: RecordHeader[];
+  /** Milliseconds since the epoch; defaults to the batch's base timestamp. */
+  timestamp?: number;
+}
+
+export interface BatchOptions {
+  compression?: Compression;
+  /** Defaults to the first record's timestamp, or now. */
+  baseTimestamp?: number;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  partitionLeaderEpoch?: number;
+  transactional?: boolean;
+}
+
+export interface BatchHeader {
+  baseOffset: number;
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordsCount: number;
+  compression: Compression | 'gzip' | 'snappy' | 'zstd' | 'invalid';
+  timestampType: 'create' | 'log-append';
+  isTransactional: boolean;
+  isControl: boolean;
+}
+
+export interface DecodedRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+const codecNames = ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'invalid', 'invalid', 'invalid'] as const;
+/** Decompressed records of one batch may not exceed this unless the caller says otherwise. */
+export const decompressedBytesMax = 64 * 1024 * 1024;
+
+/** An int64 field as a JS number; refuses values past 2^53, which no offset or time reaches. */
+export function readInt64(buffer: Buffer, position: number): number {
+  const high = buffer.readInt32BE(position);
+  const value = high * 4294967296 + buffer.readUInt32BE(position + 4);
+  if (high > 0x1fffff || high < -0x200000) throw new CorruptRecordError(`int64 at position ${position} is beyond 2^53`);
+  return value;
+}
+
+export function writeInt64(buffer: Buffer, position: number, value: number): void {
+  const high = Math.floor(value / 4294967296);
+  buffer.writeInt32BE(high, position);
+  buffer.writeUInt32BE(value - high * 4294967296, position + 4);
+}
+
+function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
+  let size = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta);
+  size += record.key === null ? 1 : varintSize(record.key.length) + record.key.length;
+  size += record.value === null ? 1 : varintSize(record.value.length) + record.value.length;
+  const headers = record.headers ?? [];
+  size += varintSize(headers.length);
+  for (const header of headers) {
+    const keyBytes = Buffer.byteLength(header.key);
+    size += varintSize(keyBytes) + keyBytes;
+    size += header.value === null ? 1 : varintSize(header.value.length) + header.value.length;
+  }
+  return size;
+}
+
+function writeBytes(target: Buffer, position: number, bytes: Buffer | null): number {
+  if (bytes === null) return writeVarint(target, position, -1);
+  position = writeVarint(target, position, bytes.length);
+  return position + bytes.copy(target, position);
+}
+
+/** Encodes `records` into a new batch (baseOffset 0, valid CRC). */
+export function buildRecordBatch(records: RecordInput[], options: BatchOptions = {}): Buffer {
+  if (records.length === 0) throw new SluiceError('SLUICE_ERR_INVALID_RECORD', 'a record batch needs at least one record');
+  const baseTimestamp = options.baseTimestamp ?? records[0]!.timestamp ?? Date.now();
+  let maxTimestamp = -1;
+  let recordsBytes = 0;
+  const bodySizes = new Array<number>(records.length);
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    const timestamp = record.timestamp ?? baseTimestamp;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    const body = recordBodySize(record, timestamp - baseTimestamp, index);
+    bodySizes[index] = body;
+    recordsBytes += varintSize(body) + body;
+  }
+  const compress = options.compression === 'lz4';
+  const section = compress ? Buffer.allocUnsafe(recordsBytes) : undefined;
+  const batch = compress ? undefined : Buffer.allocUnsafe(RECORDS_OFFSET + recordsBytes);
+  const target = section ?? batch!;
+  let position = compress ? 0 : RECORDS_OFFSET;
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    position = writeVarint(target, position, bodySizes[index]!);
+    target[position++] = 0;
+    position = writeVarlong(target, position, (record.timestamp ?? baseTimestamp) - baseTimestamp);
+    position = writeVarint(target, position, index);
+    position = writeBytes(target, position, record.key);
+    position = writeBytes(target, position, record.value);
+    const headers = record.headers ?? [];
+    position = writeVarint(target, position, headers.length);
+    for (const header of headers) {
+      const keyBytes = Buffer.byteLength(header.key);
+      position = writeVarint(target, position, keyBytes);
+      position += target.write(header.key, position);
+      position = writeBytes(target, position, header.value);
+    }
+  }
+  let output: Buffer;
+  if (section === undefined) {
+    output = batch!;
+  } else {
+    const frame = lz4FrameEncode(section);
+    output = Buffer.allocUnsafe(RECORDS_OFFSET + frame.length);
+    frame.copy(output, RECORDS_OFFSET);
+  }
+  let attributes = compress ? CODEC_LZ4 : CODEC_NONE;
+  if (options.transactional) attributes |= ATTRIBUTE_TRANSACTIONAL_MASK;
+  writeInt64(output, BASE_OFFSET_OFFSET, 0);
+  output.writeInt32BE(output.length - BATCH_LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  output.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET);
+  output[MAGIC_OFFSET] = MAGIC_V2;
+  output.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  output.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_OFFSET);
+  writeInt64(output, BASE_TIMESTAMP_OFFSET, baseTimestamp);
+  writeInt64(output, MAX_TIMESTAMP_OFFSET, maxTimestamp);
+  writeInt64(output, PRODUCER_ID_OFFSET, options.producerId ?? -1);
+  output.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_OFFSET);
+  output.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_OFFSET);
+  output.writeInt32BE(records.length, RECORDS_COUNT_OFFSET);
+  output.writeUInt32BE(crc32c(output.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
+  return output;
+}
+
+/**
+ * The broker's check of one batch at `position`, which must end by `end`: length, magic and
+ * CRC-32C. Returns the batch's total size. Allocates nothing; used on every produce and by
+ * crash recovery.
+ */
+export function checkBatch(buffer: Buffer, position: number, end: number): number {
+  if (end - position < BATCH_HEADER_SIZE) {
+    throw new CorruptRecordError(`batch at position ${position} is cut short: ${end - position} bytes, a header needs ${BATCH_HEADER_SIZE}`);
+  }
+  const batchLength = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET);
+  if (batchLength < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
+    throw new CorruptRecordError(`batch at position ${position} declares length ${batchLength}, below the header's size`);
+  }
+  const size = BATCH_LOG_OVERHEAD + batchLength;
+  if (size > end - position) {
+    throw new CorruptRecordError(`batch at position ${position} declares ${size} bytes but only ${end - position} follow`);
+  }
+  const magic = buffer[position + MAGIC_OFFSET];
+  if (magic !== MAGIC_V2) throw new CorruptRecordError(`batch at position ${position} has magic ${magic}; only RecordBatch v2 (magic 2) is supported`);
+  const stored = buffer.readUInt32BE(position + CRC_OFFSET);
+  const computed = crc32c(buffer.subarray(position + ATTRIBUTES_OFFSET, position + size));
+  if (stored !== computed) {
+    throw new CorruptRecordError(`batch at position ${position} fails its CRC-32C (stored ${hex(stored)}, computed ${hex(computed)})`);
+  }
+  return size;
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+export function readBatchHeader(buffer: Buffer, position = 0): BatchHeader {
+  if (buffer.length - position < BATCH_HEADER_SIZE) {
+    throw new CorruptRecordError(`a batch header needs ${BATCH_HEADER_SIZE} bytes, ${buffer.length - position} given`);
+  }
+  const magic = buffer.readInt8(position + MAGIC_OFFSET);
+  if (magic !== MAGIC_V2) throw new CorruptRecordError(`batch has magic ${magic}; only RecordBatch v2 (magic 2) is supported`);
+  const attributes = buffer.readInt16BE(position + ATTRIBUTES_OFFSET);
+  return {
+    baseOffset: readInt64(buffer, position + BASE_OFFSET_OFFSET),
+    batchLength: buffer.readInt32BE(position + BATCH_LENGTH_OFFSET),
+    partitionLeaderEpoch: buffer.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET),
+    magic,
+    crc: buffer.readUInt32BE(position + CRC_OFFSET),
+    attributes,
+    lastOffsetDelta: buffer.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET),
+    baseTimestamp: readInt64(buffer, position + BASE_TIMESTAMP_OFFSET),
+    maxTimestamp: readInt64(buffer, position + MAX_TIMESTAMP_OFFSET),
+    producerId: readInt64(buffer, position + PRODUCER_ID_OFFSET),
+    producerEpoch: buffer.readInt16BE(position + PRODUCER_EPOCH_OFFSET),
+    baseSequence: buffer.readInt32BE(position + BASE_SEQUENCE_OFFSET),
+    recordsCount: buffer.readInt32BE(position + RECORDS_COUNT_OFFSET),
+    compression: codecNames[attributes & ATTRIBUTE_CODEC_MASK]!,
+    timestampType: (attributes & ATTRIBUTE_TIMESTAMP_TYPE_MASK) === 0 ? 'create' : 'log-append',
+    isTransactional: (attributes & ATTRIBUTE_TRANSACTIONAL_MASK) !== 0,
+    isControl: (attributes & ATTRIBUTE_CONTROL_MASK) !== 0,
+  };
+}
+
+/**
+ * What a leader checks on a producer's batch before appending it (Kafka's LogValidator rules
+ * that need no per-record work): one whole batch, baseOffset 0, within `maxBytes`, valid CRC,
+ * a consistent record count, not a control batch, CreateTime, and a codec we can read.
+ */
+export function validateProducerBatch(buffer: Buffer, maxBytes: number): BatchHeader {
+  if (buffer.length > maxBytes) {
+    throw new SluiceError('SLUICE_ERR_MESSAGE_TOO_LARGE', `a batch of ${buffer.length} bytes exceeds max.message.bytes (${maxBytes})`);
+  }
+  const size = checkBatch(buffer, 0, buffer.length);
+  if (size !== buffer.length) {
+    throw new CorruptRecordError(`a produce must carry exactly one batch per partition; ${buffer.length - size} bytes follow the first`, 'SLUICE_ERR_INVALID_RECORD');
+  }
+  const header = readBatchHeader(buffer);
+  const invalid = (why: string): never => {
+    throw new CorruptRecordError(why, 'SLUICE_ERR_INVALID_RECORD');
+  };
+  if (header.baseOffset !== 0) invalid(`a producer batch must have baseOffset 0, not ${header.baseOffset}`);
+  if (header.recordsCount <= 0 || header.lastOffsetDelta + 1 !== header.recordsCount) {
+    invalid(`batch holds ${header.recordsCount} records but its lastOffsetDelta is ${header.lastOffsetDelta}`);
+  }
+  if (header.isControl) invalid('clients may not write control batches');
+  if (header.producerId >= 0 && header.baseSequence < 0) invalid('an idempotent batch needs a baseSequence ≥ 0');
+  if (header.timestampType !== 'create') {
+    throw new SluiceError('SLUICE_ERR_INVALID_TIMESTAMP', 'producers must send CreateTime batches; the broker sets LogAppendTime');
+  }
+  if (header.compression !== 'none' && header.compression !== 'lz4') {
+    throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
+  }
+  return header;
+}
+
+/** Decodes every record of the batch at the start of `batch` (CRC is the caller's concern). */
+export function decodeRecords(batch: Buffer, options: { maxUncompressedBytes?: number } = {}): DecodedRecord[] {
+  return [...iterateRecords(batch, options)];
+}
+
+export function* iterateRecords(batch: Buffer, options: { maxUncompressedBytes?: number } = {}): Generator<DecodedRecord> {
+  const header = readBatchHeader(batch);
+  const end = BATCH_LOG_OVERHEAD + header.batchLength;
+  if (header.batchLength < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || end > batch.length) {
+    throw new CorruptRecordError(`batch declares ${end} bytes but ${batch.length} are present`);
+  }
+  let reader: ByteReader;
+  if (header.compression === 'none') {
+    reader = new ByteReader(batch, RECORDS_OFFSET, end);
+  } else if (header.compression === 'lz4') {
+    reader = new ByteReader(lz4FrameDecode(batch.subarray(RECORDS_OFFSET, end), options.maxUncompressedBytes ?? decompressedBytesMax));
+  } else {
+    throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
+  }
+  if (header.recordsCount < 0 || header.recordsCount > reader.remaining) {
+    throw new CorruptRecordError(`batch declares ${header.recordsCount} records in ${reader.remaining} bytes`);
+  }
+  const logAppendTime = header.timestampType === 'log-append';
+  for (let index = 0; index < header.recordsCount; index += 1) {
+    const length = reader.varint();
+    if (length < 0 || length > reader.remaining) throw new CorruptRecordError(`record ${index} declares ${length} bytes, ${reader.remaining} left`);
+    const recordEnd = reader.position + length;
+    const record = new ByteReader(reader.buffer, reader.position, recordEnd);
+    record.int8();
+    const timestampDelta = record.varlong();
+    const offsetDelta = record.varint();
+    const key = record.nullableBytes('record key');
+    const value = record.nullableBytes('record value');
+    const headerCount = record.varint();
+    if (headerCount < 0 || headerCount > record.remaining) throw new CorruptRecordError(`record ${index} declares ${headerCount} headers`);
+    const headers: RecordHeader[] = [];
+    for (let headerIndex = 0; headerIndex < headerCount; headerIndex += 1) {
+      const headerKey = record.bytes(record.varint(), 'header key').toString('utf8');
+      headers.push({ key: headerKey, value: record.nullableBytes('header value') });
+    }
+    if (record.remaining !== 0) throw new CorruptRecordError(`record ${index} has ${record.remaining} bytes past its fields`);
+    reader.position = recordEnd;
+    yield {
+      offset: header.baseOffset + offsetDelta,
+      timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    };
+  }
+  if (header.compression === 'none' && reader.remaining !== 0) {
+    throw new CorruptRecordError(`${reader.remaining} bytes follow the last record of the batch`);
+  }
+}
+
+/** The broker's only rewrites; neither field is under the CRC. */
+export function setBaseOffset(buffer: Buffer, position: number, offset: number): void {
+  writeInt64(buffer, position + BASE_OFFSET_OFFSET, offset);
+}
+
+export function setPartitionLeaderEpoch(buffer: Buffer, position: number, epoch: number): void {
+  buffer.writeInt32BE(epoch, position + PARTITION_LEADER_EPOCH_OFFSET);
+}
+
+export function batchLastOffset(buffer: Buffer, position: number): number {
+  return readInt64(buffer, position + BASE_OFFSET_OFFSET) + buffer.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+}
+
+export function batchMaxTimestamp(buffer: Buffer, position: number): number {
+  return buffer.readInt32BE(position + MAX_TIMESTAMP_OFFSET) * 4294967296 + buffer.readUInt32BE(position + MAX_TIMESTAMP_OFFSET + 4);
+}
