@@ -9,9 +9,17 @@ import { fileURLToPath } from 'node:url';
 export function packageRoot(moduleUrl: string): string {
   let directory = path.dirname(fileURLToPath(moduleUrl));
   for (;;) {
-    if (fs.existsSync(path.join(directory, 'package.json')) && fs.existsSync(path.join(directory, 'proto'))) return directory;
+    if (isSluicePackage(path.join(directory, 'package.json'))) return directory;
     const parent = path.dirname(directory);
     if (parent === directory) throw new Error(`cannot find the sluice package root above ${moduleUrl}`);
     directory = parent;
+  }
+}
+
+function isSluicePackage(file: string): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown }).name === 'sluice';
+  } catch {
+    return false;
   }
 }
