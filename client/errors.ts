@@ -21,6 +21,17 @@ export const errorCodes = {
   SLUICE_ERR_STORAGE: { wire: 1000, retriable: true, hint: 'the broker could not read or write its data directory; check disk space and permissions' },
   SLUICE_ERR_LOG_CLOSED: { wire: 1001, retriable: true, hint: 'the partition log was closed (shutdown or deletion); retry against a live broker' },
   SLUICE_ERR_CONFIG: { wire: 1002, retriable: false, hint: 'fix the configuration value named in the message' },
+  SLUICE_ERR_INVALID_REQUIRED_ACKS: { wire: 21, retriable: false, hint: 'acks must be 0, 1 or -1 (all)' },
+  SLUICE_ERR_TOPIC_ALREADY_EXISTS: { wire: 36, retriable: false, hint: 'pick another name, or delete the topic first' },
+  SLUICE_ERR_INVALID_PARTITIONS: { wire: 37, retriable: false, hint: 'a topic needs 1 to 10000 partitions' },
+  SLUICE_ERR_FRAME_TOO_LARGE: { wire: 1003, retriable: false, hint: 'send smaller requests or raise the broker\'s --max-frame-bytes' },
+  SLUICE_ERR_MALFORMED_FRAME: { wire: 1004, retriable: false, hint: 'the frame is not a valid Sluice protobuf message; check the client' },
+  SLUICE_ERR_UNKNOWN_API: { wire: 1005, retriable: false, hint: 'the broker does not know this API; upgrade the broker' },
+  SLUICE_ERR_TOO_MANY_REQUESTS: { wire: 1006, retriable: true, hint: 'wait for responses before sending more on this connection' },
+  SLUICE_ERR_BROKER_SHUTTING_DOWN: { wire: 1007, retriable: true, hint: 'the broker is stopping; retry once it is back' },
+  SLUICE_ERR_CONNECTION: { wire: 1100, retriable: true, hint: 'check that a broker listens at the bootstrap address' },
+  SLUICE_ERR_TIMEOUT: { wire: 1101, retriable: true, hint: 'the broker did not answer in time; it may be overloaded or unreachable' },
+  SLUICE_ERR_ABORTED: { wire: 1102, retriable: false, hint: 'the operation was cancelled by its AbortSignal or by close()' },
 } as const satisfies Record<string, { wire: number; retriable: boolean; hint: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -31,11 +42,14 @@ export class SluiceError extends Error {
   readonly code: ErrorCode;
   readonly wireCode: number;
   readonly retriable: boolean;
+  /** The message without the hint: what travels on the wire. */
+  readonly detail: string;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(`${message} (${code}: ${errorCodes[code].hint})`, options);
     this.name = 'SluiceError';
     this.code = code;
+    this.detail = message;
     this.wireCode = errorCodes[code].wire;
     this.retriable = errorCodes[code].retriable;
   }
@@ -69,4 +83,20 @@ export class OffsetOutOfRangeError extends SluiceError {
     this.logStartOffset = logStartOffset;
     this.logEndOffset = logEndOffset;
   }
+}
+
+const codeByWire = new Map<number, ErrorCode>(
+  (Object.entries(errorCodes) as Array<[ErrorCode, { wire: number }]>).map(([code, entry]) => [entry.wire, code]),
+);
+
+/** The error a client raises for an error code a broker sent. */
+export function errorFromWire(wireCode: number, message: string): SluiceError {
+  const code = codeByWire.get(wireCode) ?? 'SLUICE_ERR_UNKNOWN';
+  return new SluiceError(code, message || `broker error ${wireCode}`);
+}
+
+/** The wire code and message a broker sends for any error a handler threw. */
+export function errorToWire(error: unknown): { errorCode: number; errorMessage: string } {
+  if (SluiceError.is(error)) return { errorCode: error.wireCode, errorMessage: error.detail };
+  return { errorCode: errorCodes.SLUICE_ERR_UNKNOWN.wire, errorMessage: 'internal broker error; see the broker log' };
 }

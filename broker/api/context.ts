@@ -1,0 +1,42 @@
+/**
+ * What every request handler gets: the topics, the broker's settings, a logger, metrics, and
+ * the outcome types. A handler returns a response body, ready frames (fetch writes its record
+ * bytes straight from the mapped segments), or nothing (produce with acks=0).
+ */
+import type { Logger } from 'pino';
+import type { BodyField, RequestEnvelope } from '../../client/protocol/messages.js';
+import type { BrokerMetrics } from '../http/metrics.js';
+import type { Topic, TopicManager } from '../topics/topic-manager.js';
+
+export interface BrokerSettings {
+  nodeId: number;
+  advertisedHost: string;
+  advertisedPort: number;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+}
+
+export interface BrokerContext {
+  topics: TopicManager;
+  settings: BrokerSettings;
+  logger: Logger;
+  metrics: BrokerMetrics;
+  /** Resolves when the broker starts stopping: long polls answer at once. */
+  stopping: Promise<void>;
+  /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */
+  topicOrAutoCreate(name: string): Topic | undefined;
+}
+
+export type HandlerResult =
+  | { kind: 'body'; body: unknown }
+  | { kind: 'frames'; frames: Buffer[] }
+  | { kind: 'none' };
+
+export interface ApiHandler {
+  api: number;
+  name: string;
+  bodyField: BodyField;
+  minVersion: number;
+  maxVersion: number;
+  handle(request: RequestEnvelope, context: BrokerContext): Promise<HandlerResult> | HandlerResult;
+}

@@ -1,0 +1,50 @@
+/**
+ * Produce: per partition, check the producer's batch (no per-record work), append it, and
+ * answer with its base offset. acks=0 sends no response; acks=1 answers after the append
+ * (page cache: survives a broker crash, not a power loss); acks=-1 (all) on a single broker
+ * also waits for the sync that covers the batch when the topic has a flush policy.
+ */
+import { errorToWire, SluiceError } from '../../client/errors.js';
+import { Api, type ProducePartitionResult, type ProduceRequest } from '../../client/protocol/messages.js';
+import { validateProducerBatch } from '../../client/record-batch/record-batch.js';
+import type { ApiHandler, BrokerContext } from './context.js';
+
+async function producePartition(
+  context: BrokerContext, topicName: string, partitionIndex: number, records: Buffer, acks: number,
+): Promise<ProducePartitionResult> {
+  const result: ProducePartitionResult = { partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 };
+  try {
+    const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
+    const partition = context.topics.partition(topic.record.name, partitionIndex);
+    const header = validateProducerBatch(records, partition.log.config.maxMessageBytes);
+    const appended = partition.log.append(records);
+    partition.notifyAppend(records.length);
+    context.metrics.recordsIn(topicName, header.recordsCount, records.length);
+    result.baseOffset = appended.baseOffset;
+    result.logStartOffset = partition.log.logStartOffset;
+    if (acks === -1 && partition.log.syncsOnItsOwn) await partition.log.waitForSync(appended.lastOffset);
+  } catch (error) {
+    Object.assign(result, errorToWire(error));
+    if (!SluiceError.is(error)) context.logger.error({ err: error, topic: topicName, partition: partitionIndex }, 'produce failed');
+  }
+  return result;
+}
+
+export const produceHandler: ApiHandler = {
+  api: Api.PRODUCE,
+  name: 'Produce',
+  bodyField: 'produce',
+  minVersion: 1,
+  maxVersion: 1,
+  async handle(request, context) {
+    const body = request.produce as ProduceRequest;
+    if (body.acks !== 0 && body.acks !== 1 && body.acks !== -1) {
+      throw new SluiceError('SLUICE_ERR_INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${body.acks}`);
+    }
+    const topics = await Promise.all(body.topics.map(async (topic) => ({
+      name: topic.name,
+      partitions: await Promise.all(topic.partitions.map((partition) => producePartition(context, topic.name, partition.partition, partition.records, body.acks))),
+    })));
+    return body.acks === 0 ? { kind: 'none' } : { kind: 'body', body: { topics } };
+  },
+};

@@ -1,0 +1,45 @@
+import { errorToWire } from '../../client/errors.js';
+import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../client/protocol/messages.js';
+import type { ApiHandler } from './context.js';
+
+export const createTopicsHandler: ApiHandler = {
+  api: Api.CREATE_TOPICS,
+  name: 'CreateTopics',
+  bodyField: 'createTopics',
+  minVersion: 1,
+  maxVersion: 1,
+  handle(request, context) {
+    const body = request.createTopics as CreateTopicsRequest;
+    const topics = body.topics.map((topic) => {
+      try {
+        context.topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, body.validateOnly);
+        if (!body.validateOnly) context.logger.info({ topic: topic.name, partitions: topic.partitions, configs: topic.configs }, 'topic created');
+        return { name: topic.name, errorCode: 0, errorMessage: '' };
+      } catch (error) {
+        return { name: topic.name, ...errorToWire(error) };
+      }
+    });
+    return { kind: 'body', body: { topics } };
+  },
+};
+
+export const deleteTopicsHandler: ApiHandler = {
+  api: Api.DELETE_TOPICS,
+  name: 'DeleteTopics',
+  bodyField: 'deleteTopics',
+  minVersion: 1,
+  maxVersion: 1,
+  handle(request, context) {
+    const body = request.deleteTopics as DeleteTopicsRequest;
+    const topics = body.topics.map((name) => {
+      try {
+        context.topics.delete(name);
+        context.logger.info({ topic: name }, 'topic deleted');
+        return { name, errorCode: 0, errorMessage: '' };
+      } catch (error) {
+        return { name, ...errorToWire(error) };
+      }
+    });
+    return { kind: 'body', body: { topics } };
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * Admin HTTP (fastify): health, Prometheus metrics, and topics as JSON for people and scripts.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SluiceError } from '../../client/errors.js';
+import type { Topic, TopicManager } from '../topics/topic-manager.js';
+import type { BrokerMetrics } from './metrics.js';
+
+function directorySize(directory: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(directory, entry.name)).size;
+  }
+  return total;
+}
+
+function describeTopic(topic: Topic) {
+  return {
+    name: topic.record.name,
+    partitions: topic.partitions.map((partition) => ({
+      partition: partition.index,
+      logStartOffset: partition.log.logStartOffset,
+      logEndOffset: partition.log.logEndOffset,
+      recordBytes: partition.log.size,
+      sizeOnDiskBytes: directorySize(partition.log.directory),
+      segments: partition.log.segmentCount,
+    })),
+    configs: topic.record.configs,
+    effectiveConfig: topic.config,
+    createdAt: new Date(topic.record.createdAtMs).toISOString(),
+  };
+}
+
+export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics): FastifyInstance {
+  const app = Fastify({ logger: false });
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/v1/topics', async () => ({ topics: topics.topics().map(describeTopic) }));
+  app.get<{ Params: { name: string } }>('/v1/topics/:name', async (request, reply) => {
+    try {
+      return describeTopic(topics.get(request.params.name));
+    } catch (error) {
+      if (!SluiceError.is(error)) throw error;
+      return reply.code(404).send({ error: error.code, message: error.message });
+    }
+  });
+  return app;
+}

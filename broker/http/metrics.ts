@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics (prom-client), served by the admin HTTP server at /metrics. Counters per
+ * topic for bytes and records in and out, a latency histogram per API, open connections, and
+ * each partition's log end offset, start offset and size read at scrape time.
+ */
+import client from 'prom-client';
+import type { TopicManager } from '../topics/topic-manager.js';
+
+export class BrokerMetrics {
+  readonly registry = new client.Registry();
+  readonly #bytesIn: client.Counter<'topic'>;
+  readonly #recordsIn: client.Counter<'topic'>;
+  readonly #bytesOut: client.Counter<'topic'>;
+  readonly #recordsOut: client.Counter<'topic'>;
+  readonly #latency: client.Histogram<'api'>;
+  readonly #connections: client.Gauge;
+
+  constructor(topics: () => TopicManager | undefined) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    const registers = [this.registry];
+    this.#bytesIn = new client.Counter({ name: 'sluice_bytes_in_total', help: 'Record batch bytes appended by producers', labelNames: ['topic'], registers });
+    this.#recordsIn = new client.Counter({ name: 'sluice_records_in_total', help: 'Records appended by producers', labelNames: ['topic'], registers });
+    this.#bytesOut = new client.Counter({ name: 'sluice_bytes_out_total', help: 'Record batch bytes sent to consumers', labelNames: ['topic'], registers });
+    this.#recordsOut = new client.Counter({ name: 'sluice_records_out_total', help: 'Records sent to consumers', labelNames: ['topic'], registers });
+    this.#latency = new client.Histogram({
+      name: 'sluice_request_duration_seconds', help: 'Time from a request frame arriving to its response being queued', labelNames: ['api'], registers,
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    });
+    this.#connections = new client.Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
+    const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number }) => number) =>
+      new client.Gauge({
+        name, help, labelNames: ['topic', 'partition'], registers,
+        collect() {
+          this.reset();
+          for (const topic of topics()?.topics() ?? []) {
+            for (const partition of topic.partitions) this.set({ topic: topic.record.name, partition: String(partition.index) }, read(partition.log));
+          }
+        },
+      });
+    partitionGauge('sluice_log_end_offset', 'Offset the next record appended to the partition gets', (log) => log.logEndOffset);
+    partitionGauge('sluice_log_start_offset', 'First offset still readable in the partition', (log) => log.logStartOffset);
+    partitionGauge('sluice_log_size_bytes', 'Bytes of record batches on disk for the partition', (log) => log.size);
+  }
+
+  recordsIn(topic: string, records: number, bytes: number): void {
+    this.#recordsIn.inc({ topic }, records);
+    this.#bytesIn.inc({ topic }, bytes);
+  }
+
+  recordsOut(topic: string, records: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.#recordsOut.inc({ topic }, records);
+    this.#bytesOut.inc({ topic }, bytes);
+  }
+
+  observeRequest(api: string, seconds: number): void {
+    this.#latency.observe({ api }, seconds);
+  }
+
+  connectionOpened(): void {
+    this.#connections.inc();
+  }
+
+  connectionClosed(): void {
+    this.#connections.dec();
+  }
+}

@@ -1,0 +1,15 @@
+import { SluiceError } from '../../client/errors.js';
+
+const legalName = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Kafka's topic-name rule. Names become directory names, so this is also what keeps a
+ * request from reaching outside the data directory (`../x` has a slash and is refused).
+ */
+export function checkTopicName(name: unknown): string {
+  if (typeof name !== 'string' || !legalName.test(name) || name === '.' || name === '..') {
+    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 300)) : String(name);
+    throw new SluiceError('SLUICE_ERR_INVALID_TOPIC', `invalid topic name ${shown}`);
+  }
+  return name;
+}

@@ -1,0 +1,53 @@
+/**
+ * Topic metadata on disk: `<data>/topics/<name>.json` per topic (partition count and config
+ * overrides), written to a temporary file, synced and renamed, so a crash leaves the old file
+ * or the new one. It is read once at start; the partition logs live beside it in the data dir.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { syncDirectory } from '../storage/checkpoint.js';
+
+export interface TopicRecord {
+  name: string;
+  partitions: number;
+  configs: Record<string, string>;
+  createdAtMs: number;
+}
+
+export class TopicStore {
+  readonly directory: string;
+
+  constructor(dataDirectory: string) {
+    this.directory = path.join(dataDirectory, 'topics');
+    fs.mkdirSync(this.directory, { recursive: true });
+  }
+
+  load(): TopicRecord[] {
+    const records: TopicRecord[] = [];
+    for (const name of fs.readdirSync(this.directory)) {
+      if (name.endsWith('.tmp')) fs.rmSync(path.join(this.directory, name), { force: true });
+      if (!name.endsWith('.json')) continue;
+      records.push(JSON.parse(fs.readFileSync(path.join(this.directory, name), 'utf8')) as TopicRecord);
+    }
+    return records.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  save(record: TopicRecord): void {
+    const target = path.join(this.directory, `${record.name}.json`);
+    const temporary = `${target}.tmp`;
+    const fd = fs.openSync(temporary, 'w', 0o644);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, target);
+    syncDirectory(this.directory);
+  }
+
+  remove(name: string): void {
+    fs.rmSync(path.join(this.directory, `${name}.json`), { force: true });
+    syncDirectory(this.directory);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * TypeScript shapes of the messages in proto/sluice.proto, as protobufjs decodes them
+ * (camelCase fields, int64 as number, bytes as Buffer). Optional fields are absent or zero
+ * when not set, as proto3 has it.
+ */
+
+export const Api = {
+  API_VERSIONS: 1,
+  METADATA: 2,
+  CREATE_TOPICS: 3,
+  DELETE_TOPICS: 4,
+  PRODUCE: 5,
+  FETCH: 6,
+  LIST_OFFSETS: 7,
+} as const;
+export type ApiKey = (typeof Api)[keyof typeof Api];
+
+/** The body field each API uses in Request and Response. */
+export const apiBodyField = {
+  [Api.API_VERSIONS]: 'apiVersions',
+  [Api.METADATA]: 'metadata',
+  [Api.CREATE_TOPICS]: 'createTopics',
+  [Api.DELETE_TOPICS]: 'deleteTopics',
+  [Api.PRODUCE]: 'produce',
+  [Api.FETCH]: 'fetch',
+  [Api.LIST_OFFSETS]: 'listOffsets',
+} as const satisfies Record<ApiKey, string>;
+
+export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
+export interface ApiVersionsResponse { apis: ApiVersionRange[]; brokerVersion: string }
+
+export interface MetadataRequest { topics?: string[] }
+export interface BrokerInfo { nodeId: number; host: string; port: number }
+export interface PartitionMetadata { partition: number; errorCode: number; leader: number; replicas: number[]; isr: number[] }
+export interface TopicMetadata { name: string; errorCode: number; errorMessage: string; partitions: PartitionMetadata[] }
+export interface MetadataResponse { brokers: BrokerInfo[]; topics: TopicMetadata[]; controllerId: number }
+
+export interface CreateTopic { name: string; partitions: number; replicationFactor?: number; configs?: Record<string, string> }
+export interface CreateTopicsRequest { topics: CreateTopic[]; validateOnly?: boolean }
+export interface TopicResult { name: string; errorCode: number; errorMessage: string }
+export interface CreateTopicsResponse { topics: TopicResult[] }
+export interface DeleteTopicsRequest { topics: string[] }
+export interface DeleteTopicsResponse { topics: TopicResult[] }
+
+export interface ProducePartition { partition: number; records: Buffer }
+export interface ProduceTopic { name: string; partitions: ProducePartition[] }
+export interface ProduceRequest { acks: number; timeoutMs: number; topics: ProduceTopic[] }
+export interface ProducePartitionResult {
+  partition: number; errorCode: number; errorMessage: string; baseOffset: number; logStartOffset: number; logAppendTimeMs: number;
+}
+export interface ProduceTopicResult { name: string; partitions: ProducePartitionResult[] }
+export interface ProduceResponse { topics: ProduceTopicResult[] }
+
+export interface FetchPartition { partition: number; fetchOffset: number; maxBytes: number }
+export interface FetchTopic { name: string; partitions: FetchPartition[] }
+export interface FetchRequest { maxWaitMs: number; minBytes: number; maxBytes: number; topics: FetchTopic[] }
+export interface FetchPartitionResult {
+  partition: number; errorCode: number; errorMessage: string; highWatermark: number; logStartOffset: number; records: Buffer;
+}
+export interface FetchTopicResult { name: string; partitions: FetchPartitionResult[] }
+export interface FetchResponse { topics: FetchTopicResult[] }
+
+export interface ListOffsetsPartition { partition: number; timestamp: number }
+export interface ListOffsetsTopic { name: string; partitions: ListOffsetsPartition[] }
+export interface ListOffsetsRequest { topics: ListOffsetsTopic[] }
+export interface ListOffsetsPartitionResult { partition: number; errorCode: number; errorMessage: string; offset: number; timestamp: number }
+export interface ListOffsetsTopicResult { name: string; partitions: ListOffsetsPartitionResult[] }
+export interface ListOffsetsResponse { topics: ListOffsetsTopicResult[] }
+
+/** ListOffsets special timestamps, as Kafka numbers them. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+
+export interface RequestBodies {
+  apiVersions: Record<string, never>;
+  metadata: MetadataRequest;
+  createTopics: CreateTopicsRequest;
+  deleteTopics: DeleteTopicsRequest;
+  produce: ProduceRequest;
+  fetch: FetchRequest;
+  listOffsets: ListOffsetsRequest;
+}
+
+export interface ResponseBodies {
+  apiVersions: ApiVersionsResponse;
+  metadata: MetadataResponse;
+  createTopics: CreateTopicsResponse;
+  deleteTopics: DeleteTopicsResponse;
+  produce: ProduceResponse;
+  fetch: FetchResponse;
+  listOffsets: ListOffsetsResponse;
+}
+
+export type BodyField = keyof RequestBodies;
+
+export interface RequestEnvelope {
+  api: number;
+  version: number;
+  correlationId: number;
+  clientId: string;
+  body?: BodyField;
+  [field: string]: unknown;
+}
+
+export interface ResponseEnvelope {
+  correlationId: number;
+  errorCode: number;
+  errorMessage: string;
+  body?: BodyField;
+  [field: string]: unknown;
+}
