@@ -1,0 +1,257 @@
+/**
+ * The consumer: assigned partitions are fetched in the background (long polls, so new records
+ * arrive as soon as they are appended) while the application processes what it has; `poll()`
+ * and `for await` hand out records in offset order per partition. Every batch is checked
+ * (CRC-32C) and decompressed before its records are handed out. `seek()` moves a partition to
+ * an offset, a time, the beginning or the end; fetches in flight for the old position are
+ * discarded.
+ */
+import type { BrokerConnection } from './connection.js';
+import { errorFromWire, OffsetOutOfRangeError, SluiceError } from './errors.js';
+import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchPartitionResult } from './protocol/messages.js';
+import { batchLastOffset, checkBatch, iterateRecords, type RecordHeader } from './record-batch/record-batch.js';
+
+export interface ConsumerRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number };
+
+export interface ConsumerOptions {
+  /** Longest a fetch waits on the broker for `minBytes` to arrive. */
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  partitionMaxBytes?: number;
+  maxPollRecords?: number;
+  /** Records fetched ahead and not yet polled; fetching pauses above this. */
+  bufferedRecordsMax?: number;
+  /** Where a partition with no position (or an out-of-range one) starts; 'none' throws. */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to hand out. */
+  position: number | undefined;
+  /** Next offset to fetch (ahead of `position` by what is buffered); undefined until resolved. */
+  fetchOffset: number | undefined;
+  /** Bumped by seek: fetch results for an older epoch are dropped. */
+  epoch: number;
+  highWatermark: number;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export class Consumer {
+  readonly #connection: BrokerConnection;
+  readonly #options: Required<ConsumerOptions>;
+  readonly #partitions = new Map<string, PartitionState>();
+  #buffer: Array<{ state: PartitionState; epoch: number; record: ConsumerRecord }> = [];
+  #error: unknown;
+  #wake: (() => void) | undefined;
+  #fetching: Promise<void> | undefined;
+  #closed = false;
+  readonly #abort = new AbortController();
+
+  constructor(connection: BrokerConnection, options: ConsumerOptions = {}) {
+    this.#connection = connection;
+    this.#options = {
+      maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, partitionMaxBytes: 1024 * 1024,
+      maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', ...options,
+    };
+  }
+
+  /** Consumes exactly these partitions, from `offset` when given. */
+  assign(partitions: Array<{ topic: string; partition: number; offset?: number }>): void {
+    this.#partitions.clear();
+    this.#buffer = [];
+    for (const { topic, partition, offset } of partitions) {
+      this.#partitions.set(key(topic, partition), { topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1 });
+    }
+    this.#startFetching();
+  }
+
+  assignment(): Array<{ topic: string; partition: number }> {
+    return [...this.#partitions.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  /** Moves a partition; resolves with its new position. */
+  async seek(topic: string, partition: number, target: SeekTarget): Promise<number> {
+    const state = this.#partitions.get(key(topic, partition));
+    if (state === undefined) throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `${topic}/${partition} is not assigned to this consumer`);
+    const offset = typeof target === 'number' ? target : await this.offsetFor(topic, partition, target);
+    state.position = offset;
+    state.fetchOffset = offset;
+    state.epoch += 1;
+    this.#buffer = this.#buffer.filter((entry) => entry.state !== state);
+    this.#error = undefined;
+    this.#startFetching();
+    return offset;
+  }
+
+  /** The next offset this consumer will hand out for a partition. */
+  position(topic: string, partition: number): number | undefined {
+    return this.#partitions.get(key(topic, partition))?.position;
+  }
+
+  /** Resolves 'earliest', 'latest' or a time to an offset with ListOffsets (-1: no record that late). */
+  async offsetFor(topic: string, partition: number, target: Exclude<SeekTarget, number>): Promise<number> {
+    const timestamp = target === 'earliest' ? EARLIEST_TIMESTAMP : target === 'latest' ? LATEST_TIMESTAMP : target.timestamp;
+    const response = await this.#connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition, timestamp }] }] });
+    const result = response.topics[0]?.partitions[0];
+    if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'ListOffsets answered with no partition');
+    if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    if (result.offset < 0 && typeof target === 'object') return this.offsetFor(topic, partition, 'latest');
+    return result.offset;
+  }
+
+  /** Up to maxPollRecords records, waiting up to `timeoutMs` for the first. */
+  async poll(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ConsumerRecord[]> {
+    const deadline = Date.now() + (options.timeoutMs ?? 1000);
+    for (;;) {
+      if (this.#error !== undefined) {
+        const error = this.#error;
+        this.#error = undefined;
+        throw error;
+      }
+      const records = this.#take();
+      if (records.length > 0 || this.#closed || Date.now() >= deadline || options.signal?.aborted) return records;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        options.signal?.addEventListener('abort', () => this.#wake?.(), { once: true });
+      });
+    }
+  }
+
+  #take(): ConsumerRecord[] {
+    const taken: ConsumerRecord[] = [];
+    let index = 0;
+    for (; index < this.#buffer.length && taken.length < this.#options.maxPollRecords; index += 1) {
+      const entry = this.#buffer[index]!;
+      if (entry.epoch !== entry.state.epoch) continue;
+      taken.push(entry.record);
+      entry.state.position = entry.record.offset + 1;
+    }
+    this.#buffer = this.#buffer.slice(index);
+    if (taken.length > 0) this.#startFetching();
+    return taken;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumerRecord> {
+    while (!this.#closed) {
+      for (const record of await this.poll({ timeoutMs: 1000 })) yield record;
+    }
+  }
+
+  #startFetching(): void {
+    if (this.#fetching !== undefined || this.#closed || this.#partitions.size === 0) return;
+    this.#fetching = this.#fetchLoop().finally(() => { this.#fetching = undefined; });
+  }
+
+  async #fetchLoop(): Promise<void> {
+    let backoffMs = 50;
+    while (!this.#closed && this.#buffer.length < this.#options.bufferedRecordsMax && this.#error === undefined) {
+      try {
+        await this.#resolvePositions();
+        await this.#fetchOnce();
+        backoffMs = 50;
+      } catch (error) {
+        if (this.#closed) return;
+        if (!SluiceError.is(error) || !error.retriable) {
+          this.#error = error;
+          this.#wake?.();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, 2000);
+      }
+    }
+  }
+
+  async #resolvePositions(): Promise<void> {
+    for (const state of this.#partitions.values()) {
+      if (state.fetchOffset !== undefined) continue;
+      if (this.#options.autoOffsetReset === 'none') {
+        throw new SluiceError('SLUICE_ERR_OFFSET_OUT_OF_RANGE', `${state.topic}/${state.partition} has no position; seek first or set autoOffsetReset`);
+      }
+      const epoch = state.epoch;
+      const offset = await this.offsetFor(state.topic, state.partition, this.#options.autoOffsetReset);
+      if (state.epoch !== epoch) continue;
+      state.position = offset;
+      state.fetchOffset = offset;
+    }
+  }
+
+  async #fetchOnce(): Promise<void> {
+    const states = [...this.#partitions.values()];
+    const epochs = states.map((state) => state.epoch);
+    const byTopic = new Map<string, Array<{ partition: number; fetchOffset: number; maxBytes: number }>>();
+    for (const state of states) {
+      const list = byTopic.get(state.topic) ?? [];
+      list.push({ partition: state.partition, fetchOffset: state.fetchOffset!, maxBytes: this.#options.partitionMaxBytes });
+      byTopic.set(state.topic, list);
+    }
+    const response = await this.#connection.request<'fetch'>(Api.FETCH, {
+      maxWaitMs: this.#options.maxWaitMs,
+      minBytes: this.#options.minBytes,
+      maxBytes: this.#options.maxBytes,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    }, { signal: this.#abort.signal, timeoutMs: this.#connection.options.requestTimeoutMs + this.#options.maxWaitMs });
+    for (const topic of response.topics) {
+      for (const result of topic.partitions) {
+        const index = states.findIndex((state) => state.topic === topic.name && state.partition === result.partition);
+        const state = states[index];
+        if (state === undefined || state.epoch !== epochs[index]) continue;
+        this.#accept(state, result);
+      }
+    }
+    this.#wake?.();
+  }
+
+  /** Checks and decodes one partition's batches into the buffer, moving its fetch position. */
+  #accept(state: PartitionState, result: FetchPartitionResult): void {
+    if (result.errorCode !== 0) {
+      if (result.errorCode === 1) {
+        const error = new OffsetOutOfRangeError(state.fetchOffset!, result.logStartOffset, result.highWatermark);
+        if (this.#options.autoOffsetReset === 'none') throw error;
+        state.fetchOffset = undefined;
+        return;
+      }
+      throw errorFromWire(result.errorCode, result.errorMessage);
+    }
+    state.highWatermark = result.highWatermark;
+    const records = result.records;
+    const fetchOffset = state.fetchOffset!;
+    let next = fetchOffset;
+    for (let position = 0; position < records.length;) {
+      const size = checkBatch(records, position, records.length);
+      const batch = records.subarray(position, position + size);
+      for (const record of iterateRecords(batch)) {
+        if (record.offset < fetchOffset) continue;
+        this.#buffer.push({ state, epoch: state.epoch, record: { topic: state.topic, partition: state.partition, ...record } });
+      }
+      next = Math.max(next, batchLastOffset(records, position) + 1);
+      position += size;
+    }
+    state.fetchOffset = next;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    this.#wake?.();
+    await this.#fetching?.catch(() => {});
+  }
+}

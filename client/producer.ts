@@ -1,0 +1,204 @@
+/**
+ * The producer: records are grouped per partition into RecordBatch v2 batches (up to
+ * `batchSize` bytes, or after `lingerMs`), optionally LZ4-compressed, and sent with the chosen
+ * `acks`. One batch per partition is in flight at a time, so retries of retriable errors never
+ * reorder a partition. Buffered bytes are bounded by `bufferMemoryBytes`: past it, `send()`
+ * waits until earlier records are acknowledged (backpressure).
+ */
+import type { BrokerConnection } from './connection.js';
+import { errorFromWire, SluiceError } from './errors.js';
+import type { MetadataCache } from './metadata.js';
+import { keyPartition, StickyPartitioner } from './partitioner.js';
+import { Api } from './protocol/messages.js';
+import { buildRecordBatch, type Compression, type RecordInput } from './record-batch/record-batch.js';
+
+export type Bytes = Buffer | string;
+
+export interface ProducerRecord {
+  key?: Bytes | null;
+  value: Bytes | null;
+  headers?: Record<string, Bytes | null>;
+  partition?: number;
+  timestamp?: number;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1 with acks=0: the broker does not say. */
+  offset: number;
+}
+
+export interface ProducerOptions {
+  /** 0: fire and forget; 1: the leader appended it; -1 or 'all': the in-sync replicas have it. */
+  acks?: 0 | 1 | -1 | 'all';
+  lingerMs?: number;
+  batchSize?: number;
+  compression?: Compression;
+  retries?: number;
+  retryBackoffMs?: number;
+  bufferMemoryBytes?: number;
+  requestTimeoutMs?: number;
+}
+
+interface PendingRecord {
+  input: RecordInput;
+  bytes: number;
+  resolve: (metadata: RecordMetadata) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  records: PendingRecord[];
+  bytes: number;
+  inflight: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const toBuffer = (value: Bytes | null | undefined): Buffer | null =>
+  value === null || value === undefined ? null : typeof value === 'string' ? Buffer.from(value) : value;
+
+export class Producer {
+  readonly #connection: BrokerConnection;
+  readonly #metadata: MetadataCache;
+  readonly #options: Required<Omit<ProducerOptions, 'acks'>> & { acks: 0 | 1 | -1 };
+  readonly #sticky: StickyPartitioner;
+  readonly #queues = new Map<string, PartitionQueue>();
+  readonly #memoryWaiters: Array<() => void> = [];
+  #bufferedBytes = 0;
+  #idleWaiters: Array<() => void> = [];
+  #closed = false;
+
+  constructor(connection: BrokerConnection, metadata: MetadataCache, options: ProducerOptions = {}) {
+    this.#connection = connection;
+    this.#metadata = metadata;
+    const acks = options.acks === 'all' ? -1 : options.acks ?? -1;
+    this.#options = {
+      lingerMs: 5, batchSize: 16384, compression: 'none', retries: 10, retryBackoffMs: 100,
+      bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, ...options, acks,
+    };
+    this.#sticky = new StickyPartitioner(this.#options.batchSize);
+  }
+
+  /** Queues the messages; resolves with where each landed once the broker acknowledged it. */
+  async send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
+    const partitions = await this.#metadata.partitionCount(request.topic, request.signal);
+    const results: Array<Promise<RecordMetadata>> = [];
+    for (const message of request.messages) {
+      const key = toBuffer(message.key);
+      const value = toBuffer(message.value);
+      const headers = Object.entries(message.headers ?? {}).map(([name, header]) => ({ key: name, value: toBuffer(header) }));
+      const bytes = 21 + (key?.length ?? 0) + (value?.length ?? 0) + headers.reduce((total, header) => total + header.key.length + (header.value?.length ?? 0) + 2, 0);
+      let partition = message.partition;
+      if (partition === undefined) partition = key === null ? this.#sticky.partition(request.topic, partitions, bytes) : keyPartition(key, partitions);
+      else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+        throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${request.topic} has partitions 0..${partitions - 1}, not ${partition}`);
+      }
+      await this.#reserve(bytes, request.signal);
+      results.push(new Promise<RecordMetadata>((resolve, reject) => {
+        this.#enqueue(request.topic, partition, { input: { key, value, headers, timestamp: message.timestamp ?? Date.now() }, bytes, resolve, reject });
+      }));
+    }
+    return Promise.all(results);
+  }
+
+  async #reserve(bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    while (this.#bufferedBytes > 0 && this.#bufferedBytes + bytes > this.#options.bufferMemoryBytes) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve) => this.#memoryWaiters.push(resolve));
+    }
+    this.#bufferedBytes += bytes;
+  }
+
+  #release(bytes: number): void {
+    this.#bufferedBytes -= bytes;
+    for (const waiter of this.#memoryWaiters.splice(0)) waiter();
+    if (this.#bufferedBytes === 0) for (const waiter of this.#idleWaiters.splice(0)) waiter();
+  }
+
+  #enqueue(topic: string, partition: number, record: PendingRecord): void {
+    const id = `${topic}\u0000${partition}`;
+    let queue = this.#queues.get(id);
+    if (queue === undefined) {
+      queue = { topic, partition, records: [], bytes: 0, inflight: false, timer: undefined };
+      this.#queues.set(id, queue);
+    }
+    queue.records.push(record);
+    queue.bytes += record.bytes;
+    if (queue.bytes >= this.#options.batchSize || this.#options.lingerMs === 0) this.#drain(queue);
+    else queue.timer ??= setTimeout(() => this.#drain(queue), this.#options.lingerMs);
+  }
+
+  #drain(queue: PartitionQueue): void {
+    clearTimeout(queue.timer);
+    queue.timer = undefined;
+    if (queue.inflight || queue.records.length === 0) return;
+    let bytes = 0;
+    let count = 0;
+    while (count < queue.records.length && (count === 0 || bytes + queue.records[count]!.bytes <= this.#options.batchSize)) {
+      bytes += queue.records[count]!.bytes;
+      count += 1;
+    }
+    const records = queue.records.splice(0, count);
+    queue.bytes -= bytes;
+    queue.inflight = true;
+    void this.#sendBatch(queue, records).finally(() => {
+      queue.inflight = false;
+      this.#release(bytes);
+      if (queue.records.length > 0) this.#drain(queue);
+    });
+  }
+
+  async #sendBatch(queue: PartitionQueue, records: PendingRecord[]): Promise<void> {
+    let batch: Buffer;
+    try {
+      batch = buildRecordBatch(records.map((record) => record.input), { compression: this.#options.compression });
+    } catch (error) {
+      for (const record of records) record.reject(error);
+      return;
+    }
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const baseOffset = await this.#produce(queue, batch);
+        records.forEach((record, index) => record.resolve({ topic: queue.topic, partition: queue.partition, offset: baseOffset < 0 ? -1 : baseOffset + index }));
+        return;
+      } catch (error) {
+        const retriable = SluiceError.is(error) && error.retriable && !this.#closed;
+        if (!retriable || attempt >= this.#options.retries) {
+          for (const record of records) record.reject(error);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(this.#options.retryBackoffMs * 2 ** attempt, 5_000)));
+      }
+    }
+  }
+
+  async #produce(queue: PartitionQueue, batch: Buffer): Promise<number> {
+    const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
+    if (this.#options.acks === 0) {
+      await this.#connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true });
+      return -1;
+    }
+    const response = await this.#connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs: this.#options.requestTimeoutMs });
+    const result = response.topics[0]?.partitions[0];
+    if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'the broker answered a produce with no partition result');
+    if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    return result.baseOffset;
+  }
+
+  /** Sends everything queued now and resolves when all of it is acknowledged. */
+  async flush(): Promise<void> {
+    for (const queue of this.#queues.values()) this.#drain(queue);
+    if (this.#bufferedBytes === 0) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Flushes, then refuses further sends. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+  }
+}
