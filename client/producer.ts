@@ -68,6 +68,7 @@ export class Producer {
   readonly #queues = new Map<string, PartitionQueue>();
   readonly #memoryWaiters: Array<() => void> = [];
   #bufferedBytes = 0;
+  #sendChain: Promise<void> = Promise.resolve();
   #idleWaiters: Array<() => void> = [];
   #closed = false;
 
@@ -82,8 +83,18 @@ export class Producer {
     this.#sticky = new StickyPartitioner(this.#options.batchSize);
   }
 
-  /** Queues the messages; resolves with where each landed once the broker acknowledged it. */
-  async send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
+  /**
+   * Queues the messages; resolves with where each landed once the broker acknowledged it.
+   * Calls are queued in the order they are made, so concurrent sends keep their order within
+   * every partition.
+   */
+  send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
+    const enqueued = this.#sendChain.then(() => this.#enqueueAll(request));
+    this.#sendChain = enqueued.then(() => {}, () => {});
+    return enqueued.then((results) => Promise.all(results));
+  }
+
+  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<Array<Promise<RecordMetadata>>> {
     if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
     const partitions = await this.#metadata.partitionCount(request.topic, request.signal);
     const results: Array<Promise<RecordMetadata>> = [];
@@ -97,12 +108,15 @@ export class Producer {
       else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
         throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${request.topic} has partitions 0..${partitions - 1}, not ${partition}`);
       }
-      await this.#reserve(bytes, request.signal);
-      results.push(new Promise<RecordMetadata>((resolve, reject) => {
+      if (this.#bufferedBytes > 0 && this.#bufferedBytes + bytes > this.#options.bufferMemoryBytes) await this.#reserve(bytes, request.signal);
+      else this.#bufferedBytes += bytes;
+      const result = new Promise<RecordMetadata>((resolve, reject) => {
         this.#enqueue(request.topic, partition, { input: { key, value, headers, timestamp: message.timestamp ?? Date.now() }, bytes, resolve, reject });
-      }));
+      });
+      result.catch(() => {});
+      results.push(result);
     }
-    return Promise.all(results);
+    return results;
   }
 
   async #reserve(bytes: number, signal: AbortSignal | undefined): Promise<void> {
