@@ -1,0 +1,76 @@
+/**
+ * Child process of the e2e benchmark, so the client does not share a thread with the broker
+ * or the coordinator. Modes:
+ *   produce BOOTSTRAP TOPIC RECORDS COMPRESSION [RATE]  — as fast as possible, or at RATE
+ *       records/s with latency measured from each send's intended time (coordinated
+ *       omission corrected)
+ *   consume BOOTSTRAP TOPIC PARTITIONS RECORDS          — read everything from the start
+ * Prints one JSON line with its figures.
+ */
+import hdr from 'hdr-histogram-js';
+import { Sluice } from '../client/sluice.js';
+
+const [mode, bootstrap, topic, countText, fourth, rateText] = process.argv.slice(2);
+const sluice = new Sluice({ bootstrap: bootstrap! });
+const value = Buffer.alloc(100, 'x');
+
+async function produceMax(records: number, compression: 'none' | 'lz4'): Promise<void> {
+  const producer = sluice.producer({ acks: 1, compression, lingerMs: 5, batchSize: 64 * 1024, bufferMemoryBytes: 64 * 1024 * 1024 });
+  const chunk = 2000;
+  const inflight = new Set<Promise<unknown>>();
+  const started = process.hrtime.bigint();
+  for (let sent = 0; sent < records; sent += chunk) {
+    const messages = new Array(Math.min(chunk, records - sent));
+    for (let index = 0; index < messages.length; index += 1) messages[index] = { value };
+    const sending = producer.send({ topic: topic!, messages });
+    inflight.add(sending);
+    void sending.finally(() => inflight.delete(sending));
+    if (inflight.size >= 16) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(`${JSON.stringify({ records, seconds, recordsPerSec: records / seconds, mbps: (records * value.length) / 1024 ** 2 / seconds })}\n`);
+}
+
+/** Sends `rate` records/s in 1 ms slots for `records` records; latency counted from each slot's intended start. */
+async function produceAtRate(records: number, compression: 'none' | 'lz4', rate: number): Promise<void> {
+  const producer = sluice.producer({ acks: 1, compression, lingerMs: 0 });
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const perSlot = Math.max(1, Math.round(rate / 1000));
+  const started = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let slot = 0, sent = 0; sent < records; slot += 1, sent += perSlot) {
+    const intended = started + slot;
+    const wait = intended - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const messages = Array.from({ length: Math.min(perSlot, records - sent) }, () => ({ value }));
+    pending.push(producer.send({ topic: topic!, messages }).then(() => {
+      histogram.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+    }));
+  }
+  await Promise.all(pending);
+  const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
+  process.stdout.write(`${JSON.stringify({ rate, records, p50Ms: us(50), p99Ms: us(99), p999Ms: us(99.9), maxMs: histogram.maxValue / 1000 })}\n`);
+}
+
+async function consumeAll(partitions: number, records: number): Promise<void> {
+  const consumer = sluice.consumer({ autoOffsetReset: 'earliest', maxPollRecords: 10_000, partitionMaxBytes: 4 * 1024 * 1024, bufferedRecordsMax: 200_000 });
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: topic!, partition })));
+  const started = process.hrtime.bigint();
+  let received = 0;
+  let bytes = 0;
+  const deadline = Date.now() + 300_000;
+  while (received < records && Date.now() < deadline) {
+    for (const record of await consumer.poll({ timeoutMs: 1000 })) {
+      received += 1;
+      bytes += record.value?.length ?? 0;
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(`${JSON.stringify({ records: received, seconds, recordsPerSec: received / seconds, mbps: bytes / 1024 ** 2 / seconds })}\n`);
+}
+
+if (mode === 'produce' && rateText === undefined) await produceMax(Number(countText), fourth as 'none' | 'lz4');
+else if (mode === 'produce') await produceAtRate(Number(countText), fourth as 'none' | 'lz4', Number(rateText));
+else if (mode === 'consume') await consumeAll(Number(fourth), Number(countText));
+await sluice.close();

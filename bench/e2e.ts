@@ -1,0 +1,115 @@
+/**
+ * End-to-end benchmark: one broker process and one client process on this machine, 100-byte
+ * records, 6 partitions, acks=1. Measures produce throughput with LZ4 off and on, one
+ * consumer reading the whole topic, produce latency at a fixed rate of 20% of the measured
+ * maximum, and, as the machine's own baseline from the same run, Node-to-Node loopback
+ * socket throughput.
+ *
+ *   npm run bench:e2e -- [--json] [--records N]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Sluice } from '../client/sluice.js';
+import { packageRoot } from '../client/package-root.js';
+import { launchBroker } from './broker-process.js';
+import { loopbackMBps } from './loopback.js';
+import { barChart } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    records: { type: 'string', default: '3000000' },
+    'latency-records': { type: 'string', default: '300000' },
+  },
+});
+const records = Number(values.records);
+const partitions = 6;
+const worker = path.join(packageRoot(import.meta.url), 'dist', 'bench', 'e2e-worker.js');
+const progress = (text: string) => process.stderr.write(`${text}\n`);
+
+function runWorker<T>(args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = stdout.trim().split('\n').pop();
+      if (code !== 0 || line === undefined || line === '') reject(new Error(`worker ${args.join(' ')} exited ${code}`));
+      else resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
+interface Throughput { records: number; seconds: number; recordsPerSec: number; mbps: number }
+interface Latency { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number }
+
+async function main(): Promise<void> {
+  const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-e2e-'));
+  const broker = await launchBroker(dataDirectory);
+  const sluice = new Sluice({ bootstrap: broker.bootstrap });
+  try {
+    for (const topic of ['plain', 'lz4', 'latency']) await sluice.admin().createTopic(topic, { partitions });
+    progress(`e2e bench: broker pid ${broker.child.pid} on ${broker.bootstrap}, ${records.toLocaleString('en-US')} records of 100 bytes, ${partitions} partitions, acks=1`);
+    progress('produce, LZ4 off ...');
+    const plain = await runWorker<Throughput>(['produce', broker.bootstrap, 'plain', String(records), 'none']);
+    progress(`  ${Math.round(plain.recordsPerSec).toLocaleString('en-US')} records/s`);
+    progress('produce, LZ4 on ...');
+    const lz4 = await runWorker<Throughput>(['produce', broker.bootstrap, 'lz4', String(records), 'lz4']);
+    progress(`  ${Math.round(lz4.recordsPerSec).toLocaleString('en-US')} records/s`);
+    progress('consume the whole topic ...');
+    const consume = await runWorker<Throughput>(['consume', broker.bootstrap, 'plain', String(records), String(partitions)]);
+    progress(`  ${Math.round(consume.recordsPerSec).toLocaleString('en-US')} records/s`);
+    const rate = Math.round(Math.max(plain.recordsPerSec, lz4.recordsPerSec) * 0.2);
+    progress(`produce latency at ${rate.toLocaleString('en-US')} records/s (20% of the maximum) ...`);
+    const latency = await runWorker<Latency>(['produce', broker.bootstrap, 'latency', values['latency-records'], 'none', String(rate)]);
+    progress('baseline: loopback socket ...');
+    const loopback = await loopbackMBps();
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}, node ${process.version}`,
+      records, recordBytes: 100, partitions, acks: 1,
+      produceRecordsPerSec: Math.round(plain.recordsPerSec),
+      produceMBps: round(plain.mbps),
+      produceLz4RecordsPerSec: Math.round(lz4.recordsPerSec),
+      produceLz4MBps: round(lz4.mbps),
+      consumeRecordsPerSec: Math.round(consume.recordsPerSec),
+      consumeMBps: round(consume.mbps),
+      latencyRate: rate,
+      produceP50Ms: latency.p50Ms,
+      produceP99Ms: latency.p99Ms,
+      produceP999Ms: latency.p999Ms,
+      loopbackMBps: round(loopback),
+      produceVsLoopback: round(plain.mbps / loopback, 3),
+      consumeVsLoopback: round(consume.mbps / loopback, 3),
+    };
+    progress('');
+    progress(barChart('records/s (one broker and one client process sharing 2 cores)', [
+      ['produce', result.produceRecordsPerSec],
+      ['produce lz4', result.produceLz4RecordsPerSec],
+      ['consume', result.consumeRecordsPerSec],
+    ]));
+    progress(barChart('MB/s of record values vs the loopback baseline', [
+      ['produce', result.produceMBps],
+      ['consume', result.consumeMBps],
+      ['loopback', result.loopbackMBps],
+    ]));
+    progress(`latency at ${rate.toLocaleString('en-US')} records/s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, p99.9 ${latency.p999Ms} ms`);
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await sluice.close();
+    await broker.stop();
+    fs.rmSync(dataDirectory, { recursive: true, force: true });
+  }
+}
+
+function round(value: number, digits = 1): number {
+  return Number(value.toFixed(digits));
+}
+
+await main();
