@@ -9,7 +9,7 @@
 import type { BrokerConnection } from './connection.js';
 import { errorFromWire, OffsetOutOfRangeError, SluiceError } from './errors.js';
 import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchPartitionResult } from './protocol/messages.js';
-import { batchLastOffset, checkBatch, iterateRecords, type RecordHeader } from './record-batch/record-batch.js';
+import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord, type RecordHeader } from './record-batch/record-batch.js';
 
 export interface ConsumerRecord {
   topic: string;
@@ -54,7 +54,9 @@ export class Consumer {
   readonly #connection: BrokerConnection;
   readonly #options: Required<ConsumerOptions>;
   readonly #partitions = new Map<string, PartitionState>();
-  #buffer: Array<{ state: PartitionState; epoch: number; record: ConsumerRecord }> = [];
+  /** Decoded batches not yet polled, oldest first; `next` is the first record not handed out. */
+  #buffer: Array<{ state: PartitionState; epoch: number; records: DecodedRecord[]; next: number }> = [];
+  #bufferedRecords = 0;
   #error: unknown;
   #wake: (() => void) | undefined;
   #fetching: Promise<void> | undefined;
@@ -73,6 +75,7 @@ export class Consumer {
   assign(partitions: Array<{ topic: string; partition: number; offset?: number }>): void {
     this.#partitions.clear();
     this.#buffer = [];
+    this.#bufferedRecords = 0;
     for (const { topic, partition, offset } of partitions) {
       this.#partitions.set(key(topic, partition), { topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1 });
     }
@@ -91,7 +94,7 @@ export class Consumer {
     state.position = offset;
     state.fetchOffset = offset;
     state.epoch += 1;
-    this.#buffer = this.#buffer.filter((entry) => entry.state !== state);
+    this.#dropBuffered(state);
     this.#error = undefined;
     this.#startFetching();
     return offset;
@@ -135,16 +138,33 @@ export class Consumer {
     }
   }
 
+  #dropBuffered(state: PartitionState): void {
+    this.#buffer = this.#buffer.filter((entry) => {
+      if (entry.state !== state) return true;
+      this.#bufferedRecords -= entry.records.length - entry.next;
+      return false;
+    });
+  }
+
   #take(): ConsumerRecord[] {
     const taken: ConsumerRecord[] = [];
-    let index = 0;
-    for (; index < this.#buffer.length && taken.length < this.#options.maxPollRecords; index += 1) {
-      const entry = this.#buffer[index]!;
-      if (entry.epoch !== entry.state.epoch) continue;
-      taken.push(entry.record);
-      entry.state.position = entry.record.offset + 1;
+    let used = 0;
+    while (used < this.#buffer.length && taken.length < this.#options.maxPollRecords) {
+      const entry = this.#buffer[used]!;
+      const { state, records } = entry;
+      const count = Math.min(records.length - entry.next, this.#options.maxPollRecords - taken.length);
+      if (entry.epoch === state.epoch) {
+        for (let index = entry.next; index < entry.next + count; index += 1) {
+          const record = records[index]!;
+          taken.push({ topic: state.topic, partition: state.partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers });
+        }
+        if (count > 0) state.position = records[entry.next + count - 1]!.offset + 1;
+      }
+      entry.next += count;
+      this.#bufferedRecords -= count;
+      if (entry.next === records.length) used += 1;
     }
-    this.#buffer = this.#buffer.slice(index);
+    if (used > 0) this.#buffer.splice(0, used);
     if (taken.length > 0) this.#startFetching();
     return taken;
   }
@@ -162,7 +182,7 @@ export class Consumer {
 
   async #fetchLoop(): Promise<void> {
     let backoffMs = 50;
-    while (!this.#closed && this.#buffer.length < this.#options.bufferedRecordsMax && this.#error === undefined) {
+    while (!this.#closed && this.#bufferedRecords < this.#options.bufferedRecordsMax && this.#error === undefined) {
       try {
         await this.#resolvePositions();
         await this.#fetchOnce();
@@ -237,10 +257,11 @@ export class Consumer {
     let next = fetchOffset;
     for (let position = 0; position < records.length;) {
       const size = checkBatch(records, position, records.length);
-      const batch = records.subarray(position, position + size);
-      for (const record of iterateRecords(batch)) {
-        if (record.offset < fetchOffset) continue;
-        this.#buffer.push({ state, epoch: state.epoch, record: { topic: state.topic, partition: state.partition, ...record } });
+      let decoded = decodeRecords(records.subarray(position, position + size));
+      if (decoded.length > 0 && decoded[0]!.offset < fetchOffset) decoded = decoded.filter((record) => record.offset >= fetchOffset);
+      if (decoded.length > 0) {
+        this.#buffer.push({ state, epoch: state.epoch, records: decoded, next: 0 });
+        this.#bufferedRecords += decoded.length;
       }
       next = Math.max(next, batchLastOffset(records, position) + 1);
       position += size;

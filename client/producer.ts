@@ -41,17 +41,18 @@ export interface ProducerOptions {
   requestTimeoutMs?: number;
 }
 
-interface PendingRecord {
-  input: RecordInput;
+/** Consecutive records of one send() for one partition: settled together by one promise. */
+interface Piece {
+  inputs: RecordInput[];
   bytes: number;
-  resolve: (metadata: RecordMetadata) => void;
+  resolve: (baseOffset: number) => void;
   reject: (error: unknown) => void;
 }
 
 interface PartitionQueue {
   topic: string;
   partition: number;
-  records: PendingRecord[];
+  pieces: Piece[];
   bytes: number;
   inflight: boolean;
   timer: NodeJS.Timeout | undefined;
@@ -91,32 +92,70 @@ export class Producer {
   send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
     const enqueued = this.#sendChain.then(() => this.#enqueueAll(request));
     this.#sendChain = enqueued.then(() => {}, () => {});
-    return enqueued.then((results) => Promise.all(results));
+    return enqueued.then(([answer]) => answer!);
   }
 
-  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<Array<Promise<RecordMetadata>>> {
+  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<Array<Promise<RecordMetadata[]>>> {
     if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
-    const partitions = await this.#metadata.partitionCount(request.topic, request.signal);
-    const results: Array<Promise<RecordMetadata>> = [];
-    for (const message of request.messages) {
+    const { topic, messages } = request;
+    const partitions = await this.#metadata.partitionCount(topic, request.signal);
+    // Group by partition, keeping order; remember where each message went to answer in order.
+    const groups = new Map<number, { inputs: RecordInput[]; sizes: number[] }>();
+    const placement = new Array<[partition: number, index: number]>(messages.length);
+    for (let position = 0; position < messages.length; position += 1) {
+      const message = messages[position]!;
       const key = toBuffer(message.key);
       const value = toBuffer(message.value);
-      const headers = Object.entries(message.headers ?? {}).map(([name, header]) => ({ key: name, value: toBuffer(header) }));
-      const bytes = 21 + (key?.length ?? 0) + (value?.length ?? 0) + headers.reduce((total, header) => total + header.key.length + (header.value?.length ?? 0) + 2, 0);
+      const headers = message.headers === undefined ? undefined
+        : Object.entries(message.headers).map(([name, header]) => ({ key: name, value: toBuffer(header) }));
+      let bytes = 21 + (key?.length ?? 0) + (value?.length ?? 0);
+      if (headers !== undefined) for (const header of headers) bytes += header.key.length + (header.value?.length ?? 0) + 2;
       let partition = message.partition;
-      if (partition === undefined) partition = key === null ? this.#sticky.partition(request.topic, partitions, bytes) : keyPartition(key, partitions);
+      if (partition === undefined) partition = key === null ? this.#sticky.partition(topic, partitions, bytes) : keyPartition(key, partitions);
       else if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
-        throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${request.topic} has partitions 0..${partitions - 1}, not ${partition}`);
+        throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has partitions 0..${partitions - 1}, not ${partition}`);
       }
-      if (this.#bufferedBytes > 0 && this.#bufferedBytes + bytes > this.#options.bufferMemoryBytes) await this.#reserve(bytes, request.signal);
-      else this.#bufferedBytes += bytes;
-      const result = new Promise<RecordMetadata>((resolve, reject) => {
-        this.#enqueue(request.topic, partition, { input: { key, value, headers, timestamp: message.timestamp ?? Date.now() }, bytes, resolve, reject });
-      });
-      result.catch(() => {});
-      results.push(result);
+      let group = groups.get(partition);
+      if (group === undefined) {
+        group = { inputs: [], sizes: [] };
+        groups.set(partition, group);
+      }
+      placement[position] = [partition, group.inputs.length];
+      group.inputs.push({ key, value, headers, timestamp: message.timestamp ?? Date.now() });
+      group.sizes.push(bytes);
     }
-    return results;
+    // Enqueueing finishes before the next send() starts (it may wait for memory); acks come later.
+    const offsets = new Map<number, Promise<number[]>>();
+    for (const [partition, group] of groups) {
+      const { acknowledged } = await this.#enqueueGroup(topic, partition, group.inputs, group.sizes, request.signal);
+      acknowledged.catch(() => {});
+      offsets.set(partition, acknowledged);
+    }
+    const answer = Promise.all([...offsets].map(async ([partition, pending]) => [partition, await pending] as const)).then((settled) => {
+      const byPartition = new Map(settled);
+      return placement.map(([partition, index]) => ({ topic, partition, offset: byPartition.get(partition)![index]! }));
+    });
+    answer.catch(() => {});
+    return [answer];
+  }
+
+  /** Splits one partition's records into pieces of at most a batch and queues them; `acknowledged` gives their offsets. */
+  async #enqueueGroup(topic: string, partition: number, inputs: RecordInput[], sizes: number[], signal?: AbortSignal): Promise<{ acknowledged: Promise<number[]> }> {
+    const pieces: Array<Promise<number[]>> = [];
+    for (let start = 0; start < inputs.length;) {
+      let end = start;
+      let bytes = 0;
+      while (end < inputs.length && (end === start || bytes + sizes[end]! <= this.#options.batchSize)) bytes += sizes[end++]!;
+      if (this.#bufferedBytes > 0 && this.#bufferedBytes + bytes > this.#options.bufferMemoryBytes) await this.#reserve(bytes, signal);
+      else this.#bufferedBytes += bytes;
+      const count = end - start;
+      const piece = new Promise<number>((resolve, reject) => {
+        this.#enqueue(topic, partition, { inputs: inputs.slice(start, end), bytes, resolve, reject });
+      });
+      pieces.push(piece.then((base) => Array.from({ length: count }, (_, index) => (base < 0 ? -1 : base + index))));
+      start = end;
+    }
+    return { acknowledged: Promise.all(pieces).then((settled) => (settled.length === 1 ? settled[0]! : settled.flat())) };
   }
 
   async #reserve(bytes: number, signal: AbortSignal | undefined): Promise<void> {
@@ -133,15 +172,15 @@ export class Producer {
     if (this.#bufferedBytes === 0) for (const waiter of this.#idleWaiters.splice(0)) waiter();
   }
 
-  #enqueue(topic: string, partition: number, record: PendingRecord): void {
+  #enqueue(topic: string, partition: number, piece: Piece): void {
     const id = `${topic}\u0000${partition}`;
     let queue = this.#queues.get(id);
     if (queue === undefined) {
-      queue = { topic, partition, records: [], bytes: 0, inflight: false, timer: undefined };
+      queue = { topic, partition, pieces: [], bytes: 0, inflight: false, timer: undefined };
       this.#queues.set(id, queue);
     }
-    queue.records.push(record);
-    queue.bytes += record.bytes;
+    queue.pieces.push(piece);
+    queue.bytes += piece.bytes;
     if (queue.bytes >= this.#options.batchSize || this.#options.lingerMs === 0) this.#drain(queue);
     else queue.timer ??= setTimeout(() => this.#drain(queue), this.#options.lingerMs);
   }
@@ -149,40 +188,44 @@ export class Producer {
   #drain(queue: PartitionQueue): void {
     clearTimeout(queue.timer);
     queue.timer = undefined;
-    if (queue.inflight || queue.records.length === 0) return;
+    if (queue.inflight || queue.pieces.length === 0) return;
     let bytes = 0;
     let count = 0;
-    while (count < queue.records.length && (count === 0 || bytes + queue.records[count]!.bytes <= this.#options.batchSize)) {
-      bytes += queue.records[count]!.bytes;
+    while (count < queue.pieces.length && (count === 0 || bytes + queue.pieces[count]!.bytes <= this.#options.batchSize)) {
+      bytes += queue.pieces[count]!.bytes;
       count += 1;
     }
-    const records = queue.records.splice(0, count);
+    const pieces = queue.pieces.splice(0, count);
     queue.bytes -= bytes;
     queue.inflight = true;
-    void this.#sendBatch(queue, records).finally(() => {
+    void this.#sendBatch(queue, pieces).finally(() => {
       queue.inflight = false;
       this.#release(bytes);
-      if (queue.records.length > 0) this.#drain(queue);
+      if (queue.pieces.length > 0) this.#drain(queue);
     });
   }
 
-  async #sendBatch(queue: PartitionQueue, records: PendingRecord[]): Promise<void> {
+  async #sendBatch(queue: PartitionQueue, pieces: Piece[]): Promise<void> {
     let batch: Buffer;
     try {
-      batch = buildRecordBatch(records.map((record) => record.input), { compression: this.#options.compression });
+      batch = buildRecordBatch(pieces.length === 1 ? pieces[0]!.inputs : pieces.flatMap((piece) => piece.inputs), { compression: this.#options.compression });
     } catch (error) {
-      for (const record of records) record.reject(error);
+      for (const piece of pieces) piece.reject(error);
       return;
     }
     for (let attempt = 0; ; attempt += 1) {
       try {
         const baseOffset = await this.#produce(queue, batch);
-        records.forEach((record, index) => record.resolve({ topic: queue.topic, partition: queue.partition, offset: baseOffset < 0 ? -1 : baseOffset + index }));
+        let index = 0;
+        for (const piece of pieces) {
+          piece.resolve(baseOffset < 0 ? -1 : baseOffset + index);
+          index += piece.inputs.length;
+        }
         return;
       } catch (error) {
         const retriable = SluiceError.is(error) && error.retriable && !this.#closed;
         if (!retriable || attempt >= this.#options.retries) {
-          for (const record of records) record.reject(error);
+          for (const piece of pieces) piece.reject(error);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(this.#options.retryBackoffMs * 2 ** attempt, 5_000)));

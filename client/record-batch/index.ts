@@ -1,6 +1,6 @@
 export {
   type BatchHeader, type BatchOptions, type Compression, type DecodedRecord, type RecordHeader, type RecordInput,
-  batchLastOffset, batchMaxTimestamp, buildRecordBatch, checkBatch, decodeRecords, iterateRecords, readBatchHeader,
+  batchLastOffset, batchMaxTimestamp, buildRecordBatch, checkBatch, decodeRecords, type DecodeOptions, readBatchHeader,
   setBaseOffset, setPartitionLeaderEpoch, validateProducerBatch,
 } from './record-batch.js';
 export { lz4FrameDecode, lz4FrameEncode } from './lz4-frame.js';

@@ -269,12 +269,17 @@ export function validateProducerBatch(buffer: Buffer, maxBytes: number): BatchHe
   return header;
 }
 
-/** Decodes every record of the batch at the start of `batch` (CRC is the caller's concern). */
-export function decodeRecords(batch: Buffer, options: { maxUncompressedBytes?: number } = {}): DecodedRecord[] {
-  return [...iterateRecords(batch, options)];
+export interface DecodeOptions {
+  /** Decompressed records may not exceed this (default 64 MiB). */
+  maxUncompressedBytes?: number;
 }
 
-export function* iterateRecords(batch: Buffer, options: { maxUncompressedBytes?: number } = {}): Generator<DecodedRecord> {
+/**
+ * Decodes every record of the batch at the start of `batch` (checking the CRC is the
+ * caller's job). One cursor walks the records; each must end exactly where its length says.
+ * Keys, values and header values are views of the batch (or of its decompressed records).
+ */
+export function decodeRecords(batch: Buffer, options: DecodeOptions = {}): DecodedRecord[] {
   const header = readBatchHeader(batch);
   const end = BATCH_LOG_OVERHEAD + header.batchLength;
   if (header.batchLength < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || end > batch.length) {
@@ -288,30 +293,30 @@ export function* iterateRecords(batch: Buffer, options: { maxUncompressedBytes?:
   } else {
     throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
   }
-  if (header.recordsCount < 0 || header.recordsCount > reader.remaining) {
+  // Each record takes at least 7 bytes, so a larger count cannot be honest.
+  if (header.recordsCount < 0 || header.recordsCount * 7 > reader.remaining) {
     throw new CorruptRecordError(`batch declares ${header.recordsCount} records in ${reader.remaining} bytes`);
   }
   const logAppendTime = header.timestampType === 'log-append';
+  const records = new Array<DecodedRecord>(header.recordsCount);
   for (let index = 0; index < header.recordsCount; index += 1) {
     const length = reader.varint();
     if (length < 0 || length > reader.remaining) throw new CorruptRecordError(`record ${index} declares ${length} bytes, ${reader.remaining} left`);
     const recordEnd = reader.position + length;
-    const record = new ByteReader(reader.buffer, reader.position, recordEnd);
-    record.int8();
-    const timestampDelta = record.varlong();
-    const offsetDelta = record.varint();
-    const key = record.nullableBytes('record key');
-    const value = record.nullableBytes('record value');
-    const headerCount = record.varint();
-    if (headerCount < 0 || headerCount > record.remaining) throw new CorruptRecordError(`record ${index} declares ${headerCount} headers`);
+    reader.int8();
+    const timestampDelta = reader.varlong();
+    const offsetDelta = reader.varint();
+    const key = reader.nullableBytes('record key');
+    const value = reader.nullableBytes('record value');
+    const headerCount = reader.varint();
+    if (headerCount < 0 || headerCount > recordEnd - reader.position) throw new CorruptRecordError(`record ${index} declares ${headerCount} headers`);
     const headers: RecordHeader[] = [];
     for (let headerIndex = 0; headerIndex < headerCount; headerIndex += 1) {
-      const headerKey = record.bytes(record.varint(), 'header key').toString('utf8');
-      headers.push({ key: headerKey, value: record.nullableBytes('header value') });
+      const headerKey = reader.bytes(reader.varint(), 'header key').toString('utf8');
+      headers.push({ key: headerKey, value: reader.nullableBytes('header value') });
     }
-    if (record.remaining !== 0) throw new CorruptRecordError(`record ${index} has ${record.remaining} bytes past its fields`);
-    reader.position = recordEnd;
-    yield {
+    if (reader.position !== recordEnd) throw new CorruptRecordError(`record ${index} ends at ${reader.position}, its length says ${recordEnd}`);
+    records[index] = {
       offset: header.baseOffset + offsetDelta,
       timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
       key,
@@ -322,6 +327,7 @@ export function* iterateRecords(batch: Buffer, options: { maxUncompressedBytes?:
   if (header.compression === 'none' && reader.remaining !== 0) {
     throw new CorruptRecordError(`${reader.remaining} bytes follow the last record of the batch`);
   }
+  return records;
 }
 
 /** The broker's only rewrites; neither field is under the CRC. */
