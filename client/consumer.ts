@@ -8,18 +8,11 @@
  */
 import type { BrokerConnection } from './connection.js';
 import { errorFromWire, OffsetOutOfRangeError, SluiceError } from './errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchPartitionResult } from './protocol/messages.js';
-import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord, type RecordHeader } from './record-batch/record-batch.js';
+import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchResponse } from './protocol/messages.js';
+import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD } from './record-batch/layout.js';
+import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord } from './record-batch/record-batch.js';
 
-export interface ConsumerRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: RecordHeader[];
-}
+export type ConsumerRecord = DecodedRecord;
 
 export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number };
 
@@ -46,6 +39,20 @@ interface PartitionState {
   /** Bumped by seek: fetch results for an older epoch are dropped. */
   epoch: number;
   highWatermark: number;
+}
+
+interface FetchRound {
+  response: FetchResponse;
+  states: PartitionState[];
+  epochs: number[];
+  offsets: number[];
+}
+
+interface PendingDecode {
+  state: PartitionState;
+  epoch: number;
+  records: Buffer;
+  fromOffset: number;
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -154,10 +161,7 @@ export class Consumer {
       const { state, records } = entry;
       const count = Math.min(records.length - entry.next, this.#options.maxPollRecords - taken.length);
       if (entry.epoch === state.epoch) {
-        for (let index = entry.next; index < entry.next + count; index += 1) {
-          const record = records[index]!;
-          taken.push({ topic: state.topic, partition: state.partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers });
-        }
+        for (let index = entry.next; index < entry.next + count; index += 1) taken.push(records[index]!);
         if (count > 0) state.position = records[entry.next + count - 1]!.offset + 1;
       }
       entry.next += count;
@@ -180,14 +184,31 @@ export class Consumer {
     this.#fetching = this.#fetchLoop().finally(() => { this.#fetching = undefined; });
   }
 
+  /**
+   * Keeps one fetch in flight while the previous response is decoded: the next fetch offsets
+   * come from the batch headers alone, so the broker prepares the next response (on the other
+   * core) while this process decodes records.
+   */
   async #fetchLoop(): Promise<void> {
     let backoffMs = 50;
-    while (!this.#closed && this.#bufferedRecords < this.#options.bufferedRecordsMax && this.#error === undefined) {
+    let next: Promise<FetchRound> | undefined;
+    while (!this.#closed && this.#error === undefined) {
       try {
-        await this.#resolvePositions();
-        await this.#fetchOnce();
+        if (next === undefined) {
+          if (this.#bufferedRecords >= this.#options.bufferedRecordsMax) return;
+          await this.#resolvePositions();
+          next = this.#sendFetch();
+        }
+        const round = await next;
+        next = undefined;
+        const decodes = this.#advance(round);
+        const positionsKnown = [...this.#partitions.values()].every((state) => state.fetchOffset !== undefined);
+        if (positionsKnown && this.#bufferedRecords < this.#options.bufferedRecordsMax) next = this.#sendFetch();
+        for (const decode of decodes) this.#decode(decode);
+        this.#wake?.();
         backoffMs = 50;
       } catch (error) {
+        next = undefined;
         if (this.#closed) return;
         if (!SluiceError.is(error) || !error.retriable) {
           this.#error = error;
@@ -214,59 +235,77 @@ export class Consumer {
     }
   }
 
-  async #fetchOnce(): Promise<void> {
+  #sendFetch(): Promise<FetchRound> {
     const states = [...this.#partitions.values()];
     const epochs = states.map((state) => state.epoch);
+    const offsets = states.map((state) => state.fetchOffset!);
     const byTopic = new Map<string, Array<{ partition: number; fetchOffset: number; maxBytes: number }>>();
-    for (const state of states) {
+    states.forEach((state, index) => {
       const list = byTopic.get(state.topic) ?? [];
-      list.push({ partition: state.partition, fetchOffset: state.fetchOffset!, maxBytes: this.#options.partitionMaxBytes });
+      list.push({ partition: state.partition, fetchOffset: offsets[index]!, maxBytes: this.#options.partitionMaxBytes });
       byTopic.set(state.topic, list);
-    }
-    const response = await this.#connection.request<'fetch'>(Api.FETCH, {
+    });
+    const request = this.#connection.request<'fetch'>(Api.FETCH, {
       maxWaitMs: this.#options.maxWaitMs,
       minBytes: this.#options.minBytes,
       maxBytes: this.#options.maxBytes,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
     }, { signal: this.#abort.signal, timeoutMs: this.#connection.options.requestTimeoutMs + this.#options.maxWaitMs });
-    for (const topic of response.topics) {
-      for (const result of topic.partitions) {
-        const index = states.findIndex((state) => state.topic === topic.name && state.partition === result.partition);
-        const state = states[index];
-        if (state === undefined || state.epoch !== epochs[index]) continue;
-        this.#accept(state, result);
-      }
-    }
-    this.#wake?.();
+    const round = request.then((response) => ({ response, states, epochs, offsets }));
+    round.catch(() => {});
+    return round;
   }
 
-  /** Checks and decodes one partition's batches into the buffer, moving its fetch position. */
-  #accept(state: PartitionState, result: FetchPartitionResult): void {
-    if (result.errorCode !== 0) {
-      if (result.errorCode === 1) {
-        const error = new OffsetOutOfRangeError(state.fetchOffset!, result.logStartOffset, result.highWatermark);
-        if (this.#options.autoOffsetReset === 'none') throw error;
-        state.fetchOffset = undefined;
-        return;
+  /**
+   * Checks every batch of a response (CRC) and moves each partition's fetch offset past it;
+   * returns what is left to decode. Results for a partition that was sought since, or whose
+   * offset moved on, are dropped.
+   */
+  #advance(round: FetchRound): PendingDecode[] {
+    const decodes: PendingDecode[] = [];
+    for (const topic of round.response.topics) {
+      for (const result of topic.partitions) {
+        const index = round.states.findIndex((state) => state.topic === topic.name && state.partition === result.partition);
+        const state = round.states[index];
+        if (state === undefined || state.epoch !== round.epochs[index] || state.fetchOffset !== round.offsets[index]) continue;
+        if (result.errorCode !== 0) {
+          if (result.errorCode === 1) {
+            const error = new OffsetOutOfRangeError(state.fetchOffset!, result.logStartOffset, result.highWatermark);
+            if (this.#options.autoOffsetReset === 'none') throw error;
+            state.fetchOffset = undefined;
+            continue;
+          }
+          throw errorFromWire(result.errorCode, result.errorMessage);
+        }
+        state.highWatermark = result.highWatermark;
+        const records = result.records;
+        const fromOffset = state.fetchOffset!;
+        let next = fromOffset;
+        for (let position = 0; position < records.length;) {
+          const size = checkBatch(records, position, records.length);
+          next = Math.max(next, batchLastOffset(records, position) + 1);
+          position += size;
+        }
+        state.fetchOffset = next;
+        if (records.length > 0) decodes.push({ state, epoch: state.epoch, records, fromOffset });
       }
-      throw errorFromWire(result.errorCode, result.errorMessage);
     }
-    state.highWatermark = result.highWatermark;
-    const records = result.records;
-    const fetchOffset = state.fetchOffset!;
-    let next = fetchOffset;
+    return decodes;
+  }
+
+  /** Decodes one partition's checked batches into the buffer. */
+  #decode({ state, epoch, records, fromOffset }: PendingDecode): void {
+    if (state.epoch !== epoch) return;
     for (let position = 0; position < records.length;) {
-      const size = checkBatch(records, position, records.length);
-      let decoded = decodeRecords(records.subarray(position, position + size));
-      if (decoded.length > 0 && decoded[0]!.offset < fetchOffset) decoded = decoded.filter((record) => record.offset >= fetchOffset);
+      const size = BATCH_LOG_OVERHEAD + records.readInt32BE(position + BATCH_LENGTH_OFFSET);
+      let decoded = decodeRecords(records.subarray(position, position + size), { topic: state.topic, partition: state.partition });
+      if (decoded.length > 0 && decoded[0]!.offset < fromOffset) decoded = decoded.filter((record) => record.offset >= fromOffset);
       if (decoded.length > 0) {
-        this.#buffer.push({ state, epoch: state.epoch, records: decoded, next: 0 });
+        this.#buffer.push({ state, epoch, records: decoded, next: 0 });
         this.#bufferedRecords += decoded.length;
       }
-      next = Math.max(next, batchLastOffset(records, position) + 1);
       position += size;
     }
-    state.fetchOffset = next;
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ export interface MappedFileOptions {
 }
 
 const emptyMapping = Buffer.alloc(0);
+const firstGrowChunkBytes = 256 * 1024;
 
 export class MappedFile {
   readonly path: string;
@@ -33,6 +34,7 @@ export class MappedFile {
   #mapping: Buffer;
   #fileSize: number;
   #growChunkBytes: number;
+  #growChunkBytesMax: number;
 
   private constructor(path: string, fd: number, fileSize: number, options: MappedFileOptions) {
     this.path = path;
@@ -40,7 +42,10 @@ export class MappedFile {
     this.#fileSize = fileSize;
     this.writable = options.writable;
     this.capacity = Math.max(options.capacity, fileSize);
-    this.#growChunkBytes = Math.max(PAGE_SIZE, Math.min(options.growChunkBytes, this.capacity));
+    // Start small so the first chunk is prefaulted before the writer reaches it, then double:
+    // a fresh segment's first writes do not wait for 16 MiB of page faults.
+    this.#growChunkBytesMax = Math.max(PAGE_SIZE, Math.min(options.growChunkBytes, this.capacity));
+    this.#growChunkBytes = Math.min(this.#growChunkBytesMax, firstGrowChunkBytes);
     this.#mapping = this.capacity === 0
       ? emptyMapping
       : mapFile(fd, this.capacity, { writable: options.writable });
@@ -96,6 +101,7 @@ export class MappedFile {
       throw new SluiceError('SLUICE_ERR_STORAGE', `cannot extend ${this.path} to ${target} bytes`, { cause });
     }
     this.#fileSize = target;
+    this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
     const pageStart = start - (start % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
       // Prefaulting is only a speed-up; the writer faults the pages in itself if it fails.

@@ -70,6 +70,9 @@ export interface BatchHeader {
 }
 
 export interface DecodedRecord {
+  /** What the caller passed in DecodeOptions: a batch does not know its topic or partition. */
+  topic: string;
+  partition: number;
   offset: number;
   timestamp: number;
   key: Buffer | null;
@@ -272,7 +275,12 @@ export function validateProducerBatch(buffer: Buffer, maxBytes: number): BatchHe
 export interface DecodeOptions {
   /** Decompressed records may not exceed this (default 64 MiB). */
   maxUncompressedBytes?: number;
+  /** Stamped into every record, so consumers hand records out without copying them. */
+  topic?: string;
+  partition?: number;
 }
+
+const noHeaders: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
 
 /**
  * Decodes every record of the batch at the start of `batch` (checking the CRC is the
@@ -298,6 +306,8 @@ export function decodeRecords(batch: Buffer, options: DecodeOptions = {}): Decod
     throw new CorruptRecordError(`batch declares ${header.recordsCount} records in ${reader.remaining} bytes`);
   }
   const logAppendTime = header.timestampType === 'log-append';
+  const topic = options.topic ?? '';
+  const partition = options.partition ?? -1;
   const records = new Array<DecodedRecord>(header.recordsCount);
   for (let index = 0; index < header.recordsCount; index += 1) {
     const length = reader.varint();
@@ -310,13 +320,15 @@ export function decodeRecords(batch: Buffer, options: DecodeOptions = {}): Decod
     const value = reader.nullableBytes('record value');
     const headerCount = reader.varint();
     if (headerCount < 0 || headerCount > recordEnd - reader.position) throw new CorruptRecordError(`record ${index} declares ${headerCount} headers`);
-    const headers: RecordHeader[] = [];
+    const headers: RecordHeader[] = headerCount === 0 ? noHeaders : [];
     for (let headerIndex = 0; headerIndex < headerCount; headerIndex += 1) {
       const headerKey = reader.bytes(reader.varint(), 'header key').toString('utf8');
       headers.push({ key: headerKey, value: reader.nullableBytes('header value') });
     }
     if (reader.position !== recordEnd) throw new CorruptRecordError(`record ${index} ends at ${reader.position}, its length says ${recordEnd}`);
     records[index] = {
+      topic,
+      partition,
       offset: header.baseOffset + offsetDelta,
       timestamp: logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta,
       key,
