@@ -67,7 +67,7 @@ async function produceAtRate(records: number, compression: 'none' | 'lz4', rate:
 }
 
 async function consumeAll(partitions: number, records: number): Promise<void> {
-  const consumer = sluice.consumer({ autoOffsetReset: 'earliest', maxPollRecords: 10_000, partitionMaxBytes: 4 * 1024 * 1024, bufferedRecordsMax: 200_000 });
+  const consumer = sluice.consumer({ autoOffsetReset: 'earliest' });
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: topic!, partition })));
   const started = process.hrtime.bigint();
   let received = 0;
