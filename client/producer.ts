@@ -246,6 +246,11 @@ export class Producer {
     return result.baseOffset;
   }
 
+  /** Bytes of records queued or in flight, not yet acknowledged; at most bufferMemoryBytes. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
+  }
+
   /** Sends everything queued now and resolves when all of it is acknowledged. */
   async flush(): Promise<void> {
     for (const queue of this.#queues.values()) this.#drain(queue);
