@@ -23,6 +23,7 @@ commands:
   topics     create, list, describe or delete topics
   produce    send stdin lines as records
   consume    print records, from an offset, a time, or the live end
+  bench      load tests with live progress, percentiles, JSON and HTML reports
 
 every client command takes --bootstrap HOST:PORT (default 127.0.0.1:9400)`;
 
@@ -41,6 +42,10 @@ async function main(argv: string[]): Promise<void> {
       return produceCommand(rest);
     case 'consume':
       return consumeCommand(rest);
+    case 'bench': {
+      const { benchCommand } = await import('../../bench/cli.js');
+      return benchCommand(rest);
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,30 @@
+/** What the `sluice bench` coordinator and its worker processes say to each other over IPC. */
+import type { Compression } from '../../client/record-batch/record-batch.js';
+
+export interface WorkerTask {
+  role: 'producer' | 'consumer';
+  index: number;
+  bootstrap: string;
+  topic: string;
+  /** Records this worker sends or reads (Infinity with a duration). */
+  records: number;
+  durationMs?: number;
+  /** Records per second for this worker; absent = as fast as possible. */
+  rate?: number;
+  recordBytes: number;
+  keys: 'none' | 'random' | string;
+  acks: 0 | 1 | -1;
+  compression: Compression;
+  batchSize: number;
+  lingerMs: number;
+  /** Consumers: the partitions this one reads. */
+  partitions: number[];
+  /** Consumers in e2e: record send-to-receive latency from the timestamps producers wrote. */
+  measureLatency: boolean;
+}
+
+export type WorkerMessage =
+  | { kind: 'ready' }
+  | { kind: 'tick'; records: number; bytes: number; histogram: string }
+  | { kind: 'done'; totalRecords: number }
+  | { kind: 'error'; message: string; totalRecords: number };

@@ -1,0 +1,55 @@
+/** The settings and the results of one `sluice bench` run, as written with --json. */
+import type { Compression } from '../../client/record-batch/record-batch.js';
+
+export interface BenchConfig {
+  mode: 'produce' | 'consume' | 'e2e';
+  workload?: string;
+  bootstrap: string;
+  embedded: boolean;
+  topic: string;
+  partitions: number;
+  recordBytes: number;
+  records?: number;
+  durationS?: number;
+  /** Records per second across all producers; absent = as fast as possible. */
+  rate?: number;
+  producers: number;
+  consumers: number;
+  acks: 0 | 1 | -1;
+  compression: Compression;
+  keys: 'none' | 'random' | string;
+  batchSize: number;
+  lingerMs: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+export interface SecondSample {
+  second: number;
+  records: number;
+  bytes: number;
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+export interface BenchResult {
+  config: BenchConfig;
+  partitions: number;
+  startedAt: string;
+  environment: { node: string; platform: string; cpus: string; memoryBytes: number };
+  /** Per second of the run: records and bytes done, latency percentiles of that second. */
+  series: SecondSample[];
+  /** send-to-ack for produce runs, send-to-receive for e2e runs. */
+  latency?: LatencySummary & { source: 'send-to-ack' | 'send-to-receive' };
+  totals: { records: number; bytes: number; seconds: number; recordsPerSec: number; mbps: number };
+  /** Set when the run ended early: the result holds what was measured until then. */
+  error?: string;
+  partial: boolean;
+}
