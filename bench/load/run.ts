@@ -91,7 +91,10 @@ function tasksFor(config: BenchConfig, bootstrap: string, partitions: number, av
       // A consume run reads what its partitions hold, scaled down when --records asks for less.
       const wanted = config.mode === 'e2e' ? Infinity
         : Number.isFinite(records) && records < allAvailable ? Math.round((records * inMine) / allAvailable) : inMine;
-      tasks.push({ ...base, role: 'consumer', index, records: wanted, partitions: mine, measureLatency: config.mode === 'e2e' });
+      const task: WorkerTask = { ...base, role: 'consumer', index, records: wanted, partitions: mine, measureLatency: config.mode === 'e2e' };
+      // e2e consumers read until every produced record arrived; the coordinator ends them.
+      if (config.mode === 'e2e') delete task.durationMs;
+      tasks.push(task);
     }
   }
   return tasks;

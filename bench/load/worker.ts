@@ -104,7 +104,7 @@ async function consume(task: WorkerTask, consumer: Consumer, meter: Meter, stopA
 }
 
 async function run(task: WorkerTask): Promise<void> {
-  const sluice = new Sluice({ bootstrap: task.bootstrap, clientId: `bench-${task.role}-${task.index}`, connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
+  const sluice = new Sluice({ bootstrap: task.bootstrap, clientId: `bench-${task.role}-${task.index}`, connectTimeoutMs: 2000, requestTimeoutMs: 10_000 });
   const meter = new Meter();
   const ticker = setInterval(() => meter.flush(), 1000);
   const stopAt = task.durationMs === undefined ? Infinity : Date.now() + task.durationMs;
