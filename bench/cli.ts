@@ -25,6 +25,7 @@ export const benchUsage = `usage: sluice bench produce|consume|e2e [options]
   --acks 0|1|all          (default 1)                 --compression none|lz4 (default none)
   --keys none|random|N    null keys, random keys, or N distinct keys (default none)
   --batch-size BYTES      (default 16384)             --linger-ms MS (default 5)
+  --warmup S              leave the first S seconds out of the latency percentiles (default 0)
   --json FILE             write the result            --report FILE.html  write a chart report
   --quiet                 print only the result`;
 
@@ -43,7 +44,7 @@ function parseConfig(mode: BenchConfig['mode'], argv: string[]): { config: Bench
       topic: { type: 'string' }, partitions: { type: 'string' }, 'record-size': { type: 'string' }, records: { type: 'string' },
       duration: { type: 'string' }, rate: { type: 'string' }, producers: { type: 'string' }, consumers: { type: 'string' },
       acks: { type: 'string' }, compression: { type: 'string' }, keys: { type: 'string' }, 'batch-size': { type: 'string' },
-      'linger-ms': { type: 'string' }, json: { type: 'string' }, report: { type: 'string' }, quiet: { type: 'boolean', default: false },
+      'linger-ms': { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' }, quiet: { type: 'boolean', default: false },
     },
   });
   const preset = values.workload === undefined ? undefined : workloads[values.workload];
@@ -75,6 +76,7 @@ function parseConfig(mode: BenchConfig['mode'], argv: string[]): { config: Bench
     acks, compression, keys,
     batchSize: number(values['batch-size'], '--batch-size') ?? base.batchSize ?? 16384,
     lingerMs: number(values['linger-ms'], '--linger-ms') ?? base.lingerMs ?? 5,
+    warmupS: number(values.warmup, '--warmup') ?? base.warmupS ?? 0,
   };
   return { config, ...(values.json === undefined ? {} : { json: values.json }), ...(values.report === undefined ? {} : { report: values.report }), quiet: values.quiet };
 }

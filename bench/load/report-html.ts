@@ -99,6 +99,7 @@ function runSection(result: BenchResult, index: number): string {
     ['compression', result.config.compression], ['rate', result.config.rate === undefined ? 'as fast as possible' : `${result.config.rate.toLocaleString('en-US')} rec/s`],
   ];
   if (result.latency !== undefined) for (const [key, label] of percentiles) rows.push([`${label} latency`, `${result.latency[key]} ms`]);
+  if (result.config.warmupS > 0) rows.push(['warm-up', `first ${result.config.warmupS} s left out of the percentiles`]);
   if (result.error !== undefined) rows.push(['ended early', result.error]);
   const table = rows.map(([key, value]) => `<tr><th>${escape(key)}</th><td>${escape(value)}</td></tr>`).join('');
   return `<section><h2>${escape(name)}</h2><table>${table}</table>${throughput}${latency}</section>`;

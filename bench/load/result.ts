@@ -20,6 +20,8 @@ export interface BenchConfig {
   keys: 'none' | 'random' | string;
   batchSize: number;
   lingerMs: number;
+  /** Latencies of the first seconds are left out of the percentiles (the run warms up). */
+  warmupS: number;
 }
 
 export interface LatencySummary {

@@ -181,7 +181,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
       if (message.kind === 'tick') {
         const now = second();
         const histogram = hdr.decodeFromCompressedBase64(message.histogram);
-        if (worker.task.role === latencyRole && histogram.totalCount > 0) {
+        if (worker.task.role === latencyRole && histogram.totalCount > 0 && now >= config.warmupS) {
           total.add(histogram);
           perSecond[now] ??= hdr.build(histogramOptions);
           perSecond[now]!.add(histogram);

@@ -18,7 +18,7 @@ export const workloads: Record<string, { description: string; settings: Partial<
     settings: { mode: 'produce', recordBytes: 100, partitions: 120, records: 1_000_000, producers: 2, keys: '100000' },
   },
   latency: {
-    description: 'end to end, 100-byte records at 50,000 records/s for 20 s, one producer and one consumer',
-    settings: { mode: 'e2e', recordBytes: 100, partitions: 6, rate: 50_000, durationS: 20, producers: 1, consumers: 1, lingerMs: 0 },
+    description: 'end to end, 100-byte records at 50,000 records/s for 20 s after a 2 s warm-up, one producer and one consumer',
+    settings: { mode: 'e2e', recordBytes: 100, partitions: 6, rate: 50_000, durationS: 22, warmupS: 2, producers: 1, consumers: 1, lingerMs: 0 },
   },
 };
