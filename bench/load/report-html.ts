@@ -23,7 +23,7 @@ const height = 300;
 const margin = { top: 30, right: 20, bottom: 45, left: 80 };
 const colors = ['#1f6feb', '#d1242f', '#1a7f37', '#9a6700', '#8250df'];
 
-const escape = (text: string) => text.replace(/[&<>"]/g, (character) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[character]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (character) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[character]!);
 
 function niceMax(value: number): number {
   if (value <= 0) return 1;
@@ -48,8 +48,8 @@ export function lineChart(series: Series[], options: ChartOptions): string {
   const sx = (x: number) => margin.left + ((x - xMin) / (xMax - xMin)) * plotWidth;
   const sy = (y: number) => margin.top + plotHeight - (y / yMax) * plotHeight;
   const parts: string[] = [];
-  parts.push(`<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escape(options.title)}">`);
-  parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escape(options.title)}</text>`);
+  parts.push(`<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(options.title)}">`);
+  parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeHtml(options.title)}</text>`);
   for (let tick = 0; tick <= 4; tick += 1) {
     const value = (yMax / 4) * tick;
     parts.push(`<line class="grid" x1="${margin.left}" x2="${width - margin.right}" y1="${sy(value)}" y2="${sy(value)}"/>`);
@@ -59,19 +59,19 @@ export function lineChart(series: Series[], options: ChartOptions): string {
     const x = xMin + ((xMax - xMin) / 5) * index;
     return [x, format(Math.round(x))] as [number, string];
   });
-  for (const [x, label] of xTicks) parts.push(`<text x="${sx(x)}" y="${height - margin.bottom + 16}" text-anchor="middle">${escape(label)}</text>`);
-  parts.push(`<text x="${width / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escape(options.xLabel)}</text>`);
-  parts.push(`<text x="14" y="${height / 2}" text-anchor="middle" class="axis" transform="rotate(-90 14 ${height / 2})">${escape(options.yLabel)}</text>`);
+  for (const [x, label] of xTicks) parts.push(`<text x="${sx(x)}" y="${height - margin.bottom + 16}" text-anchor="middle">${escapeHtml(label)}</text>`);
+  parts.push(`<text x="${width / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escapeHtml(options.xLabel)}</text>`);
+  parts.push(`<text x="14" y="${height / 2}" text-anchor="middle" class="axis" transform="rotate(-90 14 ${height / 2})">${escapeHtml(options.yLabel)}</text>`);
   parts.push(`<line class="axis-line" x1="${margin.left}" x2="${margin.left}" y1="${margin.top}" y2="${margin.top + plotHeight}"/>`);
   parts.push(`<line class="axis-line" x1="${margin.left}" x2="${width - margin.right}" y1="${margin.top + plotHeight}" y2="${margin.top + plotHeight}"/>`);
   series.forEach((entry, index) => {
     const color = colors[index % colors.length]!;
     const points = entry.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-    parts.push(`<polyline class="series" data-series="${escape(entry.name)}" fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
+    parts.push(`<polyline class="series" data-series="${escapeHtml(entry.name)}" fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
     for (const [x, y] of entry.points) {
-      parts.push(`<circle class="point" data-x="${x}" data-y="${y}" cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"><title>${escape(entry.name)}: ${format(y)}</title></circle>`);
+      parts.push(`<circle class="point" data-x="${x}" data-y="${y}" cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"><title>${escapeHtml(entry.name)}: ${format(y)}</title></circle>`);
     }
-    if (series.length > 1) parts.push(`<text x="${width - margin.right - 4}" y="${margin.top + 14 * (index + 1)}" text-anchor="end" fill="${color}">${escape(entry.name)}</text>`);
+    if (series.length > 1) parts.push(`<text x="${width - margin.right - 4}" y="${margin.top + 14 * (index + 1)}" text-anchor="end" fill="${color}">${escapeHtml(entry.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
@@ -101,8 +101,8 @@ function runSection(result: BenchResult, index: number): string {
   if (result.latency !== undefined) for (const [key, label] of percentiles) rows.push([`${label} latency`, `${result.latency[key]} ms`]);
   if (result.config.warmupS > 0) rows.push(['warm-up', `first ${result.config.warmupS} s left out of the percentiles`]);
   if (result.error !== undefined) rows.push(['ended early', result.error]);
-  const table = rows.map(([key, value]) => `<tr><th>${escape(key)}</th><td>${escape(value)}</td></tr>`).join('');
-  return `<section><h2>${escape(name)}</h2><table>${table}</table>${throughput}${latency}</section>`;
+  const table = rows.map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(value)}</td></tr>`).join('');
+  return `<section><h2>${escapeHtml(name)}</h2><table>${table}</table>${throughput}${latency}</section>`;
 }
 
 export function renderReport(results: BenchResult[]): string {
@@ -118,7 +118,7 @@ svg .title { font-size: 13px; fill: #1f2328; font-weight: 600; } svg .grid { str
 .partial { color: #d1242f; } .none { color: #57606a; }
 </style></head><body>
 <h1>Sluice bench report</h1>
-<p>${escape(results[0]?.startedAt ?? '')} · ${escape(environment?.cpus ?? '')} · node ${escape(environment?.node ?? '')} · ${escape(environment?.platform ?? '')}</p>
+<p>${escapeHtml(results[0]?.startedAt ?? '')} · ${escapeHtml(environment?.cpus ?? '')} · node ${escapeHtml(environment?.node ?? '')} · ${escapeHtml(environment?.platform ?? '')}</p>
 ${results.some((result) => result.partial) ? '<p class="partial">At least one run ended early; its figures cover the time until then.</p>' : ''}
 ${results.map(runSection).join('\n')}
 </body></html>
