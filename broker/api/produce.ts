@@ -4,9 +4,9 @@
  * (page cache: survives a broker crash, not a power loss); acks=-1 (all) on a single broker
  * also waits for the sync that covers the batch when the topic has a flush policy.
  */
-import { errorToWire, SluiceError } from '../../client/errors.js';
+import { CorruptRecordError, errorToWire, SluiceError } from '../../client/errors.js';
 import { Api, type ProducePartitionResult, type ProduceRequest } from '../../client/protocol/messages.js';
-import { validateProducerBatch } from '../../client/record-batch/record-batch.js';
+import { decodeRecords, validateProducerBatch } from '../../client/record-batch/record-batch.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 
 async function producePartition(
@@ -17,6 +17,10 @@ async function producePartition(
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
     const header = validateProducerBatch(records, partition.log.config.maxMessageBytes);
+    // Compaction keeps the last record per key, so a compacted topic needs a key on every record.
+    if (partition.log.config.cleanupPolicy.includes('compact') && decodeRecords(records).some((record) => record.key === null)) {
+      throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${partition.log.config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
+    }
     const appended = partition.log.append(records);
     partition.notifyAppend(records.length);
     context.metrics.recordsIn(topicName, header.recordsCount, records.length);

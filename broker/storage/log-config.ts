@@ -25,7 +25,14 @@ export interface LogConfig {
   maxMessageBytes: number;
   /** How often the retention timer runs (log.retention.check.interval.ms). */
   retentionCheckIntervalMs: number;
+  /** cleanup.policy: delete old segments, compact to the last record per key, or both. */
+  cleanupPolicy: CleanupPolicy;
+  /** delete.retention.ms: how long a compacted topic keeps a tombstone (a null value). */
+  deleteRetentionMs: number;
 }
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+const cleanupPolicies: readonly CleanupPolicy[] = ['delete', 'compact', 'compact,delete'];
 
 export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   segmentBytes: 1024 * 1024 * 1024,
@@ -38,6 +45,8 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   flushMs: Infinity,
   maxMessageBytes: 1024 * 1024 + 12,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  cleanupPolicy: 'delete',
+  deleteRetentionMs: 24 * 3600 * 1000,
 });
 
 /** Positions in a segment are u32 on disk, and Buffer offsets must stay below 2 GiB. */
@@ -54,11 +63,13 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'flush.messages': 'flushMessages',
   'flush.ms': 'flushMs',
   'max.message.bytes': 'maxMessageBytes',
+  'cleanup.policy': 'cleanupPolicy',
+  'delete.retention.ms': 'deleteRetentionMs',
 });
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
-  const positive = (name: keyof LogConfig, max = Infinity): void => {
+  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy'>, max = Infinity): void => {
     const value = config[name];
     if (!(value > 0) || value > max || (Number.isFinite(value) && !Number.isInteger(value))) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a positive integer ≤ ${max}, got ${value}`);
@@ -72,6 +83,12 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('flushMs');
   positive('maxMessageBytes', segmentBytesMax);
   positive('retentionCheckIntervalMs');
+  if (!Number.isInteger(config.deleteRetentionMs) || config.deleteRetentionMs < 0) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `deleteRetentionMs must be a non-negative integer, got ${config.deleteRetentionMs}`);
+  }
+  if (!cleanupPolicies.includes(config.cleanupPolicy)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `cleanup.policy must be one of ${cleanupPolicies.join(', ')}, got "${config.cleanupPolicy}"`);
+  }
   for (const name of ['retentionMs', 'retentionBytes'] as const) {
     const value = config[name];
     if (!Number.isInteger(value) || value < -1) {
@@ -92,11 +109,17 @@ export function parseLogConfigEntries(entries: Record<string, string>): Partial<
     if (field === undefined) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `unknown topic config "${key}"; known: ${Object.keys(logConfigKeys).join(', ')}`);
     }
+    if (field === 'cleanupPolicy') {
+      const policy = text.split(',').map((part) => part.trim()).sort().join(',') as CleanupPolicy;
+      if (!cleanupPolicies.includes(policy)) throw new SluiceError('SLUICE_ERR_CONFIG', `cleanup.policy must be delete, compact or compact,delete, got "${text}"`);
+      overrides.cleanupPolicy = policy;
+      continue;
+    }
     const value = text === 'Infinity' || text === 'max' ? Infinity : Number(text);
     if (Number.isNaN(value) || text.trim() === '') {
       throw new SluiceError('SLUICE_ERR_CONFIG', `topic config ${key} must be a number, got "${text}"`);
     }
-    overrides[field] = value;
+    (overrides as Record<string, number>)[field] = value;
   }
   return overrides;
 }

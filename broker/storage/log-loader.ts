@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { consumeCleanShutdownMarker, readOffsetCheckpoint, recoveryPointFile, syncDirectory } from './checkpoint.js';
 import type { LogConfig } from './log-config.js';
+import { cleanedSuffix } from './log-cleaner.js';
 import { Segment } from './segment.js';
 
 const segmentLogPattern = /^(\d{20})\.log$/;
@@ -66,11 +67,11 @@ export function loadSegments(directory: string, config: LogConfig, startOffset: 
   return { segments, report };
 }
 
-/** Index files without their log, and half-written checkpoints. */
+/** Index files without their log, half-written checkpoints, and unfinished compactions. */
 function removeStrays(directory: string, names: string[], bases: Set<number>): void {
   for (const name of names) {
     const index = segmentIndexPattern.exec(name);
-    if ((index !== null && !bases.has(Number(index[1]))) || name.endsWith('.tmp')) {
+    if ((index !== null && !bases.has(Number(index[1]))) || name.endsWith('.tmp') || name.endsWith(cleanedSuffix)) {
       fs.rmSync(path.join(directory, name), { force: true });
     }
   }

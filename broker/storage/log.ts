@@ -18,6 +18,7 @@ import {
 } from './checkpoint.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
+import { compactSegment, latestOffsets, replaceSegmentLog } from './log-cleaner.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { Segment, segmentFileName } from './segment.js';
 
@@ -305,6 +306,7 @@ export class Log {
     this.#checkOpen();
     const now = this.#now();
     let deleted = 0;
+    if (!this.config.cleanupPolicy.includes('delete')) return 0;
     if (this.config.retentionMs >= 0) {
       deleted += this.#deleteOldestWhile((segment) => now - this.#newestTimestamp(segment) > this.config.retentionMs);
     }
@@ -317,6 +319,29 @@ export class Log {
       });
     }
     return deleted;
+  }
+
+  /**
+   * Compaction (cleanup.policy=compact): keeps the last record per key in sealed segments and
+   * drops tombstones older than delete.retention.ms. Offsets and the log's ends do not move.
+   */
+  compact(): { segmentsCleaned: number; recordsRemoved: number } {
+    this.#checkOpen();
+    const outcome = { segmentsCleaned: 0, recordsRemoved: 0 };
+    if (!this.config.cleanupPolicy.includes('compact') || this.#segments.length < 2) return outcome;
+    const sealed = this.#segments.slice(0, -1);
+    const latest = latestOffsets(sealed.map((segment) => segment.contents()));
+    const horizon = this.#now() - this.config.deleteRetentionMs;
+    for (const segment of sealed) {
+      const cleaned = compactSegment(segment.contents(), latest, segment.maxTimestamp >= 0 && segment.maxTimestamp < horizon);
+      if (cleaned === undefined) continue;
+      replaceSegmentLog(this.directory, segment.baseOffset, cleaned.bytes);
+      segment.close();
+      this.#segments[this.#segments.indexOf(segment)] = Segment.open(this.directory, segment.baseOffset, this.config, { active: false, recover: false });
+      outcome.segmentsCleaned += 1;
+      outcome.recordsRemoved += cleaned.removed;
+    }
+    return outcome;
   }
 
   /** A segment's newest record time, or its file's modification time when it has none. */

@@ -1,6 +1,7 @@
 /**
- * Runs retention over a set of logs on an interval (log.retention.check.interval.ms). One
- * timer serves every partition of a broker; the timer does not keep the process alive.
+ * Runs retention and compaction over a set of logs on an interval
+ * (log.retention.check.interval.ms). One timer serves every partition of a broker; the timer
+ * does not keep the process alive.
  */
 import type { Log } from './log.js';
 
@@ -25,6 +26,7 @@ export class RetentionTimer {
     for (const log of this.logs()) {
       try {
         deleted += log.applyRetention();
+        log.compact();
       } catch (error) {
         this.onError(error, log);
       }

@@ -197,6 +197,11 @@ export class Segment {
     old.close();
   }
 
+  /** Every batch of the segment, as one view of the mapping. */
+  contents(): Buffer {
+    return this.#log.buffer.subarray(0, this.#size);
+  }
+
   /** Byte position of the batch holding `offset`, or -1 when the segment ends before it. */
   positionOf(offset: number): number {
     const mapping = this.#log.buffer;

@@ -47,6 +47,13 @@ export interface BatchOptions {
   baseSequence?: number;
   partitionLeaderEpoch?: number;
   transactional?: boolean;
+  /**
+   * For the log cleaner, which rewrites a batch keeping only some records: the batch's base
+   * offset, each record's offset delta, and the original last offset delta, all unchanged.
+   */
+  baseOffset?: number;
+  offsetDeltas?: number[];
+  lastOffsetDelta?: number;
 }
 
 export interface BatchHeader {
@@ -129,7 +136,7 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
     const record = records[index]!;
     const timestamp = record.timestamp ?? baseTimestamp;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    const body = recordBodySize(record, timestamp - baseTimestamp, index);
+    const body = recordBodySize(record, timestamp - baseTimestamp, options.offsetDeltas?.[index] ?? index);
     bodySizes[index] = body;
     recordsBytes += varintSize(body) + body;
   }
@@ -143,7 +150,7 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
     position = writeVarint(target, position, bodySizes[index]!);
     target[position++] = 0;
     position = writeVarlong(target, position, (record.timestamp ?? baseTimestamp) - baseTimestamp);
-    position = writeVarint(target, position, index);
+    position = writeVarint(target, position, options.offsetDeltas?.[index] ?? index);
     position = writeBytes(target, position, record.key);
     position = writeBytes(target, position, record.value);
     const headers = record.headers ?? [];
@@ -165,12 +172,12 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   }
   let attributes = compress ? CODEC_LZ4 : CODEC_NONE;
   if (options.transactional) attributes |= ATTRIBUTE_TRANSACTIONAL_MASK;
-  writeInt64(output, BASE_OFFSET_OFFSET, 0);
+  writeInt64(output, BASE_OFFSET_OFFSET, options.baseOffset ?? 0);
   output.writeInt32BE(output.length - BATCH_LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
   output.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET);
   output[MAGIC_OFFSET] = MAGIC_V2;
   output.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
-  output.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_OFFSET);
+  output.writeInt32BE(options.lastOffsetDelta ?? records.length - 1, LAST_OFFSET_DELTA_OFFSET);
   writeInt64(output, BASE_TIMESTAMP_OFFSET, baseTimestamp);
   writeInt64(output, MAX_TIMESTAMP_OFFSET, maxTimestamp);
   writeInt64(output, PRODUCER_ID_OFFSET, options.producerId ?? -1);
