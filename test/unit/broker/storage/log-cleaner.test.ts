@@ -47,7 +47,9 @@ describe('log compaction', () => {
         return { key: Buffer.from(key), value: deleted ? null : Buffer.from(`value-${batch}-${index}`), timestamp: now };
       });
       const { baseOffset } = log.append(buildRecordBatch(records, { compression: batch % 2 === 0 ? 'lz4' : 'none' }));
-      records.forEach((record, index) => expected.set(record.key.toString(), { offset: baseOffset + index, value: record.value?.toString() ?? null }));
+      records.forEach((record, index) => {
+        expected.set(record.key.toString(), { offset: baseOffset + index, value: record.value?.toString() ?? null });
+      });
     }
     log.roll();
     const endBefore = log.logEndOffset;
