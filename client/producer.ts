@@ -92,10 +92,11 @@ export class Producer {
   send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
     const enqueued = this.#sendChain.then(() => this.#enqueueAll(request));
     this.#sendChain = enqueued.then(() => {}, () => {});
-    return enqueued.then(([answer]) => answer!);
+    return enqueued.then(({ acknowledged }) => acknowledged);
   }
 
-  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<Array<Promise<RecordMetadata[]>>> {
+  /** Queues every message; resolves once they are queued, with a promise of their acknowledgements. */
+  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<{ acknowledged: Promise<RecordMetadata[]> }> {
     if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
     const { topic, messages } = request;
     const partitions = await this.#metadata.partitionCount(topic, request.signal);
@@ -131,12 +132,12 @@ export class Producer {
       acknowledged.catch(() => {});
       offsets.set(partition, acknowledged);
     }
-    const answer = Promise.all([...offsets].map(async ([partition, pending]) => [partition, await pending] as const)).then((settled) => {
+    const acknowledged = Promise.all([...offsets].map(async ([partition, pending]) => [partition, await pending] as const)).then((settled) => {
       const byPartition = new Map(settled);
       return placement.map(([partition, index]) => ({ topic, partition, offset: byPartition.get(partition)![index]! }));
     });
-    answer.catch(() => {});
-    return [answer];
+    acknowledged.catch(() => {});
+    return { acknowledged };
   }
 
   /** Splits one partition's records into pieces of at most a batch and queues them; `acknowledged` gives their offsets. */
