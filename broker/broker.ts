@@ -13,7 +13,9 @@ import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
+import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
+import { OffsetStore } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
@@ -44,6 +46,7 @@ export class Broker {
   readonly options: BrokerOptions;
   readonly topics: TopicManager;
   readonly metrics: BrokerMetrics;
+  offsets: OffsetStore | undefined;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
@@ -57,8 +60,11 @@ export class Broker {
     this.options = options;
     const logger = options.logger;
     this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'));
-    this.metrics = new BrokerMetrics(() => this.topics);
-    const handlers: ApiHandler[] = [metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler];
+    this.metrics = new BrokerMetrics(() => this.topics, () => this.offsets);
+    const handlers: ApiHandler[] = [
+      metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
+      offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
+    ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
     this.#retention = new RetentionTimer(() => this.topics.logs(), options.logDefaults.retentionCheckIntervalMs ?? 5 * 60 * 1000,
@@ -68,6 +74,7 @@ export class Broker {
       topics: this.topics,
       logger,
       metrics: this.metrics,
+      offsets: undefined as unknown as OffsetStore,
       stopping,
       settings: { nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.defaultPartitions },
       topicOrAutoCreate: (name) => {
@@ -80,13 +87,15 @@ export class Broker {
       },
     };
     this.#server = net.createServer((socket) => this.#accept(socket));
-    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics) : undefined;
+    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets) : undefined;
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
   async start(): Promise<{ port: number; httpPort: number }> {
     const started = Date.now();
     this.topics.open();
+    this.#context.offsets = new OffsetStore(this.topics);
+    this.offsets = this.#context.offsets;
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
         const report = partition.log.loadReport;

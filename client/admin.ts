@@ -10,6 +10,15 @@ export interface TopicDescription {
   partitions: Array<{ partition: number; leader: number; logStartOffset: number; logEndOffset: number }>;
 }
 
+export interface GroupDescription {
+  groupId: string;
+  state: string;
+  members: number;
+  partitions: Array<{ topic: string; partition: number; committedOffset: number; logEndOffset: number; lag: number; commitTimestamp: number }>;
+}
+
+export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
 export class Admin {
   readonly #connection: BrokerConnection;
 
@@ -42,13 +51,8 @@ export class Admin {
     const topic = metadata.topics[0];
     if (topic === undefined) throw errorFromWire(3, `unknown topic ${name}`);
     if (topic.errorCode !== 0) throw errorFromWire(topic.errorCode, topic.errorMessage);
-    const offsets = async (timestamp: number) => {
-      const response = await this.#connection.request<'listOffsets'>(Api.LIST_OFFSETS, {
-        topics: [{ name, partitions: topic.partitions.map((partition) => ({ partition: partition.partition, timestamp })) }],
-      });
-      return new Map((response.topics[0]?.partitions ?? []).map((partition) => [partition.partition, partition.offset]));
-    };
-    const [starts, ends] = await Promise.all([offsets(EARLIEST_TIMESTAMP), offsets(LATEST_TIMESTAMP)]);
+    const indexes = topic.partitions.map((partition) => partition.partition);
+    const [starts, ends] = await Promise.all([this.#offsets(name, indexes, EARLIEST_TIMESTAMP), this.#offsets(name, indexes, LATEST_TIMESTAMP)]);
     return {
       name,
       partitions: topic.partitions.map((partition) => ({
@@ -58,5 +62,60 @@ export class Admin {
         logEndOffset: ends.get(partition.partition) ?? -1,
       })),
     };
+  }
+
+  async listGroups(): Promise<Array<{ groupId: string; state: string; members: number }>> {
+    return (await this.#connection.request<'listGroups'>(Api.LIST_GROUPS, {})).groups;
+  }
+
+  /** Committed offsets of a group with each partition's log end and lag. */
+  async describeGroup(groupId: string): Promise<GroupDescription> {
+    const [groups, committed] = await Promise.all([
+      this.listGroups(),
+      this.#connection.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics: [] }),
+    ]);
+    const listing = groups.find((group) => group.groupId === groupId);
+    const partitions: GroupDescription['partitions'] = [];
+    for (const topic of committed.topics) {
+      const ends = await this.#offsets(topic.name, topic.partitions.map((partition) => partition.partition), LATEST_TIMESTAMP);
+      for (const partition of topic.partitions) {
+        const end = ends.get(partition.partition) ?? -1;
+        partitions.push({
+          topic: topic.name, partition: partition.partition, committedOffset: partition.offset, logEndOffset: end,
+          lag: end < 0 ? -1 : Math.max(0, end - partition.offset), commitTimestamp: partition.commitTimestamp,
+        });
+      }
+    }
+    return { groupId, state: listing?.state ?? 'Dead', members: listing?.members ?? 0, partitions };
+  }
+
+  /**
+   * Moves a group's committed offsets for every partition of `topic` to the earliest or latest
+   * offset, an offset, or the first offset at or after a time.
+   */
+  async resetOffsets(groupId: string, topic: string, target: ResetTarget): Promise<Array<{ partition: number; offset: number }>> {
+    const description = await this.describeTopic(topic);
+    const partitions = description.partitions.map((partition) => partition.partition);
+    let offsets: Map<number, number>;
+    if (target === 'earliest') offsets = new Map(description.partitions.map((partition) => [partition.partition, partition.logStartOffset]));
+    else if (target === 'latest') offsets = new Map(description.partitions.map((partition) => [partition.partition, partition.logEndOffset]));
+    else if ('offset' in target) {
+      offsets = new Map(description.partitions.map((partition) => [partition.partition, Math.min(Math.max(target.offset, partition.logStartOffset), partition.logEndOffset)]));
+    } else {
+      const found = await this.#offsets(topic, partitions, target.timestamp);
+      offsets = new Map(description.partitions.map((partition) => {
+        const offset = found.get(partition.partition) ?? -1;
+        return [partition.partition, offset < 0 ? partition.logEndOffset : offset];
+      }));
+    }
+    const entries = [...offsets].map(([partition, offset]) => ({ partition, offset }));
+    const response = await this.#connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] });
+    for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    return entries;
+  }
+
+  async #offsets(topic: string, partitions: number[], timestamp: number): Promise<Map<number, number>> {
+    const response = await this.#connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: partitions.map((partition) => ({ partition, timestamp })) }] });
+    return new Map((response.topics[0]?.partitions ?? []).map((partition) => [partition.partition, partition.offset]));
   }
 }

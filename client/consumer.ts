@@ -27,6 +27,11 @@ export interface ConsumerOptions {
   bufferedRecordsMax?: number;
   /** Where a partition with no position (or an out-of-range one) starts; 'none' throws. */
   autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  /** A consumer group: partitions start from the group's committed offsets, and commits go there. */
+  groupId?: string;
+  /** With a groupId: commit the consumed positions every autoCommitIntervalMs and on close (default true). */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
 }
 
 interface PartitionState {
@@ -36,6 +41,8 @@ interface PartitionState {
   position: number | undefined;
   /** Next offset to fetch (ahead of `position` by what is buffered); undefined until resolved. */
   fetchOffset: number | undefined;
+  /** The committed offset was out of range once: start by autoOffsetReset instead. */
+  skipCommitted?: boolean;
   /** Bumped by seek: fetch results for an older epoch are dropped. */
   epoch: number;
   highWatermark: number;
@@ -59,7 +66,9 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export class Consumer {
   readonly #connection: BrokerConnection;
-  readonly #options: Required<ConsumerOptions>;
+  readonly #options: Required<Omit<ConsumerOptions, 'groupId'>> & { groupId: string | undefined };
+  #autoCommitTimer: NodeJS.Timeout | undefined;
+  #committed = new Map<PartitionState, number>();
   readonly #partitions = new Map<string, PartitionState>();
   /** Decoded batches not yet polled, oldest first; `next` is the first record not handed out. */
   #buffer: Array<{ state: PartitionState; epoch: number; records: DecodedRecord[]; next: number }> = [];
@@ -74,8 +83,15 @@ export class Consumer {
     this.#connection = connection;
     this.#options = {
       maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, partitionMaxBytes: 1024 * 1024,
-      maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', ...options,
+      maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', autoCommit: true, autoCommitIntervalMs: 5000,
+      ...options, groupId: options.groupId,
     };
+    if (this.#options.groupId !== undefined && this.#options.autoCommit) {
+      this.#autoCommitTimer = setInterval(() => {
+        this.commit().catch((error: unknown) => { this.#error ??= error; });
+      }, this.#options.autoCommitIntervalMs);
+      this.#autoCommitTimer.unref();
+    }
   }
 
   /** Consumes exactly these partitions, from `offset` when given. */
@@ -221,7 +237,52 @@ export class Consumer {
     }
   }
 
+  /**
+   * Commits offsets to the group: the given ones, or every partition's consumed position
+   * (the next offset to read). Resolves once the broker stored them.
+   */
+  async commit(offsets?: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+    const groupId = this.#options.groupId;
+    if (groupId === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'commit() needs a consumer created with a groupId');
+    const states = [...this.#partitions.values()];
+    const entries = offsets ?? states.filter((state) => state.position !== undefined && this.#committed.get(state) !== state.position)
+      .map((state) => ({ topic: state.topic, partition: state.partition, offset: state.position! }));
+    if (entries.length === 0) return;
+    const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
+    for (const entry of entries) byTopic.set(entry.topic, [...(byTopic.get(entry.topic) ?? []), { partition: entry.partition, offset: entry.offset }]);
+    const response = await this.#connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, {
+      groupId, generationId: -1, memberId: '', topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    });
+    for (const topic of response.topics) {
+      for (const result of topic.partitions) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    }
+    for (const entry of entries) {
+      const state = this.#partitions.get(key(entry.topic, entry.partition));
+      if (state !== undefined) this.#committed.set(state, entry.offset);
+    }
+  }
+
+  /** The group's committed offsets for the given topics. */
+  async committed(topics: string[]): Promise<Map<string, number>> {
+    const groupId = this.#options.groupId;
+    if (groupId === undefined) return new Map();
+    const response = await this.#connection.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics });
+    const offsets = new Map<string, number>();
+    for (const topic of response.topics) for (const partition of topic.partitions) offsets.set(key(topic.name, partition.partition), partition.offset);
+    return offsets;
+  }
+
   async #resolvePositions(): Promise<void> {
+    const unresolved = [...this.#partitions.values()].filter((state) => state.fetchOffset === undefined && !state.skipCommitted);
+    if (unresolved.length === 0) return;
+    const committed = await this.committed([...new Set(unresolved.map((state) => state.topic))]);
+    for (const state of unresolved) {
+      const offset = committed.get(key(state.topic, state.partition));
+      if (offset === undefined || state.fetchOffset !== undefined) continue;
+      state.position = offset;
+      state.fetchOffset = offset;
+      this.#committed.set(state, offset);
+    }
     for (const state of this.#partitions.values()) {
       if (state.fetchOffset !== undefined) continue;
       if (this.#options.autoOffsetReset === 'none') {
@@ -273,6 +334,7 @@ export class Consumer {
             const error = new OffsetOutOfRangeError(state.fetchOffset!, result.logStartOffset, result.highWatermark);
             if (this.#options.autoOffsetReset === 'none') throw error;
             state.fetchOffset = undefined;
+            state.skipCommitted = true;
             continue;
           }
           throw errorFromWire(result.errorCode, result.errorMessage);
@@ -309,6 +371,8 @@ export class Consumer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#autoCommitTimer);
+    if (this.#options.groupId !== undefined && this.#options.autoCommit && !this.#closed) await this.commit().catch(() => {});
     this.#closed = true;
     this.#abort.abort();
     this.#wake?.();

@@ -22,6 +22,7 @@ export const errorCodes = {
   SLUICE_ERR_LOG_CLOSED: { wire: 1001, retriable: true, hint: 'the partition log was closed (shutdown or deletion); retry against a live broker' },
   SLUICE_ERR_CONFIG: { wire: 1002, retriable: false, hint: 'fix the configuration value named in the message' },
   SLUICE_ERR_INVALID_REQUIRED_ACKS: { wire: 21, retriable: false, hint: 'acks must be 0, 1 or -1 (all)' },
+  SLUICE_ERR_ILLEGAL_GENERATION: { wire: 22, retriable: false, hint: 'the member is not part of the group\'s current generation; rejoin before committing' },
   SLUICE_ERR_TOPIC_ALREADY_EXISTS: { wire: 36, retriable: false, hint: 'pick another name, or delete the topic first' },
   SLUICE_ERR_INVALID_PARTITIONS: { wire: 37, retriable: false, hint: 'a topic needs 1 to 10000 partitions' },
   SLUICE_ERR_FRAME_TOO_LARGE: { wire: 1003, retriable: false, hint: 'send smaller requests or raise the broker\'s --max-frame-bytes' },

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { BodyField, RequestEnvelope } from '../../client/protocol/messages.js';
+import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 
@@ -21,6 +22,8 @@ export interface BrokerContext {
   settings: BrokerSettings;
   logger: Logger;
   metrics: BrokerMetrics;
+  /** Committed group offsets; set once the logs are open. */
+  offsets: OffsetStore;
   /** Resolves when the broker starts stopping: long polls answer at once. */
   stopping: Promise<void>;
   /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */

@@ -7,6 +7,7 @@
 import { CorruptRecordError, errorToWire, SluiceError } from '../../client/errors.js';
 import { Api, type ProducePartitionResult, type ProduceRequest } from '../../client/protocol/messages.js';
 import { decodeRecords, validateProducerBatch } from '../../client/record-batch/record-batch.js';
+import { offsetsTopic } from '../groups/offset-store.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 
 async function producePartition(
@@ -14,6 +15,7 @@ async function producePartition(
 ): Promise<ProducePartitionResult> {
   const result: ProducePartitionResult = { partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 };
   try {
+    if (topicName === offsetsTopic) throw new SluiceError('SLUICE_ERR_INVALID_TOPIC', `${offsetsTopic} is internal: commit offsets with OffsetCommit`);
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
     const header = validateProducerBatch(records, partition.log.config.maxMessageBytes);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../client/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
+import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from './metrics.js';
 
 function directorySize(directory: string): number {
@@ -33,7 +34,7 @@ function describeTopic(topic: Topic) {
   };
 }
 
-export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics): FastifyInstance {
+export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics, offsets: () => OffsetStore | undefined): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_request, reply) => {
@@ -48,6 +49,17 @@ export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics):
       if (!SluiceError.is(error)) throw error;
       return reply.code(404).send({ error: error.code, message: error.message });
     }
+  });
+  app.get('/v1/groups', async () => ({
+    groups: (offsets()?.groups() ?? []).map((groupId) => ({ groupId, state: 'Empty', members: 0 })),
+  }));
+  app.get<{ Params: { id: string } }>('/v1/groups/:id', async (request, reply) => {
+    const store = offsets();
+    if (store === undefined || !store.groups().includes(request.params.id)) {
+      return reply.code(404).send({ error: 'SLUICE_ERR_UNKNOWN_GROUP', message: `no group ${request.params.id} has committed offsets` });
+    }
+    const partitions = store.lag(request.params.id);
+    return { groupId: request.params.id, state: 'Empty', members: [], partitions, totalLag: partitions.reduce((total, entry) => total + Math.max(0, entry.lag), 0) };
   });
   return app;
 }

@@ -4,6 +4,7 @@
  * each partition's log end offset, start offset and size read at scrape time.
  */
 import client from 'prom-client';
+import type { OffsetStore } from '../groups/offset-store.js';
 import type { TopicManager } from '../topics/topic-manager.js';
 
 export class BrokerMetrics {
@@ -15,7 +16,7 @@ export class BrokerMetrics {
   readonly #latency: client.Histogram<'api'>;
   readonly #connections: client.Gauge;
 
-  constructor(topics: () => TopicManager | undefined) {
+  constructor(topics: () => TopicManager | undefined, offsets: () => OffsetStore | undefined) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
     const registers = [this.registry];
     this.#bytesIn = new client.Counter({ name: 'sluice_bytes_in_total', help: 'Record batch bytes appended by producers', labelNames: ['topic'], registers });
@@ -40,6 +41,16 @@ export class BrokerMetrics {
     partitionGauge('sluice_log_end_offset', 'Offset the next record appended to the partition gets', (log) => log.logEndOffset);
     partitionGauge('sluice_log_start_offset', 'First offset still readable in the partition', (log) => log.logStartOffset);
     partitionGauge('sluice_log_size_bytes', 'Bytes of record batches on disk for the partition', (log) => log.size);
+    new client.Gauge({
+      name: 'sluice_group_lag', help: 'Records between a group\'s committed offset and the partition\'s log end', labelNames: ['group', 'topic', 'partition'], registers,
+      collect() {
+        this.reset();
+        const store = offsets();
+        for (const group of store?.groups() ?? []) {
+          for (const entry of store!.lag(group)) this.set({ group, topic: entry.topic, partition: String(entry.partition) }, entry.lag);
+        }
+      },
+    });
   }
 
   recordsIn(topic: string, records: number, bytes: number): void {

@@ -32,10 +32,12 @@ export async function consumeCommand(argv: string[]): Promise<void> {
       follow: { type: 'boolean', default: false },
       'print-key': { type: 'boolean', default: false },
       'print-offset': { type: 'boolean', default: false },
+      group: { type: 'string' },
     },
   });
   const topic = positionals[0];
-  if (topic === undefined) throw new Error('usage: sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time T] [--max-messages N] [--follow] [--print-key] [--print-offset]');
+  if (topic === undefined) throw new Error('usage: sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time T] [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]');
+  const explicitStart = values['from-time'] !== undefined || argv.includes('--offset');
   const target: SeekTarget = values['from-time'] === undefined ? parseOffset(values.offset) : { timestamp: parseTime(values['from-time']) };
   const maxMessages = values['max-messages'] === undefined ? Infinity : Number(values['max-messages']);
   const sluice = new Sluice({ bootstrap: values.bootstrap, clientId: 'sluice-cli', connectTimeoutMs: 3000 });
@@ -53,17 +55,22 @@ export async function consumeCommand(argv: string[]): Promise<void> {
         }
       }
     }
-    const consumer = sluice.consumer({ autoOffsetReset: 'none' });
+    const group = values.group;
+    const consumer = sluice.consumer(group === undefined ? { autoOffsetReset: 'none' } : { autoOffsetReset: 'none', groupId: group, autoCommit: false });
+    // With --group, each partition resumes at the group's committed offset unless a start was given.
+    const committed = group === undefined || explicitStart ? new Map<string, number>() : await consumer.committed([topic]);
     const ends = new Map<number, number>();
     const assignment = [];
     for (const partition of wanted) {
-      const start = typeof target === 'number' ? target : await consumer.offsetFor(topic, partition.partition, target);
+      const resume = committed.get(`${topic}\u0000${partition.partition}`);
+      const start = resume ?? (typeof target === 'number' ? target : await consumer.offsetFor(topic, partition.partition, target));
       assignment.push({ topic, partition: partition.partition, offset: start });
       if (values.follow || start < partition.logEndOffset) ends.set(partition.partition, values.follow ? Infinity : partition.logEndOffset);
     }
     consumer.assign(assignment);
     let printed = 0;
     const out: string[] = [];
+    const printedUpTo = new Map<number, number>();
     while (printed < maxMessages && (values.follow || ends.size > 0) && !stop.signal.aborted) {
       for (const record of await consumer.poll({ timeoutMs: 500, signal: stop.signal })) {
         const end = ends.get(record.partition);
@@ -72,12 +79,15 @@ export async function consumeCommand(argv: string[]): Promise<void> {
         const prefix = (values['print-offset'] ? `${record.partition}:${record.offset}\t` : '') + (values['print-key'] ? `${record.key?.toString() ?? ''}\t` : '');
         out.push(`${prefix}${record.value?.toString() ?? ''}\n`);
         printed += 1;
+        printedUpTo.set(record.partition, record.offset + 1);
         if (printed >= maxMessages) break;
       }
       if (out.length > 0) {
         const ok = process.stdout.write(out.join(''));
         out.length = 0;
         if (!ok) await new Promise((resolve) => process.stdout.once('drain', resolve));
+        // Printed means processed: the group's position moves past it.
+        if (group !== undefined) await consumer.commit([...printedUpTo].map(([partition, offset]) => ({ topic, partition, offset })));
       }
     }
   } finally {

@@ -6,13 +6,15 @@
  *   sluice topics create NAME --partitions N [--config k=v ...] | list | describe NAME | delete NAME
  *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
- *                        [--max-messages N] [--follow] [--print-key] [--print-offset]
+ *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
+ *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
  *
  * Client commands take --bootstrap HOST:PORT (default 127.0.0.1:9400). Any error ends the
  * command with one line on stderr and a non-zero exit.
  */
 import { SluiceError } from '../errors.js';
 import { consumeCommand } from './consume.js';
+import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
 
@@ -23,6 +25,7 @@ commands:
   topics     create, list, describe or delete topics
   produce    send stdin lines as records
   consume    print records, from an offset, a time, or the live end
+  groups     consumer groups: list, describe (lag), reset-offsets
   bench      load tests with live progress, percentiles, JSON and HTML reports
 
 every client command takes --bootstrap HOST:PORT (default 127.0.0.1:9400)`;
@@ -42,6 +45,8 @@ async function main(argv: string[]): Promise<void> {
       return produceCommand(rest);
     case 'consume':
       return consumeCommand(rest);
+    case 'groups':
+      return groupsCommand(rest);
     case 'bench': {
       const { benchCommand } = await import('../../bench/cli.js');
       return benchCommand(rest);

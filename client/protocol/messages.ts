@@ -12,6 +12,9 @@ export const Api = {
   PRODUCE: 5,
   FETCH: 6,
   LIST_OFFSETS: 7,
+  OFFSET_COMMIT: 8,
+  OFFSET_FETCH: 9,
+  LIST_GROUPS: 10,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -24,6 +27,9 @@ export const apiBodyField = {
   [Api.PRODUCE]: 'produce',
   [Api.FETCH]: 'fetch',
   [Api.LIST_OFFSETS]: 'listOffsets',
+  [Api.OFFSET_COMMIT]: 'offsetCommit',
+  [Api.OFFSET_FETCH]: 'offsetFetch',
+  [Api.LIST_GROUPS]: 'listGroups',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
@@ -67,6 +73,18 @@ export interface ListOffsetsPartitionResult { partition: number; errorCode: numb
 export interface ListOffsetsTopicResult { name: string; partitions: ListOffsetsPartitionResult[] }
 export interface ListOffsetsResponse { topics: ListOffsetsTopicResult[] }
 
+export interface OffsetCommitPartition { partition: number; offset: number; metadata?: string }
+export interface OffsetCommitTopic { name: string; partitions: OffsetCommitPartition[] }
+export interface OffsetCommitRequest { groupId: string; generationId: number; memberId: string; topics: OffsetCommitTopic[] }
+export interface OffsetCommitPartitionResult { partition: number; errorCode: number; errorMessage: string }
+export interface OffsetCommitResponse { topics: Array<{ name: string; partitions: OffsetCommitPartitionResult[] }> }
+export interface OffsetFetchRequest { groupId: string; topics?: string[] }
+export interface OffsetFetchPartition { partition: number; offset: number; metadata: string; commitTimestamp: number }
+export interface OffsetFetchTopic { name: string; partitions: OffsetFetchPartition[] }
+export interface OffsetFetchResponse { topics: OffsetFetchTopic[] }
+export interface GroupListing { groupId: string; state: string; members: number }
+export interface ListGroupsResponse { groups: GroupListing[] }
+
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -79,6 +97,9 @@ export interface RequestBodies {
   produce: ProduceRequest;
   fetch: FetchRequest;
   listOffsets: ListOffsetsRequest;
+  offsetCommit: OffsetCommitRequest;
+  offsetFetch: OffsetFetchRequest;
+  listGroups: Record<string, never>;
 }
 
 export interface ResponseBodies {
@@ -89,6 +110,9 @@ export interface ResponseBodies {
   produce: ProduceResponse;
   fetch: FetchResponse;
   listOffsets: ListOffsetsResponse;
+  offsetCommit: OffsetCommitResponse;
+  offsetFetch: OffsetFetchResponse;
+  listGroups: ListGroupsResponse;
 }
 
 export type BodyField = keyof RequestBodies;

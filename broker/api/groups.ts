@@ -1,0 +1,78 @@
+/**
+ * Consumer-group offsets: OffsetCommit, OffsetFetch and ListGroups, backed by the offset
+ * store (`__consumer_offsets`). Group membership (join, sync, heartbeats, generations) is not
+ * built yet, so only commits outside any generation are accepted: generation -1 with an empty
+ * member id, as Kafka accepts from standalone consumers of a group with no active members.
+ */
+import { errorToWire, SluiceError } from '../../client/errors.js';
+import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../client/protocol/messages.js';
+import type { ApiHandler, BrokerContext } from './context.js';
+
+function checkGroupId(groupId: string): void {
+  if (groupId.length === 0 || groupId.length > 255) throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', 'a group id is 1 to 255 characters');
+}
+
+export const offsetCommitHandler: ApiHandler = {
+  api: Api.OFFSET_COMMIT,
+  name: 'OffsetCommit',
+  bodyField: 'offsetCommit',
+  minVersion: 1,
+  maxVersion: 1,
+  handle(request, context: BrokerContext) {
+    const body = request.offsetCommit as OffsetCommitRequest;
+    checkGroupId(body.groupId);
+    if (body.generationId !== -1 || body.memberId !== '') {
+      throw new SluiceError('SLUICE_ERR_ILLEGAL_GENERATION', `group ${body.groupId} has no generation ${body.generationId} with member "${body.memberId}"`);
+    }
+    const accepted: Array<{ topic: string; partition: number; offset: number; metadata: string }> = [];
+    const topics = body.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((entry) => {
+        try {
+          context.topics.partition(topic.name, entry.partition);
+          if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
+            throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `offset ${entry.offset} for ${topic.name}/${entry.partition} is not a non-negative integer`);
+          }
+          accepted.push({ topic: topic.name, partition: entry.partition, offset: entry.offset, metadata: entry.metadata ?? '' });
+          return { partition: entry.partition, errorCode: 0, errorMessage: '' };
+        } catch (error) {
+          return { partition: entry.partition, ...errorToWire(error) };
+        }
+      }),
+    }));
+    context.offsets.commit(body.groupId, accepted);
+    return { kind: 'body', body: { topics } };
+  },
+};
+
+export const offsetFetchHandler: ApiHandler = {
+  api: Api.OFFSET_FETCH,
+  name: 'OffsetFetch',
+  bodyField: 'offsetFetch',
+  minVersion: 1,
+  maxVersion: 1,
+  handle(request, context: BrokerContext) {
+    const body = request.offsetFetch as OffsetFetchRequest;
+    checkGroupId(body.groupId);
+    const wanted = new Set(body.topics ?? []);
+    const byTopic = new Map<string, Array<{ partition: number; offset: number; metadata: string; commitTimestamp: number }>>();
+    for (const committed of context.offsets.committed(body.groupId)) {
+      if (wanted.size > 0 && !wanted.has(committed.topic)) continue;
+      const list = byTopic.get(committed.topic) ?? [];
+      list.push({ partition: committed.partition, offset: committed.offset, metadata: committed.metadata, commitTimestamp: committed.commitTimestamp });
+      byTopic.set(committed.topic, list);
+    }
+    return { kind: 'body', body: { topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) } };
+  },
+};
+
+export const listGroupsHandler: ApiHandler = {
+  api: Api.LIST_GROUPS,
+  name: 'ListGroups',
+  bodyField: 'listGroups',
+  minVersion: 1,
+  maxVersion: 1,
+  handle(_request, context: BrokerContext) {
+    return { kind: 'body', body: { groups: context.offsets.groups().map((groupId) => ({ groupId, state: 'Empty', members: 0 })) } };
+  },
+};
