@@ -68,6 +68,7 @@ describe('partition log under kill -9', () => {
     const acknowledged: Printed[] = [];
     let expectedEnd = 0;
     let killsAfterRoll = 0;
+    let rollKillsRecoveringTwo = 0;
     for (let iteration = 0; iteration < iterations; iteration += 1) {
       const killAfterRolls = iteration % 3 === 2 ? 1 : 0;
       const { printed, openLine } = await runAndKill(directory, 1 + Math.floor(random() * 3000), killAfterRolls);
@@ -83,8 +84,10 @@ describe('partition log under kill -9', () => {
       const log = Log.open(directory, { config: { segmentBytes } });
       try {
         expect(log.loadReport.clean).toBe(false);
-        // A kill right after a roll leaves the sealed segment unsynced: it is checked too.
-        expect(log.loadReport.segmentsChecked).toBeGreaterThanOrEqual(killAfterRolls === 1 ? 2 : 1);
+        expect(log.loadReport.segmentsChecked).toBeGreaterThanOrEqual(1);
+        // A kill right after a roll leaves the sealed segment unsynced, so it is checked too
+        // (unless the roll came before this run appended to it: then it was synced at close).
+        if (killAfterRolls === 1 && log.loadReport.segmentsChecked >= 2) rollKillsRecoveringTwo += 1;
         const last = acknowledged[acknowledged.length - 1];
         if (last !== undefined) expect(log.logEndOffset).toBeGreaterThanOrEqual(last.lastOffset + 1);
         expect(log.logEndOffset % recordsPerTestBatch).toBe(0);
@@ -101,6 +104,7 @@ describe('partition log under kill -9', () => {
       fs.rmSync(path.join(directory, '.clean-shutdown'), { force: true });
     }
     expect(killsAfterRoll).toBeGreaterThanOrEqual(5);
+    expect(rollKillsRecoveringTwo).toBeGreaterThanOrEqual(3);
     // Everything acknowledged in any run is still there after the last one.
     const log = Log.open(directory, { config: { segmentBytes } });
     try {
