@@ -2,12 +2,7 @@ import { parseArgs } from 'node:util';
 import { OffsetOutOfRangeError } from '../errors.js';
 import type { SeekTarget } from '../consumer.js';
 import { Sluice } from '../sluice.js';
-
-function parseTime(text: string): number {
-  const value = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (Number.isNaN(value)) throw new Error(`--from-time takes an ISO 8601 time or epoch milliseconds, got "${text}"`);
-  return value;
-}
+import { parseTime } from './parse-time.js';
 
 function parseOffset(text: string): SeekTarget {
   if (text === 'earliest' || text === 'latest') return text;
@@ -38,7 +33,7 @@ export async function consumeCommand(argv: string[]): Promise<void> {
   const topic = positionals[0];
   if (topic === undefined) throw new Error('usage: sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time T] [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]');
   const explicitStart = values['from-time'] !== undefined || argv.includes('--offset');
-  const target: SeekTarget = values['from-time'] === undefined ? parseOffset(values.offset) : { timestamp: parseTime(values['from-time']) };
+  const target: SeekTarget = values['from-time'] === undefined ? parseOffset(values.offset) : { timestamp: parseTime(values['from-time'], '--from-time') };
   const maxMessages = values['max-messages'] === undefined ? Infinity : Number(values['max-messages']);
   const sluice = new Sluice({ bootstrap: values.bootstrap, clientId: 'sluice-cli', connectTimeoutMs: 3000 });
   const stop = new AbortController();

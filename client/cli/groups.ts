@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ResetTarget } from '../admin.js';
 import { Sluice } from '../sluice.js';
+import { parseTime } from './parse-time.js';
 
 const usage = `usage: sluice groups list | describe GROUP
        sluice groups reset-offsets GROUP --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
@@ -15,10 +16,7 @@ function resetTarget(values: { 'to-earliest'?: boolean; 'to-latest'?: boolean; '
     if (!/^\d+$/.test(values['to-offset'])) throw new Error(`--to-offset takes a number, got "${values['to-offset']}"`);
     return { offset: Number(values['to-offset']) };
   }
-  const text = values['to-time']!;
-  const timestamp = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (Number.isNaN(timestamp)) throw new Error(`--to-time takes an ISO 8601 time or epoch milliseconds, got "${text}"`);
-  return { timestamp };
+  return { timestamp: parseTime(values['to-time']!, '--to-time') };
 }
 
 export async function groupsCommand(argv: string[]): Promise<void> {

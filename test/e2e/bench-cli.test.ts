@@ -4,16 +4,15 @@
  * Chromium with charts full of data points, no console errors and no network requests; and
  * a run whose broker dies ends with a clear error and a partial result instead of hanging.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/load/result.js';
+import { runCli } from '../helpers/cli.js';
 import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 
-const cli = path.resolve('dist/client/cli/main.js');
 const chromiumPath = '/usr/bin/chromium';
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-test-'));
 
@@ -22,22 +21,8 @@ afterAll(async () => {
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-function bench(args: string[], onOutput?: (text: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      onOutput?.(stderr);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function bench(args: string[], onStderr?: (stderr: string) => void) {
+  return runCli(['bench', ...args], { timeoutMs: 90_000, ...(onStderr === undefined ? {} : { onStderr }) });
 }
 
 function expectOrdered(latency: NonNullable<BenchResult['latency']>): void {

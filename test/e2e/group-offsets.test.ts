@@ -4,32 +4,16 @@
  * resumes a group where it stopped, shows lag, and resets offsets; the admin HTTP API and
  * /metrics show groups and their lag; the internal topic cannot be written or deleted.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { errorCodes } from '../../client/errors.js';
 import { Api } from '../../client/protocol/messages.js';
 import { encodeRequest } from '../../client/protocol/wire.js';
 import { Sluice } from '../../client/sluice.js';
+import { runCli } from '../helpers/cli.js';
 import { cleanupBrokers, startBroker } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
 
-const cli = path.resolve('dist/client/cli/main.js');
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 afterAll(cleanupBrokers);
 

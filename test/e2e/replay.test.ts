@@ -4,29 +4,12 @@
  * started.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
 import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
+import { cliEntry, runCli } from '../helpers/cli.js';
 
-const cli = path.resolve('dist/client/cli/main.js');
 const baseTime = 1_750_000_000_000;
-
-function runCli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
 
 describe('replay', () => {
   let broker: BrokerProcess;
@@ -72,7 +55,7 @@ describe('replay', () => {
   });
 
   it('follows the live end with --follow', async () => {
-    const child = spawn(process.execPath, [cli, 'consume', 'replay', '--offset', 'latest', '--follow', '--bootstrap', broker.bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry, 'consume', 'replay', '--offset', 'latest', '--follow', '--bootstrap', broker.bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
