@@ -14,6 +14,8 @@ import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
+import { describeGroupsHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler } from './api/membership.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
 import { OffsetStore } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
@@ -39,6 +41,8 @@ export interface BrokerOptions {
   logDefaults: Partial<LogConfig>;
   frameBytesMax: number;
   idleTimeoutMs: number;
+  /** group.initial.rebalance.delay.ms: how long a new group waits for more members. */
+  groupInitialRebalanceDelayMs: number;
   logger: Logger;
 }
 
@@ -47,6 +51,7 @@ export class Broker {
   readonly topics: TopicManager;
   readonly metrics: BrokerMetrics;
   offsets: OffsetStore | undefined;
+  readonly groups: GroupCoordinator;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
@@ -60,10 +65,12 @@ export class Broker {
     this.options = options;
     const logger = options.logger;
     this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'));
+    this.groups = new GroupCoordinator({ initialRebalanceDelayMs: options.groupInitialRebalanceDelayMs });
     this.metrics = new BrokerMetrics(() => this.topics, () => this.offsets);
     const handlers: ApiHandler[] = [
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
+      joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
@@ -75,6 +82,7 @@ export class Broker {
       logger,
       metrics: this.metrics,
       offsets: undefined as unknown as OffsetStore,
+      groups: this.groups,
       stopping,
       settings: { nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.defaultPartitions },
       topicOrAutoCreate: (name) => {
@@ -150,6 +158,7 @@ export class Broker {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
+    this.groups.close();
     try {
       this.topics.close();
     } catch (error) {

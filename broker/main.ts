@@ -10,7 +10,8 @@ import { limits } from './limits.js';
 
 const usage = `usage: sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT]
                      [--auto-create-topics] [--default-partitions N] [--max-frame-bytes N]
-                     [--idle-timeout-ms N] [--retention-check-interval-ms N] [--log-level LEVEL]`;
+                     [--idle-timeout-ms N] [--retention-check-interval-ms N]
+                     [--group-initial-rebalance-delay-ms N] [--log-level LEVEL]`;
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(text);
@@ -41,6 +42,7 @@ export async function runBroker(argv: string[]): Promise<void> {
       'max-frame-bytes': { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
       'retention-check-interval-ms': { type: 'string' },
+      'group-initial-rebalance-delay-ms': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', default: false },
     },
@@ -62,6 +64,7 @@ export async function runBroker(argv: string[]): Promise<void> {
     defaultPartitions: positiveInteger(values['default-partitions'], '--default-partitions', 1),
     frameBytesMax: positiveInteger(values['max-frame-bytes'], '--max-frame-bytes', limits.frameBytesMax),
     idleTimeoutMs: positiveInteger(values['idle-timeout-ms'], '--idle-timeout-ms', limits.idleTimeoutMs),
+    groupInitialRebalanceDelayMs: positiveInteger(values['group-initial-rebalance-delay-ms'], '--group-initial-rebalance-delay-ms', 3000),
     logDefaults: { retentionCheckIntervalMs: positiveInteger(values['retention-check-interval-ms'], '--retention-check-interval-ms', 5 * 60 * 1000) },
     logger,
   });

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { BodyField, RequestEnvelope } from '../../client/protocol/messages.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
@@ -24,6 +25,7 @@ export interface BrokerContext {
   metrics: BrokerMetrics;
   /** Committed group offsets; set once the logs are open. */
   offsets: OffsetStore;
+  groups: GroupCoordinator;
   /** Resolves when the broker starts stopping: long polls answer at once. */
   stopping: Promise<void>;
   /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */

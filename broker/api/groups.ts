@@ -1,8 +1,8 @@
 /**
  * Consumer-group offsets: OffsetCommit, OffsetFetch and ListGroups, backed by the offset
- * store (`__consumer_offsets`). Group membership (join, sync, heartbeats, generations) is not
- * built yet, so only commits outside any generation are accepted: generation -1 with an empty
- * member id, as Kafka accepts from standalone consumers of a group with no active members.
+ * store (`__consumer_offsets`). A commit must come from a member of the group's current
+ * generation, or (generation -1, no member id) for a group with no live members, as Kafka
+ * accepts from standalone consumers.
  */
 import { errorToWire, SluiceError } from '../../client/errors.js';
 import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../client/protocol/messages.js';
@@ -21,9 +21,7 @@ export const offsetCommitHandler: ApiHandler = {
   handle(request, context: BrokerContext) {
     const body = request.offsetCommit as OffsetCommitRequest;
     checkGroupId(body.groupId);
-    if (body.generationId !== -1 || body.memberId !== '') {
-      throw new SluiceError('SLUICE_ERR_ILLEGAL_GENERATION', `group ${body.groupId} has no generation ${body.generationId} with member "${body.memberId}"`);
-    }
+    context.groups.checkCommit(body.groupId, body.generationId, body.memberId);
     const accepted: Array<{ topic: string; partition: number; offset: number; metadata: string }> = [];
     const topics = body.topics.map((topic) => ({
       name: topic.name,
@@ -73,6 +71,8 @@ export const listGroupsHandler: ApiHandler = {
   minVersion: 1,
   maxVersion: 1,
   handle(_request, context: BrokerContext) {
-    return { kind: 'body', body: { groups: context.offsets.groups().map((groupId) => ({ groupId, state: 'Empty', members: 0 })) } };
+    const live = new Map(context.groups.groups().map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
+    for (const groupId of context.offsets.groups()) if (!live.has(groupId)) live.set(groupId, { groupId, state: 'Empty', members: 0 });
+    return { kind: 'body', body: { groups: [...live.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)) } };
   },
 };

@@ -15,6 +15,11 @@ export const Api = {
   OFFSET_COMMIT: 8,
   OFFSET_FETCH: 9,
   LIST_GROUPS: 10,
+  JOIN_GROUP: 11,
+  SYNC_GROUP: 12,
+  HEARTBEAT: 13,
+  LEAVE_GROUP: 14,
+  DESCRIBE_GROUPS: 15,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -30,6 +35,11 @@ export const apiBodyField = {
   [Api.OFFSET_COMMIT]: 'offsetCommit',
   [Api.OFFSET_FETCH]: 'offsetFetch',
   [Api.LIST_GROUPS]: 'listGroups',
+  [Api.JOIN_GROUP]: 'joinGroup',
+  [Api.SYNC_GROUP]: 'syncGroup',
+  [Api.HEARTBEAT]: 'heartbeat',
+  [Api.LEAVE_GROUP]: 'leaveGroup',
+  [Api.DESCRIBE_GROUPS]: 'describeGroups',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
@@ -85,6 +95,20 @@ export interface OffsetFetchResponse { topics: OffsetFetchTopic[] }
 export interface GroupListing { groupId: string; state: string; members: number }
 export interface ListGroupsResponse { groups: GroupListing[] }
 
+export interface JoinGroupRequest {
+  groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs: number; memberId: string; groupInstanceId?: string;
+  protocolType: string; protocols: Array<{ name: string; metadata: Buffer }>;
+}
+export interface JoinGroupMember { memberId: string; groupInstanceId: string; metadata: Buffer }
+export interface JoinGroupResponse { generationId: number; protocolName: string; leader: string; memberId: string; members: JoinGroupMember[] }
+export interface SyncGroupRequest { groupId: string; generationId: number; memberId: string; assignments: Array<{ memberId: string; assignment: Buffer }> }
+export interface SyncGroupResponse { assignment: Buffer }
+export interface HeartbeatRequest { groupId: string; generationId: number; memberId: string }
+export interface LeaveGroupRequest { groupId: string; memberId: string }
+export interface GroupMemberDescription { memberId: string; groupInstanceId: string; clientId: string; assignment: Buffer }
+export interface GroupDescriptionResult { groupId: string; state: string; generationId: number; protocolName: string; leader: string; members: GroupMemberDescription[] }
+export interface DescribeGroupsResponse { groups: GroupDescriptionResult[] }
+
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -100,6 +124,11 @@ export interface RequestBodies {
   offsetCommit: OffsetCommitRequest;
   offsetFetch: OffsetFetchRequest;
   listGroups: Record<string, never>;
+  joinGroup: JoinGroupRequest;
+  syncGroup: SyncGroupRequest;
+  heartbeat: HeartbeatRequest;
+  leaveGroup: LeaveGroupRequest;
+  describeGroups: { groupIds: string[] };
 }
 
 export interface ResponseBodies {
@@ -113,6 +142,11 @@ export interface ResponseBodies {
   offsetCommit: OffsetCommitResponse;
   offsetFetch: OffsetFetchResponse;
   listGroups: ListGroupsResponse;
+  joinGroup: JoinGroupResponse;
+  syncGroup: SyncGroupResponse;
+  heartbeat: Record<string, never>;
+  leaveGroup: Record<string, never>;
+  describeGroups: DescribeGroupsResponse;
 }
 
 export type BodyField = keyof RequestBodies;
