@@ -10,6 +10,8 @@ import type { BrokerConnection } from './connection.js';
 import { errorFromWire, OffsetOutOfRangeError, SluiceError } from './errors.js';
 import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchResponse } from './protocol/messages.js';
 import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD } from './record-batch/layout.js';
+import type { AssignorName, TopicPartition } from './groups/assignors.js';
+import { GroupMember } from './groups/group-member.js';
 import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord } from './record-batch/record-batch.js';
 
 export type ConsumerRecord = DecodedRecord;
@@ -32,6 +34,22 @@ export interface ConsumerOptions {
   /** With a groupId: commit the consumed positions every autoCommitIntervalMs and on close (default true). */
   autoCommit?: boolean;
   autoCommitIntervalMs?: number;
+  /** subscribe(): how the group's leader splits partitions (default cooperative-sticky). */
+  assignor?: AssignorName;
+  /** subscribe(): the coordinator drops a member silent for this long (default 10 s). */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** subscribe(): how long a rebalance waits for members to rejoin (default the session timeout). */
+  rebalanceTimeoutMs?: number;
+  /** subscribe(): static membership; a restarted member with the same id keeps its partitions. */
+  groupInstanceId?: string;
+}
+
+export interface SubscribeOptions {
+  /** Partitions this member just got (and its whole assignment). */
+  onAssigned?: (assignment: TopicPartition[], added: TopicPartition[]) => void | Promise<void>;
+  /** Partitions about to be taken away; their consumed offsets are committed first with autoCommit. */
+  onRevoked?: (revoked: TopicPartition[]) => void | Promise<void>;
 }
 
 interface PartitionState {
@@ -66,7 +84,8 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export class Consumer {
   readonly #connection: BrokerConnection;
-  readonly #options: Required<Omit<ConsumerOptions, 'groupId'>> & { groupId: string | undefined };
+  readonly #options: Required<Omit<ConsumerOptions, 'groupId' | 'groupInstanceId'>> & { groupId: string | undefined; groupInstanceId: string | undefined };
+  #member: GroupMember | undefined;
   #autoCommitTimer: NodeJS.Timeout | undefined;
   #committed = new Map<PartitionState, number>();
   readonly #partitions = new Map<string, PartitionState>();
@@ -84,7 +103,8 @@ export class Consumer {
     this.#options = {
       maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, partitionMaxBytes: 1024 * 1024,
       maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', autoCommit: true, autoCommitIntervalMs: 5000,
-      ...options, groupId: options.groupId,
+      assignor: 'cooperative-sticky', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, rebalanceTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+      ...options, groupId: options.groupId, groupInstanceId: options.groupInstanceId,
     };
     if (this.#options.groupId !== undefined && this.#options.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
@@ -103,6 +123,53 @@ export class Consumer {
       this.#partitions.set(key(topic, partition), { topic, partition, position: offset, fetchOffset: offset, epoch: 0, highWatermark: -1 });
     }
     this.#startFetching();
+  }
+
+  /**
+   * Joins the consumer's group and consumes whatever partitions of `topics` (names, or a
+   * pattern matched against topic names) the group assigns to it, following rebalances.
+   */
+  subscribe(topics: string[] | RegExp, options: SubscribeOptions = {}): void {
+    const groupId = this.#options.groupId;
+    if (groupId === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'subscribe() needs a consumer created with a groupId');
+    if (this.#member !== undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'this consumer is already subscribed');
+    this.#member = new GroupMember(this.#connection, {
+      groupId, topics, assignor: this.#options.assignor, sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs, heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      ...(this.#options.groupInstanceId === undefined ? {} : { groupInstanceId: this.#options.groupInstanceId }),
+      onRevoked: async (revoked) => {
+        if (this.#options.autoCommit) {
+          const gone = new Set(revoked.map((entry) => key(entry.topic, entry.partition)));
+          await this.commit([...this.#partitions.values()].filter((state) => gone.has(key(state.topic, state.partition)) && state.position !== undefined)
+            .map((state) => ({ topic: state.topic, partition: state.partition, offset: state.position! }))).catch(() => {});
+        }
+        await options.onRevoked?.(revoked);
+        for (const entry of revoked) this.#unassign(entry.topic, entry.partition);
+      },
+      onAssigned: async (assignment, added) => {
+        for (const entry of added) {
+          if (!this.#partitions.has(key(entry.topic, entry.partition))) {
+            this.#partitions.set(key(entry.topic, entry.partition), { topic: entry.topic, partition: entry.partition, position: undefined, fetchOffset: undefined, epoch: 0, highWatermark: -1 });
+          }
+        }
+        await options.onAssigned?.(assignment, added);
+        this.#startFetching();
+      },
+      onError: (error) => {
+        this.#error = error;
+        this.#wake?.();
+      },
+    });
+    this.#member.start();
+  }
+
+  #unassign(topic: string, partition: number): void {
+    const state = this.#partitions.get(key(topic, partition));
+    if (state === undefined) return;
+    state.epoch += 1;
+    this.#dropBuffered(state);
+    this.#partitions.delete(key(topic, partition));
+    this.#committed.delete(state);
   }
 
   assignment(): Array<{ topic: string; partition: number }> {
@@ -251,7 +318,10 @@ export class Consumer {
     const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
     for (const entry of entries) byTopic.set(entry.topic, [...(byTopic.get(entry.topic) ?? []), { partition: entry.partition, offset: entry.offset }]);
     const response = await this.#connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, {
-      groupId, generationId: -1, memberId: '', topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      groupId,
+      generationId: this.#member?.generationId ?? -1,
+      memberId: this.#member?.memberId ?? '',
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
     });
     for (const topic of response.topics) {
       for (const result of topic.partitions) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
@@ -374,6 +444,7 @@ export class Consumer {
     clearInterval(this.#autoCommitTimer);
     if (this.#options.groupId !== undefined && this.#options.autoCommit && !this.#closed) await this.commit().catch(() => {});
     this.#closed = true;
+    await this.#member?.leave();
     this.#abort.abort();
     this.#wake?.();
     await this.#fetching?.catch(() => {});

@@ -245,7 +245,10 @@ export class GroupCoordinator {
   #touch(group: Group, member: Member): void {
     clearTimeout(member.sessionTimer);
     member.sessionTimer = setTimeout(() => {
-      if (group.members.get(member.memberId) === member) this.#remove(group, member, true);
+      if (group.members.get(member.memberId) !== member) return;
+      // A member waiting on a join or sync is alive; it cannot heartbeat while it waits.
+      if (member.pendingJoin !== undefined || member.pendingSync !== undefined) this.#touch(group, member);
+      else this.#remove(group, member, true);
     }, member.sessionTimeoutMs);
     member.sessionTimer.unref();
   }

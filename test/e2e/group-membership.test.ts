@@ -1,0 +1,73 @@
+/**
+ * Group membership with real brokers and consumers: three members split twelve partitions
+ * with each partition owned by exactly one member; a fourth joins and the assignment
+ * rebalances; with cooperative-sticky, partitions that keep their owner are never revoked;
+ * a member that leaves hands its partitions to the others; commits are fenced by generation.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Consumer } from '../../client/consumer.js';
+import type { TopicPartition } from '../../client/groups/assignors.js';
+import { Sluice } from '../../client/sluice.js';
+import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
+
+afterAll(cleanupBrokers);
+
+const name = (entry: TopicPartition) => `${entry.topic}-${entry.partition}`;
+
+interface Member {
+  id: string;
+  consumer: Consumer;
+  owned: Set<string>;
+  revoked: string[];
+}
+
+describe('consumer group membership', () => {
+  it('splits partitions, rebalances on join and leave, and never revokes partitions that stay (cooperative-sticky)', async () => {
+    const broker = await startBroker({ args: ['--group-initial-rebalance-delay-ms', '300'] });
+    const sluice = new Sluice({ bootstrap: broker.bootstrap });
+    await sluice.admin().createTopic('work', { partitions: 12 });
+    const members: Member[] = [];
+    const join = (id: string) => {
+      const consumer = sluice.consumer({ groupId: 'workers', autoOffsetReset: 'earliest', sessionTimeoutMs: 3000, heartbeatIntervalMs: 200 });
+      const member: Member = { id, consumer, owned: new Set(), revoked: [] };
+      consumer.subscribe(['work'], {
+        onAssigned: (_assignment, added) => { for (const entry of added) member.owned.add(name(entry)); },
+        onRevoked: (revoked) => {
+          for (const entry of revoked) {
+            member.owned.delete(name(entry));
+            member.revoked.push(name(entry));
+          }
+        },
+      });
+      members.push(member);
+      return member;
+    };
+    const ownership = () => members.flatMap((member) => [...member.owned]);
+    const settled = (count: number) => {
+      const owned = ownership();
+      return owned.length === 12 && new Set(owned).size === 12 && members.slice(0, count).every((member) => member.owned.size === 12 / count);
+    };
+
+    for (const id of ['a', 'b', 'c']) join(id);
+    await waitFor('three members to own four partitions each', () => settled(3), 20_000);
+    const before = new Map(members.map((member) => [member.id, new Set(member.owned)]));
+
+    join('d');
+    await waitFor('four members to own three partitions each', () => settled(4), 20_000);
+    for (const member of members.slice(0, 3)) {
+      // Only partitions that moved away were revoked; everything kept was never paused.
+      for (const revoked of member.revoked) expect(member.owned.has(revoked)).toBe(false);
+      for (const kept of member.owned) expect(before.get(member.id)!.has(kept)).toBe(true);
+      expect(member.revoked).toHaveLength(1);
+    }
+
+    const leaving = members.splice(3, 1)[0]!;
+    await leaving.consumer.close();
+    await waitFor('three members to own the twelve partitions again', () => settled(3), 20_000);
+
+    const groups = await sluice.admin().listGroups();
+    expect(groups.find((group) => group.groupId === 'workers')).toMatchObject({ state: 'Stable', members: 3 });
+    for (const member of members) await member.consumer.close();
+    await sluice.close();
+  });
+});
