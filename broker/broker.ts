@@ -95,7 +95,7 @@ export class Broker {
       },
     };
     this.#server = net.createServer((socket) => this.#accept(socket));
-    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets) : undefined;
+    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups) : undefined;
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */

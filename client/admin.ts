@@ -14,6 +14,8 @@ export interface GroupDescription {
   groupId: string;
   state: string;
   members: number;
+  generationId: number;
+  memberDetails: Array<{ memberId: string; clientId: string; groupInstanceId: string; partitions: Array<{ topic: string; partition: number }> }>;
   partitions: Array<{ topic: string; partition: number; committedOffset: number; logEndOffset: number; lag: number; commitTimestamp: number }>;
 }
 
@@ -70,11 +72,15 @@ export class Admin {
 
   /** Committed offsets of a group with each partition's log end and lag. */
   async describeGroup(groupId: string): Promise<GroupDescription> {
-    const [groups, committed] = await Promise.all([
-      this.listGroups(),
+    const [described, committed] = await Promise.all([
+      this.#connection.request<'describeGroups'>(Api.DESCRIBE_GROUPS, { groupIds: [groupId] }),
       this.#connection.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics: [] }),
     ]);
-    const listing = groups.find((group) => group.groupId === groupId);
+    const group = described.groups[0];
+    const memberDetails = (group?.members ?? []).map((member) => ({
+      memberId: member.memberId, clientId: member.clientId, groupInstanceId: member.groupInstanceId,
+      partitions: member.assignment.length === 0 ? [] : (JSON.parse(member.assignment.toString()) as { partitions: Array<{ topic: string; partition: number }> }).partitions,
+    }));
     const partitions: GroupDescription['partitions'] = [];
     for (const topic of committed.topics) {
       const ends = await this.#offsets(topic.name, topic.partitions.map((partition) => partition.partition), LATEST_TIMESTAMP);
@@ -86,7 +92,7 @@ export class Admin {
         });
       }
     }
-    return { groupId, state: listing?.state ?? 'Dead', members: listing?.members ?? 0, partitions };
+    return { groupId, state: group?.state ?? 'Dead', members: memberDetails.length, generationId: group?.generationId ?? 0, memberDetails, partitions };
   }
 
   /**

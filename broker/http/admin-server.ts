@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../client/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from './metrics.js';
 
@@ -34,7 +35,9 @@ function describeTopic(topic: Topic) {
   };
 }
 
-export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics, offsets: () => OffsetStore | undefined): FastifyInstance {
+export function createAdminServer(
+  topics: TopicManager, metrics: BrokerMetrics, offsets: () => OffsetStore | undefined, groups: () => GroupCoordinator | undefined,
+): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_request, reply) => {
@@ -50,16 +53,33 @@ export function createAdminServer(topics: TopicManager, metrics: BrokerMetrics, 
       return reply.code(404).send({ error: error.code, message: error.message });
     }
   });
-  app.get('/v1/groups', async () => ({
-    groups: (offsets()?.groups() ?? []).map((groupId) => ({ groupId, state: 'Empty', members: 0 })),
-  }));
+  app.get('/v1/groups', async () => {
+    const live = new Map((groups()?.groups() ?? []).map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
+    for (const groupId of offsets()?.groups() ?? []) if (!live.has(groupId)) live.set(groupId, { groupId, state: 'Empty', members: 0 });
+    return { groups: [...live.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)) };
+  });
   app.get<{ Params: { id: string } }>('/v1/groups/:id', async (request, reply) => {
     const store = offsets();
-    if (store === undefined || !store.groups().includes(request.params.id)) {
-      return reply.code(404).send({ error: 'SLUICE_ERR_UNKNOWN_GROUP', message: `no group ${request.params.id} has committed offsets` });
+    const live = groups()?.describe(request.params.id);
+    const committed = store?.groups().includes(request.params.id) ?? false;
+    if (live === undefined && !committed) {
+      return reply.code(404).send({ error: 'SLUICE_ERR_UNKNOWN_GROUP', message: `no group ${request.params.id} is known to this broker` });
     }
-    const partitions = store.lag(request.params.id);
-    return { groupId: request.params.id, state: 'Empty', members: [], partitions, totalLag: partitions.reduce((total, entry) => total + Math.max(0, entry.lag), 0) };
+    const partitions = store?.lag(request.params.id) ?? [];
+    return {
+      groupId: request.params.id,
+      state: live?.state ?? 'Empty',
+      generationId: live?.generationId ?? 0,
+      protocol: live?.protocolName ?? '',
+      members: (live?.members ?? []).map((member) => ({
+        memberId: member.memberId,
+        groupInstanceId: member.groupInstanceId,
+        clientId: member.clientId,
+        assignment: member.assignment.length === 0 ? [] : (JSON.parse(member.assignment.toString()) as { partitions: unknown[] }).partitions,
+      })),
+      partitions,
+      totalLag: partitions.reduce((total, entry) => total + Math.max(0, entry.lag), 0),
+    };
   });
   return app;
 }

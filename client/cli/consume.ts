@@ -12,7 +12,9 @@ function parseOffset(text: string): SeekTarget {
 
 /**
  * Prints values one per line, in offset order per partition. Without --follow it stops at
- * the end offsets the partitions had when it started; with --follow it keeps tailing.
+ * the end offsets the partitions had when it started; with --follow it keeps tailing. With
+ * --group it starts at the group's committed offsets and commits what it printed; with
+ * --group and --follow it joins the group, sharing the partitions with the other members.
  */
 export async function consumeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -62,7 +64,12 @@ export async function consumeCommand(argv: string[]): Promise<void> {
       assignment.push({ topic, partition: partition.partition, offset: start });
       if (values.follow || start < partition.logEndOffset) ends.set(partition.partition, values.follow ? Infinity : partition.logEndOffset);
     }
-    consumer.assign(assignment);
+    if (group !== undefined && values.follow && values.partition === undefined && !explicitStart) {
+      // A following group consumer joins the group: members share the partitions between them.
+      consumer.subscribe([topic]);
+    } else {
+      consumer.assign(assignment);
+    }
     let printed = 0;
     const out: string[] = [];
     const printedUpTo = new Map<number, number>();

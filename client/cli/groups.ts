@@ -45,7 +45,11 @@ export async function groupsCommand(argv: string[]): Promise<void> {
         process.stdout.write(`${JSON.stringify(description)}\n`);
         return;
       }
-      process.stdout.write(`group ${group}: ${description.state}, ${description.members} members\n`);
+      process.stdout.write(`group ${group}: ${description.state}, generation ${description.generationId}, ${description.members} members\n`);
+      for (const member of description.memberDetails) {
+        const owned = member.partitions.map((entry) => `${entry.topic}/${entry.partition}`).join(' ') || '(none)';
+        process.stdout.write(`  member ${member.memberId}${member.groupInstanceId === '' ? '' : ` (instance ${member.groupInstanceId})`}: ${owned}\n`);
+      }
       process.stdout.write('topic                 partition  committed   log-end       lag\n');
       for (const partition of description.partitions) {
         process.stdout.write(`${partition.topic.padEnd(20)}  ${String(partition.partition).padStart(9)}  ${String(partition.committedOffset).padStart(9)}  ${String(partition.logEndOffset).padStart(8)}  ${String(partition.lag).padStart(8)}\n`);

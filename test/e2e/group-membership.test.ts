@@ -2,13 +2,19 @@
  * Group membership with real brokers and consumers: three members split twelve partitions
  * with each partition owned by exactly one member; a fourth joins and the assignment
  * rebalances; with cooperative-sticky, partitions that keep their owner are never revoked;
- * a member that leaves hands its partitions to the others; commits are fenced by generation.
+ * a member that leaves hands its partitions to the others; commits are fenced by generation;
+ * the admin API, the HTTP API and the CLI show members, and offsets are not reset under them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '../../client/consumer.js';
 import type { TopicPartition } from '../../client/groups/assignors.js';
+import { errorCodes } from '../../client/errors.js';
+import { Api } from '../../client/protocol/messages.js';
+import { encodeRequest } from '../../client/protocol/wire.js';
 import { Sluice } from '../../client/sluice.js';
 import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
+import { runCli } from '../helpers/cli.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 afterAll(cleanupBrokers);
 
@@ -64,6 +70,25 @@ describe('consumer group membership', () => {
     const leaving = members.splice(3, 1)[0]!;
     await leaving.consumer.close();
     await waitFor('three members to own the twelve partitions again', () => settled(3), 20_000);
+
+    // People see the members and their partitions; offsets cannot be reset under live members.
+    const described = await sluice.admin().describeGroup('workers');
+    expect(described.memberDetails).toHaveLength(3);
+    expect(described.memberDetails.flatMap((member) => member.partitions)).toHaveLength(12);
+    const http = await (await fetch(`http://127.0.0.1:${broker.httpPort}/v1/groups/workers`)).json() as { state: string; members: unknown[] };
+    expect(http).toMatchObject({ state: 'Stable' });
+    expect(http.members).toHaveLength(3);
+    const reset = await runCli(['groups', 'reset-offsets', 'workers', '--topic', 'work', '--to-earliest', '--bootstrap', broker.bootstrap]);
+    expect(reset.code).not.toBe(0);
+    expect(reset.stderr).toMatch(/3 live members/);
+    // A commit from an older generation is fenced.
+    const raw = await RawClient.connect(broker.port);
+    raw.send(encodeRequest({
+      api: Api.OFFSET_COMMIT, version: 1, correlationId: 1, clientId: 'stale',
+      offsetCommit: { groupId: 'workers', generationId: described.generationId - 1, memberId: described.memberDetails[0]!.memberId, topics: [{ name: 'work', partitions: [{ partition: 0, offset: 0 }] }] },
+    }));
+    expect(await raw.response(1)).toMatchObject({ errorCode: errorCodes.SLUICE_ERR_ILLEGAL_GENERATION.wire });
+    raw.close();
 
     const groups = await sluice.admin().listGroups();
     expect(groups.find((group) => group.groupId === 'workers')).toMatchObject({ state: 'Stable', members: 3 });
