@@ -90,20 +90,23 @@ function stickyTarget(members: MemberSubscription[], partitionsPerTopic: Map<str
   };
   const target = emptyAssignment(sorted);
   const taken = new Set<string>();
-  // Keep what each member owns and still may have, up to the floor of a fair share first.
+  // Keep what each member owns and still may have: first up to the floor of a fair share,
+  // then one more for as many members as the remainder allows.
   const floor = Math.floor(all.length / Math.max(1, sorted.length));
-  for (const limitOf of [() => floor, quota]) {
-    for (const member of sorted) {
-      const mine = target.get(member.memberId)!;
-      for (const owned of [...(member.owned ?? [])].sort(compareTopicPartitions)) {
-        if (mine.length >= limitOf(member)) break;
-        const known = partitionsPerTopic.get(owned.topic);
-        if (known === undefined || owned.partition >= known || !member.topics.includes(owned.topic) || taken.has(label(owned))) continue;
-        mine.push(owned);
-        taken.add(label(owned));
-      }
+  let extras = all.length - floor * sorted.length;
+  const keep = (member: MemberSubscription, limit: () => number) => {
+    const mine = target.get(member.memberId)!;
+    for (const owned of [...(member.owned ?? [])].sort(compareTopicPartitions)) {
+      if (mine.length >= limit()) break;
+      const known = partitionsPerTopic.get(owned.topic);
+      if (known === undefined || owned.partition >= known || !member.topics.includes(owned.topic) || taken.has(label(owned))) continue;
+      mine.push(owned);
+      taken.add(label(owned));
+      if (mine.length > floor) extras -= 1;
     }
-  }
+  };
+  for (const member of sorted) keep(member, () => Math.min(floor, quota(member)));
+  for (const member of sorted) keep(member, () => (extras > 0 ? Math.min(floor + 1, quota(member)) : floor));
   // Deal the rest to the least-loaded member that subscribes to the topic.
   for (const entry of all) {
     if (taken.has(label(entry))) continue;

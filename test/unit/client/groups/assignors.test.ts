@@ -97,6 +97,29 @@ describe('cooperative-sticky', () => {
     ), { seed: 5, numRuns: 300 });
   });
 
+  it('balances a join whatever the remainder, revoking only what the newcomer needs (property)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 120 }), (memberCount, partitions) => {
+      const perTopic = new Map([['t', partitions]]);
+      const ids = Array.from({ length: memberCount + 1 }, (_, index) => `m${String(index).padStart(2, '0')}`);
+      const before = cooperativeStickyAssign(ids.slice(0, memberCount).map((memberId) => ({ memberId, topics: ['t'] })), perTopic).assignment;
+      let owned = (memberId: string) => before.get(memberId) ?? [];
+      let round = cooperativeStickyAssign(ids.map((memberId) => ({ memberId, topics: ['t'], owned: owned(memberId) })), perTopic);
+      let revoked = 0;
+      for (let step = 0; step < 3; step += 1) {
+        for (const memberId of ids) revoked += owned(memberId).filter((entry) => !round.assignment.get(memberId)!.some((kept) => kept.partition === entry.partition)).length;
+        if (!round.followUp) break;
+        const current = round.assignment;
+        owned = (memberId: string) => current.get(memberId)!;
+        round = cooperativeStickyAssign(ids.map((memberId) => ({ memberId, topics: ['t'], owned: owned(memberId) })), perTopic);
+      }
+      expect(round.followUp).toBe(false);
+      const sizes = [...round.assignment.values()].map((entry) => entry.length);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      // The newcomer's share is all that moves.
+      expect(revoked).toBe(round.assignment.get(ids[memberCount]!)!.length);
+    }), { seed: 7, numRuns: 300 });
+  });
+
   it('respects differing subscriptions', () => {
     const members = [{ memberId: 'a', topics: ['x'] }, { memberId: 'b', topics: ['x', 'y'] }];
     const perTopic = new Map([['x', 2], ['y', 4]]);
