@@ -14,7 +14,9 @@ import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
-import { describeGroupsHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler } from './api/membership.js';
+import {
+  describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler,
+} from './api/membership.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
 import { OffsetStore } from './groups/offset-store.js';
@@ -70,7 +72,7 @@ export class Broker {
     const handlers: ApiHandler[] = [
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
-      joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
+      findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));

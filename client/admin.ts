@@ -66,6 +66,11 @@ export class Admin {
     };
   }
 
+  /** The broker that coordinates a group. */
+  async findCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
+    return this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: groupId, keyType: 0 });
+  }
+
   async listGroups(): Promise<Array<{ groupId: string; state: string; members: number }>> {
     return (await this.#connection.request<'listGroups'>(Api.LIST_GROUPS, {})).groups;
   }

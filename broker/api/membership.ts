@@ -1,6 +1,6 @@
 /**
- * Group membership APIs — JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups — as
- * thin handlers over the group coordinator (broker/groups/coordinator.ts).
+ * Group membership APIs — FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+ * DescribeGroups — as thin handlers over the group coordinator (broker/groups/coordinator.ts).
  */
 import { Api, type HeartbeatRequest, type JoinGroupRequest, type LeaveGroupRequest, type SyncGroupRequest } from '../../client/protocol/messages.js';
 import type { ApiHandler } from './context.js';
@@ -39,3 +39,9 @@ export const describeGroupsHandler = handler(Api.DESCRIBE_GROUPS, 'DescribeGroup
     },
   };
 });
+
+/** One broker coordinates every group; a cluster will pick the leader of the group's offsets partition. */
+export const findCoordinatorHandler = handler(Api.FIND_COORDINATOR, 'FindCoordinator', 'findCoordinator', (_request, context) => ({
+  kind: 'body',
+  body: { nodeId: context.settings.nodeId, host: context.settings.advertisedHost, port: context.settings.advertisedPort },
+}));

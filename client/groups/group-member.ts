@@ -108,6 +108,10 @@ export class GroupMember {
   }
 
   async #joinAndSync(): Promise<void> {
+    if (this.#memberId === '') {
+      // The coordinator is the one broker today; asking keeps the client right for a cluster.
+      await this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#options.groupId, keyType: 0 });
+    }
     const cooperative = this.#options.assignor === 'cooperative-sticky';
     if (!cooperative) await this.#revoke(this.#owned);
     const topics = await this.#subscribedTopics();

@@ -20,6 +20,7 @@ export const Api = {
   HEARTBEAT: 13,
   LEAVE_GROUP: 14,
   DESCRIBE_GROUPS: 15,
+  FIND_COORDINATOR: 16,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -40,6 +41,7 @@ export const apiBodyField = {
   [Api.HEARTBEAT]: 'heartbeat',
   [Api.LEAVE_GROUP]: 'leaveGroup',
   [Api.DESCRIBE_GROUPS]: 'describeGroups',
+  [Api.FIND_COORDINATOR]: 'findCoordinator',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
@@ -129,6 +131,7 @@ export interface RequestBodies {
   heartbeat: HeartbeatRequest;
   leaveGroup: LeaveGroupRequest;
   describeGroups: { groupIds: string[] };
+  findCoordinator: { key: string; keyType: number };
 }
 
 export interface ResponseBodies {
@@ -147,6 +150,7 @@ export interface ResponseBodies {
   heartbeat: Record<string, never>;
   leaveGroup: Record<string, never>;
   describeGroups: DescribeGroupsResponse;
+  findCoordinator: BrokerInfo;
 }
 
 export type BodyField = keyof RequestBodies;

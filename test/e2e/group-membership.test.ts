@@ -90,9 +90,31 @@ describe('consumer group membership', () => {
     expect(await raw.response(1)).toMatchObject({ errorCode: errorCodes.SLUICE_ERR_ILLEGAL_GENERATION.wire });
     raw.close();
 
+    expect(await sluice.admin().findCoordinator('workers')).toMatchObject({ nodeId: 0, host: '127.0.0.1', port: broker.port });
     const groups = await sluice.admin().listGroups();
     expect(groups.find((group) => group.groupId === 'workers')).toMatchObject({ state: 'Stable', members: 3 });
     for (const member of members) await member.consumer.close();
+    await sluice.close();
+  });
+
+  it('subscribes by pattern and uses the eager range assignor when asked to', async () => {
+    const broker = await startBroker({ args: ['--group-initial-rebalance-delay-ms', '200'] });
+    const sluice = new Sluice({ bootstrap: broker.bootstrap });
+    for (const topic of ['metrics-cpu', 'metrics-disk', 'logs']) await sluice.admin().createTopic(topic, { partitions: 2 });
+    const owned = [new Set<string>(), new Set<string>()];
+    const consumers = owned.map((mine) => {
+      const consumer = sluice.consumer({ groupId: 'pattern', assignor: 'range', sessionTimeoutMs: 3000, heartbeatIntervalMs: 200 });
+      consumer.subscribe(/^metrics-/, {
+        onAssigned: (assignment) => {
+          mine.clear();
+          for (const entry of assignment) mine.add(name(entry));
+        },
+      });
+      return consumer;
+    });
+    await waitFor('both members to own two metrics partitions', () => owned.every((mine) => mine.size === 2) && new Set([...owned[0]!, ...owned[1]!]).size === 4, 15_000);
+    expect([...owned[0]!, ...owned[1]!].sort()).toEqual(['metrics-cpu-0', 'metrics-cpu-1', 'metrics-disk-0', 'metrics-disk-1']);
+    for (const consumer of consumers) await consumer.close();
     await sluice.close();
   });
 });
