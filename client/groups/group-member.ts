@@ -49,6 +49,7 @@ export class GroupMember {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #rejoin = true;
+  readonly #abort = new AbortController();
 
   constructor(connection: BrokerConnection, options: GroupMemberOptions) {
     this.#connection = connection;
@@ -103,14 +104,14 @@ export class GroupMember {
   async #subscribedTopics(): Promise<string[]> {
     const { topics } = this.#options;
     if (Array.isArray(topics)) return topics;
-    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics: [] });
+    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics: [] }, { signal: this.#abort.signal });
     return metadata.topics.map((topic) => topic.name).filter((name) => topics.test(name) && !name.startsWith('__'));
   }
 
   async #joinAndSync(): Promise<void> {
     if (this.#memberId === '') {
       // The coordinator is the one broker today; asking keeps the client right for a cluster.
-      await this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#options.groupId, keyType: 0 });
+      await this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#options.groupId, keyType: 0 }, { signal: this.#abort.signal });
     }
     const cooperative = this.#options.assignor === 'cooperative-sticky';
     if (!cooperative) await this.#revoke(this.#owned);
@@ -124,13 +125,13 @@ export class GroupMember {
       ...(this.#options.groupInstanceId === undefined ? {} : { groupInstanceId: this.#options.groupInstanceId }),
       protocolType: 'consumer',
       protocols: [{ name: this.#options.assignor, metadata: Buffer.from(JSON.stringify(subscription)) }],
-    }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000 });
+    }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000, signal: this.#abort.signal });
     this.#memberId = joined.memberId;
     this.#generationId = joined.generationId;
     const assignments = joined.leader === joined.memberId ? await this.#assign(joined.members.map((member) => ({ memberId: member.memberId, metadata: member.metadata }))) : [];
     const synced = await this.#connection.request<'syncGroup'>(Api.SYNC_GROUP, {
       groupId: this.#options.groupId, generationId: joined.generationId, memberId: joined.memberId, assignments,
-    }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000 });
+    }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000, signal: this.#abort.signal });
     const document = synced.assignment.length === 0 ? { partitions: [], followUp: false } : JSON.parse(synced.assignment.toString()) as AssignmentDocument;
     const next = new Set(document.partitions.map(label));
     await this.#revoke(this.#owned.filter((entry) => !next.has(label(entry))));
@@ -148,7 +149,7 @@ export class GroupMember {
       return { memberId: member.memberId, topics: subscription.topics, owned: subscription.owned };
     });
     const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
-    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics });
+    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics }, { signal: this.#abort.signal });
     const partitionsPerTopic = new Map(metadata.topics.filter((topic) => topic.errorCode === 0).map((topic) => [topic.name, topic.partitions.length]));
     const { assignment, followUp } = assignors[this.#options.assignor](subscriptions, partitionsPerTopic);
     return [...assignment].map(([memberId, partitions]) => ({
@@ -166,7 +167,7 @@ export class GroupMember {
   async #heartbeat(): Promise<void> {
     await this.#sleep(this.#options.heartbeatIntervalMs);
     if (this.#stopped || this.#rejoin) return;
-    await this.#connection.request<'heartbeat'>(Api.HEARTBEAT, { groupId: this.#options.groupId, generationId: this.#generationId, memberId: this.#memberId });
+    await this.#connection.request<'heartbeat'>(Api.HEARTBEAT, { groupId: this.#options.groupId, generationId: this.#generationId, memberId: this.#memberId }, { signal: this.#abort.signal });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -182,6 +183,7 @@ export class GroupMember {
   /** Stops heartbeating and leaves the group, so the others rebalance at once. */
   async leave(): Promise<void> {
     this.#stopped = true;
+    this.#abort.abort();
     this.#wake?.();
     await this.#loop?.catch(() => {});
     if (this.#memberId === '') return;
