@@ -6,6 +6,7 @@
  */
 import { errorToWire, SluiceError } from '../../client/errors.js';
 import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../client/protocol/messages.js';
+import { listGroups } from '../groups/group-listing.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 
 function checkGroupId(groupId: string): void {
@@ -71,8 +72,6 @@ export const listGroupsHandler: ApiHandler = {
   minVersion: 1,
   maxVersion: 1,
   handle(_request, context: BrokerContext) {
-    const live = new Map(context.groups.groups().map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
-    for (const groupId of context.offsets.groups()) if (!live.has(groupId)) live.set(groupId, { groupId, state: 'Empty', members: 0 });
-    return { kind: 'body', body: { groups: [...live.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)) } };
+    return { kind: 'body', body: { groups: listGroups(context.groups, context.offsets) } };
   },
 };

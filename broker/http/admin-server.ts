@@ -7,6 +7,7 @@ import path from 'node:path';
 import { SluiceError } from '../../client/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
+import { listGroups } from '../groups/group-listing.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from './metrics.js';
 
@@ -53,11 +54,7 @@ export function createAdminServer(
       return reply.code(404).send({ error: error.code, message: error.message });
     }
   });
-  app.get('/v1/groups', async () => {
-    const live = new Map((groups()?.groups() ?? []).map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
-    for (const groupId of offsets()?.groups() ?? []) if (!live.has(groupId)) live.set(groupId, { groupId, state: 'Empty', members: 0 });
-    return { groups: [...live.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)) };
-  });
+  app.get('/v1/groups', async () => ({ groups: listGroups(groups(), offsets()) }));
   app.get<{ Params: { id: string } }>('/v1/groups/:id', async (request, reply) => {
     const store = offsets();
     const live = groups()?.describe(request.params.id);

@@ -1,0 +1,15 @@
+import type { GroupCoordinator } from './coordinator.js';
+import type { OffsetStore } from './offset-store.js';
+
+export interface GroupListing {
+  groupId: string;
+  state: string;
+  members: number;
+}
+
+/** Every group the broker knows: live ones from the coordinator, and those with only committed offsets. */
+export function listGroups(coordinator: GroupCoordinator | undefined, offsets: OffsetStore | undefined): GroupListing[] {
+  const groups = new Map((coordinator?.groups() ?? []).map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
+  for (const groupId of offsets?.groups() ?? []) if (!groups.has(groupId)) groups.set(groupId, { groupId, state: 'Empty', members: 0 });
+  return [...groups.values()].sort((a, b) => a.groupId.localeCompare(b.groupId));
+}
