@@ -80,6 +80,8 @@ interface PendingDecode {
   fromOffset: number;
 }
 
+const fencedCodes = new Set(['SLUICE_ERR_ILLEGAL_GENERATION', 'SLUICE_ERR_UNKNOWN_MEMBER_ID', 'SLUICE_ERR_REBALANCE_IN_PROGRESS']);
+
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export class Consumer {
@@ -108,7 +110,11 @@ export class Consumer {
     };
     if (this.#options.groupId !== undefined && this.#options.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
-        this.commit().catch((error: unknown) => { this.#error ??= error; });
+        this.commit().catch((error: unknown) => {
+          // A commit that races a rebalance is fenced; the revocation commits those offsets anyway.
+          if (SluiceError.is(error) && (error.retriable || fencedCodes.has(error.code))) return;
+          this.#error ??= error;
+        });
       }, this.#options.autoCommitIntervalMs);
       this.#autoCommitTimer.unref();
     }
