@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../client/package-root.js';
+import { packageRoot } from '../proto/package-root.js';
 
-export const brokerEntry = path.join(packageRoot(import.meta.url), 'dist', 'broker', 'main.js');
+export const cliEntry = path.join(packageRoot(import.meta.url), 'dist', 'cli', 'main.js');
 
 export interface BrokerProcess {
   port: number;
@@ -29,7 +29,7 @@ export interface StartOptions {
 
 export async function launchBroker(dataDirectory: string, options: StartOptions = {}): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [
-    brokerEntry, '--data', dataDirectory, '--listen', `127.0.0.1:${options.port ?? 0}`, '--http-listen', '127.0.0.1:0', ...(options.args ?? []),
+    cliEntry, 'broker', '--data', dataDirectory, '--listen', `127.0.0.1:${options.port ?? 0}`, '--http-listen', '127.0.0.1:0', ...(options.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Sluice } from '../client/sluice.js';
-import { packageRoot } from '../client/package-root.js';
+import { packageRoot } from '../proto/package-root.js';
 import { launchBroker } from './broker-process.js';
 import { loopbackMBps } from './loopback.js';
 import { barChart } from './report.js';

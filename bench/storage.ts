@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { batchLastOffset, buildRecordBatch } from '../client/record-batch/record-batch.js';
+import { batchLastOffset, buildRecordBatch } from '../proto/record-batch/record-batch.js';
 import { Log } from '../broker/storage/log.js';
 import { barChart } from './report.js';
 

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { SluiceError } from '../client/errors.js';
+import { SluiceError } from '../proto/errors.js';
 import { apiVersionsHandler } from './api/api-versions.js';
 import type { ApiHandler, BrokerContext } from './api/context.js';
 import { fetchHandler } from './api/fetch.js';

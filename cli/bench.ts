@@ -4,13 +4,13 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { compareResults } from './load/compare.js';
-import { createProgress } from './load/progress.js';
-import { renderReport } from './load/report-html.js';
-import type { BenchConfig, BenchResult } from './load/result.js';
-import { runBench } from './load/run.js';
-import { workloads } from './load/workloads.js';
-import { barChart } from './report.js';
+import { compareResults } from '../bench/load/compare.js';
+import { createProgress } from '../bench/load/progress.js';
+import { renderReport } from '../bench/load/report-html.js';
+import type { BenchConfig, BenchResult } from '../bench/load/result.js';
+import { runBench } from '../bench/load/run.js';
+import { workloads } from '../bench/load/workloads.js';
+import { barChart } from '../bench/report.js';
 
 export const benchUsage = `usage: sluice bench produce|consume|e2e [options]
        sluice bench compare A.json B.json

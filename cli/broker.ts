@@ -1,12 +1,13 @@
 /**
- * `sluice broker`: starts one broker on the embedded default (data in ./data, protocol on
- * 127.0.0.1:9400, admin HTTP on 127.0.0.1:9401) and stops it gracefully on SIGTERM or SIGINT.
+ * `sluice broker` (also what `npm start` runs): starts one broker on the embedded default
+ * (data in ./data, protocol on 127.0.0.1:9400, admin HTTP on 127.0.0.1:9401) and stops it
+ * gracefully on SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { SluiceError } from '../client/errors.js';
-import { Broker } from './broker.js';
-import { limits } from './limits.js';
+import { SluiceError } from '../proto/errors.js';
+import { Broker } from '../broker/broker.js';
+import { limits } from '../broker/limits.js';
 
 const usage = `usage: sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT]
                      [--auto-create-topics] [--default-partitions N] [--max-frame-bytes N]
@@ -80,9 +81,3 @@ export async function runBroker(argv: string[]): Promise<void> {
   await broker.start();
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  runBroker(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`sluice broker: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}

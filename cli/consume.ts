@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { OffsetOutOfRangeError } from '../errors.js';
-import type { SeekTarget } from '../consumer.js';
-import { Sluice } from '../sluice.js';
+import { OffsetOutOfRangeError } from '../proto/errors.js';
+import type { SeekTarget } from '../client/consumer.js';
+import { Sluice } from '../client/sluice.js';
 import { parseTime } from './parse-time.js';
 
 function parseOffset(text: string): SeekTarget {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { ResetTarget } from '../admin.js';
-import { Sluice } from '../sluice.js';
+import type { ResetTarget } from '../client/admin.js';
+import { Sluice } from '../client/sluice.js';
 import { parseTime } from './parse-time.js';
 
 const usage = `usage: sluice groups list | describe GROUP

@@ -12,7 +12,7 @@
  * Client commands take --bootstrap HOST:PORT (default 127.0.0.1:9400). Any error ends the
  * command with one line on stderr and a non-zero exit.
  */
-import { SluiceError } from '../errors.js';
+import { SluiceError } from '../proto/errors.js';
 import { consumeCommand } from './consume.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'broker': {
-      const { runBroker } = await import('../../broker/main.js');
+      const { runBroker } = await import('./broker.js');
       return runBroker(rest);
     }
     case 'topics':
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
     case 'groups':
       return groupsCommand(rest);
     case 'bench': {
-      const { benchCommand } = await import('../../bench/cli.js');
+      const { benchCommand } = await import('./bench.js');
       return benchCommand(rest);
     }
     case undefined:

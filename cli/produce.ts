@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { ProducerRecord } from '../producer.js';
-import { Sluice } from '../sluice.js';
+import type { ProducerRecord } from '../client/producer.js';
+import { Sluice } from '../client/sluice.js';
 
 /** Lines sent per send() call: enough to fill batches, few enough to bound memory. */
 const linesPerSend = 1000;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Sluice } from '../sluice.js';
+import { Sluice } from '../client/sluice.js';
 
 const usage = 'usage: sluice topics create NAME --partitions N [--config k=v ...] | list | describe NAME | delete NAME [--bootstrap HOST:PORT]';
 

@@ -2,8 +2,8 @@
  * Topic administration: create, delete, list, and describe (partitions with their offsets).
  */
 import type { BrokerConnection } from './connection.js';
-import { errorFromWire } from './errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from './protocol/messages.js';
+import { errorFromWire } from '../proto/errors.js';
+import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../proto/messages.js';
 
 export interface TopicDescription {
   name: string;

@@ -6,10 +6,10 @@
  * timeout and honours an AbortSignal.
  */
 import net from 'node:net';
-import { errorFromWire, SluiceError } from './errors.js';
-import { FrameDecoder } from './protocol/frame-decoder.js';
-import { apiBodyField, type ApiKey, type RequestBodies, type ResponseBodies } from './protocol/messages.js';
-import { decodeResponse, encodeRequest } from './protocol/wire.js';
+import { errorFromWire, SluiceError } from '../proto/errors.js';
+import { FrameDecoder } from '../proto/frame-decoder.js';
+import { apiBodyField, type ApiKey, type RequestBodies, type ResponseBodies } from '../proto/messages.js';
+import { decodeResponse, encodeRequest } from '../proto/wire.js';
 
 export interface ConnectionOptions {
   host: string;

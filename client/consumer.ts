@@ -7,12 +7,12 @@
  * discarded.
  */
 import type { BrokerConnection } from './connection.js';
-import { errorFromWire, OffsetOutOfRangeError, SluiceError } from './errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchResponse } from './protocol/messages.js';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD } from './record-batch/layout.js';
+import { errorFromWire, OffsetOutOfRangeError, SluiceError } from '../proto/errors.js';
+import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type FetchResponse } from '../proto/messages.js';
+import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD } from '../proto/record-batch/layout.js';
 import type { AssignorName, TopicPartition } from './groups/assignors.js';
 import { GroupMember } from './groups/group-member.js';
-import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord } from './record-batch/record-batch.js';
+import { batchLastOffset, checkBatch, decodeRecords, type DecodedRecord } from '../proto/record-batch/record-batch.js';
 
 export type ConsumerRecord = DecodedRecord;
 

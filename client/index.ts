@@ -2,6 +2,6 @@ export { Sluice, type SluiceOptions } from './sluice.js';
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
 export { Admin, type TopicDescription } from './admin.js';
-export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from './errors.js';
+export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from '../proto/errors.js';
 export { keyPartition, murmur2 } from './partitioner.js';
-export * from './record-batch/index.js';
+export * from '../proto/record-batch/index.js';

@@ -3,8 +3,8 @@
  * the broker says a topic or partition is unknown.
  */
 import type { BrokerConnection } from './connection.js';
-import { errorFromWire } from './errors.js';
-import { Api, type TopicMetadata } from './protocol/messages.js';
+import { errorFromWire } from '../proto/errors.js';
+import { Api, type TopicMetadata } from '../proto/messages.js';
 
 export class MetadataCache {
   readonly #connection: BrokerConnection;

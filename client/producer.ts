@@ -6,11 +6,11 @@
  * waits until earlier records are acknowledged (backpressure).
  */
 import type { BrokerConnection } from './connection.js';
-import { errorFromWire, SluiceError } from './errors.js';
+import { errorFromWire, SluiceError } from '../proto/errors.js';
 import type { MetadataCache } from './metadata.js';
 import { keyPartition, StickyPartitioner } from './partitioner.js';
-import { Api } from './protocol/messages.js';
-import { buildRecordBatch, type Compression, type RecordInput } from './record-batch/record-batch.js';
+import { Api } from '../proto/messages.js';
+import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
 
 export type Bytes = Buffer | string;
 

@@ -11,7 +11,7 @@
 import { Admin } from './admin.js';
 import { BrokerConnection, type ConnectionOptions } from './connection.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
-import { SluiceError } from './errors.js';
+import { SluiceError } from '../proto/errors.js';
 import { MetadataCache } from './metadata.js';
 import { Producer, type ProducerOptions } from './producer.js';
 

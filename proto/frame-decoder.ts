@@ -4,7 +4,7 @@
  * once at most. A frame longer than `frameBytesMax` is an error: the stream cannot be trusted
  * past it, and the caller answers and closes.
  */
-import { SluiceError } from '../errors.js';
+import { SluiceError } from './errors.js';
 
 export class FrameDecoder {
   #chunks: Buffer[] = [];

@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { SluiceError } from '../errors.js';
-import { packageRoot } from '../package-root.js';
+import { SluiceError } from './errors.js';
+import { packageRoot } from './package-root.js';
 import type { RequestEnvelope, ResponseEnvelope } from './messages.js';
 
 // Offsets and timestamps fit in 2^53: plain numbers beat Long objects everywhere they go.

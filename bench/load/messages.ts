@@ -1,5 +1,5 @@
 /** What the `sluice bench` coordinator and its worker processes say to each other over IPC. */
-import type { Compression } from '../../client/record-batch/record-batch.js';
+import type { Compression } from '../../proto/record-batch/record-batch.js';
 
 export interface WorkerTask {
   role: 'producer' | 'consumer';

@@ -1,5 +1,5 @@
 /** The settings and the results of one `sluice bench` run, as written with --json. */
-import type { Compression } from '../../client/record-batch/record-batch.js';
+import type { Compression } from '../../proto/record-batch/record-batch.js';
 
 export interface BenchConfig {
   mode: 'produce' | 'consume' | 'e2e';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import hdr from 'hdr-histogram-js';
-import { packageRoot } from '../../client/package-root.js';
+import { packageRoot } from '../../proto/package-root.js';
 import { Sluice } from '../../client/sluice.js';
 import { type BrokerProcess, launchBroker } from '../broker-process.js';
 import type { WorkerMessage, WorkerTask } from './messages.js';

@@ -1,4 +1,4 @@
-import { Api } from '../../client/protocol/messages.js';
+import { Api } from '../../proto/messages.js';
 import type { ApiHandler } from './context.js';
 
 export function apiVersionsHandler(handlers: () => ApiHandler[], brokerVersion: string): ApiHandler {

@@ -4,7 +4,7 @@
  * bytes straight from the mapped segments), or nothing (produce with acks=0).
  */
 import type { Logger } from 'pino';
-import type { BodyField, RequestEnvelope } from '../../client/protocol/messages.js';
+import type { BodyField, RequestEnvelope } from '../../proto/messages.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';

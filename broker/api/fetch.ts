@@ -5,9 +5,9 @@
  * (or at once when the broker starts stopping). The first batch of the response is sent
  * whole even past `max_bytes`, so a consumer can always make progress.
  */
-import { errorToWire, SluiceError } from '../../client/errors.js';
-import { Api, type FetchRequest } from '../../client/protocol/messages.js';
-import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, RECORDS_COUNT_OFFSET } from '../../client/record-batch/layout.js';
+import { errorToWire, SluiceError } from '../../proto/errors.js';
+import { Api, type FetchRequest } from '../../proto/messages.js';
+import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { limits } from '../limits.js';
 import { encodeFetchResponse, type FetchTopicOutput } from '../protocol/fetch-response.js';
 import type { ApiHandler, BrokerContext } from './context.js';

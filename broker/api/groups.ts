@@ -4,8 +4,8 @@
  * generation, or (generation -1, no member id) for a group with no live members, as Kafka
  * accepts from standalone consumers.
  */
-import { errorToWire, SluiceError } from '../../client/errors.js';
-import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../client/protocol/messages.js';
+import { errorToWire, SluiceError } from '../../proto/errors.js';
+import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../proto/messages.js';
 import { listGroups } from '../groups/group-listing.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 

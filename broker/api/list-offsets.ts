@@ -1,5 +1,5 @@
-import { errorToWire } from '../../client/errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type ListOffsetsRequest } from '../../client/protocol/messages.js';
+import { errorToWire } from '../../proto/errors.js';
+import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type ListOffsetsRequest } from '../../proto/messages.js';
 import type { ApiHandler } from './context.js';
 
 /** ListOffsets: the log end (-1), the log start (-2), or the first offset at or after a time. */

@@ -2,7 +2,7 @@
  * Group membership APIs — FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
  * DescribeGroups — as thin handlers over the group coordinator (broker/groups/coordinator.ts).
  */
-import { Api, type HeartbeatRequest, type JoinGroupRequest, type LeaveGroupRequest, type SyncGroupRequest } from '../../client/protocol/messages.js';
+import { Api, type HeartbeatRequest, type JoinGroupRequest, type LeaveGroupRequest, type SyncGroupRequest } from '../../proto/messages.js';
 import type { ApiHandler } from './context.js';
 
 const handler = (api: number, name: string, bodyField: ApiHandler['bodyField'], handle: ApiHandler['handle']): ApiHandler =>

@@ -1,5 +1,5 @@
-import { errorToWire } from '../../client/errors.js';
-import { Api, type MetadataRequest, type TopicMetadata } from '../../client/protocol/messages.js';
+import { errorToWire } from '../../proto/errors.js';
+import { Api, type MetadataRequest, type TopicMetadata } from '../../proto/messages.js';
 import type { Topic } from '../topics/topic-manager.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 

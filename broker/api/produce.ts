@@ -4,9 +4,9 @@
  * (page cache: survives a broker crash, not a power loss); acks=-1 (all) on a single broker
  * also waits for the sync that covers the batch when the topic has a flush policy.
  */
-import { CorruptRecordError, errorToWire, SluiceError } from '../../client/errors.js';
-import { Api, type ProducePartitionResult, type ProduceRequest } from '../../client/protocol/messages.js';
-import { decodeRecords, validateProducerBatch } from '../../client/record-batch/record-batch.js';
+import { CorruptRecordError, errorToWire, SluiceError } from '../../proto/errors.js';
+import { Api, type ProducePartitionResult, type ProduceRequest } from '../../proto/messages.js';
+import { decodeRecords, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
 import { offsetsTopic } from '../groups/offset-store.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 

@@ -1,5 +1,5 @@
-import { errorToWire, SluiceError } from '../../client/errors.js';
-import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../client/protocol/messages.js';
+import { errorToWire, SluiceError } from '../../proto/errors.js';
+import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../proto/messages.js';
 import { offsetsTopic } from '../groups/offset-store.js';
 import type { ApiHandler } from './context.js';
 

@@ -11,8 +11,8 @@
  * assignment without a rebalance.
  */
 import { randomUUID } from 'node:crypto';
-import { SluiceError } from '../../client/errors.js';
-import type { JoinGroupRequest, JoinGroupResponse, SyncGroupRequest } from '../../client/protocol/messages.js';
+import { SluiceError } from '../../proto/errors.js';
+import type { JoinGroupRequest, JoinGroupResponse, SyncGroupRequest } from '../../proto/messages.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 

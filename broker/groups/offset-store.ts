@@ -5,8 +5,8 @@
  * memory when the broker starts. Keys and values are small JSON documents: compaction keeps
  * the last record per key byte for byte, and a person can read them with `sluice consume`.
  */
-import { buildRecordBatch, decodeRecords } from '../../client/record-batch/record-batch.js';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../client/record-batch/layout.js';
+import { buildRecordBatch, decodeRecords } from '../../proto/record-batch/record-batch.js';
+import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 
 export const offsetsTopic = '__consumer_offsets';

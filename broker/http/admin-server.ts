@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { listGroups } from '../groups/group-listing.js';

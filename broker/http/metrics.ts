@@ -17,7 +17,7 @@ export class BrokerMetrics {
   readonly #connections: client.Gauge;
 
   constructor(topics: () => TopicManager | undefined, offsets: () => OffsetStore | undefined) {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
     const registers = [this.registry];
     this.#bytesIn = new client.Counter({ name: 'sluice_bytes_in_total', help: 'Record batch bytes appended by producers', labelNames: ['topic'], registers });
     this.#recordsIn = new client.Counter({ name: 'sluice_records_in_total', help: 'Records appended by producers', labelNames: ['topic'], registers });

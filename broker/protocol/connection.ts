@@ -7,10 +7,10 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { errorToWire, SluiceError } from '../../client/errors.js';
-import type { RequestEnvelope } from '../../client/protocol/messages.js';
-import { FrameDecoder } from '../../client/protocol/frame-decoder.js';
-import { decodeRequest, encodeResponse } from '../../client/protocol/wire.js';
+import { errorToWire, SluiceError } from '../../proto/errors.js';
+import type { RequestEnvelope } from '../../proto/messages.js';
+import { FrameDecoder } from '../../proto/frame-decoder.js';
+import { decodeRequest, encodeResponse } from '../../proto/wire.js';
 import type { ApiHandler, BrokerContext } from '../api/context.js';
 import { limits } from '../limits.js';
 

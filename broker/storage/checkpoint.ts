@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 
 export const cleanShutdownFile = '.clean-shutdown';
 export const logStartOffsetFile = 'log-start-offset';

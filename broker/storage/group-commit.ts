@@ -11,7 +11,7 @@
  * arrive while it runs are covered by the next one, which starts as soon as it ends. So one
  * msync serves every append that was waiting, however many there were.
  */
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 
 export interface SyncJob {
   /** Every offset below this is durable once `done` resolves. */

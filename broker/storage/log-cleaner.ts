@@ -13,8 +13,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../client/record-batch/layout.js';
-import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../client/record-batch/record-batch.js';
+import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
+import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../proto/record-batch/record-batch.js';
 import { syncDirectory } from './checkpoint.js';
 import { segmentFileName } from './segment.js';
 

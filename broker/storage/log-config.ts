@@ -1,4 +1,4 @@
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 
 /**
  * Per-partition log settings. Defaults are Kafka's, except where noted; the dotted names are

@@ -10,9 +10,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../client/errors.js';
-import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../client/record-batch/layout.js';
-import { batchMaxTimestamp, checkBatch, readInt64 } from '../../client/record-batch/record-batch.js';
+import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
+import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { batchMaxTimestamp, checkBatch, readInt64 } from '../../proto/record-batch/record-batch.js';
 import {
   logStartOffsetFile, readOffsetCheckpoint, recoveryPointFile, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
 } from './checkpoint.js';

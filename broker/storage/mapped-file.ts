@@ -10,7 +10,7 @@
  * last Buffer over it is gone, so closing here never invalidates a slice someone still holds.
  */
 import fs from 'node:fs';
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 import { advise, allocate, mapFile, PAGE_SIZE, populate, syncRange, syncRangeAsync } from './mmap.js';
 
 export interface MappedFileOptions {

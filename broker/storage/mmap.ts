@@ -9,8 +9,8 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { SluiceError } from '../../client/errors.js';
-import { packageRoot } from '../../client/package-root.js';
+import { SluiceError } from '../../proto/errors.js';
+import { packageRoot } from '../../proto/package-root.js';
 
 interface Addon {
   map(fd: number, length: number, offset: number, writable: boolean): Buffer;

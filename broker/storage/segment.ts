@@ -15,9 +15,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../../client/errors.js';
-import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../client/record-batch/layout.js';
-import { batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch } from '../../client/record-batch/record-batch.js';
+import { SluiceError } from '../../proto/errors.js';
+import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
+import { batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch } from '../../proto/record-batch/record-batch.js';
 import type { LogConfig } from './log-config.js';
 import { MappedFile } from './mapped-file.js';
 import { OffsetIndex } from './offset-index.js';

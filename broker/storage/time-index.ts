@@ -9,7 +9,7 @@
  * always add its final entry. Looking up a time gives the last entry at or below it; the
  * segment scans batches from there for the first whose largest timestamp reaches the target.
  */
-import { readInt64, writeInt64 } from '../../client/record-batch/record-batch.js';
+import { readInt64, writeInt64 } from '../../proto/record-batch/record-batch.js';
 import { IndexFile } from './index-file.js';
 
 export const timeIndexEntrySize = 12;

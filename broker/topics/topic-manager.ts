@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 import { Log } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { limits } from '../limits.js';

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../client/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 
 const legalName = /^[a-zA-Z0-9._-]{1,249}$/;
 

@@ -8,8 +8,8 @@
  * move are revoked; the leader asks for a follow-up round, in which they are handed over.
  */
 import type { BrokerConnection } from '../connection.js';
-import { SluiceError } from '../errors.js';
-import { Api } from '../protocol/messages.js';
+import { SluiceError } from '../../proto/errors.js';
+import { Api } from '../../proto/messages.js';
 import { type AssignorName, assignors, type MemberSubscription, type TopicPartition } from './assignors.js';
 
 export interface GroupMemberOptions {

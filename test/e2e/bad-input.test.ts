@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCodes } from '../../client/errors.js';
-import { Api } from '../../client/protocol/messages.js';
-import { encodeRequest } from '../../client/protocol/wire.js';
-import { buildRecordBatch } from '../../client/record-batch/record-batch.js';
+import { errorCodes } from '../../proto/errors.js';
+import { Api } from '../../proto/messages.js';
+import { encodeRequest } from '../../proto/wire.js';
+import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { Sluice } from '../../client/sluice.js';
 import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
 import { RawClient, rawFrame } from '../helpers/raw-client.js';

@@ -4,9 +4,9 @@
  * per-connection in-flight limit, and producer backpressure.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { errorCodes } from '../../client/errors.js';
-import { Api } from '../../client/protocol/messages.js';
-import { encodeRequest } from '../../client/protocol/wire.js';
+import { errorCodes } from '../../proto/errors.js';
+import { Api } from '../../proto/messages.js';
+import { encodeRequest } from '../../proto/wire.js';
 import { Sluice } from '../../client/sluice.js';
 import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -30,6 +30,8 @@ describe('broker features', () => {
     expect(metrics).toMatch(/sluice_log_end_offset\{topic="http",partition="1"\} 5/);
     expect(metrics).toMatch(/sluice_request_duration_seconds_count\{api="Produce"\} \d+/);
     expect(metrics).toMatch(/sluice_connections \d+/);
+    expect(metrics).toMatch(/sluice_process_resident_memory_bytes \d+/);
+    expect(metrics).not.toMatch(/sluice_process_process_/);
     const topics = await (await fetch(`${base}/v1/topics`)).json() as { topics: Array<{ name: string }> };
     expect(topics.topics.map((topic) => topic.name)).toEqual(['http']);
     const topic = await (await fetch(`${base}/v1/topics/http`)).json() as { partitions: Array<{ logEndOffset: number; sizeOnDiskBytes: number }>; configs: Record<string, string> };

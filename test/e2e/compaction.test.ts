@@ -4,7 +4,7 @@
  * delete.retention.ms, and records without a key are refused.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { errorCodes } from '../../client/errors.js';
+import { errorCodes } from '../../proto/errors.js';
 import { Sluice } from '../../client/sluice.js';
 import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 

@@ -8,9 +8,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '../../client/consumer.js';
 import type { TopicPartition } from '../../client/groups/assignors.js';
-import { errorCodes } from '../../client/errors.js';
-import { Api } from '../../client/protocol/messages.js';
-import { encodeRequest } from '../../client/protocol/wire.js';
+import { errorCodes } from '../../proto/errors.js';
+import { Api } from '../../proto/messages.js';
+import { encodeRequest } from '../../proto/wire.js';
 import { Sluice } from '../../client/sluice.js';
 import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { runCli } from '../helpers/cli.js';

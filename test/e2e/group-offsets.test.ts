@@ -5,9 +5,9 @@
  * /metrics show groups and their lag; the internal topic cannot be written or deleted.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { errorCodes } from '../../client/errors.js';
-import { Api } from '../../client/protocol/messages.js';
-import { encodeRequest } from '../../client/protocol/wire.js';
+import { errorCodes } from '../../proto/errors.js';
+import { Api } from '../../proto/messages.js';
+import { encodeRequest } from '../../proto/wire.js';
 import { Sluice } from '../../client/sluice.js';
 import { runCli } from '../helpers/cli.js';
 import { cleanupBrokers, startBroker } from '../helpers/broker-process.js';

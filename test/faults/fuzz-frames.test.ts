@@ -4,9 +4,9 @@
  * good client must never see an error. The seed is in the test name; SLUICE_SEED replays one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Api } from '../../client/protocol/messages.js';
-import { encodeRequest } from '../../client/protocol/wire.js';
-import { buildRecordBatch } from '../../client/record-batch/record-batch.js';
+import { Api } from '../../proto/messages.js';
+import { encodeRequest } from '../../proto/wire.js';
+import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { Sluice } from '../../client/sluice.js';
 import { cleanupBrokers, startBroker } from '../helpers/broker-process.js';
 import { seededRandom } from '../helpers/random.js';

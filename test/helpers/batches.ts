@@ -2,7 +2,7 @@
  * Deterministic record batches for storage tests: batch `n` always has the same records, so a
  * test can rebuild what a crashed process appended and compare bytes.
  */
-import { buildRecordBatch } from '../../client/record-batch/record-batch.js';
+import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 
 export const recordsPerTestBatch = 10;
 export const testBaseTimestamp = 1_700_000_000_000;

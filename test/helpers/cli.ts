@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-export const cliEntry = path.resolve('dist/client/cli/main.js');
+export const cliEntry = path.resolve('dist/cli/main.js');
 
 export interface CliResult {
   code: number | null;

@@ -3,9 +3,9 @@
  * response frames come back, so a test can send what no well-behaved client would.
  */
 import net from 'node:net';
-import { FrameDecoder } from '../../client/protocol/frame-decoder.js';
-import type { ResponseEnvelope } from '../../client/protocol/messages.js';
-import { decodeResponse } from '../../client/protocol/wire.js';
+import { FrameDecoder } from '../../proto/frame-decoder.js';
+import type { ResponseEnvelope } from '../../proto/messages.js';
+import { decodeResponse } from '../../proto/wire.js';
 
 export class RawClient {
   readonly socket: net.Socket;

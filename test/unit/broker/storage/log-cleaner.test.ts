@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Log } from '../../../../broker/storage/log.js';
-import { buildRecordBatch, decodeRecords, type DecodedRecord } from '../../../../client/record-batch/record-batch.js';
+import { buildRecordBatch, decodeRecords, type DecodedRecord } from '../../../../proto/record-batch/record-batch.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 let directory: string;

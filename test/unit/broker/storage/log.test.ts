@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OffsetOutOfRangeError, SluiceError } from '../../../../client/errors.js';
+import { OffsetOutOfRangeError, SluiceError } from '../../../../proto/errors.js';
 import { Log } from '../../../../broker/storage/log.js';
 import { RetentionTimer } from '../../../../broker/storage/retention-timer.js';
 import { segmentFileName } from '../../../../broker/storage/segment.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SluiceError } from '../../../../client/errors.js';
+import { SluiceError } from '../../../../proto/errors.js';
 import { advise, allocate, mapFile, mappingStats, PAGE_SIZE, populate, syncRange, syncRangeAsync } from '../../../../broker/storage/mmap.js';
 
 let directory: string;

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SluiceError } from '../../../../client/errors.js';
-import { lz4FrameDecode, lz4FrameEncode } from '../../../../client/record-batch/lz4-frame.js';
+import { SluiceError } from '../../../../proto/errors.js';
+import { lz4FrameDecode, lz4FrameEncode } from '../../../../proto/record-batch/lz4-frame.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 const lz4 = createRequire(import.meta.url)('lz4') as { encode(data: Buffer): Buffer; utils: { descriptorChecksum(d: Buffer): number } };

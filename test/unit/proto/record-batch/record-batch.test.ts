@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SluiceError } from '../../../../client/errors.js';
+import { SluiceError } from '../../../../proto/errors.js';
 import {
   batchLastOffset, batchMaxTimestamp, buildRecordBatch, checkBatch, decodeRecords, readBatchHeader, type RecordInput,
   setBaseOffset, setPartitionLeaderEpoch, validateProducerBatch,
-} from '../../../../client/record-batch/record-batch.js';
+} from '../../../../proto/record-batch/record-batch.js';
 
 /** The test vector of KAFKA-FACTS §1, built there by two independent encoders. */
 const golden = Buffer.from(

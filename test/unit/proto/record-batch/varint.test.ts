@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SluiceError } from '../../../../client/errors.js';
-import { ByteReader } from '../../../../client/record-batch/reader.js';
-import { varintSize, varlongSize, writeVarint, writeVarlong } from '../../../../client/record-batch/varint.js';
+import { SluiceError } from '../../../../proto/errors.js';
+import { ByteReader } from '../../../../proto/record-batch/reader.js';
+import { varintSize, varlongSize, writeVarint, writeVarlong } from '../../../../proto/record-batch/varint.js';
 
 describe('varints', () => {
   it('encodes the reference bytes', () => {
