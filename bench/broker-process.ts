@@ -24,12 +24,14 @@ export interface BrokerProcess {
 export interface StartOptions {
   port?: number;
   args?: string[];
+  /** Flags for node itself, before the script: --max-old-space-size=64, --expose-gc. */
+  nodeArgs?: string[];
   readyTimeoutMs?: number;
 }
 
 export async function launchBroker(dataDirectory: string, options: StartOptions = {}): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [
-    cliEntry, 'broker', '--data', dataDirectory, '--listen', `127.0.0.1:${options.port ?? 0}`, '--http-listen', '127.0.0.1:0', ...(options.args ?? []),
+    ...(options.nodeArgs ?? []), cliEntry, 'broker', '--data', dataDirectory, '--listen', `127.0.0.1:${options.port ?? 0}`, '--http-listen', '127.0.0.1:0', ...(options.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

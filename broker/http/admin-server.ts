@@ -1,5 +1,6 @@
 /**
- * Admin HTTP (fastify): health, Prometheus metrics, and topics as JSON for people and scripts.
+ * Admin HTTP (fastify): health, Prometheus metrics, topics and groups as JSON for people and
+ * scripts, and the process's memory for leak hunting.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { listGroups } from '../groups/group-listing.js';
 import type { OffsetStore } from '../groups/offset-store.js';
+import { registerDebugMemory } from './debug-memory.js';
 import type { BrokerMetrics } from './metrics.js';
 
 function directorySize(directory: string): number {
@@ -38,8 +40,10 @@ function describeTopic(topic: Topic) {
 
 export function createAdminServer(
   topics: TopicManager, metrics: BrokerMetrics, offsets: () => OffsetStore | undefined, groups: () => GroupCoordinator | undefined,
+  debug: () => Record<string, unknown> = () => ({}),
 ): FastifyInstance {
   const app = Fastify({ logger: false });
+  registerDebugMemory(app, debug);
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
