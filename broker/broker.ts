@@ -13,6 +13,7 @@ import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { produceHandler } from './api/produce.js';
+import { StopSignal } from './api/stop-signal.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
 import {
   describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler,
@@ -60,7 +61,7 @@ export class Broker {
   readonly #retention: RetentionTimer;
   readonly #context: BrokerContext;
   readonly #admin;
-  #stop!: () => void;
+  readonly #stopping = new StopSignal();
   #stopped: Promise<void> | undefined;
 
   constructor(options: BrokerOptions) {
@@ -78,14 +79,13 @@ export class Broker {
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
     this.#retention = new RetentionTimer(() => this.topics.logs(), options.logDefaults.retentionCheckIntervalMs ?? 5 * 60 * 1000,
       (error, log) => logger.error({ err: error, log: log.directory }, 'retention failed'));
-    const stopping = new Promise<void>((resolve) => { this.#stop = resolve; });
     this.#context = {
       topics: this.topics,
       logger,
       metrics: this.metrics,
       offsets: undefined as unknown as OffsetStore,
       groups: this.groups,
-      stopping,
+      stopping: this.#stopping,
       settings: { nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.defaultPartitions },
       topicOrAutoCreate: (name) => {
         const existing = this.topics.find(name);
@@ -97,7 +97,7 @@ export class Broker {
       },
     };
     this.#server = net.createServer((socket) => this.#accept(socket));
-    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups) : undefined;
+    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState()) : undefined;
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
@@ -146,6 +146,11 @@ export class Broker {
     });
   }
 
+  /** Shown next to the memory figures on GET /v1/debug/memory. */
+  #debugState(): Record<string, unknown> {
+    return { connections: this.#connections.size, parkedRequests: this.#stopping.waiting };
+  }
+
   /** Graceful stop; safe to call more than once. */
   stop(): Promise<void> {
     this.#stopped ??= this.#shutdown();
@@ -155,7 +160,7 @@ export class Broker {
   async #shutdown(): Promise<void> {
     const logger = this.options.logger;
     logger.info({ connections: this.#connections.size }, 'broker stopping');
-    this.#stop();
+    this.#stopping.stop();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);

@@ -9,6 +9,7 @@ import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
+import type { StopSignal } from './stop-signal.js';
 
 export interface BrokerSettings {
   nodeId: number;
@@ -26,8 +27,8 @@ export interface BrokerContext {
   /** Committed group offsets; set once the logs are open. */
   offsets: OffsetStore;
   groups: GroupCoordinator;
-  /** Resolves when the broker starts stopping: long polls answer at once. */
-  stopping: Promise<void>;
+  /** Wakes parked requests when the broker starts stopping: long polls answer at once. */
+  stopping: StopSignal;
   /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */
   topicOrAutoCreate(name: string): Topic | undefined;
 }

@@ -62,6 +62,7 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
 /** Resolves when `minBytes` more bytes were appended to the partitions, `waitMs` passed, or the broker stops. */
 function waitForData(body: FetchRequest, context: BrokerContext, needed: number, waitMs: number): Promise<void> {
   return new Promise((resolve) => {
+    // Everything that can wake this wait is undone in `done`, so a finished wait is garbage.
     const unsubscribes: Array<() => void> = [];
     let arrived = 0;
     const done = () => {
@@ -70,6 +71,7 @@ function waitForData(body: FetchRequest, context: BrokerContext, needed: number,
       resolve();
     };
     const timer = setTimeout(done, waitMs);
+    unsubscribes.push(context.stopping.onStop(done));
     for (const topic of body.topics) {
       for (const wanted of topic.partitions) {
         const partition = context.topics.find(topic.name)?.partitions[wanted.partition];
@@ -79,7 +81,6 @@ function waitForData(body: FetchRequest, context: BrokerContext, needed: number,
         }) ?? (() => {}));
       }
     }
-    void context.stopping.then(done);
   });
 }
 
