@@ -73,3 +73,18 @@ export async function launchBroker(dataDirectory: string, options: StartOptions 
   return broker;
 }
 
+export interface BrokerMemory extends NodeJS.MemoryUsage {
+  gcForced: boolean;
+  connections: number;
+  /** Requests parked until data arrives, a timer fires, or the broker stops. */
+  parkedRequests: number;
+  /** The request memory budget (queued.max.request.bytes) and who waits for it. */
+  requestMemory: { usedBytes: number; capacityBytes: number; waitingConnections: number };
+}
+
+/** GET /v1/debug/memory of a broker (a full GC first when it runs with --expose-gc). */
+export async function brokerMemory(httpPort: number): Promise<BrokerMemory> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/v1/debug/memory`);
+  if (!response.ok) throw new Error(`GET /v1/debug/memory answered ${response.status}`);
+  return await response.json() as BrokerMemory;
+}

@@ -137,17 +137,3 @@ export class LongPoller {
     for (const connection of this.#connections) connection.close();
   }
 }
-
-export interface BrokerMemory extends NodeJS.MemoryUsage {
-  gcForced: boolean;
-  connections: number;
-  /** Requests parked until data arrives, a timer fires, or the broker stops. */
-  parkedRequests: number;
-}
-
-/** GET /v1/debug/memory of a broker (a full GC first when it runs with --expose-gc). */
-export async function brokerMemory(httpPort: number): Promise<BrokerMemory> {
-  const response = await fetch(`http://127.0.0.1:${httpPort}/v1/debug/memory`);
-  if (!response.ok) throw new Error(`GET /v1/debug/memory answered ${response.status}`);
-  return await response.json() as BrokerMemory;
-}

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Sluice } from '../client/sluice.js';
-import { launchBroker } from './broker-process.js';
-import { brokerMemory, LongPoller } from './long-poll-load.js';
+import { brokerMemory, launchBroker } from './broker-process.js';
+import { LongPoller } from './long-poll-load.js';
 import { barChart } from './report.js';
 
 const { values } = parseArgs({

@@ -25,6 +25,7 @@ import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
 import { Connection } from './protocol/connection.js';
+import { RequestMemory } from './protocol/request-memory.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
 import { checkTopicName } from './topics/topic-name.js';
@@ -44,6 +45,16 @@ export interface BrokerOptions {
   logDefaults: Partial<LogConfig>;
   frameBytesMax: number;
   idleTimeoutMs: number;
+  /** max.connections; default limits.connectionsMax. */
+  connectionsMax?: number;
+  /** queued.max.request.bytes; default limits.queuedRequestBytesMax. */
+  queuedRequestBytesMax?: number;
+  /** Request bytes per connection outside the shared budget; default limits.connectionAllowanceBytes. */
+  connectionAllowanceBytes?: number;
+  /** Default limits.frameReceiveTimeoutMs. */
+  frameReceiveTimeoutMs?: number;
+  /** fetch.max.bytes; default limits.fetchBytesMax. */
+  fetchBytesMax?: number;
   /** group.initial.rebalance.delay.ms: how long a new group waits for more members. */
   groupInitialRebalanceDelayMs: number;
   logger: Logger;
@@ -62,6 +73,9 @@ export class Broker {
   readonly #context: BrokerContext;
   readonly #admin;
   readonly #stopping = new StopSignal();
+  readonly #requestMemory: RequestMemory;
+  #refusedSinceLog = 0;
+  #refusalLogTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
 
   constructor(options: BrokerOptions) {
@@ -86,7 +100,10 @@ export class Broker {
       offsets: undefined as unknown as OffsetStore,
       groups: this.groups,
       stopping: this.#stopping,
-      settings: { nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics, defaultPartitions: options.defaultPartitions },
+      settings: {
+        nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
+        defaultPartitions: options.defaultPartitions, fetchBytesMax: options.fetchBytesMax ?? limits.fetchBytesMax,
+      },
       topicOrAutoCreate: (name) => {
         const existing = this.topics.find(name);
         if (existing !== undefined || !options.autoCreateTopics) return existing;
@@ -96,7 +113,11 @@ export class Broker {
         return created;
       },
     };
+    this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
+    this.metrics.watchRequestMemory(this.#requestMemory);
     this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#server.maxConnections = options.connectionsMax ?? limits.connectionsMax;
+    this.#server.on('drop', (peer) => this.#refused(peer));
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState()) : undefined;
   }
 
@@ -137,6 +158,9 @@ export class Broker {
       frameBytesMax: this.options.frameBytesMax,
       inflightRequestsMax: limits.inflightRequestsMax,
       idleTimeoutMs: this.options.idleTimeoutMs,
+      allowanceBytes: this.options.connectionAllowanceBytes ?? limits.connectionAllowanceBytes,
+      frameReceiveTimeoutMs: this.options.frameReceiveTimeoutMs ?? limits.frameReceiveTimeoutMs,
+      memory: this.#requestMemory,
     });
     this.#connections.add(connection);
     this.metrics.connectionOpened();
@@ -146,9 +170,29 @@ export class Broker {
     });
   }
 
+  /** A connection past max.connections, already closed by the server; logged at most once a second. */
+  #refused(peer: net.DropArgument | undefined): void {
+    this.metrics.connectionRefused();
+    this.#refusedSinceLog += 1;
+    if (this.#refusalLogTimer !== undefined) return;
+    this.options.logger.warn({ remote: `${peer?.remoteAddress}:${peer?.remotePort}`, refused: this.#refusedSinceLog, connectionsMax: this.#server.maxConnections }, 'refused a connection: max.connections reached');
+    this.#refusedSinceLog = 0;
+    this.#refusalLogTimer = setTimeout(() => {
+      this.#refusalLogTimer = undefined;
+      if (this.#refusedSinceLog > 0) this.options.logger.warn({ refused: this.#refusedSinceLog, connectionsMax: this.#server.maxConnections }, 'refused more connections: max.connections reached');
+      this.#refusedSinceLog = 0;
+    }, 1000).unref();
+  }
+
   /** Shown next to the memory figures on GET /v1/debug/memory. */
   #debugState(): Record<string, unknown> {
-    return { connections: this.#connections.size, parkedRequests: this.#stopping.waiting };
+    let waitingForMemory = 0;
+    for (const connection of this.#connections) if (connection.waitingForMemory) waitingForMemory += 1;
+    return {
+      connections: this.#connections.size,
+      parkedRequests: this.#stopping.waiting,
+      requestMemory: { usedBytes: this.#requestMemory.used, capacityBytes: this.#requestMemory.capacity, waitingConnections: waitingForMemory },
+    };
   }
 
   /** Graceful stop; safe to call more than once. */

@@ -17,6 +17,8 @@ export interface BrokerSettings {
   advertisedPort: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
+  /** The most record bytes one fetch response carries (fetch.max.bytes). */
+  fetchBytesMax: number;
 }
 
 export interface BrokerContext {

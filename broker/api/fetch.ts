@@ -2,8 +2,9 @@
  * Fetch with long polling. Each partition is read from its log as zero-copy slices of whole
  * batches. If fewer than `min_bytes` are ready, the request waits for appends to the
  * partitions it asked for, up to `max_wait_ms`, and is answered as soon as enough arrived
- * (or at once when the broker starts stopping). The first batch of the response is sent
- * whole even past `max_bytes`, so a consumer can always make progress.
+ * (or at once when the broker starts stopping). A response carries at most the client's
+ * `max_bytes` and the broker's fetch.max.bytes, but its first batch is sent whole even past
+ * them, so a consumer can always make progress.
  */
 import { errorToWire, SluiceError } from '../../proto/errors.js';
 import { Api, type FetchRequest } from '../../proto/messages.js';
@@ -25,7 +26,7 @@ const partitionBytesDefault = 1024 * 1024;
 const responseBytesDefault = 50 * 1024 * 1024;
 
 function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTopicOutput[]; bytes: number; failed: boolean } {
-  let remaining = body.maxBytes > 0 ? body.maxBytes : responseBytesDefault;
+  let remaining = Math.min(body.maxBytes > 0 ? body.maxBytes : responseBytesDefault, context.settings.fetchBytesMax);
   let bytes = 0;
   let failed = false;
   const topics = body.topics.map((topic) => ({

@@ -5,6 +5,7 @@
  */
 import client from 'prom-client';
 import type { OffsetStore } from '../groups/offset-store.js';
+import type { RequestMemory } from '../protocol/request-memory.js';
 import type { TopicManager } from '../topics/topic-manager.js';
 
 export class BrokerMetrics {
@@ -15,6 +16,8 @@ export class BrokerMetrics {
   readonly #recordsOut: client.Counter<'topic'>;
   readonly #latency: client.Histogram<'api'>;
   readonly #connections: client.Gauge;
+  readonly #connectionsRefused: client.Counter;
+  readonly #slowFrames: client.Counter;
 
   constructor(topics: () => TopicManager | undefined, offsets: () => OffsetStore | undefined) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
@@ -28,6 +31,8 @@ export class BrokerMetrics {
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
     });
     this.#connections = new client.Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
+    this.#connectionsRefused = new client.Counter({ name: 'sluice_connections_refused_total', help: 'Connections closed on arrival because max.connections were open', registers });
+    this.#slowFrames = new client.Counter({ name: 'sluice_slow_frame_connections_closed_total', help: 'Connections closed because a request frame did not arrive whole in time', registers });
     const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number }) => number) =>
       new client.Gauge({
         name, help, labelNames: ['topic', 'partition'], registers,
@@ -62,6 +67,21 @@ export class BrokerMetrics {
     if (bytes === 0) return;
     this.#recordsOut.inc({ topic }, records);
     this.#bytesOut.inc({ topic }, bytes);
+  }
+
+  /** Bytes of requests held against queued.max.request.bytes, and connections waiting for some, at scrape time. */
+  watchRequestMemory(memory: RequestMemory): void {
+    const registers = [this.registry];
+    new client.Gauge({ name: 'sluice_request_memory_bytes', help: 'Request bytes being received or awaiting their response, of queued.max.request.bytes', registers, collect() { this.set(memory.used); } });
+    new client.Gauge({ name: 'sluice_request_memory_waiting_connections', help: 'Connections not reading because their next request does not fit in the request memory', registers, collect() { this.set(memory.waiting); } });
+  }
+
+  connectionRefused(): void {
+    this.#connectionsRefused.inc();
+  }
+
+  slowFrameClosed(): void {
+    this.#slowFrames.inc();
   }
 
   observeRequest(api: string, seconds: number): void {

@@ -6,7 +6,8 @@
  * (Each timed-out long poll used to leave ~1.4 KB reachable from the stop promise.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { brokerMemory, LongPoller } from '../../bench/long-poll-load.js';
+import { brokerMemory } from '../../bench/broker-process.js';
+import { LongPoller } from '../../bench/long-poll-load.js';
 import { Sluice } from '../../client/sluice.js';
 import { Api } from '../../proto/messages.js';
 import { encodeRequest } from '../../proto/wire.js';
