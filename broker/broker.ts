@@ -19,15 +19,16 @@ import {
 } from './api/membership.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
-import { OffsetStore } from './groups/offset-store.js';
+import { OffsetStore, repairOffsetsTopicRecord } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
 import { Connection } from './protocol/connection.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
-import { checkTopicName } from './topics/topic-name.js';
 import { TopicManager } from './topics/topic-manager.js';
+import { checkNotInternal } from './topics/topic-name.js';
+import { TopicStore } from './topics/topic-store.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -90,7 +91,7 @@ export class Broker {
       topicOrAutoCreate: (name) => {
         const existing = this.topics.find(name);
         if (existing !== undefined || !options.autoCreateTopics) return existing;
-        checkTopicName(name);
+        checkNotInternal(name, 'auto-create');
         const created = this.topics.create(name, options.defaultPartitions, {});
         logger.info({ topic: name, partitions: options.defaultPartitions }, 'topic auto-created');
         return created;
@@ -103,6 +104,7 @@ export class Broker {
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
   async start(): Promise<{ port: number; httpPort: number }> {
     const started = Date.now();
+    repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
     this.topics.open();
     this.#context.offsets = new OffsetStore(this.topics);
     this.offsets = this.#context.offsets;
