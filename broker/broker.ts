@@ -18,6 +18,7 @@ import {
   describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler,
 } from './api/membership.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { GroupExpiry, offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from './groups/group-expiry.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
 import { OffsetStore, repairOffsetsTopicRecord } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
@@ -46,6 +47,13 @@ export interface BrokerOptions {
   idleTimeoutMs: number;
   /** group.initial.rebalance.delay.ms: how long a new group waits for more members. */
   groupInitialRebalanceDelayMs: number;
+  /**
+   * offsets.retention.minutes, in ms: a group with no members for this long is deleted with
+   * its committed offsets (default 7 days, Kafka's).
+   */
+  offsetsRetentionMs?: number;
+  /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
+  offsetsRetentionCheckIntervalMs?: number;
   logger: Logger;
 }
 
@@ -59,6 +67,7 @@ export class Broker {
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
   readonly #retention: RetentionTimer;
+  readonly #groupExpiry: GroupExpiry;
   readonly #context: BrokerContext;
   readonly #admin;
   #stop!: () => void;
@@ -70,6 +79,11 @@ export class Broker {
     this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'));
     this.groups = new GroupCoordinator({ initialRebalanceDelayMs: options.groupInitialRebalanceDelayMs });
     this.metrics = new BrokerMetrics(() => this.topics, () => this.offsets);
+    this.#groupExpiry = new GroupExpiry(this.groups, () => this.offsets, {
+      retentionMs: options.offsetsRetentionMs ?? offsetsRetentionMsDefault,
+      checkIntervalMs: options.offsetsRetentionCheckIntervalMs ?? offsetsRetentionCheckIntervalMsDefault,
+      logger,
+    });
     const handlers: ApiHandler[] = [
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
@@ -115,6 +129,7 @@ export class Broker {
       }
     }
     this.#retention.start();
+    this.#groupExpiry.start();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.options.port, this.options.host, () => resolve());
@@ -162,6 +177,7 @@ export class Broker {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
+    this.#groupExpiry.stop();
     this.groups.close();
     try {
       this.topics.close();

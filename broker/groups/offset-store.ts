@@ -106,12 +106,30 @@ export class OffsetStore {
     })));
   }
 
+  /**
+   * Forgets every offset the group committed: a tombstone (null value) per key, so a restart
+   * does not bring them back and compaction removes them. Returns how many were deleted.
+   */
+  deleteGroup(group: string): number {
+    const now = Date.now();
+    const records = this.committed(group).map((entry) => ({ key: recordKey(group, entry.topic, entry.partition), value: null, timestamp: now }));
+    if (records.length > 0) this.#append(records);
+    return records.length;
+  }
+
   #append(records: RecordInput[]): void {
     const batch = buildRecordBatch(records);
     const partition = this.#internalPartition();
     partition.log.append(batch);
     partition.notifyAppend(batch.length);
     for (const record of records) this.#apply(record.key, record.value);
+  }
+
+  /** When the group's newest commit was made; undefined when it has none. */
+  newestCommit(group: string): number | undefined {
+    let newest: number | undefined;
+    for (const entry of this.#offsets.get(group)?.values() ?? []) newest = Math.max(newest ?? entry.commitTimestamp, entry.commitTimestamp);
+    return newest;
   }
 
   committed(group: string): Array<{ topic: string; partition: number } & CommittedOffset> {
