@@ -19,8 +19,9 @@ import {
   describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler,
 } from './api/membership.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { GroupExpiry, offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from './groups/group-expiry.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
-import { OffsetStore } from './groups/offset-store.js';
+import { OffsetStore, repairOffsetsTopicRecord } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
@@ -28,8 +29,9 @@ import { Connection } from './protocol/connection.js';
 import { RequestMemory } from './protocol/request-memory.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
-import { checkTopicName } from './topics/topic-name.js';
 import { TopicManager } from './topics/topic-manager.js';
+import { checkNotInternal } from './topics/topic-name.js';
+import { TopicStore } from './topics/topic-store.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -57,6 +59,13 @@ export interface BrokerOptions {
   fetchBytesMax?: number;
   /** group.initial.rebalance.delay.ms: how long a new group waits for more members. */
   groupInitialRebalanceDelayMs: number;
+  /**
+   * offsets.retention.minutes, in ms: a group with no members for this long is deleted with
+   * its committed offsets (default 7 days, Kafka's).
+   */
+  offsetsRetentionMs?: number;
+  /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
+  offsetsRetentionCheckIntervalMs?: number;
   logger: Logger;
 }
 
@@ -70,6 +79,7 @@ export class Broker {
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
   readonly #retention: RetentionTimer;
+  readonly #groupExpiry: GroupExpiry;
   readonly #context: BrokerContext;
   readonly #admin;
   readonly #stopping = new StopSignal();
@@ -84,6 +94,11 @@ export class Broker {
     this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'));
     this.groups = new GroupCoordinator({ initialRebalanceDelayMs: options.groupInitialRebalanceDelayMs });
     this.metrics = new BrokerMetrics(() => this.topics, () => this.offsets);
+    this.#groupExpiry = new GroupExpiry(this.groups, () => this.offsets, {
+      retentionMs: options.offsetsRetentionMs ?? offsetsRetentionMsDefault,
+      checkIntervalMs: options.offsetsRetentionCheckIntervalMs ?? offsetsRetentionCheckIntervalMsDefault,
+      logger,
+    });
     const handlers: ApiHandler[] = [
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
@@ -107,7 +122,7 @@ export class Broker {
       topicOrAutoCreate: (name) => {
         const existing = this.topics.find(name);
         if (existing !== undefined || !options.autoCreateTopics) return existing;
-        checkTopicName(name);
+        checkNotInternal(name, 'auto-create');
         const created = this.topics.create(name, options.defaultPartitions, {});
         logger.info({ topic: name, partitions: options.defaultPartitions }, 'topic auto-created');
         return created;
@@ -124,6 +139,7 @@ export class Broker {
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
   async start(): Promise<{ port: number; httpPort: number }> {
     const started = Date.now();
+    repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
     this.topics.open();
     this.#context.offsets = new OffsetStore(this.topics);
     this.offsets = this.#context.offsets;
@@ -134,6 +150,7 @@ export class Broker {
       }
     }
     this.#retention.start();
+    this.#groupExpiry.start();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.options.port, this.options.host, () => resolve());
@@ -209,6 +226,7 @@ export class Broker {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
+    this.#groupExpiry.stop();
     this.groups.close();
     try {
       this.topics.close();

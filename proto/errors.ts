@@ -26,6 +26,7 @@ export const errorCodes = {
   SLUICE_ERR_UNKNOWN_MEMBER_ID: { wire: 25, retriable: false, hint: 'the group no longer knows this member (it timed out or left); join again' },
   SLUICE_ERR_INVALID_SESSION_TIMEOUT: { wire: 26, retriable: false, hint: 'sessionTimeoutMs must be between 1000 and 1800000' },
   SLUICE_ERR_REBALANCE_IN_PROGRESS: { wire: 27, retriable: true, hint: 'the group is rebalancing; rejoin to get a new assignment' },
+  SLUICE_ERR_FENCED_INSTANCE_ID: { wire: 82, retriable: false, hint: 'another instance with this group.instance.id replaced this one; stop it' },
   SLUICE_ERR_ILLEGAL_GENERATION: { wire: 22, retriable: false, hint: 'the member is not part of the group\'s current generation; rejoin before committing' },
   SLUICE_ERR_TOPIC_ALREADY_EXISTS: { wire: 36, retriable: false, hint: 'pick another name, or delete the topic first' },
   SLUICE_ERR_INVALID_PARTITIONS: { wire: 37, retriable: false, hint: 'a topic needs 1 to 10000 partitions' },

@@ -1,6 +1,6 @@
-import { errorToWire, SluiceError } from '../../proto/errors.js';
+import { errorToWire } from '../../proto/errors.js';
 import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../proto/messages.js';
-import { offsetsTopic } from '../groups/offset-store.js';
+import { checkNotInternal } from '../topics/topic-name.js';
 import type { ApiHandler } from './context.js';
 
 export const createTopicsHandler: ApiHandler = {
@@ -34,7 +34,7 @@ export const deleteTopicsHandler: ApiHandler = {
     const body = request.deleteTopics as DeleteTopicsRequest;
     const topics = body.topics.map((name) => {
       try {
-        if (name === offsetsTopic) throw new SluiceError('SLUICE_ERR_INVALID_TOPIC', `${offsetsTopic} is internal and holds every group's committed offsets`);
+        checkNotInternal(name, 'delete');
         context.topics.delete(name);
         context.logger.info({ topic: name }, 'topic deleted');
         return { name, errorCode: 0, errorMessage: '' };

@@ -5,11 +5,29 @@
  * memory when the broker starts. Keys and values are small JSON documents: compaction keeps
  * the last record per key byte for byte, and a person can read them with `sluice consume`.
  */
-import { buildRecordBatch, decodeRecords } from '../../proto/record-batch/record-batch.js';
+import type { Logger } from 'pino';
+import { buildRecordBatch, decodeRecords, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
+import type { TopicStore } from '../topics/topic-store.js';
 
 export const offsetsTopic = '__consumer_offsets';
+
+/** Without compaction a commit would expire with the log's retention, however recent it is. */
+const offsetsTopicConfigs = { 'cleanup.policy': 'compact', 'segment.bytes': String(64 * 1024 * 1024) };
+
+/**
+ * Before the logs open: an older broker let CreateTopics or auto-create make
+ * `__consumer_offsets` with the user defaults (cleanup.policy=delete), which retention would
+ * empty. Such a record is set back to compact, loudly, rather than kept.
+ */
+export function repairOffsetsTopicRecord(store: TopicStore, logger: Logger): void {
+  const record = store.load().find((candidate) => candidate.name === offsetsTopic);
+  const policy = record?.configs['cleanup.policy'];
+  if (record === undefined || policy === 'compact') return;
+  logger.warn({ topic: offsetsTopic, cleanupPolicy: policy ?? 'default' }, `${offsetsTopic} was not compacted (made by an older broker?); setting cleanup.policy=compact so committed offsets do not expire`);
+  store.save({ ...record, configs: { ...record.configs, 'cleanup.policy': 'compact' } });
+}
 
 export interface CommittedOffset {
   offset: number;
@@ -39,7 +57,7 @@ export class OffsetStore {
   }
 
   #internalPartition(): Partition {
-    this.#partition ??= this.#topics.create(offsetsTopic, 1, { 'cleanup.policy': 'compact', 'segment.bytes': String(64 * 1024 * 1024) })!.partitions[0]!;
+    this.#partition ??= this.#topics.create(offsetsTopic, 1, offsetsTopicConfigs, false, 'broker')!.partitions[0]!;
     return this.#partition;
   }
 
@@ -81,16 +99,37 @@ export class OffsetStore {
   commit(group: string, commits: Array<{ topic: string; partition: number; offset: number; metadata: string }>): void {
     if (commits.length === 0) return;
     const now = Date.now();
-    const records = commits.map((commit) => ({
+    this.#append(commits.map((commit) => ({
       key: recordKey(group, commit.topic, commit.partition),
       value: Buffer.from(JSON.stringify({ offset: commit.offset, metadata: commit.metadata, commitTimestamp: now } satisfies CommittedOffset)),
       timestamp: now,
-    }));
+    })));
+  }
+
+  /**
+   * Forgets every offset the group committed: a tombstone (null value) per key, so a restart
+   * does not bring them back and compaction removes them. Returns how many were deleted.
+   */
+  deleteGroup(group: string): number {
+    const now = Date.now();
+    const records = this.committed(group).map((entry) => ({ key: recordKey(group, entry.topic, entry.partition), value: null, timestamp: now }));
+    if (records.length > 0) this.#append(records);
+    return records.length;
+  }
+
+  #append(records: RecordInput[]): void {
     const batch = buildRecordBatch(records);
     const partition = this.#internalPartition();
     partition.log.append(batch);
     partition.notifyAppend(batch.length);
     for (const record of records) this.#apply(record.key, record.value);
+  }
+
+  /** When the group's newest commit was made; undefined when it has none. */
+  newestCommit(group: string): number | undefined {
+    let newest: number | undefined;
+    for (const entry of this.#offsets.get(group)?.values() ?? []) newest = Math.max(newest ?? entry.commitTimestamp, entry.commitTimestamp);
+    return newest;
   }
 
   committed(group: string): Array<{ topic: string; partition: number } & CommittedOffset> {

@@ -11,7 +11,7 @@ import { SluiceError } from '../../proto/errors.js';
 import { Log } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { limits } from '../limits.js';
-import { checkTopicName } from './topic-name.js';
+import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
 
 export type AppendListener = (bytes: number) => void;
@@ -84,9 +84,13 @@ export class TopicManager {
     return path.join(this.dataDirectory, `${topic}-${partition}`);
   }
 
-  /** Checks a create request; with `validateOnly` nothing is written. */
-  create(name: string, partitions: number, configs: Record<string, string>, validateOnly = false): Topic | undefined {
+  /**
+   * Checks a create request; with `validateOnly` nothing is written. Reserved `__` names are
+   * the broker's own: only its internal stores pass owner `'broker'`; no request handler does.
+   */
+  create(name: string, partitions: number, configs: Record<string, string>, validateOnly = false, owner: 'user' | 'broker' = 'user'): Topic | undefined {
     checkTopicName(name);
+    if (owner === 'user') checkNotInternal(name, 'create');
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax) {
       throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name}: ${partitions} partitions requested, allowed 1..${limits.partitionsMax}`);
     }
