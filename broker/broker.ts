@@ -222,12 +222,13 @@ export class Broker {
     const logger = this.options.logger;
     logger.info({ connections: this.#connections.size }, 'broker stopping');
     this.#stopping.stop();
+    // Joins and syncs wait for other members; answer them now instead of waiting out the grace.
+    this.groups.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
     this.#groupExpiry.stop();
-    this.groups.close();
     try {
       this.topics.close();
     } catch (error) {

@@ -100,6 +100,7 @@ export interface CoordinatorOptions {
 
 export class GroupCoordinator {
   readonly #groups = new Map<string, Group>();
+  #closed = false;
   readonly #initialRebalanceDelayMs: number;
   readonly #now: () => number;
 
@@ -109,6 +110,7 @@ export class GroupCoordinator {
   }
 
   join(request: JoinGroupRequest, clientId: string): Promise<JoinGroupResponse> {
+    this.#checkOpen();
     checkMemberTimeouts(request.sessionTimeoutMs, request.rebalanceTimeoutMs);
     let group = this.#groups.get(request.groupId);
     if (group === undefined) {
@@ -141,6 +143,7 @@ export class GroupCoordinator {
   }
 
   sync(request: SyncGroupRequest): Promise<Buffer> {
+    this.#checkOpen();
     const group = this.#knownGroup(request.groupId, request.memberId);
     const member = this.#member(group, request.memberId);
     const subject: Subject = { member, generationId: request.generationId, assignments: request.assignments };
@@ -206,11 +209,24 @@ export class GroupCoordinator {
     };
   }
 
+  /** Stops every timer and answers every join or sync still waiting, so a stop need not wait them out. */
   close(): void {
+    this.#closed = true;
+    const reason = new SluiceError('SLUICE_ERR_BROKER_SHUTTING_DOWN', 'the group coordinator is stopping');
     for (const group of this.#groups.values()) {
       clearTimeout(group.rebalanceTimer);
-      for (const member of group.members.values()) clearTimeout(member.sessionTimer);
+      for (const member of group.members.values()) {
+        clearTimeout(member.sessionTimer);
+        member.pendingJoin?.reject(reason);
+        member.pendingSync?.reject(reason);
+        member.pendingJoin = undefined;
+        member.pendingSync = undefined;
+      }
     }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_BROKER_SHUTTING_DOWN', 'the group coordinator is stopping; join again once the broker is back');
   }
 
   #knownGroup(groupId: string, memberId: string): Group {

@@ -402,3 +402,14 @@ describe('client-supplied timeouts', () => {
     expect(() => new GroupCoordinator({ initialRebalanceDelayMs: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_CONFIG' }));
   });
 });
+
+describe('closing the coordinator', () => {
+  it('answers a join still waiting for the initial delay, and refuses new joins and syncs', async () => {
+    const waiting = coordinator.join(joinRequest(), 'c1');
+    expect(await outcome(waiting)).toBe('pending');
+    coordinator.close();
+    expect(await outcome(waiting)).toBe('SLUICE_ERR_BROKER_SHUTTING_DOWN');
+    expect(() => coordinator.join(joinRequest(), 'c2')).toThrow(/stopping/);
+    expect(() => coordinator.sync({ groupId: 'g', generationId: 1, memberId: 'x', assignments: [] })).toThrow(/stopping/);
+  });
+});
