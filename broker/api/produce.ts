@@ -1,14 +1,21 @@
 /**
- * Produce: per partition, check the producer's batch (no per-record work), append it, and
+ * Produce: per partition, validate the producer's batch record by record (one CRC pass, then
+ * a walk of every record, as Kafka's LogValidator), stamp its maxTimestamp, append it, and
  * answer with its base offset. acks=0 sends no response; acks=1 answers after the append
  * (page cache: survives a broker crash, not a power loss); acks=-1 (all) on a single broker
  * also waits for the sync that covers the batch when the topic has a flush policy.
  */
 import { CorruptRecordError, errorToWire, SluiceError } from '../../proto/errors.js';
 import { Api, type ProducePartitionResult, type ProduceRequest } from '../../proto/messages.js';
-import { decodeRecords, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
+import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
 import { offsetsTopic } from '../groups/offset-store.js';
+import type { LogConfig } from '../storage/log-config.js';
 import type { ApiHandler, BrokerContext } from './context.js';
+
+/** CreateTime bounds around the broker's clock `now` (Kafka 3.6+ before/after.max.ms). */
+function timestampBounds(config: LogConfig, now: number): { lowestTimestamp: number; highestTimestamp: number } {
+  return { lowestTimestamp: now - config.messageTimestampBeforeMaxMs, highestTimestamp: now + config.messageTimestampAfterMaxMs };
+}
 
 async function producePartition(
   context: BrokerContext, topicName: string, partitionIndex: number, records: Buffer, acks: number,
@@ -18,16 +25,23 @@ async function producePartition(
     if (topicName === offsetsTopic) throw new SluiceError('SLUICE_ERR_INVALID_TOPIC', `${offsetsTopic} is internal: commit offsets with OffsetCommit`);
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
-    const header = validateProducerBatch(records, partition.log.config.maxMessageBytes);
+    const config = partition.log.config;
+    const now = Date.now();
+    const logAppendTime = config.messageTimestampType === 'LogAppendTime';
+    const batch = validateProducerBatch(records, config.maxMessageBytes, { timestamps: logAppendTime ? undefined : timestampBounds(config, now) });
     // Compaction keeps the last record per key, so a compacted topic needs a key on every record.
-    if (partition.log.config.cleanupPolicy.includes('compact') && decodeRecords(records).some((record) => record.key === null)) {
-      throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${partition.log.config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
+    if (config.cleanupPolicy.includes('compact') && batch.hasNullKey) {
+      throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
     }
-    const appended = partition.log.append(records);
+    // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
+    if (logAppendTime) setMaxTimestamp(records, 0, 'log-append', now);
+    else setMaxTimestamp(records, 0, 'create', batch.recordsMaxTimestamp);
+    const appended = partition.log.append(records, { verified: true });
     partition.notifyAppend(records.length);
-    context.metrics.recordsIn(topicName, header.recordsCount, records.length);
+    context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
     result.baseOffset = appended.baseOffset;
     result.logStartOffset = partition.log.logStartOffset;
+    if (logAppendTime) result.logAppendTimeMs = now;
     if (acks === -1 && partition.log.syncsOnItsOwn) await partition.log.waitForSync(appended.lastOffset);
   } catch (error) {
     Object.assign(result, errorToWire(error));

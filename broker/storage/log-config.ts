@@ -29,7 +29,23 @@ export interface LogConfig {
   cleanupPolicy: CleanupPolicy;
   /** delete.retention.ms: how long a compacted topic keeps a tombstone (a null value). */
   deleteRetentionMs: number;
+  /**
+   * message.timestamp.type: CreateTime keeps the producer's timestamps; LogAppendTime has the
+   * broker stamp each batch with its clock when it appends it.
+   */
+  messageTimestampType: TimestampType;
+  /** message.timestamp.before.max.ms: refuse a CreateTime record older than this; Infinity = any age. */
+  messageTimestampBeforeMaxMs: number;
+  /**
+   * message.timestamp.after.max.ms: refuse a CreateTime record further ahead of the broker's
+   * clock than this (Kafka 3.6+; one hour by default as in Kafka 4), so a bad clock cannot
+   * pin a segment past retention or roll a segment per batch.
+   */
+  messageTimestampAfterMaxMs: number;
 }
+
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+const timestampTypes: readonly TimestampType[] = ['CreateTime', 'LogAppendTime'];
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
 const cleanupPolicies: readonly CleanupPolicy[] = ['delete', 'compact', 'compact,delete'];
@@ -47,6 +63,9 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   retentionCheckIntervalMs: 5 * 60 * 1000,
   cleanupPolicy: 'delete',
   deleteRetentionMs: 24 * 3600 * 1000,
+  messageTimestampType: 'CreateTime',
+  messageTimestampBeforeMaxMs: Infinity,
+  messageTimestampAfterMaxMs: 3600 * 1000,
 });
 
 /** Positions in a segment are u32 on disk, and Buffer offsets must stay below 2 GiB. */
@@ -65,11 +84,14 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'max.message.bytes': 'maxMessageBytes',
   'cleanup.policy': 'cleanupPolicy',
   'delete.retention.ms': 'deleteRetentionMs',
+  'message.timestamp.type': 'messageTimestampType',
+  'message.timestamp.before.max.ms': 'messageTimestampBeforeMaxMs',
+  'message.timestamp.after.max.ms': 'messageTimestampAfterMaxMs',
 });
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
-  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy'>, max = Infinity): void => {
+  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy' | 'messageTimestampType'>, max = Infinity): void => {
     const value = config[name];
     if (!(value > 0) || value > max || (Number.isFinite(value) && !Number.isInteger(value))) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a positive integer ≤ ${max}, got ${value}`);
@@ -85,6 +107,15 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('retentionCheckIntervalMs');
   if (!Number.isInteger(config.deleteRetentionMs) || config.deleteRetentionMs < 0) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `deleteRetentionMs must be a non-negative integer, got ${config.deleteRetentionMs}`);
+  }
+  for (const name of ['messageTimestampBeforeMaxMs', 'messageTimestampAfterMaxMs'] as const) {
+    const value = config[name];
+    if (!(value >= 0) || (Number.isFinite(value) && !Number.isInteger(value))) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a non-negative integer of milliseconds (or max), got ${value}`);
+    }
+  }
+  if (!timestampTypes.includes(config.messageTimestampType)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `message.timestamp.type must be ${timestampTypes.join(' or ')}, got "${config.messageTimestampType}"`);
   }
   if (!cleanupPolicies.includes(config.cleanupPolicy)) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `cleanup.policy must be one of ${cleanupPolicies.join(', ')}, got "${config.cleanupPolicy}"`);
@@ -113,6 +144,11 @@ export function parseLogConfigEntries(entries: Record<string, string>): Partial<
       const policy = text.split(',').map((part) => part.trim()).sort().join(',') as CleanupPolicy;
       if (!cleanupPolicies.includes(policy)) throw new SluiceError('SLUICE_ERR_CONFIG', `cleanup.policy must be delete, compact or compact,delete, got "${text}"`);
       overrides.cleanupPolicy = policy;
+      continue;
+    }
+    if (field === 'messageTimestampType') {
+      if (!timestampTypes.includes(text as TimestampType)) throw new SluiceError('SLUICE_ERR_CONFIG', `message.timestamp.type must be CreateTime or LogAppendTime, got "${text}"`);
+      overrides.messageTimestampType = text as TimestampType;
       continue;
     }
     const value = text === 'Infinity' || text === 'max' ? Infinity : Number(text);

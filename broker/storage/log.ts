@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
 import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
-import { batchMaxTimestamp, checkBatch, readInt64 } from '../../proto/record-batch/record-batch.js';
+import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
 import {
   logStartOffsetFile, readOffsetCheckpoint, recoveryPointFile, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
 } from './checkpoint.js';
@@ -38,6 +39,11 @@ export interface AppendOptions {
    * batches keep the offsets the leader gave them, which must continue the log.
    */
   assignOffsets?: boolean;
+  /**
+   * The caller has checked each batch's magic and CRC-32C on these very bytes (the produce
+   * handler's validation), so the log only checks lengths. Others leave it false.
+   */
+  verified?: boolean;
 }
 
 export interface AppendResult {
@@ -120,34 +126,33 @@ export class Log {
 
   /**
    * Appends one or more whole RecordBatch v2 batches laid end to end in `batches`. Every batch
-   * is checked (length, magic, CRC) before any is written, so a bad one appends nothing.
+   * is checked (length, magic, CRC unless `verified`) before any is written, so a bad one
+   * appends nothing.
    */
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
     this.#checkOpen();
     const assignOffsets = options.assignOffsets ?? true;
-    const count = this.#checkBatches(batches, assignOffsets);
+    const count = this.#checkBatches(batches, assignOffsets, options.verified ?? false);
     const first = this.logEndOffset;
     let records = 0;
     let lastOffset = first - 1;
-    for (let position = 0; position < batches.length;) {
-      const size = checkBatch(batches, position, batches.length);
+    for (const { position, size } of eachBatch(batches)) {
       const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
-      const batchLastOffset = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), batchLastOffset, this.#now())) this.roll();
+      const lastOffsetOfBatch = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
+      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.roll();
       lastOffset = this.#active.append(batches, position, size, baseOffset, options.leaderEpoch);
       records += batches.readInt32BE(position + RECORDS_COUNT_OFFSET);
-      position += size;
     }
     this.#groupCommit.onAppend(records);
     return { baseOffset: assignOffsets ? first : readInt64(batches, 0), lastOffset, batches: count, records };
   }
 
-  #checkBatches(batches: Buffer, assignOffsets: boolean): number {
+  #checkBatches(batches: Buffer, assignOffsets: boolean, verified: boolean): number {
     if (batches.length === 0) throw new CorruptRecordError('an append must hold at least one batch', 'SLUICE_ERR_INVALID_RECORD');
     let count = 0;
     let expected = this.logEndOffset;
-    for (let position = 0; position < batches.length; count += 1) {
-      const size = checkBatch(batches, position, batches.length);
+    for (const { position, size } of eachBatch(batches)) {
+      if (!verified) checkMagicAndCrc(batches, position, size);
       if (assignOffsets && size > this.config.maxMessageBytes) {
         throw new SluiceError('SLUICE_ERR_MESSAGE_TOO_LARGE', `a batch of ${size} bytes exceeds max.message.bytes (${this.config.maxMessageBytes})`);
       }
@@ -156,9 +161,9 @@ export class Log {
         if (baseOffset < expected) {
           throw new CorruptRecordError(`replicated batch at offset ${baseOffset} does not continue the log (end ${expected})`, 'SLUICE_ERR_INVALID_RECORD');
         }
-        expected = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+        expected = batchLastOffset(batches, position) + 1;
       }
-      position += size;
+      count += 1;
     }
     return count;
   }

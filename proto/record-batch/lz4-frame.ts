@@ -61,10 +61,29 @@ export function lz4FrameEncode(data: Buffer): Buffer {
   return output.subarray(0, position + 4);
 }
 
-/** Decodes one frame; never produces more than `maxOutputBytes` (else CorruptRecordError). */
-export function lz4FrameDecode(frame: Buffer, maxOutputBytes: number): Buffer {
+/**
+ * Most bytes a compressed block of `size` bytes can decode to. Each LZ4 sequence spends at
+ * least one byte per 255 bytes of literal or match length it produces, so the output is below
+ * 255× the input, plus a token's worth of lengths for the last sequence.
+ */
+function decodedBound(size: number): number {
+  return 255 * size + 24;
+}
+
+/**
+ * Decodes one frame into one buffer. Never allocates or produces more than `maxOutputBytes`
+ * (else CorruptRecordError with SLUICE_ERR_INVALID_RECORD): a first pass over the block
+ * headers bounds the output from the compressed sizes, so a frame of many tiny blocks costs
+ * what it could honestly decode to, not a block maximum each. When that bound fits in
+ * `scratch`, the output is a view of `scratch` (for a caller that reads it and lets it go,
+ * like the produce validation: fresh memory costs a page fault per 4 KiB written).
+ */
+export function lz4FrameDecode(frame: Buffer, maxOutputBytes: number, scratch?: Buffer): Buffer {
   const fail = (why: string): never => {
     throw new CorruptRecordError(`LZ4 frame: ${why}`);
+  };
+  const tooLarge = (): never => {
+    throw new CorruptRecordError(`LZ4 frame: records decompress past the limit of ${maxOutputBytes} bytes; send smaller batches`, 'SLUICE_ERR_INVALID_RECORD');
   };
   if (frame.length < 7 || frame.readUInt32LE(0) !== frameMagic) fail('bad magic number');
   const flags = frame[4]!;
@@ -79,40 +98,50 @@ export function lz4FrameDecode(frame: Buffer, maxOutputBytes: number): Buffer {
   if (blockMax === 0) fail(`bad block size code ${(descriptor >> 4) & 0x07}`);
   let position = 6 + (contentSize ? 8 : 0);
   if (frame.length < position + 1) fail('truncated descriptor');
-  if (lz4.utils.descriptorChecksum(frame.subarray(4, position)) !== frame[position]) fail('bad header checksum');
-  position += 1;
+  const written = position === 6 && flags === writtenFlags && descriptor === writtenBlockDescriptor;
+  if ((written ? headerChecksum : lz4.utils.descriptorChecksum(frame.subarray(4, position))) !== frame[position]) fail('bad header checksum');
+  const blocksStart = position + 1;
+  const trailer = blockChecksums ? 4 : 0;
 
-  const blocks: Buffer[] = [];
-  let total = 0;
+  // Pass 1: walk the block headers (and checksums) to bound the output before allocating.
+  let bound = 0;
+  position = blocksStart;
   for (;;) {
     if (position + 4 > frame.length) fail('missing end mark');
     const word = frame.readUInt32LE(position);
     position += 4;
     if (word === 0) break;
-    const stored = (word & storedBit) !== 0;
     const size = word & 0x7fffffff;
-    if (size > blockMax || position + size > frame.length) fail(`block of ${size} bytes does not fit`);
-    const data = frame.subarray(position, position + size);
-    position += size;
-    if (blockChecksums) {
-      if (position + 4 > frame.length) fail('truncated block checksum');
-      if ((lz4.utils.blockChecksum(data) >>> 0) !== frame.readUInt32LE(position)) fail('bad block checksum');
-      position += 4;
+    if (size > blockMax || position + size + trailer > frame.length) fail(`block of ${size} bytes does not fit`);
+    if (blockChecksums && (lz4.utils.blockChecksum(frame.subarray(position, position + size)) >>> 0) !== frame.readUInt32LE(position + size)) {
+      fail('bad block checksum');
     }
-    const room = Math.min(blockMax, maxOutputBytes - total);
-    let block: Buffer;
-    if (stored) {
-      if (size > room) fail(`output exceeds ${maxOutputBytes} bytes`);
-      block = data;
-    } else {
-      const target = Buffer.allocUnsafe(room);
-      const decoded = room === 0 ? -1 : lz4.decodeBlock(data, target);
-      if (decoded < 0) fail(room < blockMax ? `output exceeds ${maxOutputBytes} bytes` : 'corrupt block');
-      block = target.subarray(0, decoded);
-    }
-    blocks.push(block);
-    total += block.length;
+    bound += (word & storedBit) !== 0 ? size : Math.min(blockMax, decodedBound(size));
+    position += size + trailer;
   }
   if (contentChecksum && position + 4 > frame.length) fail('truncated content checksum');
-  return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks, total);
+
+  // Pass 2: decode every block straight into one output of the bound (or the limit).
+  const outputBytes = Math.min(bound, maxOutputBytes);
+  const output = scratch !== undefined && outputBytes <= scratch.length ? scratch.subarray(0, outputBytes) : Buffer.allocUnsafe(outputBytes);
+  let total = 0;
+  position = blocksStart;
+  for (let word = frame.readUInt32LE(position); word !== 0; word = frame.readUInt32LE(position)) {
+    const size = word & 0x7fffffff;
+    const data = frame.subarray(position + 4, position + 4 + size);
+    position += 4 + size + trailer;
+    if ((word & storedBit) !== 0) {
+      if (size > output.length - total) tooLarge();
+      total += data.copy(output, total);
+      continue;
+    }
+    const room = output.length - total;
+    const decoded = lz4.decodeBlock(data, output.subarray(total, total + Math.min(room, blockMax)));
+    if (decoded < 0) {
+      if (room < Math.min(blockMax, decodedBound(size))) tooLarge();
+      fail('corrupt block');
+    }
+    total += decoded;
+  }
+  return output.subarray(0, total);
 }

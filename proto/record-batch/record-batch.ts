@@ -19,8 +19,10 @@ import {
   MAGIC_V2, MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET,
   RECORDS_COUNT_OFFSET, RECORDS_OFFSET,
 } from './layout.js';
+import { batchSizeAt } from './batch-iterator.js';
 import { lz4FrameDecode, lz4FrameEncode } from './lz4-frame.js';
 import { ByteReader } from './reader.js';
+import { type RecordWalkLimits, type RecordWalkSummary, walkRecords } from './record-walk.js';
 import { varintSize, varlongSize, writeVarint, writeVarlong } from './varint.js';
 
 export type Compression = 'none' | 'lz4';
@@ -194,17 +196,13 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
  * crash recovery.
  */
 export function checkBatch(buffer: Buffer, position: number, end: number): number {
-  if (end - position < BATCH_HEADER_SIZE) {
-    throw new CorruptRecordError(`batch at position ${position} is cut short: ${end - position} bytes, a header needs ${BATCH_HEADER_SIZE}`);
-  }
-  const batchLength = buffer.readInt32BE(position + BATCH_LENGTH_OFFSET);
-  if (batchLength < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-    throw new CorruptRecordError(`batch at position ${position} declares length ${batchLength}, below the header's size`);
-  }
-  const size = BATCH_LOG_OVERHEAD + batchLength;
-  if (size > end - position) {
-    throw new CorruptRecordError(`batch at position ${position} declares ${size} bytes but only ${end - position} follow`);
-  }
+  const size = batchSizeAt(buffer, position, end);
+  checkMagicAndCrc(buffer, position, size);
+  return size;
+}
+
+/** The magic and CRC-32C of the batch at `position` whose size batchSizeAt has checked. */
+export function checkMagicAndCrc(buffer: Buffer, position: number, size: number): void {
   const magic = buffer[position + MAGIC_OFFSET];
   if (magic !== MAGIC_V2) throw new CorruptRecordError(`batch at position ${position} has magic ${magic}; only RecordBatch v2 (magic 2) is supported`);
   const stored = buffer.readUInt32BE(position + CRC_OFFSET);
@@ -212,7 +210,6 @@ export function checkBatch(buffer: Buffer, position: number, end: number): numbe
   if (stored !== computed) {
     throw new CorruptRecordError(`batch at position ${position} fails its CRC-32C (stored ${hex(stored)}, computed ${hex(computed)})`);
   }
-  return size;
 }
 
 function hex(value: number): string {
@@ -247,12 +244,44 @@ export function readBatchHeader(buffer: Buffer, position = 0): BatchHeader {
   };
 }
 
+export interface ProducerBatchOptions {
+  /** Decompressed records may not exceed this; default producerDecompressedLimit(maxBytes). */
+  maxDecompressedBytes?: number;
+  /** CreateTime bounds on every record's timestamp; none when omitted (LogAppendTime). */
+  timestamps?: Readonly<RecordWalkLimits>;
+}
+
+export interface ProducerBatch extends BatchHeader {
+  /** Some record has a null key (compacted topics refuse the batch). */
+  hasNullKey: boolean;
+  /** The largest record timestamp (-1 when no record has one). */
+  recordsMaxTimestamp: number;
+}
+
 /**
- * What a leader checks on a producer's batch before appending it (Kafka's LogValidator rules
- * that need no per-record work): one whole batch, baseOffset 0, within `maxBytes`, valid CRC,
- * a consistent record count, not a control batch, CreateTime, and a codec we can read.
+ * How far a producer's compressed records may expand: max.message.bytes × 64, and never past
+ * what decodeRecords reads by default, so every batch the broker takes its consumers can read.
  */
-export function validateProducerBatch(buffer: Buffer, maxBytes: number): BatchHeader {
+export const decompressionRatioMax = 64;
+
+/**
+ * Where validation decompresses batches up to this size: the records are walked and
+ * dropped (the log stores the compressed bytes), so one buffer serves every batch.
+ */
+const scratchBytes = 1024 * 1024;
+let scratch: Buffer | undefined;
+
+export function producerDecompressedLimit(maxMessageBytes: number): number {
+  return Math.min(decompressedBytesMax, maxMessageBytes * decompressionRatioMax);
+}
+
+/**
+ * What a leader checks on a producer's batch before appending it, as Kafka's LogValidator
+ * does: one whole batch, baseOffset 0, within `maxBytes`, valid CRC (the one CRC pass of the
+ * produce path), a consistent record count, not a control batch, CreateTime, a codec we can
+ * read, and then every record (decompressed within a bound first) by walkRecords.
+ */
+export function validateProducerBatch(buffer: Buffer, maxBytes: number, options: ProducerBatchOptions = {}): ProducerBatch {
   if (buffer.length > maxBytes) {
     throw new SluiceError('SLUICE_ERR_MESSAGE_TOO_LARGE', `a batch of ${buffer.length} bytes exceeds max.message.bytes (${maxBytes})`);
   }
@@ -273,10 +302,35 @@ export function validateProducerBatch(buffer: Buffer, maxBytes: number): BatchHe
   if (header.timestampType !== 'create') {
     throw new SluiceError('SLUICE_ERR_INVALID_TIMESTAMP', 'producers must send CreateTime batches; the broker sets LogAppendTime');
   }
-  if (header.compression !== 'none' && header.compression !== 'lz4') {
+  let summary: RecordWalkSummary;
+  if (header.compression === 'none') {
+    summary = walkRecords(buffer, RECORDS_OFFSET, size, header.recordsCount, header.baseTimestamp, options.timestamps);
+  } else if (header.compression === 'lz4') {
+    scratch ??= Buffer.allocUnsafe(scratchBytes);
+    const records = lz4FrameDecode(buffer.subarray(RECORDS_OFFSET, size), options.maxDecompressedBytes ?? producerDecompressedLimit(maxBytes), scratch);
+    summary = walkRecords(records, 0, records.length, header.recordsCount, header.baseTimestamp, options.timestamps);
+  } else {
     throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
   }
-  return header;
+  // Object.assign, not a spread: spreading the 17-field header costs more than the CRC.
+  return Object.assign(header, { hasNullKey: summary.hasNullKey, recordsMaxTimestamp: summary.maxTimestamp });
+}
+
+/**
+ * Sets the batch's timestamp type and maxTimestamp, as Kafka's leader does after validation
+ * (LogAppendTime: the broker's clock; CreateTime: the largest record timestamp, so a header
+ * cannot claim a time its records do not). Both are under the CRC, so it is recomputed, but
+ * only when something changed. Returns whether it did.
+ */
+export function setMaxTimestamp(buffer: Buffer, position: number, timestampType: 'create' | 'log-append', maxTimestamp: number): boolean {
+  const attributes = buffer.readInt16BE(position + ATTRIBUTES_OFFSET);
+  const stamped = timestampType === 'log-append' ? attributes | ATTRIBUTE_TIMESTAMP_TYPE_MASK : attributes & ~ATTRIBUTE_TIMESTAMP_TYPE_MASK;
+  if (stamped === attributes && batchMaxTimestamp(buffer, position) === maxTimestamp) return false;
+  buffer.writeInt16BE(stamped, position + ATTRIBUTES_OFFSET);
+  writeInt64(buffer, position + MAX_TIMESTAMP_OFFSET, maxTimestamp);
+  const size = BATCH_LOG_OVERHEAD + buffer.readInt32BE(position + BATCH_LENGTH_OFFSET);
+  buffer.writeUInt32BE(crc32c(buffer.subarray(position + ATTRIBUTES_OFFSET, position + size)), position + CRC_OFFSET);
+  return true;
 }
 
 export interface DecodeOptions {
@@ -296,10 +350,7 @@ const noHeaders: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[]
  */
 export function decodeRecords(batch: Buffer, options: DecodeOptions = {}): DecodedRecord[] {
   const header = readBatchHeader(batch);
-  const end = BATCH_LOG_OVERHEAD + header.batchLength;
-  if (header.batchLength < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || end > batch.length) {
-    throw new CorruptRecordError(`batch declares ${end} bytes but ${batch.length} are present`);
-  }
+  const end = batchSizeAt(batch, 0, batch.length);
   let reader: ByteReader;
   if (header.compression === 'none') {
     reader = new ByteReader(batch, RECORDS_OFFSET, end);

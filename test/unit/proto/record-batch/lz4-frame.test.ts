@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../../proto/errors.js';
 import { lz4FrameDecode, lz4FrameEncode } from '../../../../proto/record-batch/lz4-frame.js';
+import { emptyBlocksFrame } from '../../../helpers/crafted-batches.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 const lz4 = createRequire(import.meta.url)('lz4') as { encode(data: Buffer): Buffer; utils: { descriptorChecksum(d: Buffer): number } };
@@ -65,5 +66,42 @@ describe('LZ4 frames', () => {
         }
       }
     }), { seed: 4, numRuns: 3000 });
+  });
+
+  it('decodes the 261-byte frame of 50 empty 4 MiB-class blocks without allocating the block maxima', () => {
+    const bomb = emptyBlocksFrame(50);
+    expect(bomb.length).toBe(261);
+    const before = process.memoryUsage().arrayBuffers;
+    let result: Buffer | undefined;
+    try {
+      result = lz4FrameDecode(bomb, 64 * 1024 * 1024);
+    } catch (error) {
+      expect(SluiceError.is(error)).toBe(true);
+    }
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(result === undefined || result.length === 0).toBe(true);
+    // The old decoder held 50 × 4 MiB here.
+    expect(grown).toBeLessThan(1024 * 1024);
+  });
+
+  it('refuses with INVALID_RECORD a frame whose blocks decompress past the maximum, allocating at most that', () => {
+    const data = Buffer.alloc(4 * 1024 * 1024, 0);
+    const frame = lz4.encode(data);
+    expect(frame.length).toBeLessThan(64 * 1024);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(() => lz4FrameDecode(frame, 256 * 1024)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_INVALID_RECORD', message: expect.stringMatching(/past the limit of 262144 bytes/) }));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    const ourFrame = lz4FrameEncode(Buffer.alloc(300_000, 7));
+    expect(() => lz4FrameDecode(ourFrame, 299_999)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_INVALID_RECORD' }));
+  });
+
+  it('still round-trips normal frames decoded into one buffer, up to exactly the limit', () => {
+    const next = seededRandom(11);
+    const data = Buffer.from(Array.from({ length: 200_000 }, (_, index) => (index % 7 === 0 ? Math.floor(next() * 256) : index & 0xff)));
+    const frame = lz4FrameEncode(data);
+    expect(lz4FrameDecode(frame, data.length).equals(data)).toBe(true);
+    expect(lz4FrameDecode(lz4.encode(data), data.length).equals(data)).toBe(true);
+    const stored = lz4FrameEncode(Buffer.alloc(0));
+    expect(lz4FrameDecode(stored, 0).length).toBe(0);
   });
 });
