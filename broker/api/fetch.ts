@@ -6,19 +6,18 @@
  * `max_bytes` and the broker's fetch.max.bytes, but its first batch is sent whole even past
  * them, so a consumer can always make progress.
  */
-import { errorToWire, SluiceError } from '../../proto/errors.js';
 import { Api, type FetchRequest } from '../../proto/messages.js';
-import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { limits } from '../limits.js';
 import { encodeFetchResponse, type FetchTopicOutput } from '../protocol/fetch-response.js';
 import type { ApiHandler, BrokerContext } from './context.js';
+import { itemError } from './item-result.js';
 
 /** Records in whole batches laid end to end, from their headers alone. */
 function countRecords(slice: Buffer): number {
   let records = 0;
-  for (let position = 0; position + BATCH_HEADER_SIZE <= slice.length; position += BATCH_LOG_OVERHEAD + slice.readInt32BE(position + BATCH_LENGTH_OFFSET)) {
-    records += slice.readInt32BE(position + RECORDS_COUNT_OFFSET);
-  }
+  for (const { position } of eachBatch(slice)) records += slice.readInt32BE(position + RECORDS_COUNT_OFFSET);
   return records;
 }
 
@@ -50,9 +49,8 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
           bytes += read.bytes;
         }
       } catch (error) {
-        Object.assign(output.result, errorToWire(error));
+        Object.assign(output.result, itemError(context, { api: 'Fetch', topic: topic.name, partition: wanted.partition }, error));
         failed = true;
-        if (!SluiceError.is(error)) context.logger.error({ err: error, topic: topic.name, partition: wanted.partition }, 'fetch failed');
       }
       return output;
     }),

@@ -4,10 +4,11 @@
  * generation, or (generation -1, no member id) for a group with no live members, as Kafka
  * accepts from standalone consumers.
  */
-import { errorToWire, SluiceError } from '../../proto/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../proto/messages.js';
 import { listGroups } from '../groups/group-listing.js';
 import type { ApiHandler, BrokerContext } from './context.js';
+import { itemResult } from './item-result.js';
 
 function checkGroupId(groupId: string): void {
   if (groupId.length === 0 || groupId.length > 255) throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', 'a group id is 1 to 255 characters');
@@ -26,18 +27,14 @@ export const offsetCommitHandler: ApiHandler = {
     const accepted: Array<{ topic: string; partition: number; offset: number; metadata: string }> = [];
     const topics = body.topics.map((topic) => ({
       name: topic.name,
-      partitions: topic.partitions.map((entry) => {
-        try {
-          context.topics.partition(topic.name, entry.partition);
-          if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
-            throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `offset ${entry.offset} for ${topic.name}/${entry.partition} is not a non-negative integer`);
-          }
-          accepted.push({ topic: topic.name, partition: entry.partition, offset: entry.offset, metadata: entry.metadata ?? '' });
-          return { partition: entry.partition, errorCode: 0, errorMessage: '' };
-        } catch (error) {
-          return { partition: entry.partition, ...errorToWire(error) };
+      partitions: topic.partitions.map((entry) => itemResult(context, { api: 'OffsetCommit', topic: topic.name, partition: entry.partition }, { partition: entry.partition }, () => {
+        context.topics.partition(topic.name, entry.partition);
+        if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
+          throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `offset ${entry.offset} for ${topic.name}/${entry.partition} is not a non-negative integer`);
         }
-      }),
+        accepted.push({ topic: topic.name, partition: entry.partition, offset: entry.offset, metadata: entry.metadata ?? '' });
+        return { partition: entry.partition };
+      })),
     }));
     context.offsets.commit(body.groupId, accepted);
     return { kind: 'body', body: { topics } };

@@ -1,7 +1,7 @@
-import { errorToWire } from '../../proto/errors.js';
 import { Api, type MetadataRequest, type TopicMetadata } from '../../proto/messages.js';
 import type { Topic } from '../topics/topic-manager.js';
 import type { ApiHandler, BrokerContext } from './context.js';
+import { itemResult } from './item-result.js';
 
 function describe(topic: Topic, nodeId: number): TopicMetadata {
   return {
@@ -24,14 +24,8 @@ export const metadataHandler: ApiHandler = {
     const names = body.topics ?? [];
     const topics = names.length === 0
       ? context.topics.topics().map((topic) => describe(topic, nodeId))
-      : names.map((name) => {
-        try {
-          const topic = context.topicOrAutoCreate(name) ?? context.topics.get(name);
-          return describe(topic, nodeId);
-        } catch (error) {
-          return { name, ...errorToWire(error), partitions: [] };
-        }
-      });
+      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, { name, partitions: [] },
+        () => describe(context.topicOrAutoCreate(name) ?? context.topics.get(name), nodeId)));
     return {
       kind: 'body',
       body: { brokers: [{ nodeId, host: advertisedHost, port: advertisedPort }], topics, controllerId: nodeId },

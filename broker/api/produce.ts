@@ -5,24 +5,25 @@
  * (page cache: survives a broker crash, not a power loss); acks=-1 (all) on a single broker
  * also waits for the sync that covers the batch when the topic has a flush policy.
  */
-import { CorruptRecordError, errorToWire, SluiceError } from '../../proto/errors.js';
+import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
 import { Api, type ProducePartitionResult, type ProduceRequest } from '../../proto/messages.js';
 import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
-import { offsetsTopic } from '../groups/offset-store.js';
 import type { LogConfig } from '../storage/log-config.js';
+import { checkNotInternal } from '../topics/topic-name.js';
 import type { ApiHandler, BrokerContext } from './context.js';
+import { itemResultAsync } from './item-result.js';
 
 /** CreateTime bounds around the broker's clock `now` (Kafka 3.6+ before/after.max.ms). */
 function timestampBounds(config: LogConfig, now: number): { lowestTimestamp: number; highestTimestamp: number } {
   return { lowestTimestamp: now - config.messageTimestampBeforeMaxMs, highestTimestamp: now + config.messageTimestampAfterMaxMs };
 }
 
-async function producePartition(
+function producePartition(
   context: BrokerContext, topicName: string, partitionIndex: number, records: Buffer, acks: number,
 ): Promise<ProducePartitionResult> {
-  const result: ProducePartitionResult = { partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 };
-  try {
-    if (topicName === offsetsTopic) throw new SluiceError('SLUICE_ERR_INVALID_TOPIC', `${offsetsTopic} is internal: commit offsets with OffsetCommit`);
+  const failed = { partition: partitionIndex, baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 };
+  return itemResultAsync(context, { api: 'Produce', topic: topicName, partition: partitionIndex }, failed, async () => {
+    checkNotInternal(topicName, 'produce to');
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
     const config = partition.log.config;
@@ -39,15 +40,11 @@ async function producePartition(
     const appended = partition.log.append(records, { verified: true });
     partition.notifyAppend(records.length);
     context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
-    result.baseOffset = appended.baseOffset;
-    result.logStartOffset = partition.log.logStartOffset;
-    if (logAppendTime) result.logAppendTimeMs = now;
     if (acks === -1 && partition.log.syncsOnItsOwn) await partition.log.waitForSync(appended.lastOffset);
-  } catch (error) {
-    Object.assign(result, errorToWire(error));
-    if (!SluiceError.is(error)) context.logger.error({ err: error, topic: topicName, partition: partitionIndex }, 'produce failed');
-  }
-  return result;
+    return {
+      partition: partitionIndex, baseOffset: appended.baseOffset, logStartOffset: partition.log.logStartOffset, logAppendTimeMs: logAppendTime ? now : -1,
+    };
+  });
 }
 
 export const produceHandler: ApiHandler = {

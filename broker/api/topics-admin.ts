@@ -1,7 +1,7 @@
-import { errorToWire } from '../../proto/errors.js';
 import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../proto/messages.js';
 import { checkNotInternal } from '../topics/topic-name.js';
 import type { ApiHandler } from './context.js';
+import { itemResult } from './item-result.js';
 
 export const createTopicsHandler: ApiHandler = {
   api: Api.CREATE_TOPICS,
@@ -11,15 +11,11 @@ export const createTopicsHandler: ApiHandler = {
   maxVersion: 1,
   handle(request, context) {
     const body = request.createTopics as CreateTopicsRequest;
-    const topics = body.topics.map((topic) => {
-      try {
-        context.topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, body.validateOnly);
-        if (!body.validateOnly) context.logger.info({ topic: topic.name, partitions: topic.partitions, configs: topic.configs }, 'topic created');
-        return { name: topic.name, errorCode: 0, errorMessage: '' };
-      } catch (error) {
-        return { name: topic.name, ...errorToWire(error) };
-      }
-    });
+    const topics = body.topics.map((topic) => itemResult(context, { api: 'CreateTopics', topic: topic.name }, { name: topic.name }, () => {
+      context.topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, body.validateOnly);
+      if (!body.validateOnly) context.logger.info({ topic: topic.name, partitions: topic.partitions, configs: topic.configs }, 'topic created');
+      return { name: topic.name };
+    }));
     return { kind: 'body', body: { topics } };
   },
 };
@@ -32,16 +28,12 @@ export const deleteTopicsHandler: ApiHandler = {
   maxVersion: 1,
   handle(request, context) {
     const body = request.deleteTopics as DeleteTopicsRequest;
-    const topics = body.topics.map((name) => {
-      try {
-        checkNotInternal(name, 'delete');
-        context.topics.delete(name);
-        context.logger.info({ topic: name }, 'topic deleted');
-        return { name, errorCode: 0, errorMessage: '' };
-      } catch (error) {
-        return { name, ...errorToWire(error) };
-      }
-    });
+    const topics = body.topics.map((name) => itemResult(context, { api: 'DeleteTopics', topic: name }, { name }, () => {
+      checkNotInternal(name, 'delete');
+      context.topics.delete(name);
+      context.logger.info({ topic: name }, 'topic deleted');
+      return { name };
+    }));
     return { kind: 'body', body: { topics } };
   },
 };

@@ -6,8 +6,8 @@
  * the last record per key byte for byte, and a person can read them with `sluice consume`.
  */
 import type { Logger } from 'pino';
-import { buildRecordBatch, decodeRecords, type RecordInput } from '../../proto/record-batch/record-batch.js';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
+import { batchLastOffset, buildRecordBatch, decodeRecords, type RecordInput } from '../../proto/record-batch/record-batch.js';
+import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { TopicStore } from '../topics/topic-store.js';
 
@@ -68,12 +68,9 @@ export class OffsetStore {
       const { slices } = log.read(offset, 4 * 1024 * 1024);
       if (slices.length === 0) break;
       for (const slice of slices) {
-        for (let position = 0; position < slice.length;) {
-          const size = BATCH_LOG_OVERHEAD + slice.readInt32BE(position + BATCH_LENGTH_OFFSET);
-          const batch = slice.subarray(position, position + size);
-          for (const record of decodeRecords(batch)) this.#apply(record.key, record.value);
-          offset = Number(batch.readBigInt64BE(0)) + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1;
-          position += size;
+        for (const { position, size } of eachBatch(slice)) {
+          for (const record of decodeRecords(slice.subarray(position, position + size))) this.#apply(record.key, record.value);
+          offset = batchLastOffset(slice, position) + 1;
         }
       }
     }
