@@ -62,6 +62,7 @@ export class Consumer {
   #error: unknown;
   readonly #waiters = new Set<() => void>();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(connection: BrokerConnection, options: ConsumerOptions = {}) {
     this.#connection = connection;
@@ -205,10 +206,15 @@ export class Consumer {
     return this.#positions.committedOffsets(topics);
   }
 
-  /** Commits what was consumed (with autoCommit), leaves the group and stops fetching. */
-  async close(): Promise<void> {
+  /** Commits what was consumed (with autoCommit), leaves the group and stops fetching; once. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     clearInterval(this.#autoCommitTimer);
-    if (this.#options.groupId !== undefined && this.#options.autoCommit && !this.#closed) await this.commit().catch(() => {});
+    if (this.#options.groupId !== undefined && this.#options.autoCommit) await this.commit().catch(() => {});
     this.#closed = true;
     const stopped = this.#fetcher.stop();
     await this.#member?.leave();

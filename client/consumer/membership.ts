@@ -12,8 +12,12 @@ import type { Fetcher } from './fetcher.js';
 import { partitionKey, type Positions } from './positions.js';
 
 export interface SubscribeOptions {
-  /** Partitions this member just got (and its whole assignment). */
-  onAssigned?: (assignment: TopicPartition[], added: TopicPartition[]) => void | Promise<void>;
+  /**
+   * Partitions this member just got (and its whole assignment). `followUp` is true when the
+   * group goes straight into another round to hand over partitions just revoked from other
+   * members, so this member's assignment may still grow.
+   */
+  onAssigned?: (assignment: TopicPartition[], added: TopicPartition[], followUp: boolean) => void | Promise<void>;
   /** Partitions about to be taken away; their handed-out offsets are committed first with autoCommit. */
   onRevoked?: (revoked: TopicPartition[]) => void | Promise<void>;
 }
@@ -47,9 +51,9 @@ export function startMembership(connection: BrokerConnection, positions: Positio
         if (state !== undefined) fetcher.drop(state);
       }
     },
-    onAssigned: async (assignment, added) => {
+    onAssigned: async (assignment, added, followUp) => {
       for (const entry of added) positions.add(entry.topic, entry.partition);
-      await callbacks.onAssigned?.(assignment, added);
+      await callbacks.onAssigned?.(assignment, added, followUp);
       fetcher.start();
     },
     onError: callbacks.onError,
