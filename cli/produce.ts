@@ -82,7 +82,7 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
     await sluice.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  process.stderr.write(`produced ${delivered.records} records (${delivered.bytes} bytes) to ${topic} across ${delivered.partitions.size} partition(s) in ${seconds.toFixed(2)} s\n`);
+  if (delivered.records > 0 || failed.records === 0) process.stderr.write(`produced ${delivered.records} records (${delivered.bytes} bytes) to ${topic} across ${delivered.partitions.size} partition(s) in ${seconds.toFixed(2)} s\n`);
   if (failed.records > 0) {
     process.stderr.write(`sluice: ${failed.records} of ${read} records were not confirmed delivered (the first error is above)\n`);
     process.exitCode = 1;
