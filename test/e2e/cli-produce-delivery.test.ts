@@ -27,7 +27,7 @@ describe('sluice produce when the broker cannot store', () => {
     });
     const exitedAfterMs = Date.now() - started;
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^sluice: delivery to orders\/[01] timed out: \d+ records (still queued|not acknowledged) 3000 ms after send\(\); last error: no space left on device \(ENOSPC\) writing segment 0 \[SLUICE_ERR_STORAGE\].* \[SLUICE_ERR_TIMEOUT\]$/m);
+    expect(result.stderr).toMatch(/^sluice: delivery to orders\/[01] timed out: \d+ records? (still queued|not acknowledged) 3000 ms after send\(\); last error: no space left on device \(ENOSPC\) writing segment 0 \[SLUICE_ERR_STORAGE\].* \[SLUICE_ERR_TIMEOUT\]$/m);
     expect(result.stderr).toMatch(/^sluice: 3000 of 3000 records were not confirmed delivered/m);
     // Only the first error is printed, as soon as it happens: the exit follows it.
     expect(result.stderr.match(/delivery to orders/g)).toHaveLength(1);
