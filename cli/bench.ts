@@ -1,33 +1,36 @@
 /**
  * `sluice bench produce|consume|e2e [flags]` and `sluice bench compare A.json B.json`.
  * Load tests against a running broker (--bootstrap) or one started for the run (--embedded).
+ * Flags left out take the --workload's value, then the defaults named in the help.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
-import { compareResults } from '../bench/load/compare.js';
-import { createProgress } from '../bench/load/progress.js';
-import { renderReport } from '../bench/load/report-html.js';
+import type { Command } from 'commander';
 import type { BenchConfig, BenchResult } from '../bench/load/result.js';
-import { runBench } from '../bench/load/run.js';
 import { workloads } from '../bench/load/workloads.js';
-import { barChart } from '../bench/report.js';
+import { withExamples } from './options.js';
 
-export const benchUsage = `usage: sluice bench produce|consume|e2e [options]
-       sluice bench compare A.json B.json
-
-  --bootstrap HOST:PORT   broker to load (default 127.0.0.1:9400)
-  --embedded              start a broker in a temporary data dir for this run
-  --workload NAME         start from a named workload: ${Object.keys(workloads).join(', ')}
-  --topic NAME            (default sluice-bench)      --partitions N       (default 6)
-  --record-size BYTES     (default 100)               --records N | --duration S
-  --rate R                records/s over all producers (default: as fast as possible)
-  --producers K --consumers K   worker processes of each kind (default 1)
-  --acks 0|1|all          (default 1)                 --compression none|lz4 (default none)
-  --keys none|random|N    null keys, random keys, or N distinct keys (default none)
-  --batch-size BYTES      (default 16384)             --linger-ms MS (default 5)
-  --warmup S              leave the first S seconds out of the latency percentiles (default 0)
-  --json FILE             write the result            --report FILE.html  write a chart report
-  --quiet                 print only the result`;
+interface BenchFlags {
+  bootstrap?: string;
+  embedded?: boolean;
+  workload?: string;
+  topic?: string;
+  partitions?: string;
+  recordSize?: string;
+  records?: string;
+  duration?: string;
+  rate?: string;
+  producers?: string;
+  consumers?: string;
+  acks?: string;
+  compression?: string;
+  keys?: string;
+  batchSize?: string;
+  lingerMs?: string;
+  warmup?: string;
+  json?: string;
+  report?: string;
+  quiet?: boolean;
+}
 
 function number(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -36,17 +39,7 @@ function number(text: string | undefined, flag: string): number | undefined {
   return value;
 }
 
-function parseConfig(mode: BenchConfig['mode'], argv: string[]): { config: BenchConfig; json?: string; report?: string; quiet: boolean } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      bootstrap: { type: 'string' }, embedded: { type: 'boolean', default: false }, workload: { type: 'string' },
-      topic: { type: 'string' }, partitions: { type: 'string' }, 'record-size': { type: 'string' }, records: { type: 'string' },
-      duration: { type: 'string' }, rate: { type: 'string' }, producers: { type: 'string' }, consumers: { type: 'string' },
-      acks: { type: 'string' }, compression: { type: 'string' }, keys: { type: 'string' }, 'batch-size': { type: 'string' },
-      'linger-ms': { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' }, quiet: { type: 'boolean', default: false },
-    },
-  });
+function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig {
   const preset = values.workload === undefined ? undefined : workloads[values.workload];
   if (values.workload !== undefined && preset === undefined) throw new Error(`unknown workload "${values.workload}"; known: ${Object.keys(workloads).join(', ')}`);
   const base = preset?.settings ?? {};
@@ -60,28 +53,28 @@ function parseConfig(mode: BenchConfig['mode'], argv: string[]): { config: Bench
   const durationS = number(values.duration, '--duration') ?? base.durationS;
   const records = number(values.records, '--records') ?? (durationS === undefined ? base.records ?? 1_000_000 : undefined);
   const rate = number(values.rate, '--rate') ?? base.rate;
-  const config: BenchConfig = {
+  return {
     mode: preset?.settings.mode ?? mode,
     ...(values.workload === undefined ? {} : { workload: values.workload }),
     bootstrap: values.bootstrap ?? '127.0.0.1:9400',
-    embedded: values.embedded,
+    embedded: values.embedded === true,
     topic: values.topic ?? 'sluice-bench',
     partitions: number(values.partitions, '--partitions') ?? base.partitions ?? 6,
-    recordBytes: Math.max(8, number(values['record-size'], '--record-size') ?? base.recordBytes ?? 100),
+    recordBytes: Math.max(8, number(values.recordSize, '--record-size') ?? base.recordBytes ?? 100),
     ...(records === undefined ? {} : { records }),
     ...(durationS === undefined ? {} : { durationS }),
     ...(rate === undefined ? {} : { rate }),
     producers: Math.max(1, number(values.producers, '--producers') ?? base.producers ?? 1),
     consumers: Math.max(1, number(values.consumers, '--consumers') ?? base.consumers ?? 1),
     acks, compression, keys,
-    batchSize: number(values['batch-size'], '--batch-size') ?? base.batchSize ?? 16384,
-    lingerMs: number(values['linger-ms'], '--linger-ms') ?? base.lingerMs ?? 5,
+    batchSize: number(values.batchSize, '--batch-size') ?? base.batchSize ?? 16384,
+    lingerMs: number(values.lingerMs, '--linger-ms') ?? base.lingerMs ?? 5,
     warmupS: number(values.warmup, '--warmup') ?? base.warmupS ?? 0,
   };
-  return { config, ...(values.json === undefined ? {} : { json: values.json }), ...(values.report === undefined ? {} : { report: values.report }), quiet: values.quiet };
 }
 
-function summary(result: BenchResult): string {
+async function summary(result: BenchResult): Promise<string> {
+  const { barChart } = await import('../bench/report.js');
   const lines = [
     `${result.config.workload ?? result.config.mode}: ${result.totals.records.toLocaleString('en-US')} records in ${result.totals.seconds.toFixed(1)} s`
       + ` = ${Math.round(result.totals.recordsPerSec).toLocaleString('en-US')} records/s, ${result.totals.mbps.toFixed(1)} MB/s`,
@@ -97,24 +90,69 @@ function summary(result: BenchResult): string {
   return lines.join('\n');
 }
 
-export async function benchCommand(argv: string[]): Promise<void> {
-  const [mode, ...rest] = argv;
-  if (mode === 'compare') {
-    if (rest.length !== 2) throw new Error('usage: sluice bench compare A.json B.json');
-    process.stdout.write(`${compareResults(rest[0]!, rest[1]!)}\n`);
-    return;
-  }
-  if (mode !== 'produce' && mode !== 'consume' && mode !== 'e2e') {
-    process.stdout.write(`${benchUsage}\n`);
-    if (mode === undefined || mode === '--help' || mode === 'help') return;
-    throw new Error(`unknown bench mode "${mode}"`);
-  }
-  const { config, json, report, quiet } = parseConfig(mode, rest);
-  const progress = createProgress(quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain');
+async function runMode(mode: BenchConfig['mode'], flags: BenchFlags): Promise<void> {
+  const config = benchConfig(mode, flags);
+  const [{ createProgress }, { runBench }, { renderReport }] = await Promise.all([
+    import('../bench/load/progress.js'), import('../bench/load/run.js'), import('../bench/load/report-html.js'),
+  ]);
+  const progress = createProgress(flags.quiet ? 'quiet' : process.stderr.isTTY ? 'tty' : 'plain');
   const result = await runBench(config, progress);
   progress.done();
-  if (json !== undefined) fs.writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-  if (report !== undefined) fs.writeFileSync(report, renderReport([result]));
-  process.stdout.write(`${summary(result)}\n`);
+  if (flags.json !== undefined) fs.writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (flags.report !== undefined) fs.writeFileSync(flags.report, renderReport([result]));
+  process.stdout.write(`${await summary(result)}\n`);
   if (result.error !== undefined) process.exitCode = 1;
+}
+
+/** The load flags every mode takes. */
+function withLoadOptions(command: Command): Command {
+  return command
+    .option('--bootstrap <host:port>', 'broker to load (default: 127.0.0.1:9400)')
+    .option('--embedded', 'start a broker in a temporary data dir for this run')
+    .option('--workload <name>', `start from a named workload: ${Object.keys(workloads).join(', ')}`)
+    .option('--topic <name>', 'topic (default: sluice-bench)')
+    .option('--partitions <n>', 'partitions of the topic (default: 6)')
+    .option('--record-size <bytes>', 'value size (default: 100)')
+    .option('--records <n>', 'records to send (default: 1,000,000 unless --duration)')
+    .option('--duration <s>', 'run this long instead of a record count')
+    .option('--rate <r>', 'records/s over all producers (default: as fast as possible)')
+    .option('--producers <k>', 'producer processes (default: 1)')
+    .option('--consumers <k>', 'consumer processes (default: 1)')
+    .option('--acks <acks>', '0, 1 or all (default: 1)')
+    .option('--compression <codec>', 'none or lz4 (default: none)')
+    .option('--keys <keys>', 'none, random, or N distinct keys (default: none)')
+    .option('--batch-size <bytes>', 'producer batch size (default: 16384)')
+    .option('--linger-ms <ms>', 'producer linger (default: 5)')
+    .option('--warmup <s>', 'leave the first S seconds out of the latency percentiles (default: 0)')
+    .option('--json <file>', 'write the result as JSON')
+    .option('--report <file.html>', 'write an HTML report with charts')
+    .option('--quiet', 'print only the result');
+}
+
+export function benchCommand(program: Command): void {
+  const bench = program.command('bench')
+    .description('load tests with live progress, percentiles, JSON and HTML reports')
+    .argument('[mode]', 'produce, consume, e2e or compare')
+    .action((mode: string | undefined, _flags: unknown, self: Command) => {
+      if (mode === undefined) {
+        self.outputHelp();
+        return;
+      }
+      self.error(`error: unknown bench mode "${mode}"`, { code: 'sluice.unknownMode' });
+    });
+  withExamples(bench, 'sluice bench e2e --embedded --workload latency --json e2e.json --report e2e.html');
+  const modes: Array<[BenchConfig['mode'], string, string]> = [
+    ['produce', 'producers send as fast as they can (or at --rate); reports throughput and produce latency', 'sluice bench produce --topic orders --records 1000000 --json produce.json'],
+    ['consume', 'consumers read the topic from the start; reports throughput', 'sluice bench consume --topic orders --consumers 2'],
+    ['e2e', 'producers at --rate and consumers at the live end; reports send-to-receive latency', 'sluice bench e2e --embedded --rate 20000 --duration 10'],
+  ];
+  for (const [mode, description, example] of modes) {
+    withExamples(withLoadOptions(bench.command(mode).description(description)).action((flags: BenchFlags) => runMode(mode, flags)), example);
+  }
+  withExamples(bench.command('compare').description('compare two JSON results side by side')
+    .argument('<a.json>', 'first result').argument('<b.json>', 'second result')
+    .action(async (first: string, second: string) => {
+      const { compareResults } = await import('../bench/load/compare.js');
+      process.stdout.write(`${compareResults(first, second)}\n`);
+    }), 'sluice bench compare before.json after.json');
 }

@@ -1,18 +1,14 @@
 /**
  * `sluice broker` (also what `npm start` runs): starts one broker on the embedded default
  * (data in ./data, protocol on 127.0.0.1:9400, admin HTTP on 127.0.0.1:9401) and stops it
- * gracefully on SIGTERM or SIGINT.
+ * gracefully on SIGTERM or SIGINT. A new flag is one `.option()` line and one field in
+ * `brokerConfig`.
  */
-import { parseArgs } from 'node:util';
-import pino from 'pino';
+import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
-import { Broker } from '../broker/broker.js';
+import type { BrokerOptions } from '../broker/broker.js';
 import { limits } from '../broker/limits.js';
-
-const usage = `usage: sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT]
-                     [--auto-create-topics] [--default-partitions N] [--max-frame-bytes N]
-                     [--idle-timeout-ms N] [--retention-check-interval-ms N]
-                     [--group-initial-rebalance-delay-ms N] [--log-level LEVEL]`;
+import { wholeNumber, withExamples } from './options.js';
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(text);
@@ -23,61 +19,67 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-function positiveInteger(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new SluiceError('SLUICE_ERR_CONFIG', `${flag} must be a positive integer, got "${text}"`);
-  return value;
+interface BrokerFlags {
+  data: string;
+  listen: string;
+  httpListen: string;
+  http: boolean;
+  autoCreateTopics?: boolean;
+  defaultPartitions: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  retentionCheckIntervalMs: number;
+  groupInitialRebalanceDelayMs: number;
+  logLevel: string;
 }
 
-export async function runBroker(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string', default: './data' },
-      listen: { type: 'string', default: '127.0.0.1:9400' },
-      'http-listen': { type: 'string', default: '127.0.0.1:9401' },
-      'no-http': { type: 'boolean', default: false },
-      'auto-create-topics': { type: 'boolean', default: false },
-      'default-partitions': { type: 'string' },
-      'max-frame-bytes': { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'retention-check-interval-ms': { type: 'string' },
-      'group-initial-rebalance-delay-ms': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return;
-  }
-  const logger = pino({ level: values['log-level'], base: { service: 'sluice-broker', pid: process.pid } });
-  const listen = parseHostPort(values.listen, '--listen');
-  const http = parseHostPort(values['http-listen'], '--http-listen');
-  const broker = new Broker({
-    dataDirectory: values.data,
+function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
+  const listen = parseHostPort(flags.listen, '--listen');
+  const http = parseHostPort(flags.httpListen, '--http-listen');
+  return {
+    dataDirectory: flags.data,
     host: listen.host,
     port: listen.port,
     httpHost: http.host,
-    httpPort: values['no-http'] ? -1 : http.port,
-    autoCreateTopics: values['auto-create-topics'],
-    defaultPartitions: positiveInteger(values['default-partitions'], '--default-partitions', 1),
-    frameBytesMax: positiveInteger(values['max-frame-bytes'], '--max-frame-bytes', limits.frameBytesMax),
-    idleTimeoutMs: positiveInteger(values['idle-timeout-ms'], '--idle-timeout-ms', limits.idleTimeoutMs),
-    groupInitialRebalanceDelayMs: positiveInteger(values['group-initial-rebalance-delay-ms'], '--group-initial-rebalance-delay-ms', 3000),
-    logDefaults: { retentionCheckIntervalMs: positiveInteger(values['retention-check-interval-ms'], '--retention-check-interval-ms', 5 * 60 * 1000) },
-    logger,
-  });
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'stop requested');
-    broker.stop().then(() => process.exit(0), (error: unknown) => {
-      logger.fatal({ err: error }, 'unclean stop');
-      process.exit(1);
-    });
+    httpPort: flags.http ? http.port : -1,
+    autoCreateTopics: flags.autoCreateTopics === true,
+    defaultPartitions: flags.defaultPartitions,
+    frameBytesMax: flags.maxFrameBytes,
+    idleTimeoutMs: flags.idleTimeoutMs,
+    groupInitialRebalanceDelayMs: flags.groupInitialRebalanceDelayMs,
+    logDefaults: { retentionCheckIntervalMs: flags.retentionCheckIntervalMs },
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  await broker.start();
 }
 
+export function brokerCommand(program: Command): void {
+  const command = program.command('broker')
+    .description('start a broker; SIGTERM or SIGINT stops it gracefully')
+    .option('--data <dir>', 'data directory', './data')
+    .option('--listen <host:port>', 'protocol listener (port 0 picks a free one)', '127.0.0.1:9400')
+    .option('--http-listen <host:port>', 'admin HTTP listener (/v1, /metrics)', '127.0.0.1:9401')
+    .option('--no-http', 'no admin HTTP listener')
+    .option('--auto-create-topics', 'create unknown topics on first metadata request')
+    .option('--default-partitions <n>', 'partitions of an auto-created topic', wholeNumber(1), 1)
+    .option('--max-frame-bytes <n>', 'largest request frame accepted', wholeNumber(1), limits.frameBytesMax)
+    .option('--idle-timeout-ms <n>', 'close a connection idle this long', wholeNumber(1), limits.idleTimeoutMs)
+    .option('--retention-check-interval-ms <n>', 'how often retention and compaction run', wholeNumber(1), 5 * 60 * 1000)
+    .option('--group-initial-rebalance-delay-ms <n>', 'how long a new group waits for more members before its first assignment', wholeNumber(1), 3000)
+    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
+    .action(async (flags: BrokerFlags) => {
+      const config = brokerConfig(flags);
+      const [{ default: pino }, { Broker }] = await Promise.all([import('pino'), import('../broker/broker.js')]);
+      const logger = pino({ level: flags.logLevel, base: { service: 'sluice-broker', pid: process.pid } });
+      const broker = new Broker({ ...config, logger });
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'stop requested');
+        broker.stop().then(() => process.exit(0), (error: unknown) => {
+          logger.fatal({ err: error }, 'unclean stop');
+          process.exit(1);
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      await broker.start();
+    });
+  withExamples(command, 'sluice broker --data /var/lib/sluice --listen 0.0.0.0:9400');
+}

@@ -1,47 +1,48 @@
-import { parseArgs } from 'node:util';
+/** `sluice groups list|describe|reset-offsets`. */
+import type { Command } from 'commander';
 import type { ResetTarget } from '../client/admin.js';
-import { Sluice } from '../client/sluice.js';
+import { withAdmin } from './connect.js';
 import { parseTime } from './parse-time.js';
+import { withBootstrap, withExamples } from './options.js';
 
-const usage = `usage: sluice groups list | describe GROUP
-       sluice groups reset-offsets GROUP --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
-       [--bootstrap HOST:PORT]`;
-
-function resetTarget(values: { 'to-earliest'?: boolean; 'to-latest'?: boolean; 'to-offset'?: string; 'to-time'?: string }): ResetTarget {
-  const chosen = [values['to-earliest'], values['to-latest'], values['to-offset'] !== undefined, values['to-time'] !== undefined].filter(Boolean).length;
-  if (chosen !== 1) throw new Error('reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset N, --to-time T');
-  if (values['to-earliest']) return 'earliest';
-  if (values['to-latest']) return 'latest';
-  if (values['to-offset'] !== undefined) {
-    if (!/^\d+$/.test(values['to-offset'])) throw new Error(`--to-offset takes a number, got "${values['to-offset']}"`);
-    return { offset: Number(values['to-offset']) };
-  }
-  return { timestamp: parseTime(values['to-time']!, '--to-time') };
+interface ResetFlags {
+  topic?: string;
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toOffset?: string;
+  toTime?: string;
 }
 
-export async function groupsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      bootstrap: { type: 'string', default: '127.0.0.1:9400' },
-      topic: { type: 'string' },
-      'to-earliest': { type: 'boolean' },
-      'to-latest': { type: 'boolean' },
-      'to-offset': { type: 'string' },
-      'to-time': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const [action, group] = positionals;
-  const sluice = new Sluice({ bootstrap: values.bootstrap, clientId: 'sluice-cli', connectTimeoutMs: 3000 });
-  const admin = sluice.admin();
-  try {
-    if (action === 'list') {
-      for (const listing of await admin.listGroups()) process.stdout.write(`${listing.groupId}\t${listing.state}\t${listing.members} members\n`);
-    } else if (action === 'describe' && group !== undefined) {
+function resetTarget(flags: ResetFlags): ResetTarget {
+  const chosen = [flags.toEarliest, flags.toLatest, flags.toOffset !== undefined, flags.toTime !== undefined].filter(Boolean).length;
+  if (chosen !== 1) throw new Error('reset-offsets needs exactly one of --to-earliest, --to-latest, --to-offset N, --to-time T');
+  if (flags.toEarliest) return 'earliest';
+  if (flags.toLatest) return 'latest';
+  if (flags.toOffset !== undefined) {
+    if (!/^\d+$/.test(flags.toOffset)) throw new Error(`--to-offset takes a number, got "${flags.toOffset}"`);
+    return { offset: Number(flags.toOffset) };
+  }
+  return { timestamp: parseTime(flags.toTime!, '--to-time') };
+}
+
+export function groupsCommand(program: Command): void {
+  const groups = withBootstrap(program.command('groups').description('consumer groups: list, describe (members and lag), reset-offsets'));
+  withExamples(groups, 'sluice groups describe billing');
+
+  withExamples(groups.command('list').description('every group with its state and member count')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
+      const listings = await admin.listGroups();
+      if (options.json) process.stdout.write(`${JSON.stringify(listings)}\n`);
+      else for (const listing of listings) process.stdout.write(`${listing.groupId}\t${listing.state}\t${listing.members} members\n`);
+    })), 'sluice groups list');
+
+  withExamples(groups.command('describe').argument('<group>', 'group id')
+    .description('a group\'s state, members with their partitions, and committed offsets with lag')
+    .option('--json', 'print JSON')
+    .action((group: string, options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
       const description = await admin.describeGroup(group);
-      if (values.json) {
+      if (options.json) {
         process.stdout.write(`${JSON.stringify(description)}\n`);
         return;
       }
@@ -54,17 +55,20 @@ export async function groupsCommand(argv: string[]): Promise<void> {
       for (const partition of description.partitions) {
         process.stdout.write(`${partition.topic.padEnd(20)}  ${String(partition.partition).padStart(9)}  ${String(partition.committedOffset).padStart(9)}  ${String(partition.logEndOffset).padStart(8)}  ${String(partition.lag).padStart(8)}\n`);
       }
-    } else if (action === 'reset-offsets' && group !== undefined) {
-      if (values.topic === undefined) throw new Error('reset-offsets needs --topic T');
+    })), 'sluice groups describe billing --json');
+
+  withExamples(groups.command('reset-offsets').argument('<group>', 'group id')
+    .description('move a group\'s committed offsets for every partition of a topic (the group must have no live members)')
+    .option('--topic <topic>', 'the topic whose offsets move (required)')
+    .option('--to-earliest', 'to the log start')
+    .option('--to-latest', 'to the log end')
+    .option('--to-offset <n>', 'to an offset (clamped to each partition\'s range)')
+    .option('--to-time <time>', 'to the first offset at or after a time: ISO 8601 or epoch ms')
+    .action((group: string, flags: ResetFlags, command: Command) => withAdmin(command, async (admin) => {
+      if (flags.topic === undefined) throw new Error('reset-offsets needs --topic T');
+      const target = resetTarget(flags);
       const description = await admin.describeGroup(group);
       if (description.members > 0) throw new Error(`group ${group} has ${description.members} live members; stop them before resetting offsets`);
-      for (const entry of await admin.resetOffsets(group, values.topic, resetTarget(values))) {
-        process.stdout.write(`${values.topic}/${entry.partition} -> ${entry.offset}\n`);
-      }
-    } else {
-      throw new Error(usage);
-    }
-  } finally {
-    await sluice.close();
-  }
+      for (const entry of await admin.resetOffsets(group, flags.topic, target)) process.stdout.write(`${flags.topic}/${entry.partition} -> ${entry.offset}\n`);
+    })), 'sluice groups reset-offsets billing --topic orders --to-time 2026-11-24T10:00:00Z');
 }

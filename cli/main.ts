@@ -2,77 +2,62 @@
 /**
  * `sluice`: the command line. Scripts depend on these forms, so they stay stable:
  *
- *   sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT]
+ *   sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT] ...
  *   sluice topics create NAME --partitions N [--config k=v ...] | list | describe NAME | delete NAME
- *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4]
+ *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4] [--delivery-timeout-ms N]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
+ *   sluice bench produce|consume|e2e [flags] | compare A.json B.json
  *
- * Client commands take --bootstrap HOST:PORT (default 127.0.0.1:9400). Any error ends the
- * command with one line on stderr and a non-zero exit.
+ * Parsing and help come from commander (every command and subcommand answers -h/--help with
+ * its options, defaults and an example). Client commands take --bootstrap HOST:PORT (default
+ * 127.0.0.1:9400). Help exits 0; a usage error prints the usage on stderr and exits 2; any
+ * other error ends the command with one line on stderr and exit 1.
  */
-import { SluiceError } from '../proto/errors.js';
+import { Command, CommanderError } from 'commander';
+import { benchCommand } from './bench.js';
+import { brokerCommand } from './broker.js';
 import { consumeCommand } from './consume.js';
+import { describeError } from './describe-error.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
 
-const usage = `usage: sluice <command> [options]
+const program = new Command('sluice')
+  .description('a Kafka-style partitioned commit log: the broker, client commands and load tests')
+  // Settings made here are inherited by every command added below.
+  .exitOverride()
+  .showHelpAfterError()
+  .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+  .addHelpText('after', '\nEvery client command takes --bootstrap HOST:PORT (default 127.0.0.1:9400); `sluice COMMAND --help` shows its options.\n');
+brokerCommand(program);
+topicsCommand(program);
+produceCommand(program);
+consumeCommand(program);
+groupsCommand(program);
+benchCommand(program);
 
-commands:
-  broker     start a broker (sluice broker --help)
-  topics     create, list, describe or delete topics
-  produce    send stdin lines as records
-  consume    print records, from an offset, a time, or the live end
-  groups     consumer groups: list, describe (lag), reset-offsets
-  bench      load tests with live progress, percentiles, JSON and HTML reports
-
-every client command takes --bootstrap HOST:PORT (default 127.0.0.1:9400)`;
-
-export class UsageError extends Error {}
+// A reader that stops early (`sluice topics list | head -1`) is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'broker': {
-      const { runBroker } = await import('./broker.js');
-      return runBroker(rest);
-    }
-    case 'topics':
-      return topicsCommand(rest);
-    case 'produce':
-      return produceCommand(rest);
-    case 'consume':
-      return consumeCommand(rest);
-    case 'groups':
-      return groupsCommand(rest);
-    case 'bench': {
-      const { benchCommand } = await import('./bench.js');
-      return benchCommand(rest);
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${usage}\n`);
-      return;
-    default:
-      throw new UsageError(`unknown command "${command}"\n${usage}`);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return;
   }
-}
-
-/** One line a person can act on: the error's message, without a stack. */
-export function describeError(error: unknown): string {
-  if (SluiceError.is(error)) {
-    if (error.code === 'SLUICE_ERR_CONNECTION') return `${error.detail} — is a broker running there? (start one with: sluice broker)`;
-    return `${error.detail} [${error.code}]`;
-  }
-  if (error instanceof Error) return error.message;
-  return String(error);
+  await program.parseAsync(argv, { from: 'user' });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
+  // Commander has already printed the help or the usage error.
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0) return;
+    process.exit(2);
+  }
   process.stderr.write(`sluice: ${describeError(error)}\n`);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  process.exit(1);
 });

@@ -1,55 +1,90 @@
+/**
+ * `sluice produce TOPIC`: sends each stdin line as a record. Sends are pipelined (a window of
+ * them in flight), so a broker that cannot store shows at once: the first delivery error is
+ * printed as soon as it happens, reading goes on to the end of input as kcat does, and the
+ * command then exits non-zero with a count of the records not confirmed. Every record is
+ * given up at most --delivery-timeout-ms after it was read.
+ */
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
+import { type Command, Option } from 'commander';
 import type { ProducerRecord } from '../client/producer.js';
-import { Sluice } from '../client/sluice.js';
+import { connect } from './connect.js';
+import { describeError } from './describe-error.js';
+import { wholeNumber, withBootstrap, withExamples } from './options.js';
 
 /** Lines sent per send() call: enough to fill batches, few enough to bound memory. */
 const linesPerSend = 1000;
+/** Sends not yet settled before reading pauses. */
+const sendsInFlightMax = 32;
 
-export async function produceCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      bootstrap: { type: 'string', default: '127.0.0.1:9400' },
-      'key-separator': { type: 'string' },
-      acks: { type: 'string', default: 'all' },
-      compression: { type: 'string', default: 'none' },
-      'linger-ms': { type: 'string', default: '5' },
-    },
-  });
-  const topic = positionals[0];
-  if (topic === undefined) throw new Error('usage: sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4]');
-  const acks = values.acks === 'all' || values.acks === '-1' ? -1 : values.acks === '1' ? 1 : values.acks === '0' ? 0 : undefined;
-  if (acks === undefined) throw new Error(`--acks must be 0, 1 or all, got "${values.acks}"`);
-  if (values.compression !== 'none' && values.compression !== 'lz4') throw new Error(`--compression must be none or lz4, got "${values.compression}"`);
-  const separator = values['key-separator'];
-  const sluice = new Sluice({ bootstrap: values.bootstrap, clientId: 'sluice-cli', connectTimeoutMs: 3000 });
-  const producer = sluice.producer({ acks, compression: values.compression, lingerMs: Number(values['linger-ms']) });
+interface ProduceFlags {
+  keySeparator?: string;
+  acks: '0' | '1' | 'all' | '-1';
+  compression: 'none' | 'lz4';
+  lingerMs: number;
+  deliveryTimeoutMs: number;
+}
+
+export function produceCommand(program: Command): void {
+  const command = withBootstrap(program.command('produce'))
+    .argument('<topic>', 'topic to write to')
+    .description('send stdin lines as records (null keys spread over partitions, keys hashed as Kafka does)')
+    .option('--key-separator <sep>', 'split each line at the first SEP into key and value')
+    .addOption(new Option('--acks <acks>', 'acknowledgement: 0 (none), 1 (leader), all').choices(['0', '1', 'all', '-1']).default('all'))
+    .addOption(new Option('--compression <codec>', 'batch compression').choices(['none', 'lz4']).default('none'))
+    .option('--linger-ms <ms>', 'how long a batch waits to fill', wholeNumber(0), 5)
+    .option('--delivery-timeout-ms <ms>', 'give up on a record this long after it was read, retries included', wholeNumber(1), 120_000)
+    .action((topic: string, flags: ProduceFlags, self: Command) => produce(topic, flags, self));
+  withExamples(command, 'sluice produce orders --acks all < orders.txt', 'printf \'k1:v1\\nk2:v2\\n\' | sluice produce orders --key-separator :');
+}
+
+async function produce(topic: string, flags: ProduceFlags, command: Command): Promise<void> {
+  const acks = flags.acks === 'all' || flags.acks === '-1' ? -1 : flags.acks === '1' ? 1 : 0;
+  const separator = flags.keySeparator;
+  const sluice = connect(command);
+  const producer = sluice.producer({ acks, compression: flags.compression, lingerMs: flags.lingerMs, deliveryTimeoutMs: flags.deliveryTimeoutMs });
   const started = Date.now();
-  let records = 0;
-  let bytes = 0;
-  const partitions = new Set<number>();
+  let read = 0;
+  const delivered = { records: 0, bytes: 0, partitions: new Set<number>() };
+  const failed = { records: 0, first: undefined as unknown };
+  const inflight: Array<Promise<void>> = [];
   let pending: ProducerRecord[] = [];
+  let pendingBytes = 0;
   const sendPending = async () => {
-    const batch = pending;
+    const messages = pending;
+    const bytes = pendingBytes;
     pending = [];
-    if (batch.length === 0) return;
-    for (const sent of await producer.send({ topic, messages: batch })) partitions.add(sent.partition);
+    pendingBytes = 0;
+    if (messages.length === 0) return;
+    inflight.push(producer.send({ topic, messages }).then((sent) => {
+      delivered.records += sent.length;
+      delivered.bytes += bytes;
+      for (const record of sent) delivered.partitions.add(record.partition);
+    }, (error: unknown) => {
+      failed.records += messages.length;
+      if (failed.first !== undefined) return;
+      failed.first = error;
+      process.stderr.write(`sluice: ${describeError(error)}\n`);
+    }));
+    while (inflight.length > sendsInFlightMax) await inflight.shift();
   };
   try {
     for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       const cut = separator === undefined ? -1 : line.indexOf(separator);
       pending.push(cut < 0 ? { value: line } : { key: line.slice(0, cut), value: line.slice(cut + separator!.length) });
-      records += 1;
-      bytes += Buffer.byteLength(line);
+      read += 1;
+      pendingBytes += Buffer.byteLength(line);
       if (pending.length >= linesPerSend) await sendPending();
     }
     await sendPending();
-    await producer.flush();
+    await Promise.all(inflight);
   } finally {
     await sluice.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  process.stderr.write(`produced ${records} records (${bytes} bytes) to ${topic} across ${partitions.size} partition(s) in ${seconds.toFixed(2)} s\n`);
+  if (delivered.records > 0 || failed.records === 0) process.stderr.write(`produced ${delivered.records} records (${delivered.bytes} bytes) to ${topic} across ${delivered.partitions.size} partition(s) in ${seconds.toFixed(2)} s\n`);
+  if (failed.records > 0) {
+    process.stderr.write(`sluice: ${failed.records} of ${read} records were not confirmed delivered (the first error is above)\n`);
+    process.exitCode = 1;
+  }
 }

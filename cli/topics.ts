@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
-import { Sluice } from '../client/sluice.js';
-
-const usage = 'usage: sluice topics create NAME --partitions N [--config k=v ...] | list | describe NAME | delete NAME [--bootstrap HOST:PORT]';
+/** `sluice topics create|list|describe|delete`. */
+import type { Command } from 'commander';
+import { withAdmin } from './connect.js';
+import { wholeNumber, withBootstrap, withExamples } from './options.js';
 
 function parseConfigs(entries: string[]): Record<string, string> {
   const configs: Record<string, string> = {};
@@ -13,56 +13,48 @@ function parseConfigs(entries: string[]): Record<string, string> {
   return configs;
 }
 
-export async function topicsCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      bootstrap: { type: 'string', default: '127.0.0.1:9400' },
-      partitions: { type: 'string', default: '1' },
-      config: { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const [action, name] = positionals;
-  const needName = (): string => {
-    if (name === undefined) throw new Error(usage);
-    return name;
-  };
-  const sluice = new Sluice({ bootstrap: values.bootstrap, clientId: 'sluice-cli', connectTimeoutMs: 3000 });
-  const admin = sluice.admin();
-  try {
-    switch (action) {
-      case 'create': {
-        const partitions = Number(values.partitions);
-        await admin.createTopic(needName(), { partitions, configs: parseConfigs(values.config) });
-        process.stdout.write(`created topic ${name} with ${partitions} partition${partitions === 1 ? '' : 's'}\n`);
-        break;
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function topicsCommand(program: Command): void {
+  const topics = withBootstrap(program.command('topics').description('create, list, describe or delete topics'));
+  withExamples(topics, 'sluice topics create orders --partitions 4 --config retention.ms=86400000', 'sluice topics describe orders');
+
+  withExamples(topics.command('create').argument('<name>', 'topic name')
+    .description('create a topic')
+    .option('--partitions <n>', 'number of partitions', wholeNumber(1), 1)
+    .option('--config <key=value>', 'a topic config (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, ...', collect, [])
+    .action((name: string, options: { partitions: number; config: string[] }, command: Command) => withAdmin(command, async (admin) => {
+      await admin.createTopic(name, { partitions: options.partitions, configs: parseConfigs(options.config) });
+      process.stdout.write(`created topic ${name} with ${options.partitions} partition${options.partitions === 1 ? '' : 's'}\n`);
+    })), 'sluice topics create orders --partitions 4 --config cleanup.policy=compact');
+
+  withExamples(topics.command('list').description('list topic names, one a line')
+    .option('--json', 'print a JSON array')
+    .action((options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
+      const names = await admin.listTopics();
+      process.stdout.write(options.json ? `${JSON.stringify(names)}\n` : names.map((topic) => `${topic}\n`).join(''));
+    })), 'sluice topics list --bootstrap 127.0.0.1:9400');
+
+  withExamples(topics.command('describe').argument('<name>', 'topic name')
+    .description('partitions of a topic with their leader, start and end offsets')
+    .option('--json', 'print JSON')
+    .action((name: string, options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
+      const description = await admin.describeTopic(name);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(description)}\n`);
+        return;
       }
-      case 'list':
-        for (const topic of await admin.listTopics()) process.stdout.write(`${topic}\n`);
-        break;
-      case 'describe': {
-        const description = await admin.describeTopic(needName());
-        if (values.json) {
-          process.stdout.write(`${JSON.stringify(description)}\n`);
-          break;
-        }
-        process.stdout.write(`topic ${description.name}: ${description.partitions.length} partitions\n`);
-        process.stdout.write('partition  leader  start-offset  end-offset\n');
-        for (const partition of description.partitions) {
-          process.stdout.write(`${String(partition.partition).padStart(9)}  ${String(partition.leader).padStart(6)}  ${String(partition.logStartOffset).padStart(12)}  ${String(partition.logEndOffset).padStart(10)}\n`);
-        }
-        break;
+      process.stdout.write(`topic ${description.name}: ${description.partitions.length} partitions\n`);
+      process.stdout.write('partition  leader  start-offset  end-offset\n');
+      for (const partition of description.partitions) {
+        process.stdout.write(`${String(partition.partition).padStart(9)}  ${String(partition.leader).padStart(6)}  ${String(partition.logStartOffset).padStart(12)}  ${String(partition.logEndOffset).padStart(10)}\n`);
       }
-      case 'delete':
-        await admin.deleteTopic(needName());
-        process.stdout.write(`deleted topic ${name}\n`);
-        break;
-      default:
-        throw new Error(usage);
-    }
-  } finally {
-    await sluice.close();
-  }
+    })), 'sluice topics describe orders --json');
+
+  withExamples(topics.command('delete').argument('<name>', 'topic name')
+    .description('delete a topic and its data')
+    .action((name: string, _options: unknown, command: Command) => withAdmin(command, async (admin) => {
+      await admin.deleteTopic(name);
+      process.stdout.write(`deleted topic ${name}\n`);
+    })), 'sluice topics delete orders');
 }

@@ -4,6 +4,12 @@
  * `acks`. One batch per partition is in flight at a time, so retries of retriable errors never
  * reorder a partition. Buffered bytes are bounded by `bufferMemoryBytes`: past it, `send()`
  * waits until earlier records are acknowledged (backpressure).
+ *
+ * Every record has one delivery deadline, `deliveryTimeoutMs` after its send() (Kafka's
+ * delivery.timeout.ms): retries of a batch stop once its oldest record passes it, and records
+ * still queued behind a batch fail at their own deadline rather than waiting for their turn,
+ * so a broker that cannot store is reported within the timeout, not after one full retry
+ * cycle per queued batch.
  */
 import type { BrokerConnection } from './connection.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
@@ -35,8 +41,11 @@ export interface ProducerOptions {
   lingerMs?: number;
   batchSize?: number;
   compression?: Compression;
+  /** Attempts after the first for a retriable error (default: unbounded, the delivery timeout bounds them). */
   retries?: number;
   retryBackoffMs?: number;
+  /** How long a record may take from send() to acknowledgement, retries included (default 120 000). */
+  deliveryTimeoutMs?: number;
   bufferMemoryBytes?: number;
   requestTimeoutMs?: number;
 }
@@ -45,6 +54,8 @@ export interface ProducerOptions {
 interface Piece {
   inputs: RecordInput[];
   bytes: number;
+  /** When delivery of these records is given up (epoch ms): deliveryTimeoutMs after their send(). */
+  deadline: number;
   resolve: (baseOffset: number) => void;
   reject: (error: unknown) => void;
 }
@@ -56,6 +67,10 @@ interface PartitionQueue {
   bytes: number;
   inflight: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Fires at the oldest queued piece's deadline. */
+  expiry: NodeJS.Timeout | undefined;
+  /** The last error a produce to this partition got, reported as the cause of a timeout. */
+  lastError: unknown;
 }
 
 const toBuffer = (value: Bytes | null | undefined): Buffer | null =>
@@ -78,9 +93,12 @@ export class Producer {
     this.#metadata = metadata;
     const acks = options.acks === 'all' ? -1 : options.acks ?? -1;
     this.#options = {
-      lingerMs: 5, batchSize: 16384, compression: 'none', retries: 10, retryBackoffMs: 100,
-      bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, ...options, acks,
+      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100,
+      bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, ...options, acks,
     };
+    if (!(this.#options.deliveryTimeoutMs > 0)) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `deliveryTimeoutMs must be a positive number of milliseconds, got ${this.#options.deliveryTimeoutMs}`);
+    }
     this.#sticky = new StickyPartitioner(this.#options.batchSize);
   }
 
@@ -90,13 +108,14 @@ export class Producer {
    * every partition.
    */
   send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
-    const enqueued = this.#sendChain.then(() => this.#enqueueAll(request));
+    const deadline = Date.now() + this.#options.deliveryTimeoutMs;
+    const enqueued = this.#sendChain.then(() => this.#enqueueAll(request, deadline));
     this.#sendChain = enqueued.then(() => {}, () => {});
     return enqueued.then(({ acknowledged }) => acknowledged);
   }
 
   /** Queues every message; resolves once they are queued, with a promise of their acknowledgements. */
-  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<{ acknowledged: Promise<RecordMetadata[]> }> {
+  async #enqueueAll(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }, deadline: number): Promise<{ acknowledged: Promise<RecordMetadata[]> }> {
     if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
     const { topic, messages } = request;
     const partitions = await this.#metadata.partitionCount(topic, request.signal);
@@ -128,7 +147,7 @@ export class Producer {
     // Enqueueing finishes before the next send() starts (it may wait for memory); acks come later.
     const offsets = new Map<number, Promise<number[]>>();
     for (const [partition, group] of groups) {
-      const { acknowledged } = await this.#enqueueGroup(topic, partition, group.inputs, group.sizes, request.signal);
+      const { acknowledged } = await this.#enqueueGroup(topic, partition, group.inputs, group.sizes, deadline, request.signal);
       acknowledged.catch(() => {});
       offsets.set(partition, acknowledged);
     }
@@ -141,7 +160,7 @@ export class Producer {
   }
 
   /** Splits one partition's records into pieces of at most a batch and queues them; `acknowledged` gives their offsets. */
-  async #enqueueGroup(topic: string, partition: number, inputs: RecordInput[], sizes: number[], signal?: AbortSignal): Promise<{ acknowledged: Promise<number[]> }> {
+  async #enqueueGroup(topic: string, partition: number, inputs: RecordInput[], sizes: number[], deadline: number, signal?: AbortSignal): Promise<{ acknowledged: Promise<number[]> }> {
     const pieces: Array<Promise<number[]>> = [];
     for (let start = 0; start < inputs.length;) {
       let end = start;
@@ -151,7 +170,7 @@ export class Producer {
       else this.#bufferedBytes += bytes;
       const count = end - start;
       const piece = new Promise<number>((resolve, reject) => {
-        this.#enqueue(topic, partition, { inputs: inputs.slice(start, end), bytes, resolve, reject });
+        this.#enqueue(topic, partition, { inputs: inputs.slice(start, end), bytes, deadline, resolve, reject });
       });
       pieces.push(piece.then((base) => Array.from({ length: count }, (_, index) => (base < 0 ? -1 : base + index))));
       start = end;
@@ -177,18 +196,62 @@ export class Producer {
     const id = `${topic}\u0000${partition}`;
     let queue = this.#queues.get(id);
     if (queue === undefined) {
-      queue = { topic, partition, pieces: [], bytes: 0, inflight: false, timer: undefined };
+      queue = { topic, partition, pieces: [], bytes: 0, inflight: false, timer: undefined, expiry: undefined, lastError: undefined };
       this.#queues.set(id, queue);
     }
     queue.pieces.push(piece);
     queue.bytes += piece.bytes;
+    this.#scheduleExpiry(queue);
     if (queue.bytes >= this.#options.batchSize || this.#options.lingerMs === 0) this.#drain(queue);
     else queue.timer ??= setTimeout(() => this.#drain(queue), this.#options.lingerMs);
+  }
+
+  #scheduleExpiry(queue: PartitionQueue): void {
+    const oldest = queue.pieces[0];
+    if (queue.expiry !== undefined || oldest === undefined) return;
+    queue.expiry = setTimeout(() => {
+      queue.expiry = undefined;
+      this.#expire(queue);
+      this.#scheduleExpiry(queue);
+    }, Math.max(0, oldest.deadline - Date.now()));
+    // Pending work keeps the process alive by its sockets and linger timers, not by deadlines.
+    queue.expiry.unref();
+  }
+
+  /** Fails every queued (not in-flight) piece whose deadline has passed, all at once. */
+  #expire(queue: PartitionQueue): void {
+    const now = Date.now();
+    const expired = queue.pieces.filter((piece) => piece.deadline <= now);
+    if (expired.length === 0) return;
+    queue.pieces = queue.pieces.filter((piece) => piece.deadline > now);
+    let bytes = 0;
+    let records = 0;
+    for (const piece of expired) {
+      bytes += piece.bytes;
+      records += piece.inputs.length;
+    }
+    queue.bytes -= bytes;
+    const error = this.#deliveryTimeout(queue, records, queue.lastError, 'queued');
+    for (const piece of expired) piece.reject(error);
+    this.#release(bytes);
+  }
+
+  #deliveryTimeout(queue: PartitionQueue, records: number, cause: unknown, where: 'queued' | 'retried'): SluiceError {
+    const last = cause === undefined ? '' : `; last error: ${SluiceError.is(cause) ? `${cause.detail} [${cause.code}]` : String(cause)}`;
+    return new SluiceError('SLUICE_ERR_TIMEOUT', `delivery to ${queue.topic}/${queue.partition} timed out: ${records} record${records === 1 ? '' : 's'} ${where === 'queued' ? 'still queued' : 'not acknowledged'} `
+      + `${this.#options.deliveryTimeoutMs} ms after send()${last}; check the broker (its log says why it refused them) or raise deliveryTimeoutMs`, cause === undefined ? undefined : { cause });
+  }
+
+  /** A produce that failed for good: the broker's code, with the partition and record count in the message. */
+  #deliveryFailed(queue: PartitionQueue, records: number, error: unknown): unknown {
+    if (!SluiceError.is(error)) return error;
+    return new SluiceError(error.code, `delivery to ${queue.topic}/${queue.partition} failed for ${records} record${records === 1 ? '' : 's'}: ${error.detail}`, { cause: error });
   }
 
   #drain(queue: PartitionQueue): void {
     clearTimeout(queue.timer);
     queue.timer = undefined;
+    this.#expire(queue);
     if (queue.inflight || queue.pieces.length === 0) return;
     let bytes = 0;
     let count = 0;
@@ -214,9 +277,24 @@ export class Producer {
       for (const piece of pieces) piece.reject(error);
       return;
     }
+    let records = 0;
+    let deadline = Infinity;
+    for (const piece of pieces) {
+      records += piece.inputs.length;
+      deadline = Math.min(deadline, piece.deadline);
+    }
+    let lastError: unknown;
     for (let attempt = 0; ; attempt += 1) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) {
+        const error = this.#deliveryTimeout(queue, records, lastError, 'retried');
+        for (const piece of pieces) piece.reject(error);
+        return;
+      }
+      const timeoutMs = Math.min(this.#options.requestTimeoutMs, Math.ceil(remainingMs));
       try {
-        const baseOffset = await this.#produce(queue, batch);
+        const baseOffset = await this.#produce(queue, batch, timeoutMs);
+        queue.lastError = undefined;
         let index = 0;
         for (const piece of pieces) {
           piece.resolve(baseOffset < 0 ? -1 : baseOffset + index);
@@ -224,23 +302,29 @@ export class Producer {
         }
         return;
       } catch (error) {
+        // A wait cut short by the deadline says nothing new: the broker's last answer stays the cause.
+        const cutShort = timeoutMs < this.#options.requestTimeoutMs && SluiceError.is(error) && error.code === 'SLUICE_ERR_TIMEOUT' && Date.now() >= deadline;
+        if (!cutShort || lastError === undefined) lastError = error;
+        queue.lastError = lastError;
         const retriable = SluiceError.is(error) && error.retriable && !this.#closed;
         if (!retriable || attempt >= this.#options.retries) {
-          for (const piece of pieces) piece.reject(error);
+          const failure = cutShort ? this.#deliveryTimeout(queue, records, lastError, 'retried') : this.#deliveryFailed(queue, records, error);
+          for (const piece of pieces) piece.reject(failure);
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.#options.retryBackoffMs * 2 ** attempt, 5_000)));
+        const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), 5_000);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, deadline - Date.now()))));
       }
     }
   }
 
-  async #produce(queue: PartitionQueue, batch: Buffer): Promise<number> {
+  async #produce(queue: PartitionQueue, batch: Buffer, timeoutMs: number): Promise<number> {
     const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
     if (this.#options.acks === 0) {
       await this.#connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true });
       return -1;
     }
-    const response = await this.#connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs: this.#options.requestTimeoutMs });
+    const response = await this.#connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs });
     const result = response.topics[0]?.partitions[0];
     if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'the broker answered a produce with no partition result');
     if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);

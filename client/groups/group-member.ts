@@ -22,8 +22,11 @@ export interface GroupMemberOptions {
   groupInstanceId?: string;
   /** Called with partitions taken away, before they go (commit their offsets here). */
   onRevoked: (partitions: TopicPartition[]) => Promise<void>;
-  /** Called with the member's full new assignment and what was added. */
-  onAssigned: (assignment: TopicPartition[], added: TopicPartition[]) => Promise<void>;
+  /**
+   * Called with the member's full new assignment and what was added; `followUp` is true when
+   * a cooperative round that revoked partitions elsewhere follows at once, so more may come.
+   */
+  onAssigned: (assignment: TopicPartition[], added: TopicPartition[], followUp: boolean) => Promise<void>;
   onError: (error: unknown) => void;
 }
 
@@ -137,7 +140,7 @@ export class GroupMember {
     await this.#revoke(this.#owned.filter((entry) => !next.has(label(entry))));
     const had = new Set(this.#owned.map(label));
     this.#owned = document.partitions;
-    await this.#options.onAssigned(this.#owned, this.#owned.filter((entry) => !had.has(label(entry))));
+    await this.#options.onAssigned(this.#owned, this.#owned.filter((entry) => !had.has(label(entry))), document.followUp);
     // A cooperative round that revoked partitions is followed at once by the round that hands them over.
     this.#rejoin = document.followUp;
   }

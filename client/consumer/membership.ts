@@ -1,0 +1,63 @@
+/**
+ * The glue between a consumer and its group membership (the protocol itself is
+ * groups/group-member.ts): partitions the group assigns are added to the consumer's positions
+ * and fetched; partitions it revokes have their handed-out positions committed (with
+ * autoCommit), are reported to the application, and are dropped with whatever was buffered
+ * for them, so no record of a revoked partition is handed out afterwards.
+ */
+import type { BrokerConnection } from '../connection.js';
+import type { AssignorName, TopicPartition } from '../groups/assignors.js';
+import { GroupMember } from '../groups/group-member.js';
+import type { Fetcher } from './fetcher.js';
+import { partitionKey, type Positions } from './positions.js';
+
+export interface SubscribeOptions {
+  /**
+   * Partitions this member just got (and its whole assignment). `followUp` is true when the
+   * group goes straight into another round to hand over partitions just revoked from other
+   * members, so this member's assignment may still grow.
+   */
+  onAssigned?: (assignment: TopicPartition[], added: TopicPartition[], followUp: boolean) => void | Promise<void>;
+  /** Partitions about to be taken away; their handed-out offsets are committed first with autoCommit. */
+  onRevoked?: (revoked: TopicPartition[]) => void | Promise<void>;
+}
+
+export interface MembershipOptions {
+  groupId: string;
+  topics: string[] | RegExp;
+  assignor: AssignorName;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  groupInstanceId: string | undefined;
+  autoCommit: boolean;
+}
+
+/** Joins the group and keeps the consumer's partitions in step with its assignment. */
+export function startMembership(connection: BrokerConnection, positions: Positions, fetcher: Fetcher, options: MembershipOptions,
+  callbacks: SubscribeOptions & { onError: (error: unknown) => void }): GroupMember {
+  const member = new GroupMember(connection, {
+    groupId: options.groupId, topics: options.topics, assignor: options.assignor, sessionTimeoutMs: options.sessionTimeoutMs,
+    rebalanceTimeoutMs: options.rebalanceTimeoutMs, heartbeatIntervalMs: options.heartbeatIntervalMs,
+    ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
+    onRevoked: async (revoked) => {
+      if (options.autoCommit) {
+        const gone = new Set(revoked.map((entry) => partitionKey(entry.topic, entry.partition)));
+        await positions.commit(positions.uncommitted((state) => gone.has(partitionKey(state.topic, state.partition)))).catch(() => {});
+      }
+      await callbacks.onRevoked?.(revoked);
+      for (const entry of revoked) {
+        const state = positions.remove(entry.topic, entry.partition);
+        if (state !== undefined) fetcher.drop(state);
+      }
+    },
+    onAssigned: async (assignment, added, followUp) => {
+      for (const entry of added) positions.add(entry.topic, entry.partition);
+      await callbacks.onAssigned?.(assignment, added, followUp);
+      fetcher.start();
+    },
+    onError: callbacks.onError,
+  });
+  member.start();
+  return member;
+}
