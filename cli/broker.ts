@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
 import type { BrokerOptions } from '../broker/broker.js';
+import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { limits } from '../broker/limits.js';
 import { wholeNumber, withExamples } from './options.js';
 
@@ -30,6 +31,13 @@ interface BrokerFlags {
   idleTimeoutMs: number;
   retentionCheckIntervalMs: number;
   groupInitialRebalanceDelayMs: number;
+  maxConnections: number;
+  queuedMaxRequestBytes: number;
+  connectionAllowanceBytes: number;
+  frameReceiveTimeoutMs: number;
+  fetchMaxBytes: number;
+  offsetsRetentionMinutes: number;
+  offsetsRetentionCheckIntervalMs: number;
   logLevel: string;
 }
 
@@ -47,6 +55,13 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     frameBytesMax: flags.maxFrameBytes,
     idleTimeoutMs: flags.idleTimeoutMs,
     groupInitialRebalanceDelayMs: flags.groupInitialRebalanceDelayMs,
+    connectionsMax: flags.maxConnections,
+    queuedRequestBytesMax: flags.queuedMaxRequestBytes,
+    connectionAllowanceBytes: flags.connectionAllowanceBytes,
+    frameReceiveTimeoutMs: flags.frameReceiveTimeoutMs,
+    fetchBytesMax: flags.fetchMaxBytes,
+    offsetsRetentionMs: flags.offsetsRetentionMinutes * 60_000,
+    offsetsRetentionCheckIntervalMs: flags.offsetsRetentionCheckIntervalMs,
     logDefaults: { retentionCheckIntervalMs: flags.retentionCheckIntervalMs },
   };
 }
@@ -64,6 +79,13 @@ export function brokerCommand(program: Command): void {
     .option('--idle-timeout-ms <n>', 'close a connection idle this long', wholeNumber(1), limits.idleTimeoutMs)
     .option('--retention-check-interval-ms <n>', 'how often retention and compaction run', wholeNumber(1), 5 * 60 * 1000)
     .option('--group-initial-rebalance-delay-ms <n>', 'how long a new group waits for more members before its first assignment', wholeNumber(1), 3000)
+    .option('--max-connections <n>', 'max.connections: connections past this are closed on arrival', wholeNumber(1), limits.connectionsMax)
+    .option('--queued-max-request-bytes <n>', 'queued.max.request.bytes: request memory shared by all connections; reading pauses when it is used up', wholeNumber(1), limits.queuedRequestBytesMax)
+    .option('--connection-allowance-bytes <n>', 'request bytes each connection may hold outside the shared memory, so small requests always get through', wholeNumber(0), limits.connectionAllowanceBytes)
+    .option('--frame-receive-timeout-ms <n>', 'a request frame must arrive whole this long after it got memory, else the connection is closed', wholeNumber(1), limits.frameReceiveTimeoutMs)
+    .option('--fetch-max-bytes <n>', 'fetch.max.bytes: the most a fetch response carries, whatever the client asks (its first batch always goes whole)', wholeNumber(1), limits.fetchBytesMax)
+    .option('--offsets-retention-minutes <n>', 'offsets.retention.minutes: a group Empty this long is removed with its committed offsets', wholeNumber(1), offsetsRetentionMsDefault / 60_000)
+    .option('--offsets-retention-check-interval-ms <n>', 'how often expired groups are looked for', wholeNumber(1), offsetsRetentionCheckIntervalMsDefault)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

@@ -4,29 +4,18 @@
  * request memory waits (its connection stops reading) while small requests still get through,
  * until a slow sender that holds the memory is closed for taking too long; and fetch.max.bytes
  * caps a fetch response whatever the client asks.
- *
- * These settings have no `sluice broker` flag yet, so the broker runs in the test's process
- * (test/helpers/in-process-broker.ts); once the flags exist these can use startBroker.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { brokerMemory } from '../../bench/broker-process.js';
 import { Sluice } from '../../client/sluice.js';
 import { errorCodes } from '../../proto/errors.js';
 import { Api, type FetchResponse } from '../../proto/messages.js';
 import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { encodeRequest } from '../../proto/wire.js';
-import { waitFor } from '../helpers/broker-process.js';
-import { type InProcessBroker, startInProcessBroker } from '../helpers/in-process-broker.js';
+import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
 
-const running: InProcessBroker[] = [];
 const clients: RawClient[] = [];
-
-async function start(overrides: Parameters<typeof startInProcessBroker>[0]): Promise<InProcessBroker> {
-  const broker = await startInProcessBroker(overrides);
-  running.push(broker);
-  return broker;
-}
 
 async function connect(port: number): Promise<RawClient> {
   const client = await RawClient.connect(port);
@@ -34,10 +23,10 @@ async function connect(port: number): Promise<RawClient> {
   return client;
 }
 
-afterEach(async () => {
+afterEach(() => {
   for (const client of clients.splice(0)) client.close();
-  for (const broker of running.splice(0)) await broker.stop();
 });
+afterAll(cleanupBrokers);
 
 let correlationId = 0;
 const apiVersions = () => encodeRequest({ api: Api.API_VERSIONS, version: 1, correlationId: ++correlationId, clientId: 'limits', apiVersions: {} });
@@ -49,7 +38,7 @@ async function metric(httpPort: number, name: string): Promise<number> {
 
 describe('connection limits', () => {
   it('closes a connection past max.connections, logs and counts it, and keeps serving the others', async () => {
-    const broker = await start({ connectionsMax: 4 });
+    const broker = await startBroker({ args: ['--max-connections', '4'] });
     const open = await Promise.all([0, 1, 2, 3].map(() => connect(broker.port)));
     for (const client of open) {
       client.send(apiVersions());
@@ -75,7 +64,9 @@ describe('connection limits', () => {
 
   it('makes a frame wait for request memory, lets small requests through, and closes a slow sender holding the memory', async () => {
     const memoryBytes = 1024 * 1024;
-    const broker = await start({ queuedRequestBytesMax: memoryBytes, connectionAllowanceBytes: 4096, frameReceiveTimeoutMs: 2000 });
+    const broker = await startBroker({
+      args: ['--queued-max-request-bytes', String(memoryBytes), '--connection-allowance-bytes', '4096', '--frame-receive-timeout-ms', '2000'],
+    });
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('big', { partitions: 1, configs: { 'max.message.bytes': String(2 * 1024 * 1024) } });
 
@@ -114,7 +105,7 @@ describe('connection limits', () => {
   });
 
   it('caps a fetch response at fetch.max.bytes whatever the client asks, yet always sends a first whole batch', async () => {
-    const broker = await start({ fetchBytesMax: 100_000 });
+    const broker = await startBroker({ args: ['--fetch-max-bytes', '100000'] });
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('wide', { partitions: 1, configs: { 'max.message.bytes': '1000000' } });
     const producer = sluice.producer({ lingerMs: 0 });
