@@ -9,8 +9,8 @@
 import type { BrokerConnection } from '../connection.js';
 import { errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
 import { Api, type FetchResponse } from '../../proto/messages.js';
-import { BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD } from '../../proto/record-batch/layout.js';
-import { batchLastOffset, checkBatch, type DecodedRecord, decodeRecords } from '../../proto/record-batch/record-batch.js';
+import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { batchLastOffset, checkMagicAndCrc, type DecodedRecord, decodeRecords } from '../../proto/record-batch/record-batch.js';
 import { type PartitionState, partitionKey, type Positions } from './positions.js';
 
 export interface FetcherOptions {
@@ -219,10 +219,9 @@ export class Fetcher {
         state.highWatermark = result.highWatermark;
         const records = result.records;
         let next = asked.offset;
-        for (let position = 0; position < records.length;) {
-          const size = checkBatch(records, position, records.length);
+        for (const { position, size } of eachBatch(records)) {
+          checkMagicAndCrc(records, position, size);
           next = Math.max(next, batchLastOffset(records, position) + 1);
-          position += size;
         }
         state.fetchOffset = next;
         if (records.length > 0) decodes.push({ state, epoch: state.epoch, records, fromOffset: asked.offset });
@@ -234,15 +233,13 @@ export class Fetcher {
   /** Decodes one partition's checked batches into the buffer. */
   #decode({ state, epoch, records, fromOffset }: PendingDecode): void {
     if (state.epoch !== epoch) return;
-    for (let position = 0; position < records.length;) {
-      const size = BATCH_LOG_OVERHEAD + records.readInt32BE(position + BATCH_LENGTH_OFFSET);
+    for (const { position, size } of eachBatch(records)) {
       let decoded = decodeRecords(records.subarray(position, position + size), { topic: state.topic, partition: state.partition });
       if (decoded.length > 0 && decoded[0]!.offset < fromOffset) decoded = decoded.filter((record) => record.offset >= fromOffset);
       if (decoded.length > 0) {
         this.#buffer.push({ state, epoch, records: decoded, next: 0 });
         this.#bufferedRecords += decoded.length;
       }
-      position += size;
     }
   }
 
