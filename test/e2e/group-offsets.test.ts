@@ -13,13 +13,16 @@ import { runCli } from '../helpers/cli.js';
 import { cleanupBrokers, startBroker } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
 
+// consume --group joins the group: a short initial delay keeps each run from waiting 3 s for company.
+const quickGroups = ['--group-initial-rebalance-delay-ms', '200'];
+
 
 
 afterAll(cleanupBrokers);
 
 describe('committed group offsets', () => {
   it('survive a broker SIGKILL and resume the consumer where it committed', async () => {
-    let broker = await startBroker();
+    let broker = await startBroker({ args: quickGroups });
     let sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('orders', { partitions: 2 });
     await sluice.producer().send({ topic: 'orders', messages: Array.from({ length: 100 }, (_, index) => ({ value: `order-${index}`, partition: index % 2 })) });
@@ -32,7 +35,7 @@ describe('committed group offsets', () => {
     await sluice.close();
 
     expect((await broker.stop('SIGKILL')).signal).toBe('SIGKILL');
-    broker = await startBroker({ dataDirectory: broker.dataDirectory });
+    broker = await startBroker({ dataDirectory: broker.dataDirectory, args: quickGroups });
     sluice = new Sluice({ bootstrap: broker.bootstrap });
     const description = await sluice.admin().describeGroup('billing');
     expect(new Map(description.partitions.map((entry) => [entry.partition, entry.committedOffset]))).toEqual(positions);
@@ -49,7 +52,7 @@ describe('committed group offsets', () => {
   });
 
   it('refuses a commit from a generation the group does not have, and protects the internal topic', async () => {
-    const broker = await startBroker();
+    const broker = await startBroker({ args: quickGroups });
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('t', { partitions: 1 });
     const raw = await RawClient.connect(broker.port);
@@ -68,7 +71,7 @@ describe('committed group offsets', () => {
   });
 
   it('resumes with sluice consume --group, shows lag, resets offsets, and reports groups over HTTP', async () => {
-    const broker = await startBroker();
+    const broker = await startBroker({ args: quickGroups });
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('events', { partitions: 1 });
     await sluice.producer().send({ topic: 'events', messages: Array.from({ length: 10 }, (_, index) => ({ value: `e${index}` })) });
