@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Log } from '../broker/storage/log.js';
+import { type CompactionOutcome, Log } from '../broker/storage/log.js';
+import { LogCleaner } from '../broker/storage/log-cleaner.js';
 import { buildRecordBatch } from '../proto/record-batch/record-batch.js';
 import { barChart } from './report.js';
 
@@ -135,9 +136,11 @@ function rawRead(directory: string): { mbps: number; bytes: number } {
   return { mbps: bytes / 1024 ** 2 / ((performance.now() - start) / 1000), bytes };
 }
 
+const cleaner = new LogCleaner();
+
 /** One compaction pass of `log`, as the broker's cleaner runs it. */
-async function compactOnce(log: Log): Promise<{ segmentsCleaned: number; recordsRemoved: number }> {
-  return log.compact();
+function compactOnce(log: Log): Promise<CompactionOutcome> {
+  return log.compact(cleaner);
 }
 
 async function main(): Promise<void> {
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
   log = Log.open(directory, { config });
   const secondPass = await measureDelay(() => compactOnce(log));
   log.close();
+  await cleaner.close();
   fs.rmSync(root, { recursive: true, force: true });
 
   const result = {
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
     ['compaction (input)', result.compactionMBps],
     ['raw read', result.rawReadMBps],
   ]));
-  progress(`second pass with nothing new: ${result.secondPass.seconds} s, ${result.secondPass.segmentsCleaned} segments cleaned; peak RSS ${result.peakRssMiB} MiB`);
+  progress(`second pass with nothing new: ${result.secondPass.seconds} s, ${result.secondPass.segmentsCleaned} segments cleaned, ${result.secondPass.bytesRead ?? 0} bytes read; peak RSS ${result.peakRssMiB} MiB`);
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

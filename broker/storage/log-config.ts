@@ -29,6 +29,18 @@ export interface LogConfig {
   cleanupPolicy: CleanupPolicy;
   /** delete.retention.ms: how long a compacted topic keeps a tombstone (a null value). */
   deleteRetentionMs: number;
+  /**
+   * min.cleanable.dirty.ratio: a compacted log is cleaned once its dirty bytes (written since
+   * the last pass) exceed this share of its sealed bytes, in [0, 1].
+   */
+  minCleanableDirtyRatio: number;
+  /**
+   * log.cleaner.dedupe.buffer.size, a broker setting (not a topic config): bytes of the
+   * cleaner's offset map, 24 per key. One cleaner runs per broker, so this is the whole
+   * broker's cost. Default 32 MiB (~1.26 M keys per pass; Kafka's is 128 MiB over its cleaner
+   * threads); a dirty part with more keys is cleaned over several passes.
+   */
+  cleanerDedupeBufferBytes: number;
 }
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -47,7 +59,12 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   retentionCheckIntervalMs: 5 * 60 * 1000,
   cleanupPolicy: 'delete',
   deleteRetentionMs: 24 * 3600 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  cleanerDedupeBufferBytes: 32 * 1024 * 1024,
 });
+
+/** The smallest offset map: two slots of 24 bytes. */
+const cleanerDedupeBufferBytesMin = 48;
 
 /** Positions in a segment are u32 on disk, and Buffer offsets must stay below 2 GiB. */
 export const segmentBytesMax = 2 ** 31 - 1;
@@ -65,6 +82,7 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'max.message.bytes': 'maxMessageBytes',
   'cleanup.policy': 'cleanupPolicy',
   'delete.retention.ms': 'deleteRetentionMs',
+  'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio',
 });
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
@@ -83,6 +101,13 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('flushMs');
   positive('maxMessageBytes', segmentBytesMax);
   positive('retentionCheckIntervalMs');
+  positive('cleanerDedupeBufferBytes', segmentBytesMax);
+  if (config.cleanerDedupeBufferBytes < cleanerDedupeBufferBytesMin) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `cleanerDedupeBufferBytes (log.cleaner.dedupe.buffer.size) must be at least ${cleanerDedupeBufferBytesMin}, got ${config.cleanerDedupeBufferBytes}`);
+  }
+  if (!(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `min.cleanable.dirty.ratio must be between 0 and 1, got ${config.minCleanableDirtyRatio}`);
+  }
   if (!Number.isInteger(config.deleteRetentionMs) || config.deleteRetentionMs < 0) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `deleteRetentionMs must be a non-negative integer, got ${config.deleteRetentionMs}`);
   }

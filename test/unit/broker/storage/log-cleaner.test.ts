@@ -8,12 +8,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Log } from '../../../../broker/storage/log.js';
+import { LogCleaner } from '../../../../broker/storage/log-cleaner.js';
 import { buildRecordBatch, decodeRecords, type DecodedRecord } from '../../../../proto/record-batch/record-batch.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 let directory: string;
-beforeEach(() => { directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-compact-')); });
-afterEach(() => fs.rmSync(directory, { recursive: true, force: true }));
+let cleaner: LogCleaner;
+beforeEach(() => {
+  directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-compact-'));
+  cleaner = new LogCleaner();
+});
+afterEach(async () => {
+  await cleaner.close();
+  fs.rmSync(directory, { recursive: true, force: true });
+});
 
 function readAll(log: Log): DecodedRecord[] {
   const records: DecodedRecord[] = [];
@@ -34,7 +42,7 @@ function readAll(log: Log): DecodedRecord[] {
 }
 
 describe('log compaction', () => {
-  it('keeps exactly the last value per key, at its original offset, and drops old tombstones', () => {
+  it('keeps exactly the last value per key, at its original offset, and drops old tombstones', async () => {
     let now = 1_700_000_000_000;
     const config = { cleanupPolicy: 'compact' as const, segmentBytes: 4096, deleteRetentionMs: 60_000 };
     let log = Log.open(directory, { config, now: () => now });
@@ -53,7 +61,7 @@ describe('log compaction', () => {
     }
     log.roll();
     const endBefore = log.logEndOffset;
-    const outcome = log.compact();
+    const outcome = await log.compact(cleaner);
     expect(outcome.segmentsCleaned).toBeGreaterThan(0);
     expect(log.logEndOffset).toBe(endBefore);
     const afterFirst = readAll(log);
@@ -65,7 +73,7 @@ describe('log compaction', () => {
     }
     // Tombstones stay until delete.retention.ms has passed, then go.
     now += 120_000;
-    log.compact();
+    await log.compact(cleaner);
     const live = [...expected.values()].filter((entry) => entry.value !== null);
     expect(readAll(log).map((record) => record.offset)).toEqual(live.map((entry) => entry.offset).sort((a, b) => a - b));
     log.close();
@@ -77,15 +85,15 @@ describe('log compaction', () => {
     log.close();
   });
 
-  it('leaves topics with cleanup.policy=delete alone and never touches the active segment', () => {
+  it('leaves topics with cleanup.policy=delete alone and never touches the active segment', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 4096 } });
     for (let batch = 0; batch < 10; batch += 1) log.append(buildRecordBatch([{ key: Buffer.from('same'), value: Buffer.alloc(500, batch) }]));
-    expect(log.compact()).toEqual({ segmentsCleaned: 0, recordsRemoved: 0 });
+    expect(await log.compact(cleaner)).toEqual({ segmentsCleaned: 0, recordsRemoved: 0, bytesRead: 0 });
     log.close();
     const compacted = Log.open(path.join(directory, 'c'), { config: { cleanupPolicy: 'compact' } });
     for (let batch = 0; batch < 10; batch += 1) compacted.append(buildRecordBatch([{ key: Buffer.from('same'), value: Buffer.alloc(500, batch) }]));
     expect(compacted.segmentCount).toBe(1);
-    expect(compacted.compact()).toEqual({ segmentsCleaned: 0, recordsRemoved: 0 });
+    expect(await compacted.compact(cleaner)).toEqual({ segmentsCleaned: 0, recordsRemoved: 0, bytesRead: 0 });
     compacted.close();
   });
 
