@@ -121,6 +121,8 @@ export async function syncDirectoryAsync(directory: string): Promise<void> {
 export interface CleanerTask {
   /** The pass's result; undefined when it was cancelled before it finished. */
   readonly done: Promise<CleanerPassResult | undefined>;
+  /** Cancelled: a result that arrives anyway must not be swapped in. */
+  readonly cancelled: boolean;
   cancel(): void;
 }
 
@@ -143,9 +145,11 @@ export class LogCleaner {
   run(job: CleanerJob): CleanerTask {
     const control = new CleanerControl();
     const generation = this.#generation;
-    const done = this.#queue.then(() => (control.cancelled || generation !== this.#generation ? undefined : this.#start(job, control)));
+    const done = this.#queue
+      .then(() => (control.cancelled || generation !== this.#generation ? undefined : this.#start(job, control)))
+      .then((result) => (control.cancelled ? undefined : result));
     this.#queue = done.catch(() => {});
-    return { done, cancel: () => control.cancel() };
+    return { done, get cancelled() { return control.cancelled; }, cancel: () => control.cancel() };
   }
 
   /** Cancels the pass in progress (and those waiting) and stops the worker; a later run() starts a new one. */

@@ -349,16 +349,17 @@ export class Log {
     const sealed = this.#segments.slice(0, -1);
     const job = planCleaning(this.directory, sealed, this.#active.baseOffset, checkpoint.state, this.config, this.#now());
     if (job === undefined) return outcome;
-    this.#cleaning = cleaner.run(job);
+    const task = cleaner.run(job);
+    this.#cleaning = task;
     try {
-      const result = await this.#cleaning.done;
+      const result = await task.done;
       if (result === undefined) return outcome;
       for (const cleaned of result.cleaned) {
         // One segment per turn of the event loop: opening each costs about a millisecond.
         if (outcome.segmentsCleaned > 0) await new Promise((resolve) => setImmediate(resolve));
         const index = this.#segments.indexOf(sealed.find((segment) => segment.baseOffset === cleaned.baseOffset)!);
-        // Gone (retention) or reopened (truncation) while the worker ran: its cleaned files are stale.
-        if (this.#closed || index < 0 || this.#segments[index]!.active) {
+        // Closed, truncated, or the segment gone (retention) meanwhile: its cleaned files are stale.
+        if (this.#closed || task.cancelled || index < 0 || this.#segments[index]!.active) {
           discardCleaned(this.directory, cleaned.baseOffset);
           continue;
         }
@@ -369,8 +370,10 @@ export class Log {
         outcome.recordsRemoved += cleaned.recordsRemoved;
       }
       outcome.bytesRead = result.bytesRead;
-      if (this.#closed) return outcome;
+      if (this.#closed || task.cancelled) return outcome;
       await syncDirectoryAsync(this.directory);
+      // A truncation meanwhile cancelled the task: the pass's end may lie past the new log end.
+      if (this.#closed || task.cancelled) return outcome;
       await checkpoint.advance({ cleanPoint: result.endOffset, tombstoneDeadline: result.tombstoneDeadline }, generation);
       return outcome;
     } catch (error) {
