@@ -15,7 +15,7 @@ import { readCleanerCheckpoint } from '../../../../broker/storage/cleaner-checkp
 import { Log } from '../../../../broker/storage/log.js';
 import { LogCleaner } from '../../../../broker/storage/log-cleaner.js';
 import {
-  ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTE_TRANSACTIONAL_MASK, ATTRIBUTES_OFFSET, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
+  ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTES_OFFSET, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
 } from '../../../../proto/record-batch/layout.js';
 import {
   type BatchHeader, type BatchOptions, buildRecordBatch, checkBatch, decodeRecords, type DecodedRecord, readBatchHeader,
