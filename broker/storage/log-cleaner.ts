@@ -30,7 +30,8 @@
  * old bytes, because their mapping lives on.
  *
  * A pass is cancelled when its partition is closed, deleted or truncated (`CleanerTask.cancel`,
- * cleaner-control.ts): the worker stops, creates no more files and removes the ones it made.
+ * cleaner-control.ts): the worker stops, creates no more files and removes the ones it made; a
+ * closing log also removes the cleaned files of a pass that already finished.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +39,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../../proto/errors.js';
 import { packageRoot } from '../../proto/package-root.js';
-import { cleanedFileName } from './cleaned-segment.js';
+import { cleanedFileName, cleanedSuffix } from './cleaned-segment.js';
 import type { CleanerState } from './cleaner-checkpoint.js';
 import { CleanerControl } from './cleaner-control.js';
 import type { CleanerJob, CleanerPassResult } from './cleaner-pass.js';
@@ -109,6 +110,14 @@ export function discardCleaned(directory: string, baseOffset: number): void {
   for (const suffix of ['.log', '.index', '.timeindex'] as const) fs.rmSync(path.join(directory, cleanedFileName(baseOffset, suffix)), { force: true });
 }
 
+/**
+ * Removes every cleaned file in a partition directory: its log closes while a pass is in
+ * flight, and the process may end before that pass's results come back.
+ */
+export function removeCleanedFiles(directory: string): void {
+  for (const name of fs.readdirSync(directory)) if (name.endsWith(cleanedSuffix)) fs.rmSync(path.join(directory, name), { force: true });
+}
+
 export async function syncDirectoryAsync(directory: string): Promise<void> {
   const handle = await fs.promises.open(directory, 'r');
   try {
@@ -147,7 +156,12 @@ export class LogCleaner {
     const generation = this.#generation;
     const done = this.#queue
       .then(() => (control.cancelled || generation !== this.#generation ? undefined : this.#start(job, control)))
-      .then((result) => (control.cancelled ? undefined : result));
+      .then((result) => {
+        if (!control.cancelled) return result;
+        // Finished just as it was cancelled: nobody will swap these in.
+        for (const cleaned of result?.cleaned ?? []) discardCleaned(job.directory, cleaned.baseOffset);
+        return undefined;
+      });
     this.#queue = done.catch(() => {});
     return { done, get cancelled() { return control.cancelled; }, cancel: () => control.cancel() };
   }

@@ -19,7 +19,9 @@ import {
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
-import { type CleanerTask, discardCleaned, type LogCleaner, planCleaning, swapInCleaned, syncDirectoryAsync } from './log-cleaner.js';
+import {
+  type CleanerTask, discardCleaned, type LogCleaner, planCleaning, removeCleanedFiles, swapInCleaned, syncDirectoryAsync,
+} from './log-cleaner.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { Segment, segmentFileName } from './segment.js';
 
@@ -417,7 +419,10 @@ export class Log {
    */
   close(): void {
     if (this.#closed) return;
-    this.#cleaning?.cancel();
+    if (this.#cleaning !== undefined) {
+      this.#cleaning.cancel();
+      removeCleanedFiles(this.directory);
+    }
     for (const segment of this.#segments) segment.flush();
     this.#groupCommit.synced(this.logEndOffset);
     this.#groupCommit.close();
