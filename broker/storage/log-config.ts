@@ -42,6 +42,18 @@ export interface LogConfig {
    * pin a segment past retention or roll a segment per batch.
    */
   messageTimestampAfterMaxMs: number;
+  /**
+   * min.cleanable.dirty.ratio: a compacted log is cleaned once its dirty bytes (written since
+   * the last pass) exceed this share of its sealed bytes, in [0, 1].
+   */
+  minCleanableDirtyRatio: number;
+  /**
+   * log.cleaner.dedupe.buffer.size, a broker setting (not a topic config): bytes of the
+   * cleaner's offset map, 24 per key. One cleaner runs per broker, so this is the whole
+   * broker's cost. Default 32 MiB (~1.26 M keys per pass; Kafka's is 128 MiB over its cleaner
+   * threads); a dirty part with more keys is cleaned over several passes.
+   */
+  cleanerDedupeBufferBytes: number;
 }
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
@@ -66,7 +78,12 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   messageTimestampType: 'CreateTime',
   messageTimestampBeforeMaxMs: Infinity,
   messageTimestampAfterMaxMs: 3600 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  cleanerDedupeBufferBytes: 32 * 1024 * 1024,
 });
+
+/** The smallest offset map: two slots of 24 bytes. */
+const cleanerDedupeBufferBytesMin = 48;
 
 /** Positions in a segment are u32 on disk, and Buffer offsets must stay below 2 GiB. */
 export const segmentBytesMax = 2 ** 31 - 1;
@@ -87,6 +104,7 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'message.timestamp.type': 'messageTimestampType',
   'message.timestamp.before.max.ms': 'messageTimestampBeforeMaxMs',
   'message.timestamp.after.max.ms': 'messageTimestampAfterMaxMs',
+  'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio',
 });
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
@@ -105,6 +123,13 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('flushMs');
   positive('maxMessageBytes', segmentBytesMax);
   positive('retentionCheckIntervalMs');
+  positive('cleanerDedupeBufferBytes', segmentBytesMax);
+  if (config.cleanerDedupeBufferBytes < cleanerDedupeBufferBytesMin) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `cleanerDedupeBufferBytes (log.cleaner.dedupe.buffer.size) must be at least ${cleanerDedupeBufferBytesMin}, got ${config.cleanerDedupeBufferBytes}`);
+  }
+  if (!(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `min.cleanable.dirty.ratio must be between 0 and 1, got ${config.minCleanableDirtyRatio}`);
+  }
   if (!Number.isInteger(config.deleteRetentionMs) || config.deleteRetentionMs < 0) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `deleteRetentionMs must be a non-negative integer, got ${config.deleteRetentionMs}`);
   }

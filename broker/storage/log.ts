@@ -19,7 +19,10 @@ import {
 } from './checkpoint.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
-import { compactSegment, latestOffsets, replaceSegmentLog } from './log-cleaner.js';
+import { CleanerCheckpoint } from './cleaner-checkpoint.js';
+import {
+  type CleanerTask, discardCleaned, type LogCleaner, planCleaning, removeCleanedFiles, swapInCleaned, syncDirectoryAsync,
+} from './log-cleaner.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { Segment, segmentFileName } from './segment.js';
 
@@ -53,6 +56,13 @@ export interface AppendResult {
   records: number;
 }
 
+export interface CompactionOutcome {
+  segmentsCleaned: number;
+  recordsRemoved: number;
+  /** Bytes the pass read from segment files; 0 when no pass ran. */
+  bytesRead: number;
+}
+
 export interface ReadResult {
   /** Whole batches, in order; the first holds the requested offset. */
   slices: Buffer[];
@@ -69,6 +79,8 @@ export class Log {
   #onBackgroundError: (error: unknown) => void;
   #groupCommit: GroupCommit;
   #closed = false;
+  #cleaning: CleanerTask | undefined;
+  #cleanerCheckpointFile: CleanerCheckpoint | undefined;
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
@@ -263,6 +275,8 @@ export class Log {
   truncateTo(offset: number): void {
     this.#checkOpen();
     if (offset >= this.logEndOffset) return;
+    this.#cleaning?.cancel();
+    this.#cleanerCheckpoint.truncateTo(offset);
     if (offset <= this.#segments[0]!.baseOffset || offset < this.#logStartOffset) {
       this.#restartAt(offset);
       return;
@@ -327,26 +341,59 @@ export class Log {
   }
 
   /**
-   * Compaction (cleanup.policy=compact): keeps the last record per key in sealed segments and
-   * drops tombstones older than delete.retention.ms. Offsets and the log's ends do not move.
+   * One compaction pass (cleanup.policy=compact) when there is enough to do: keeps the last
+   * record per key in sealed segments and drops tombstones older than delete.retention.ms.
+   * `cleaner` does the work off this thread; this thread decides and swaps the cleaned segments
+   * in (log-cleaner.ts). Offsets and the log's ends do not move. One pass per log at a time: a
+   * call while one runs does nothing.
    */
-  compact(): { segmentsCleaned: number; recordsRemoved: number } {
+  async compact(cleaner: LogCleaner): Promise<CompactionOutcome> {
     this.#checkOpen();
-    const outcome = { segmentsCleaned: 0, recordsRemoved: 0 };
-    if (!this.config.cleanupPolicy.includes('compact') || this.#segments.length < 2) return outcome;
+    const outcome: CompactionOutcome = { segmentsCleaned: 0, recordsRemoved: 0, bytesRead: 0 };
+    if (!this.config.cleanupPolicy.includes('compact') || this.#cleaning !== undefined) return outcome;
+    const checkpoint = this.#cleanerCheckpoint;
+    const generation = checkpoint.generation;
     const sealed = this.#segments.slice(0, -1);
-    const latest = latestOffsets(sealed.map((segment) => segment.contents()));
-    const horizon = this.#now() - this.config.deleteRetentionMs;
-    for (const segment of sealed) {
-      const cleaned = compactSegment(segment.contents(), latest, segment.maxTimestamp >= 0 && segment.maxTimestamp < horizon);
-      if (cleaned === undefined) continue;
-      replaceSegmentLog(this.directory, segment.baseOffset, cleaned.bytes);
-      segment.close();
-      this.#segments[this.#segments.indexOf(segment)] = Segment.open(this.directory, segment.baseOffset, this.config, { active: false, recover: false });
-      outcome.segmentsCleaned += 1;
-      outcome.recordsRemoved += cleaned.removed;
+    const job = planCleaning(this.directory, sealed, this.#active.baseOffset, checkpoint.state, this.config, this.#now());
+    if (job === undefined) return outcome;
+    const task = cleaner.run(job);
+    this.#cleaning = task;
+    try {
+      const result = await task.done;
+      if (result === undefined) return outcome;
+      for (const cleaned of result.cleaned) {
+        // One segment per turn of the event loop: opening each costs about a millisecond.
+        if (outcome.segmentsCleaned > 0) await new Promise((resolve) => setImmediate(resolve));
+        const index = this.#segments.indexOf(sealed.find((segment) => segment.baseOffset === cleaned.baseOffset)!);
+        // Closed, truncated, or the segment gone (retention) meanwhile: its cleaned files are stale.
+        if (this.#closed || task.cancelled || index < 0 || this.#segments[index]!.active) {
+          discardCleaned(this.directory, cleaned.baseOffset);
+          continue;
+        }
+        swapInCleaned(this.directory, cleaned.baseOffset);
+        this.#segments[index]!.close();
+        this.#segments[index] = Segment.open(this.directory, cleaned.baseOffset, this.config, { active: false, recover: false });
+        outcome.segmentsCleaned += 1;
+        outcome.recordsRemoved += cleaned.recordsRemoved;
+      }
+      outcome.bytesRead = result.bytesRead;
+      if (this.#closed || task.cancelled) return outcome;
+      await syncDirectoryAsync(this.directory);
+      // A truncation meanwhile cancelled the task: the pass's end may lie past the new log end.
+      if (this.#closed || task.cancelled) return outcome;
+      await checkpoint.advance({ cleanPoint: result.endOffset, tombstoneDeadline: result.tombstoneDeadline }, generation);
+      return outcome;
+    } catch (error) {
+      if (this.#closed) return outcome;
+      throw error;
+    } finally {
+      this.#cleaning = undefined;
     }
-    return outcome;
+  }
+
+  get #cleanerCheckpoint(): CleanerCheckpoint {
+    this.#cleanerCheckpointFile ??= new CleanerCheckpoint(this.directory);
+    return this.#cleanerCheckpointFile;
   }
 
   /** A segment's newest record time, or its file's modification time when it has none. */
@@ -377,6 +424,10 @@ export class Log {
    */
   close(): void {
     if (this.#closed) return;
+    if (this.#cleaning !== undefined) {
+      this.#cleaning.cancel();
+      removeCleanedFiles(this.directory);
+    }
     for (const segment of this.#segments) segment.flush();
     this.#groupCommit.synced(this.logEndOffset);
     this.#groupCommit.close();
@@ -389,6 +440,7 @@ export class Log {
 
   /** Closes without syncing and removes the partition's directory. */
   delete(): void {
+    this.#cleaning?.cancel();
     this.#closed = true;
     this.#groupCommit.close();
     for (const segment of this.#segments) segment.delete();
