@@ -9,6 +9,7 @@ import { SluiceError } from '../proto/errors.js';
 import type { BrokerOptions } from '../broker/broker.js';
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { limits } from '../broker/limits.js';
+import { defaultLogConfig } from '../broker/storage/log-config.js';
 import { wholeNumber, withExamples } from './options.js';
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
@@ -38,6 +39,7 @@ interface BrokerFlags {
   fetchMaxBytes: number;
   offsetsRetentionMinutes: number;
   offsetsRetentionCheckIntervalMs: number;
+  logCleanerDedupeBufferBytes: number;
   logLevel: string;
 }
 
@@ -62,7 +64,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     fetchBytesMax: flags.fetchMaxBytes,
     offsetsRetentionMs: flags.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: flags.offsetsRetentionCheckIntervalMs,
-    logDefaults: { retentionCheckIntervalMs: flags.retentionCheckIntervalMs },
+    logDefaults: { retentionCheckIntervalMs: flags.retentionCheckIntervalMs, cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes },
   };
 }
 
@@ -86,6 +88,7 @@ export function brokerCommand(program: Command): void {
     .option('--fetch-max-bytes <n>', 'fetch.max.bytes: the most a fetch response carries, whatever the client asks (its first batch always goes whole)', wholeNumber(1), limits.fetchBytesMax)
     .option('--offsets-retention-minutes <n>', 'offsets.retention.minutes: a group Empty this long is removed with its committed offsets', wholeNumber(1), offsetsRetentionMsDefault / 60_000)
     .option('--offsets-retention-check-interval-ms <n>', 'how often expired groups are looked for', wholeNumber(1), offsetsRetentionCheckIntervalMsDefault)
+    .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);
