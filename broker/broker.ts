@@ -147,6 +147,7 @@ export class Broker {
       for (const partition of topic.partitions) {
         const report = partition.log.loadReport;
         if (!report.clean) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
+        else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
       }
     }
     this.#retention.start();

@@ -5,6 +5,11 @@
  * it, which V8 runs once no Buffer or subarray over that memory is reachable. So JavaScript can
  * never read an unmapped page. Async work (sync, populate) holds a reference to the Buffer
  * for as long as it runs, for the same reason.
+ *
+ * A deleted file's mapping need not wait for that finalizer to give its disk blocks back:
+ * release() puts anonymous zero pages over the same address range (MAP_FIXED), which drops the
+ * mapping's reference to the file at once while every address stays valid. Stale slices then
+ * read zeros; the finalizer still unmaps the range later.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,9 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+
+/* Marks the Buffers map() returns, so release() never replaces memory it does not own. */
+static const napi_type_tag mapping_tag = {0x736c756963656d6dULL, 0x61707065642d6d6dULL};
 
 static int64_t live_mappings = 0;
 static int64_t live_bytes = 0;
@@ -145,9 +153,41 @@ static napi_value map(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "sluice_mmap: cannot wrap the mapping in a Buffer");
     return NULL;
   }
+  if (napi_type_tag_object(env, result, &mapping_tag) != napi_ok) {
+    napi_throw_error(env, NULL, "sluice_mmap: cannot tag the mapping");
+    return NULL;
+  }
   live_mappings += 1;
   live_bytes += length;
   return result;
+}
+
+/*
+ * release(mapping, writable): replaces the whole mapping with private anonymous zero pages.
+ * The protection stays what it was, so a stray late write lands in throwaway memory instead of
+ * faulting; MAP_NORESERVE keeps a large writable range from counting against the commit limit.
+ */
+static napi_value release(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  bool tagged = false, writable;
+  void *data;
+  size_t length;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "release(mapping, writable)");
+    return NULL;
+  }
+  if (napi_check_object_type_tag(env, args[0], &mapping_tag, &tagged) != napi_ok || !tagged) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mapping must be a Buffer returned by map(), not a slice of one");
+    return NULL;
+  }
+  CHECK(napi_get_value_bool(env, args[1], &writable));
+  CHECK(napi_get_buffer_info(env, args[0], &data, &length));
+  int protection = PROT_READ | (writable ? PROT_WRITE : 0);
+  void *replaced = mmap(data, length, protection, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (replaced == MAP_FAILED) return throw_errno(env, errno, "mmap(MAP_FIXED | MAP_ANONYMOUS)");
+  return NULL;
 }
 
 static napi_value stats(napi_env env, napi_callback_info info) {
@@ -286,6 +326,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (size > 0) page_size = (size_t)size;
   napi_property_descriptor functions[] = {
     {"map", NULL, map, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"release", NULL, release, NULL, NULL, NULL, napi_enumerable, NULL},
     {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sync", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncAsync", NULL, sync_async, NULL, NULL, NULL, napi_enumerable, NULL},

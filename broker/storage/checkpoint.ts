@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SluiceError } from '../../proto/errors.js';
+import { storageError, storageStep } from './storage-error.js';
 
 export const cleanShutdownFile = '.clean-shutdown';
 export const logStartOffsetFile = 'log-start-offset';
@@ -24,17 +24,23 @@ export function writeOffsetCheckpoint(directory: string, name: string, offset: n
     }
     fs.renameSync(temporary, target);
   } catch (cause) {
-    throw new SluiceError('SLUICE_ERR_STORAGE', `cannot write checkpoint ${target}`, { cause });
+    throw storageError(`cannot write checkpoint ${target}`, cause);
   }
 }
 
-/** The stored offset, or undefined when the file is missing or unreadable (then it is rebuilt). */
+/**
+ * The stored offset, or undefined when the file is missing or garbled (then it is rebuilt). A
+ * file that exists but cannot be read now (EMFILE, EIO) is an error, not a missing value: a log
+ * start read as 0 would bring deleted records back.
+ */
 export function readOffsetCheckpoint(directory: string, name: string): number | undefined {
+  const file = path.join(directory, name);
   let text: string;
   try {
-    text = fs.readFileSync(path.join(directory, name), 'utf8');
-  } catch {
-    return undefined;
+    text = fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw storageError(`cannot read checkpoint ${file}`, cause);
   }
   const [version, value] = text.split('\n');
   const offset = Number(value);
@@ -44,21 +50,27 @@ export function readOffsetCheckpoint(directory: string, name: string): number | 
 /** Removes the marker and reports whether it was there: the previous stop was clean. */
 export function consumeCleanShutdownMarker(directory: string): boolean {
   const marker = path.join(directory, cleanShutdownFile);
-  if (!fs.existsSync(marker)) return false;
-  fs.rmSync(marker);
-  return true;
+  return storageStep(`cannot remove ${marker}`, () => {
+    if (!fs.existsSync(marker)) return false;
+    fs.rmSync(marker);
+    return true;
+  });
 }
 
 export function writeCleanShutdownMarker(directory: string): void {
-  fs.writeFileSync(path.join(directory, cleanShutdownFile), '');
+  const marker = path.join(directory, cleanShutdownFile);
+  storageStep(`cannot write ${marker}`, () => fs.writeFileSync(marker, ''));
 }
 
 /** Makes a directory's entries (created or removed files) durable. */
 export function syncDirectory(directory: string): void {
-  const fd = fs.openSync(directory, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  storageStep(`cannot sync directory ${directory}`, () => {
+    const fd = fs.openSync(directory, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }
+

@@ -10,6 +10,11 @@
  * One sync runs at a time and covers everything appended before it started; appends that
  * arrive while it runs are covered by the next one, which starts as soon as it ends. So one
  * msync serves every append that was waiting, however many there were.
+ *
+ * A failed sync is final ("fsyncgate"): the kernel may already have dropped the dirty pages it
+ * could not write and cleared the error, so a later sync that succeeds proves nothing about
+ * them. The scheduler then fails every waiter, starts no more syncs, never moves
+ * `syncedOffset` again, and tells its owner, which must take the log offline.
  */
 import { SluiceError } from '../../proto/errors.js';
 
@@ -37,6 +42,8 @@ export class GroupCommit {
   #timer: NodeJS.Timeout | undefined;
   #waiters: Waiter[] = [];
   #closed = false;
+  #failure: SluiceError | undefined;
+  #onSyncFailed: (error: unknown) => void;
 
   constructor(options: {
     startSync: () => SyncJob;
@@ -44,7 +51,10 @@ export class GroupCommit {
     flushMessages: number;
     flushMs: number;
     syncedOffset: number;
+    /** A sync failed; called before the waiters are failed, so the owner can call `fail()` with its own error. */
+    onSyncFailed?: (error: unknown) => void;
   }) {
+    this.#onSyncFailed = options.onSyncFailed ?? (() => {});
     this.#startSync = options.startSync;
     this.#logEndOffset = options.logEndOffset;
     this.#flushMessages = options.flushMessages;
@@ -74,6 +84,7 @@ export class GroupCommit {
 
   /** Syncs everything appended so far; resolves when it is durable. */
   flush(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const target = this.#logEndOffset();
     if (target <= this.#syncedOffset) return Promise.resolve();
     const waiting = this.waitFor(target - 1);
@@ -84,6 +95,7 @@ export class GroupCommit {
   /** Resolves once `offset` is durable, by whatever sync covers it. */
   waitFor(offset: number): Promise<void> {
     if (offset < this.#syncedOffset) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new SluiceError('SLUICE_ERR_LOG_CLOSED', 'the log closed before the sync'));
     return new Promise((resolve, reject) => this.#waiters.push({ offset, resolve, reject }));
   }
@@ -95,7 +107,16 @@ export class GroupCommit {
 
   /** A sync done outside this scheduler (clean close) covered everything below `offset`. */
   synced(offset: number): void {
-    this.#settle(offset, undefined);
+    this.#settle(offset);
+  }
+
+  /** Stops for good: every waiter, now and later, gets `error`; no sync starts again. */
+  fail(error: SluiceError): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
   close(): void {
@@ -107,7 +128,7 @@ export class GroupCommit {
   }
 
   #request(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#failure !== undefined) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -121,12 +142,12 @@ export class GroupCommit {
       job = this.#startSync();
     } catch (error) {
       this.#running = false;
-      this.#settle(this.#logEndOffset(), error);
+      this.#syncFailed(error);
       return;
     }
     job.done.then(
-      () => this.#settle(job.offset, undefined),
-      (error: unknown) => this.#settle(job.offset, error),
+      () => this.#settle(job.offset),
+      (error: unknown) => this.#syncFailed(error),
     ).finally(() => {
       this.#running = false;
       if (this.#again) {
@@ -136,13 +157,18 @@ export class GroupCommit {
     });
   }
 
-  #settle(offset: number, error: unknown): void {
-    if (error === undefined) this.#syncedOffset = Math.max(this.#syncedOffset, offset);
+  #syncFailed(error: unknown): void {
+    this.#onSyncFailed(error);
+    this.fail(new SluiceError('SLUICE_ERR_STORAGE', 'syncing the log to disk failed; restart the broker to recover it', { cause: error }));
+  }
+
+  #settle(offset: number): void {
+    if (this.#failure !== undefined) return;
+    this.#syncedOffset = Math.max(this.#syncedOffset, offset);
     const remaining: Waiter[] = [];
     for (const waiter of this.#waiters) {
       if (waiter.offset >= offset) remaining.push(waiter);
-      else if (error === undefined) waiter.resolve();
-      else waiter.reject(new SluiceError('SLUICE_ERR_STORAGE', 'syncing the log to disk failed', { cause: error }));
+      else waiter.resolve();
     }
     this.#waiters = remaining;
   }

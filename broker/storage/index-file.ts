@@ -6,10 +6,10 @@
  * `entries × entrySize` when the segment is sealed or closed, so a clean file's length says how
  * many entries it holds. After a crash the active index may be longer than its entries (zeros
  * at the tail); the subclass's `validEntries()` finds the prefix that is real, and the segment
- * then checks that prefix against the log. Indexes carry no checksum: when in doubt they are
- * rebuilt from the log, which is the only source of truth.
+ * then checks that prefix against the log. Anything else past that prefix (a wrong length, an
+ * entry out of order, random bytes) marks the file `damaged`. Indexes carry no checksum: when
+ * in doubt they are rebuilt from the log, which is the only source of truth.
  */
-import fs from 'node:fs';
 import { MappedFile } from './mapped-file.js';
 
 export const indexGrowChunkBytes = 64 * 1024;
@@ -21,6 +21,7 @@ export abstract class IndexFile {
   readonly maxEntries: number;
   protected file: MappedFile;
   #entries: number;
+  #damaged: boolean;
 
   protected constructor(path: string, baseOffset: number, maxIndexBytes: number, entrySize: number) {
     this.path = path;
@@ -32,8 +33,21 @@ export abstract class IndexFile {
       growChunkBytes: indexGrowChunkBytes,
       writable: true,
     });
-    this.#entries = Math.min(this.maxEntries, Math.floor(this.file.fileSize / entrySize));
-    this.#entries = this.validEntries(this.#entries);
+    try {
+      this.#entries = this.validEntries(Math.min(this.maxEntries, Math.floor(this.file.fileSize / entrySize)));
+      this.#damaged = !isZero(this.file.buffer, this.#entries * entrySize, this.file.fileSize);
+    } catch (error) {
+      this.file.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Bytes past the valid entries are not the zero tail a crash leaves: this file was not
+   * written by an index (or an entry is torn), and the segment must rebuild it from the log.
+   */
+  get damaged(): boolean {
+    return this.#damaged;
   }
 
   get entries(): number {
@@ -58,6 +72,10 @@ export abstract class IndexFile {
 
   /** Keeps the first `count` entries and zeroes the rest, so a crash cannot bring them back. */
   truncateEntries(count: number): void {
+    if (count === 0 && this.#damaged) {
+      this.file.buffer.fill(0, 0, this.file.fileSize);
+      this.#damaged = false;
+    }
     if (count >= this.#entries) return;
     const start = count * this.entrySize;
     this.file.buffer.fill(0, start, this.#entries * this.entrySize);
@@ -101,8 +119,18 @@ export abstract class IndexFile {
     this.file.close();
   }
 
-  delete(): void {
-    this.file.close();
-    fs.rmSync(this.path, { force: true });
+  /** The file was unlinked: closes it and frees its blocks now (see MappedFile.release). */
+  release(): void {
+    this.file.release();
   }
+}
+
+const zeroChunk = Buffer.alloc(64 * 1024);
+
+function isZero(buffer: Buffer, start: number, end: number): boolean {
+  for (let position = start; position < end; position += zeroChunk.length) {
+    const stop = Math.min(end, position + zeroChunk.length);
+    if (buffer.compare(zeroChunk, 0, stop - position, position, stop) !== 0) return false;
+  }
+  return true;
 }

@@ -29,7 +29,9 @@ export interface LoadReport {
   indexesRebuilt: number;
 }
 
-export function loadSegments(directory: string, config: LogConfig, startOffset: number): { segments: Segment[]; report: LoadReport } {
+export function loadSegments(
+  directory: string, config: LogConfig, startOffset: number, createSegment: (baseOffset: number) => Segment,
+): { segments: Segment[]; report: LoadReport } {
   fs.mkdirSync(directory, { recursive: true });
   const clean = consumeCleanShutdownMarker(directory);
   if (!clean) syncDirectory(directory);
@@ -41,10 +43,23 @@ export function loadSegments(directory: string, config: LogConfig, startOffset: 
   removeStrays(directory, names, new Set(bases));
 
   const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0 };
-  if (bases.length === 0) return { segments: [Segment.create(directory, startOffset, config)], report };
+  if (bases.length === 0) return { segments: [createSegment(startOffset)], report };
 
   const recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;
   const segments: Segment[] = [];
+  try {
+    openEach(segments, bases, directory, config, clean, recoveryPoint, report);
+  } catch (error) {
+    // Out of descriptors or memory part-way through: give back what was opened.
+    for (const segment of segments) segment.discard();
+    throw error;
+  }
+  return { segments, report };
+}
+
+function openEach(
+  segments: Segment[], bases: number[], directory: string, config: LogConfig, clean: boolean, recoveryPoint: number, report: LoadReport,
+): void {
   for (let index = 0; index < bases.length; index += 1) {
     const base = bases[index]!;
     const next = bases[index + 1];
@@ -64,7 +79,6 @@ export function loadSegments(directory: string, config: LogConfig, startOffset: 
       break;
     }
   }
-  return { segments, report };
 }
 
 /** Index files without their log, half-written checkpoints, and unfinished compactions. */
@@ -84,7 +98,7 @@ function dropFrom(directory: string, bases: number[]): number {
 
 /** After dropping later segments, the new last segment must take appends again. */
 function reopenActive(segments: Segment[], directory: string, config: LogConfig): void {
-  const last = segments.pop()!;
+  const last = segments[segments.length - 1]!;
+  segments[segments.length - 1] = Segment.open(directory, last.baseOffset, config, { active: true, recover: false });
   last.close();
-  segments.push(Segment.open(directory, last.baseOffset, config, { active: true, recover: false }));
 }

@@ -7,6 +7,14 @@
  * record gets. Both persist: the start in a checkpoint file, the end in the segments.
  * All methods run on the broker's single JavaScript thread; `append` is synchronous so the
  * order of appends is the order of calls.
+ *
+ * Failure atomicity: every change of state (roll, truncate, restart, retention, DeleteRecords,
+ * close, delete) first does what needs new descriptors or memory (creating or reopening a
+ * segment, writing a checkpoint), so that running out of them (EMFILE, ENOMEM, ENOSPC) leaves
+ * the log as it was; the steps after that only unlink and close. An I/O error in those later
+ * steps, or any failed sync, takes the log offline (see `#fail`): it then refuses all work with
+ * a storage error until the broker restarts and recovers it from disk, as Kafka takes a failed
+ * log directory offline.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +25,7 @@ import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from 
 import {
   logStartOffsetFile, readOffsetCheckpoint, recoveryPointFile, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
 } from './checkpoint.js';
+import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
@@ -32,6 +41,30 @@ export interface LogOptions {
   now?: () => number;
   /** Called with errors of background work (syncs after a roll) that no caller awaits. */
   onBackgroundError?: (error: unknown) => void;
+  /**
+   * How long a deleted segment keeps the bytes of its last read for responses still being
+   * written to clients (default 60 s, Kafka's file.delete.delay.ms). A deleted segment not read
+   * for that long gives its disk blocks back at once.
+   */
+  deletedSegmentReadGraceMs?: number;
+  hooks?: StorageHooks;
+}
+
+/** Seams for fault tests: real failures injected at the points where the file system can fail. */
+export interface StorageHooks {
+  /** Runs before a new segment's files are created; what it throws fails the creation. */
+  beforeSegmentCreate?: (baseOffset: number) => void;
+  /**
+   * Runs each segment sync: a test may hold it, report completions in another order, or fail
+   * it (reject instead of calling `sync`).
+   */
+  segmentSync?: (baseOffset: number, sync: () => Promise<void>) => Promise<void>;
+}
+
+/** A sealed segment whose sync runs in the background; the recovery point may pass it once it is done. */
+interface PendingRoll {
+  end: number;
+  synced: boolean;
 }
 
 export interface AppendOptions {
@@ -81,16 +114,32 @@ export class Log {
   #closed = false;
   #cleaning: CleanerTask | undefined;
   #cleanerCheckpointFile: CleanerCheckpoint | undefined;
+  #failure: SluiceError | undefined;
+  #hooks: StorageHooks;
+  #readGraceMs: number;
+  /** The recovery point on disk: every segment ending at or below it is synced. */
+  #recoveryPoint: number;
+  /** End of the contiguous prefix of synced segments; written behind #recoveryPoint. */
+  #recoveryPointTarget: number;
+  /** Rolls in order; the recovery point passes one only when it and all before it are synced. */
+  #pendingRolls: PendingRoll[] = [];
+  /** One chain writes the recovery point, so two writes never race. */
+  #recoveryPointWrites: Promise<void> = Promise.resolve();
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
     this.config = config;
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.#hooks = options.hooks ?? {};
+    this.#readGraceMs = options.deletedSegmentReadGraceMs ?? 60_000;
     const checkpointedStart = readOffsetCheckpoint(directory, logStartOffsetFile) ?? 0;
-    const { segments, report } = loadSegments(directory, config, checkpointedStart);
+    this.#recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;
+    const { segments, report } = loadSegments(directory, config, checkpointedStart, (base) => this.#createSegment(base));
     this.#segments = segments;
     this.loadReport = report;
+    this.#recoveryPoint = Math.min(this.#recoveryPoint, this.logEndOffset);
+    this.#recoveryPointTarget = this.#recoveryPoint;
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
@@ -98,6 +147,7 @@ export class Log {
       flushMessages: config.flushMessages,
       flushMs: config.flushMs,
       syncedOffset: report.clean ? this.logEndOffset : 0,
+      onSyncFailed: (error) => this.#fail(error, 'syncing appended records to disk'),
     });
   }
 
@@ -130,6 +180,16 @@ export class Log {
   /** Every offset below this is synced to the device. */
   get syncedOffset(): number {
     return this.#groupCommit.syncedOffset;
+  }
+
+  /** The recovery point on disk: after a crash, segments ending at or below it are trusted unchecked. */
+  get recoveryPoint(): number {
+    return this.#recoveryPoint;
+  }
+
+  /** A sync failed: the log refuses every operation until the broker restarts. */
+  get offline(): boolean {
+    return this.#failure !== undefined;
   }
 
   get #active(): Segment {
@@ -227,22 +287,123 @@ export class Log {
     return low;
   }
 
-  /** Seals the active segment and starts a new one at the log end (no-op when it is empty). */
+  /**
+   * Seals the active segment and starts a new one at the log end (no-op when it is empty).
+   * The new segment is created first: when that fails (EMFILE, ENOMEM, ENOSPC) the active
+   * segment is left as it was and keeps taking appends, and the caller gets a storage error.
+   */
   roll(): void {
     this.#checkOpen();
     const sealed = this.#active;
     if (sealed.isEmpty) return;
-    sealed.seal();
-    this.#segments.push(Segment.create(this.directory, sealed.nextOffset, this.config));
-    const recoveryPoint = sealed.nextOffset;
-    sealed.flushAsync()
-      .then(() => fs.promises.open(this.directory, 'r'))
-      .then(async (handle) => {
-        await handle.sync();
-        await handle.close();
-        if (!this.#closed) writeOffsetCheckpoint(this.directory, recoveryPointFile, recoveryPoint);
-      })
-      .catch(this.#onBackgroundError);
+    const next = this.#createSegment(sealed.nextOffset);
+    try {
+      // Seal marks the segment sealed only as its last step, so a failed cut leaves it active.
+      sealed.seal();
+    } catch (error) {
+      this.#discardCreated(next);
+      throw storageError(`partition log ${this.directory} cannot seal segment ${sealed.baseOffset}`, error);
+    }
+    this.#segments.push(next);
+    this.#syncInBackground(sealed);
+  }
+
+  #createSegment(baseOffset: number): Segment {
+    return storageStep(
+      `partition log ${this.directory} cannot start a segment at offset ${baseOffset} (nothing was written; retry once descriptors, memory or disk space are free)`,
+      () => {
+        this.#hooks.beforeSegmentCreate?.(baseOffset);
+        return Segment.create(this.directory, baseOffset, this.config);
+      },
+    );
+  }
+
+  /** Takes back a segment just created; if its files cannot go, they would shadow later offsets. */
+  #discardCreated(segment: Segment): void {
+    try {
+      segment.delete(0);
+    } catch (error) {
+      segment.discard();
+      this.#fail(error, `removing the unused segment ${segment.baseOffset}`);
+    }
+  }
+
+  /** Opens a sealed segment again for appends (truncation); the caller swaps it in. */
+  #reopenActive(segment: Segment): Segment {
+    if (segment.active) return segment;
+    return storageStep(`partition log ${this.directory} cannot reopen segment ${segment.baseOffset} for writing`,
+      () => Segment.open(this.directory, segment.baseOffset, this.config, { active: true, recover: false }));
+  }
+
+  #syncSegment(segment: Segment): Promise<void> {
+    const seam = this.#hooks.segmentSync;
+    if (seam === undefined) return segment.flushAsync();
+    return Promise.resolve().then(() => seam(segment.baseOffset, () => segment.flushAsync()));
+  }
+
+  /**
+   * Syncs a sealed segment in the background. Syncs of several rolls may finish in any order,
+   * but the recovery point only moves to the end of the synced prefix of rolls: past a segment
+   * only once it and every one before it are on the device.
+   */
+  #syncInBackground(sealed: Segment): void {
+    const roll: PendingRoll = { end: sealed.nextOffset, synced: false };
+    this.#pendingRolls.push(roll);
+    this.#syncSegment(sealed).then(
+      () => {
+        roll.synced = true;
+        this.#advanceRecoveryPoint();
+      },
+      (error: unknown) => this.#fail(error, `syncing sealed segment ${sealed.baseOffset} to disk`),
+    );
+  }
+
+  #advanceRecoveryPoint(): void {
+    let target = this.#recoveryPointTarget;
+    while (this.#pendingRolls[0]?.synced === true) target = Math.max(target, this.#pendingRolls.shift()!.end);
+    if (target <= this.#recoveryPointTarget) return;
+    this.#recoveryPointTarget = target;
+    this.#recoveryPointWrites = this.#recoveryPointWrites.then(() => this.#writeRecoveryPoint());
+  }
+
+  /** Syncs the directory (the new segments' names), then writes the recovery point. Never rejects. */
+  async #writeRecoveryPoint(): Promise<void> {
+    const target = this.#recoveryPointTarget;
+    if (this.#stopped || target <= this.#recoveryPoint) return;
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(this.directory, 'r');
+    } catch (error) {
+      // Nothing was lost, only not yet recorded: the next roll tries again.
+      if (!this.#stopped) this.#onBackgroundError(storageError(`cannot open ${this.directory} to sync it; its recovery point stays at ${this.#recoveryPoint} for now`, error));
+      return;
+    }
+    try {
+      await handle.sync();
+    } catch (error) {
+      this.#fail(error, `syncing directory ${this.directory}`);
+      return;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+    // A truncation while the directory synced may have lowered the target.
+    const offset = Math.min(target, this.#recoveryPointTarget);
+    if (this.#stopped || offset <= this.#recoveryPoint) return;
+    try {
+      writeOffsetCheckpoint(this.directory, recoveryPointFile, offset);
+      this.#recoveryPoint = offset;
+    } catch (error) {
+      this.#onBackgroundError(error);
+    }
+  }
+
+  /** Truncation drops records: the recovery point must not vouch for offsets written again later. */
+  #lowerRecoveryPoint(offset: number): void {
+    this.#pendingRolls = this.#pendingRolls.filter((roll) => roll.end <= offset);
+    this.#recoveryPointTarget = Math.min(this.#recoveryPointTarget, offset);
+    if (this.#recoveryPoint <= offset) return;
+    writeOffsetCheckpoint(this.directory, recoveryPointFile, offset);
+    this.#recoveryPoint = offset;
   }
 
   /** Syncs every appended record to the device (joining a sync already running). */
@@ -264,7 +425,7 @@ export class Log {
     const offset = this.logEndOffset;
     const synced = this.#groupCommit.syncedOffset;
     const pending = this.#segments.filter((segment) => segment.nextOffset > synced);
-    return { offset, done: Promise.all(pending.map((segment) => segment.flushAsync())).then(() => {}) };
+    return { offset, done: Promise.all(pending.map((segment) => this.#syncSegment(segment))).then(() => {}) };
   }
 
   /**
@@ -277,31 +438,69 @@ export class Log {
     if (offset >= this.logEndOffset) return;
     this.#cleaning?.cancel();
     this.#cleanerCheckpoint.truncateTo(offset);
-    if (offset <= this.#segments[0]!.baseOffset || offset < this.#logStartOffset) {
+    const index = offset <= this.#segments[0]!.baseOffset ? -1 : this.#segmentIndexFor(offset - 1);
+    const target = this.#segments[index];
+    // Cutting below the log start, or inside a batch that began below it, leaves nothing readable.
+    if (target === undefined || offset < this.#logStartOffset || target.truncationPoint(offset) < this.#logStartOffset) {
       this.#restartAt(offset);
       return;
     }
-    while (this.#active.baseOffset >= offset) this.#segments.pop()!.delete();
-    if (!this.#active.active) {
-      const sealed = this.#segments.pop()!;
-      sealed.close();
-      this.#segments.push(Segment.open(this.directory, sealed.baseOffset, this.config, { active: true, recover: false }));
+    this.#lowerRecoveryPoint(target.truncationPoint(offset));
+    const kept = this.#reopenActive(target);
+    const segmentsBefore = this.#segments.length;
+    while (this.#segments.length > index + 1) {
+      const last = this.#segments[this.#segments.length - 1]!;
+      try {
+        last.delete(this.#readGraceMs);
+      } catch (error) {
+        if (kept !== target) kept.discard();
+        // Once the active segment is gone the log has nowhere to append: it cannot go on.
+        if (this.#segments.length < segmentsBefore) this.#fail(error, `deleting segment ${last.baseOffset} while truncating`);
+        throw this.#failure ?? error;
+      }
+      this.#segments.pop();
     }
-    this.#active.truncateTo(offset);
-    // The batch holding `offset` began below the log start: nothing readable is left.
-    if (this.logEndOffset < this.#logStartOffset) {
-      this.#restartAt(offset);
-      return;
+    if (kept !== target) {
+      this.#segments[index] = kept;
+      target.discard();
     }
+    kept.truncateTo(offset);
     this.#groupCommit.truncatedTo(this.logEndOffset);
   }
 
   /** Drops everything and starts an empty log at `offset`. */
   #restartAt(offset: number): void {
-    for (const segment of this.#segments.splice(0)) segment.delete();
-    this.#segments.push(Segment.create(this.directory, offset, this.config));
-    this.#setLogStartOffset(offset);
+    this.#lowerRecoveryPoint(offset);
+    // A segment already named for `offset` is emptied and reused: a new one cannot take its
+    // file names while it is still open.
+    const same = this.#segments.find((segment) => segment.baseOffset === offset);
+    const fresh = same === undefined ? this.#createSegment(offset) : this.#reopenActive(same);
+    try {
+      this.#setLogStartOffset(offset);
+    } catch (error) {
+      if (same === undefined) this.#discardCreated(fresh);
+      else if (fresh !== same) fresh.discard();
+      throw error;
+    }
+    const doomed = this.#segments.filter((segment) => segment !== same);
+    this.#segments = [fresh];
+    if (same !== undefined && fresh !== same) same.discard();
+    let failure: unknown;
+    for (const segment of doomed) {
+      try {
+        segment.delete(this.#readGraceMs);
+      } catch (error) {
+        failure ??= error;
+        segment.discard();
+      }
+    }
+    fresh.truncateTo(offset);
     this.#groupCommit.truncatedTo(offset);
+    // A segment file left behind would come back at the next start with offsets the log reuses.
+    if (failure !== undefined) {
+      this.#fail(failure, 'deleting segments while truncating');
+      throw this.#failure ?? failure;
+    }
   }
 
   /**
@@ -371,8 +570,11 @@ export class Log {
           continue;
         }
         swapInCleaned(this.directory, cleaned.baseOffset);
-        this.#segments[index]!.close();
+        // Open the cleaned files before letting the old ones go: should the open fail, the old
+        // segment (its unlinked files still mapped) keeps serving until the next start.
+        const old = this.#segments[index]!;
         this.#segments[index] = Segment.open(this.directory, cleaned.baseOffset, this.config, { active: false, recover: false });
+        old.retire(this.#readGraceMs);
         outcome.segmentsCleaned += 1;
         outcome.recordsRemoved += cleaned.recordsRemoved;
       }
@@ -402,20 +604,34 @@ export class Log {
     return fs.statSync(path.join(this.directory, segmentFileName(segment.baseOffset, '.log'))).mtimeMs;
   }
 
+  /**
+   * Deletes the oldest segments while `predicate` holds. A segment whose files cannot be
+   * unlinked stays whole and first in line, so the next pass tries it again.
+   */
   #deleteOldestWhile(predicate: (segment: Segment) => boolean): number {
     let deleted = 0;
-    while (this.#segments.length > 1 && predicate(this.#segments[0]!)) {
-      this.#segments.shift()!.delete();
-      deleted += 1;
+    try {
+      while (this.#segments.length > 1 && predicate(this.#segments[0]!)) {
+        this.#segments[0]!.delete(this.#readGraceMs);
+        this.#segments.shift();
+        deleted += 1;
+      }
+    } finally {
+      const first = this.#segments[0]!.baseOffset;
+      if (first > this.#logStartOffset) {
+        // Memory first: should the checkpoint fail, a restart derives this start from the first segment anyway.
+        this.#logStartOffset = first;
+        writeOffsetCheckpoint(this.directory, logStartOffsetFile, first);
+      }
     }
-    if (this.#segments[0]!.baseOffset > this.#logStartOffset) this.#setLogStartOffset(this.#segments[0]!.baseOffset);
     return deleted;
   }
 
+  /** Checkpoint first: if it cannot be written, the start has not moved. */
   #setLogStartOffset(offset: number): void {
     if (offset === this.#logStartOffset) return;
-    this.#logStartOffset = offset;
     writeOffsetCheckpoint(this.directory, logStartOffsetFile, offset);
+    this.#logStartOffset = offset;
   }
 
   /**
@@ -428,26 +644,87 @@ export class Log {
       this.#cleaning.cancel();
       removeCleanedFiles(this.directory);
     }
-    for (const segment of this.#segments) segment.flush();
-    this.#groupCommit.synced(this.logEndOffset);
-    this.#groupCommit.close();
+    let failure: unknown;
+    if (this.#failure === undefined) {
+      try {
+        for (const segment of this.#segments) segment.flush();
+        this.#groupCommit.synced(this.logEndOffset);
+      } catch (error) {
+        this.#fail(error, 'syncing the log on close');
+        failure = this.#failure;
+      }
+    }
     this.#closed = true;
-    for (const segment of this.#segments) segment.close();
+    this.#groupCommit.close();
+    // An offline log is only let go: no seal, no recovery point, no marker, so the next start recovers it.
+    const healthy = this.#failure === undefined;
+    for (const segment of this.#segments) {
+      if (!healthy) {
+        segment.discard();
+        continue;
+      }
+      try {
+        segment.close();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    if (!healthy) return;
     writeOffsetCheckpoint(this.directory, recoveryPointFile, this.logEndOffset);
+    this.#recoveryPoint = this.logEndOffset;
     writeCleanShutdownMarker(this.directory);
     syncDirectory(this.directory);
   }
 
-  /** Closes without syncing and removes the partition's directory. */
+  /**
+   * Closes without syncing and removes the partition's directory. Every segment's descriptors
+   * are closed and its disk blocks freed now (see Segment.delete), even when some step fails.
+   */
   delete(): void {
     this.#cleaning?.cancel();
-    this.#closed = true;
-    this.#groupCommit.close();
-    for (const segment of this.#segments) segment.delete();
-    fs.rmSync(this.directory, { recursive: true, force: true });
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#groupCommit.close();
+    }
+    let failure: unknown;
+    for (const segment of this.#segments) {
+      try {
+        segment.delete(this.#readGraceMs);
+      } catch (error) {
+        failure ??= error;
+        segment.discard();
+      }
+    }
+    try {
+      fs.rmSync(this.directory, { recursive: true, force: true });
+    } catch (error) {
+      failure ??= storageError(`cannot remove ${this.directory}`, error);
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  get #stopped(): boolean {
+    return this.#closed || this.#failure !== undefined;
+  }
+
+  /**
+   * Takes the log offline after a failed sync or a half-done change on disk. A sync that failed
+   * cannot be retried ("fsyncgate": the kernel may have dropped the pages it could not write
+   * and cleared the error), so nothing more is appended, read or synced, the recovery point
+   * stays where it is, and the next start recovers the log from what is really on disk.
+   */
+  #fail(cause: unknown, what: string): void {
+    if (this.#failure !== undefined || this.#closed) return;
+    this.#failure = new SluiceError('SLUICE_ERR_STORAGE',
+      `partition log ${this.directory} is offline: ${what} failed (${errnoOf(cause)}); records not yet synced may be lost, so it takes no more appends, reads or syncs; restart the broker to recover it from disk`,
+      { cause });
+    this.#groupCommit.fail(this.#failure);
+    this.#onBackgroundError(this.#failure);
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `log ${this.directory} is closed`);
+    if (this.#failure !== undefined) throw this.#failure;
   }
 }

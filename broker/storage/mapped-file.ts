@@ -8,10 +8,12 @@
  * mapped access raises SIGBUS). `trim()` shrinks the file, so callers trim only down to bytes
  * nobody will read past. The mapping itself is released by the addon's GC finalizer once the
  * last Buffer over it is gone, so closing here never invalidates a slice someone still holds.
+ * A deleted file calls `release()` as well, so its blocks are freed now rather than at some GC.
  */
 import fs from 'node:fs';
 import { SluiceError } from '../../proto/errors.js';
-import { advise, allocate, mapFile, PAGE_SIZE, populate, syncRange, syncRangeAsync } from './mmap.js';
+import { storageError } from './storage-error.js';
+import { advise, allocate, mapFile, PAGE_SIZE, populate, releaseMapping, syncRange, syncRangeAsync } from './mmap.js';
 
 export interface MappedFileOptions {
   /** Largest size the file may reach while this mapping lives. */
@@ -58,7 +60,7 @@ export class MappedFile {
     try {
       fd = fs.openSync(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY, 0o644);
     } catch (cause) {
-      throw new SluiceError('SLUICE_ERR_STORAGE', `cannot open ${path}`, { cause });
+      throw storageError(`cannot open ${path}`, cause);
     }
     try {
       const size = fs.fstatSync(fd).size;
@@ -98,7 +100,7 @@ export class MappedFile {
       allocate(this.#fd, start, target - start);
     } catch (cause) {
       // The file may have grown partly; what matters is that nothing was promised beyond `start`.
-      throw new SluiceError('SLUICE_ERR_STORAGE', `cannot extend ${this.path} to ${target} bytes`, { cause });
+      throw storageError(`cannot extend ${this.path} to ${target} bytes`, cause);
     }
     this.#fileSize = target;
     this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
@@ -114,7 +116,7 @@ export class MappedFile {
     try {
       fs.ftruncateSync(this.#fd, size);
     } catch (cause) {
-      throw new SluiceError('SLUICE_ERR_STORAGE', `cannot trim ${this.path} to ${size} bytes`, { cause });
+      throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
     }
     this.#fileSize = size;
   }
@@ -131,8 +133,25 @@ export class MappedFile {
 
   close(): void {
     if (this.#fd < 0) return;
-    fs.closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch (cause) {
+      throw storageError(`cannot close ${this.path}`, cause);
+    }
+  }
+
+  /**
+   * For a file that was unlinked: closes it and swaps the mapping's pages for zeros, so the
+   * file's blocks and page cache are freed now. Slices still held read zeros from here on.
+   */
+  release(): void {
+    try {
+      this.close();
+    } finally {
+      if (this.capacity > 0) releaseMapping(this.#mapping, this.writable);
+    }
   }
 }
 

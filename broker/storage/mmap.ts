@@ -6,6 +6,9 @@
  * memory. A mapped file may be unlinked while mapped (the pages live on). What must never
  * happen is ftruncate below a range someone may still read: touching a mapped page past the
  * end of its file raises SIGBUS and kills the process.
+ *
+ * `releaseMapping` gives a deleted file's disk blocks and page cache back without waiting for
+ * the GC: the range stays mapped, but to zero pages, so slices still held read zeros.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -14,6 +17,7 @@ import { packageRoot } from '../../proto/package-root.js';
 
 interface Addon {
   map(fd: number, length: number, offset: number, writable: boolean): Buffer;
+  release(mapping: Buffer, writable: boolean): void;
   stats(): { mappings: number; bytes: number };
   sync(mapping: Buffer, offset: number, length: number): void;
   syncAsync(mapping: Buffer, offset: number, length: number, callback: (error: Error | null) => void): void;
@@ -59,6 +63,15 @@ function asStorageError(what: string, error: unknown): unknown {
 /** Maps `length` bytes of the file from `offset` (page aligned), shared with the page cache. */
 export function mapFile(fd: number, length: number, options: { writable: boolean; offset?: number }): Buffer {
   return storageCall(`mapping ${length} bytes of fd ${fd}`, () => addon.map(fd, length, options.offset ?? 0, options.writable));
+}
+
+/**
+ * Drops the file behind `mapping` (the Buffer mapFile returned, not a slice of it): its address
+ * range now holds zero pages with the same protection. Once the file's descriptor is closed and
+ * its name unlinked, its blocks are free.
+ */
+export function releaseMapping(mapping: Buffer, writable: boolean): void {
+  storageCall('releasing a mapping', () => addon.release(mapping, writable));
 }
 
 export function syncRange(mapping: Buffer, offset: number, length: number): void {

@@ -6,7 +6,9 @@
  * mapped with room for `segment.bytes`, extended and prefaulted ahead of the writer, and
  * appends copy into the mapping: no syscall per append. Reads hand out subarrays of the
  * mapping; they stay valid after the segment is sealed, truncated or deleted because the
- * mapping lives until the last of them is collected (see mapped-file.ts).
+ * mapping lives until the last of them is collected (see mapped-file.ts). Deleting a segment
+ * closes its descriptors at once and gives its disk blocks back as soon as no read of it can
+ * still be on its way to a client (see `delete`).
  *
  * Single writer: all mutation happens on the broker's one JavaScript thread.
  * Crash behaviour: bytes copied into the mapping survive a process crash (page cache); after
@@ -20,6 +22,7 @@ import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET
 import { batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch } from '../../proto/record-batch/record-batch.js';
 import type { LogConfig } from './log-config.js';
 import { MappedFile } from './mapped-file.js';
+import { storageStep } from './storage-error.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 
@@ -59,6 +62,7 @@ export class Segment {
   #offsetOfMaxTimestamp: number;
   #active: boolean;
   #openedAtMs = Date.now();
+  #lastReadMs = -Infinity;
   #recovery: RecoveryResult | undefined;
 
   private constructor(directory: string, baseOffset: number, config: LogConfig, active: boolean, writable: boolean, indexesExisted: boolean) {
@@ -69,24 +73,41 @@ export class Segment {
     this.#nextOffset = baseOffset;
     this.#offsetOfMaxTimestamp = baseOffset;
     const file = (suffix: '.log' | '.index' | '.timeindex') => path.join(directory, segmentFileName(baseOffset, suffix));
-    this.#log = MappedFile.open(file('.log'), {
-      capacity: active ? config.segmentBytes : 0,
-      growChunkBytes: logGrowChunkBytes,
-      writable,
-      sequential: true,
-    });
-    this.offsetIndex = new OffsetIndex(file('.index'), baseOffset, config.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(file('.timeindex'), baseOffset, config.segmentIndexBytes);
+    // Out of descriptors or memory half-way: close what was opened, so nothing leaks.
+    const opened: Array<{ close(): void }> = [];
+    try {
+      this.#log = MappedFile.open(file('.log'), {
+        capacity: active ? config.segmentBytes : 0,
+        growChunkBytes: logGrowChunkBytes,
+        writable,
+        sequential: true,
+      });
+      opened.push(this.#log);
+      this.offsetIndex = new OffsetIndex(file('.index'), baseOffset, config.segmentIndexBytes);
+      opened.push(this.offsetIndex);
+      this.timeIndex = new TimeIndex(file('.timeindex'), baseOffset, config.segmentIndexBytes);
+    } catch (error) {
+      for (const resource of opened) resource.close();
+      throw error;
+    }
     if (!indexesExisted) {
       this.offsetIndex.truncateEntries(0);
       this.timeIndex.truncateEntries(0);
     }
   }
 
-  /** A new, empty active segment; stale files of the same name are replaced. */
+  /**
+   * A new, empty active segment; stale files of the same name are replaced. When it cannot be
+   * created (EMFILE, ENOMEM, ENOSPC) nothing is left open and no file of it is left behind.
+   */
   static create(directory: string, baseOffset: number, config: LogConfig): Segment {
     Segment.deleteFiles(directory, baseOffset);
-    return new Segment(directory, baseOffset, config, true, true, true);
+    try {
+      return new Segment(directory, baseOffset, config, true, true, true);
+    } catch (error) {
+      Segment.deleteFiles(directory, baseOffset);
+      throw error;
+    }
   }
 
   /** Opens a segment written earlier and finds its end; recovers it when asked to. */
@@ -96,14 +117,23 @@ export class Segment {
     // Recovery may cut the file, so a sealed segment being recovered is opened writable too.
     const writable = options.active || options.recover || !indexesExisted;
     const segment = new Segment(directory, baseOffset, config, options.active, writable, indexesExisted);
-    if (options.recover || !indexesExisted || !segment.#loadClean()) segment.#recovery = segment.recover(!indexesExisted);
+    try {
+      const rebuild = !indexesExisted || segment.offsetIndex.damaged || segment.timeIndex.damaged;
+      if (options.recover || rebuild || !segment.#loadClean()) segment.#recovery = segment.recover(rebuild);
+      // A time index that disagrees with the log would answer time lookups and retention wrongly.
+      if (!segment.#timeIndexMatchesLog()) segment.#recovery = { ...segment.recover(true), indexRebuilt: true };
+    } catch (error) {
+      segment.discard();
+      throw error;
+    }
     return segment;
   }
 
   /** Removes a segment's files without opening them. */
   static deleteFiles(directory: string, baseOffset: number): void {
     for (const suffix of ['.log', '.index', '.timeindex'] as const) {
-      fs.rmSync(path.join(directory, segmentFileName(baseOffset, suffix)), { force: true });
+      const file = path.join(directory, segmentFileName(baseOffset, suffix));
+      storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
     }
   }
 
@@ -220,6 +250,7 @@ export class Segment {
    * watermark. A zero-copy view of the mapping.
    */
   read(position: number, maxBytes: number, maxOffset = Infinity, firstAlways = true): Buffer {
+    this.#lastReadMs = Date.now();
     const mapping = this.#log.buffer;
     let end = position;
     while (end < this.#size) {
@@ -250,6 +281,13 @@ export class Segment {
     return undefined;
   }
 
+  /** The segment's next offset once truncated to `offset` (see truncateTo). */
+  truncationPoint(offset: number): number {
+    const position = this.positionOf(offset);
+    if (position < 0) return this.#nextOffset;
+    return position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
+  }
+
   /**
    * Drops every batch that holds an offset ≥ `offset`. The segment ends at the start of the
    * batch holding `offset`, so a cut inside a batch drops that whole batch. The dropped bytes
@@ -267,6 +305,28 @@ export class Segment {
     this.#rescanFromIndex(false);
     // A compacted segment may have a gap before the cut batch; its base offset is the new end.
     this.#nextOffset = newNextOffset;
+  }
+
+  /**
+   * Every time-index entry lies inside the log, and the last one names the batch it came from
+   * (that batch ends at the entry's offset and its largest timestamp is the entry's).
+   */
+  #timeIndexMatchesLog(): boolean {
+    const last = this.timeIndex.lastEntry;
+    if (last === undefined) return true;
+    // Sealing a segment without timestamps (an empty one, say) writes the one entry (-1, base).
+    if (last.timestamp === -1) return this.#maxTimestamp === -1 && this.timeIndex.entries === 1 && last.offset === this.baseOffset;
+    if (last.offset >= this.#nextOffset) return false;
+    const position = this.positionOf(last.offset);
+    if (position < 0) return false;
+    const mapping = this.#log.buffer;
+    try {
+      return readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) === last.offset
+        && batchMaxTimestamp(mapping, position) === last.timestamp;
+    } catch (error) {
+      if (SluiceError.is(error)) return false;
+      throw error;
+    }
   }
 
   /** Trusts a cleanly closed segment's size; walks batch headers past the last index entry. */
@@ -370,17 +430,78 @@ export class Segment {
 
   /** Seals (cuts preallocated tails) and releases the files; the mapping lives on in slices. */
   close(): void {
-    this.seal();
-    this.#log.close();
-    this.offsetIndex.close();
-    this.timeIndex.close();
+    try {
+      this.seal();
+    } finally {
+      this.#closeFiles();
+    }
   }
 
-  delete(): void {
-    this.#log.close();
-    fs.rmSync(this.#log.path, { force: true });
-    this.offsetIndex.delete();
-    this.timeIndex.delete();
+  /**
+   * Closes without sealing: for an instance being given up with its files untouched. Never
+   * throws: a close that reports an error has freed the descriptor all the same.
+   */
+  discard(): void {
+    for (const file of [this.#log, this.offsetIndex, this.timeIndex]) quietly(() => file.close());
+  }
+
+  /** Closes every descriptor, even when one close fails; throws the first failure. */
+  #closeFiles(): void {
+    let failure: unknown;
+    for (const file of [this.#log, this.offsetIndex, this.timeIndex]) {
+      try {
+        file.close();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * Unlinks the files, then closes every descriptor and hands the disk blocks back. If an
+   * unlink fails nothing is closed, so the segment stays whole and the caller can try again.
+   *
+   * The index mappings are released at once (only this object reads them). The log's mapping
+   * backs zero-copy slices that a fetch response may still be writing to a slow socket, and
+   * releasing it turns their bytes into zeros, which a consumer would take for a corrupt batch.
+   * So it is released now only if the segment served no read in the last `readGraceMs`, else
+   * when that grace ends (a timer, not the GC; Kafka keeps deleted segments for
+   * file.delete.delay.ms, 60 s, for the same reason).
+   */
+  delete(readGraceMs: number): void {
+    Segment.deleteFiles(this.directory, this.baseOffset);
+    this.retire(readGraceMs);
+  }
+
+  /**
+   * Closes every descriptor and hands the disk blocks back, as delete() does, for a segment
+   * whose files are already gone from the directory (compaction renamed cleaned files over them).
+   */
+  retire(readGraceMs: number): void {
+    this.#active = false;
+    const waitMs = this.#lastReadMs + readGraceMs - Date.now();
+    for (const file of [this.offsetIndex, this.timeIndex]) quietly(() => file.release());
+    const log = this.#log;
+    if (waitMs <= 0) {
+      quietly(() => log.release());
+    } else {
+      quietly(() => log.close());
+      setTimeout(() => quietly(() => log.release()), waitMs).unref();
+    }
+  }
+}
+
+/**
+ * For steps whose failure changes nothing: a close that reports an error has freed the
+ * descriptor all the same, and a mapping that could not be swapped for zeros is unmapped by the
+ * GC finalizer later. Past an unlink, neither may undo a delete.
+ */
+function quietly(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // See above: nothing is left to undo or retry.
   }
 }
 

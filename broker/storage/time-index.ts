@@ -25,9 +25,13 @@ export class TimeIndex extends IndexFile {
   }
 
   protected validEntries(count: number): number {
+    const buffer = this.file.buffer;
     let lastTimestamp = -Infinity;
     let lastOffset = -1;
     for (let entry = 0; entry < count; entry += 1) {
+      // A timestamp outside ±2^53 ms is not one an index wrote (and cannot be read as a number).
+      const high = buffer.readInt32BE(entry * timeIndexEntrySize);
+      if (high >= 0x200000 || high < -0x200000) return entry;
       const { timestamp, offset } = this.entryAt(entry);
       const relative = offset - this.baseOffset;
       if (timestamp === 0 && relative === 0 && entry > 0) return entry;

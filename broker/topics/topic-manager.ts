@@ -1,15 +1,21 @@
 /**
  * The broker's topics and their partition logs: create, delete, look up, and the append
  * notifications that wake long-polling fetches. Partition `p` of topic `t` lives in
- * `<data>/t-p/`. Deleting a topic first removes its metadata (so a crash mid-delete never
- * brings it back), then renames each partition directory to `…-delete` and removes it; a
- * start finishes any such removal left behind.
+ * `<data>/t-p/`.
+ *
+ * Creating a topic opens every partition log first and saves the topic's record last, so a
+ * create that fails half-way (out of descriptors or memory) closes and removes what it opened
+ * and leaves no record behind that every later start would trip over. Deleting a topic first
+ * removes its record (so a crash mid-delete never brings it back), then renames each partition
+ * directory to `…-delete`, closes its log (descriptors and disk blocks freed at once) and
+ * removes it; a start finishes any such removal left behind.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
-import { Log } from '../storage/log.js';
+import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
+import { storageError } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
@@ -51,30 +57,71 @@ export class TopicManager {
   readonly #defaults: Partial<LogConfig>;
   readonly #topics = new Map<string, Topic>();
   readonly #onBackgroundError: (error: unknown) => void;
+  readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
 
-  constructor(dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void) {
+  constructor(
+    dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
+    logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'> = {},
+  ) {
     this.dataDirectory = dataDirectory;
     this.#defaults = defaults;
     this.#onBackgroundError = onBackgroundError;
+    this.#logOptions = logOptions;
     fs.mkdirSync(dataDirectory, { recursive: true });
     this.#store = new TopicStore(dataDirectory);
   }
 
-  /** Opens every known topic's logs (recovering them after a crash). */
+  /**
+   * Opens every known topic's logs (recovering them after a crash). If one cannot be opened
+   * the logs already open are closed again and the error says which partition failed.
+   */
   open(): void {
     for (const name of fs.readdirSync(this.dataDirectory)) {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
-    for (const record of this.#store.load()) this.#openTopic(record);
+    try {
+      for (const record of this.#store.load()) {
+        const config = this.#configOf(record);
+        this.#register(record, config, this.#openLogs(record, config));
+      }
+    } catch (error) {
+      this.close();
+      throw error;
+    }
   }
 
-  #openTopic(record: TopicRecord): Topic {
-    const config = resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(record.configs) });
-    const partitions: Partition[] = [];
-    for (let index = 0; index < record.partitions; index += 1) {
-      const log = Log.open(this.#partitionDirectory(record.name, index), { config, onBackgroundError: this.#onBackgroundError });
-      partitions.push(new Partition(record.name, index, log));
+  #configOf(record: TopicRecord): LogConfig {
+    return resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(record.configs) });
+  }
+
+  /** Opens every partition log of a topic, or none: on failure the opened ones are closed. */
+  #openLogs(record: TopicRecord, config: LogConfig, fresh = false): Log[] {
+    const logs: Log[] = [];
+    try {
+      for (let index = 0; index < record.partitions; index += 1) {
+        const directory = this.#partitionDirectory(record.name, index);
+        // A new topic starts from nothing, whatever an earlier topic of that name left.
+        if (fresh) fs.rmSync(directory, { recursive: true, force: true });
+        logs.push(Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions }));
+      }
+    } catch (error) {
+      const failed = this.#partitionDirectory(record.name, logs.length);
+      const undos = logs.map((log) => (fresh ? () => log.delete() : () => log.close()));
+      if (fresh) undos.push(() => fs.rmSync(failed, { recursive: true, force: true }));
+      for (const undo of undos) {
+        try {
+          undo();
+        } catch {
+          // The first error is the one to report; these logs are being given up anyway.
+        }
+      }
+      throw storageError(`topic ${record.name}: partition ${logs.length} of ${record.partitions} could not be opened`, error);
     }
+    return logs;
+  }
+
+  #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
+    const partitions = logs.map((log, index) => new Partition(record.name, index, log));
     const topic = { record, config, partitions };
     this.#topics.set(record.name, topic);
     return topic;
@@ -98,24 +145,50 @@ export class TopicManager {
     resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
     if (validateOnly) return undefined;
     const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now() };
-    for (let index = 0; index < partitions; index += 1) {
-      fs.rmSync(this.#partitionDirectory(name, index), { recursive: true, force: true });
+    const config = this.#configOf(record);
+    const logs = this.#openLogs(record, config, true);
+    try {
+      this.#store.save(record);
+    } catch (error) {
+      // The record may exist without being durable (the directory sync failed): take it back too.
+      for (const undo of [...logs.map((log) => () => log.delete()), () => this.#store.remove(name)]) {
+        try {
+          undo();
+        } catch {
+          // The save's error is the one to report; what stays behind is removed by a re-create.
+        }
+      }
+      throw storageError(`topic ${name} could not be saved; nothing was created`, error);
     }
-    this.#store.save(record);
-    return this.#openTopic(record);
+    return this.#register(record, config, logs);
   }
 
+  /**
+   * Removes a topic. Once its record is gone the topic is deleted; a partition whose files
+   * cannot all be removed is still closed, and the error names it.
+   */
   delete(name: string): void {
     const topic = this.get(name);
     this.#store.remove(name);
     this.#topics.delete(name);
+    let failure: unknown;
     for (const partition of topic.partitions) {
       const directory = this.#partitionDirectory(name, partition.index);
       const doomed = `${directory}.${Date.now()}-delete`;
-      partition.log.close();
-      fs.renameSync(directory, doomed);
-      fs.rmSync(doomed, { recursive: true, force: true });
+      try {
+        // Renamed first, so a crash half-way leaves a directory the next start knows to remove.
+        fs.renameSync(directory, doomed);
+      } catch (error) {
+        failure ??= storageError(`cannot rename ${directory} for deletion`, error);
+      }
+      try {
+        partition.log.delete();
+        fs.rmSync(doomed, { recursive: true, force: true });
+      } catch (error) {
+        failure ??= storageError(`cannot remove partition ${partition.index} of topic ${name}`, error);
+      }
     }
+    if (failure !== undefined) throw failure;
   }
 
   get(name: string): Topic {
@@ -145,9 +218,17 @@ export class TopicManager {
     for (const topic of this.#topics.values()) for (const partition of topic.partitions) yield partition.log;
   }
 
-  /** Syncs and closes every log, leaving each one's clean-shutdown marker. */
+  /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */
   close(): void {
-    for (const log of this.logs()) log.close();
+    let failure: unknown;
+    for (const log of this.logs()) {
+      try {
+        log.close();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
     this.#topics.clear();
+    if (failure !== undefined) throw failure;
   }
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { syncDirectory } from '../storage/checkpoint.js';
+import { storageStep } from '../storage/storage-error.js';
 
 export interface TopicRecord {
   name: string;
@@ -24,10 +25,11 @@ export class TopicStore {
 
   load(): TopicRecord[] {
     const records: TopicRecord[] = [];
-    for (const name of fs.readdirSync(this.directory)) {
-      if (name.endsWith('.tmp')) fs.rmSync(path.join(this.directory, name), { force: true });
+    for (const name of storageStep(`cannot list ${this.directory}`, () => fs.readdirSync(this.directory))) {
+      const file = path.join(this.directory, name);
+      if (name.endsWith('.tmp')) storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
       if (!name.endsWith('.json')) continue;
-      records.push(JSON.parse(fs.readFileSync(path.join(this.directory, name), 'utf8')) as TopicRecord);
+      records.push(storageStep(`cannot read topic record ${file}`, () => JSON.parse(fs.readFileSync(file, 'utf8')) as TopicRecord));
     }
     return records.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -35,19 +37,22 @@ export class TopicStore {
   save(record: TopicRecord): void {
     const target = path.join(this.directory, `${record.name}.json`);
     const temporary = `${target}.tmp`;
-    const fd = fs.openSync(temporary, 'w', 0o644);
-    try {
-      fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, target);
+    storageStep(`cannot write topic record ${target}`, () => {
+      const fd = fs.openSync(temporary, 'w', 0o644);
+      try {
+        fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temporary, target);
+    });
     syncDirectory(this.directory);
   }
 
   remove(name: string): void {
-    fs.rmSync(path.join(this.directory, `${name}.json`), { force: true });
+    const file = path.join(this.directory, `${name}.json`);
+    storageStep(`cannot remove topic record ${file}`, () => fs.rmSync(file, { force: true }));
     syncDirectory(this.directory);
   }
 }

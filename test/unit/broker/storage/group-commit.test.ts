@@ -67,6 +67,25 @@ describe('GroupCommit', () => {
     await expect(durable).rejects.toMatchObject({ code: 'SLUICE_ERR_STORAGE' });
   });
 
+  it('never retries a failed sync: every waiter fails, no sync starts again, the synced offset stays', async () => {
+    const { commit, syncs, append } = harness({ flushMessages: 1, flushMs: Infinity });
+    const first = commit.waitFor(append(1));
+    syncs[0]!.finish();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    const failing = commit.waitFor(append(1));
+    // Arrives while the failing sync runs: the next sync would cover it, had there been one.
+    const later = commit.waitFor(append(1));
+    syncs[1]!.fail(new Error('EIO'));
+    await expect(failing).rejects.toMatchObject({ code: 'SLUICE_ERR_STORAGE' });
+    await expect(later).rejects.toMatchObject({ code: 'SLUICE_ERR_STORAGE' });
+    await new Promise((resolve) => setImmediate(resolve));
+    append(1);
+    await expect(commit.flush()).rejects.toMatchObject({ code: 'SLUICE_ERR_STORAGE' });
+    expect(syncs).toHaveLength(2);
+    expect(commit.syncedOffset).toBe(1);
+  });
+
   it('rejects waiters when closed', async () => {
     const { commit, append } = harness({ flushMessages: Infinity, flushMs: Infinity });
     const durable = commit.waitFor(append(1));

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../../proto/errors.js';
-import { advise, allocate, mapFile, mappingStats, PAGE_SIZE, populate, syncRange, syncRangeAsync } from '../../../../broker/storage/mmap.js';
+import { advise, allocate, mapFile, mappingStats, PAGE_SIZE, populate, releaseMapping, syncRange, syncRangeAsync } from '../../../../broker/storage/mmap.js';
+import { mappingsUnder } from '../../../helpers/proc.js';
 
 let directory: string;
 let file: string;
@@ -112,6 +113,32 @@ describe('mmap addon', () => {
     const counts = JSON.parse(child.stdout) as { before: number; during: number; after: number };
     expect(counts.during - counts.before).toBe(50);
     expect(counts.after).toBe(counts.before);
+  });
+
+  it('releases a mapping at once: the file is no longer mapped, and slices read zeros', () => {
+    const fd = openSized(4 * PAGE_SIZE);
+    const mapping = mapFile(fd, 4 * PAGE_SIZE, { writable: true });
+    mapping.fill(7);
+    const slice = mapping.subarray(PAGE_SIZE + 3, 3 * PAGE_SIZE);
+    fs.closeSync(fd);
+    fs.rmSync(file);
+    expect(mappingsUnder(file)).not.toHaveLength(0);
+    releaseMapping(mapping, true);
+    expect(mappingsUnder(file)).toHaveLength(0);
+    expect(slice.every((byte) => byte === 0)).toBe(true);
+    // A late write lands in throwaway memory instead of faulting.
+    slice[0] = 1;
+    expect(slice[0]).toBe(1);
+  });
+
+  it('releases only whole mappings it made, never a slice of one', () => {
+    const fd = openSized(2 * PAGE_SIZE);
+    const mapping = mapFile(fd, 2 * PAGE_SIZE, { writable: false });
+    expect(() => releaseMapping(mapping.subarray(PAGE_SIZE), false)).toThrow(TypeError);
+    expect(() => releaseMapping(Buffer.alloc(PAGE_SIZE), false)).toThrow(TypeError);
+    releaseMapping(mapping, false);
+    expect(mapping.every((byte) => byte === 0)).toBe(true);
+    fs.closeSync(fd);
   });
 
   it('counts live mappings', () => {
