@@ -18,8 +18,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
-import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
-import { batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch } from '../../proto/record-batch/record-batch.js';
+import { LAST_OFFSET_DELTA_OFFSET } from '../../proto/record-batch/layout.js';
+import { batchSizeAt, eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import {
+  batchLastOffset, batchMaxTimestamp, checkBatch, decodeRecords, readInt64, setBaseOffset, setPartitionLeaderEpoch,
+} from '../../proto/record-batch/record-batch.js';
 import type { LogConfig } from './log-config.js';
 import { MappedFile } from './mapped-file.js';
 import { storageStep } from './storage-error.js';
@@ -235,11 +238,9 @@ export class Segment {
   /** Byte position of the batch holding `offset`, or -1 when the segment ends before it. */
   positionOf(offset: number): number {
     const mapping = this.#log.buffer;
-    let position = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
-    while (position < this.#size) {
-      const lastOffset = readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      if (lastOffset >= offset) return position;
-      position += BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
+    const from = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
+    for (const { position } of eachBatch(mapping, from, this.#size)) {
+      if (batchLastOffset(mapping, position) >= offset) return position;
     }
     return -1;
   }
@@ -253,12 +254,10 @@ export class Segment {
     this.#lastReadMs = Date.now();
     const mapping = this.#log.buffer;
     let end = position;
-    while (end < this.#size) {
-      const size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(end + BATCH_LENGTH_OFFSET);
-      const lastOffset = readInt64(mapping, end) + mapping.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
-      if (lastOffset >= maxOffset) break;
-      if ((end > position || !firstAlways) && end + size - position > maxBytes) break;
-      end += size;
+    for (const batch of eachBatch(mapping, position, this.#size)) {
+      if (batchLastOffset(mapping, batch.position) >= maxOffset) break;
+      if ((batch.position > position || !firstAlways) && batch.position + batch.size - position > maxBytes) break;
+      end = batch.position + batch.size;
     }
     return mapping.subarray(position, end);
   }
@@ -268,15 +267,13 @@ export class Segment {
     if (this.#maxTimestamp < timestamp) return undefined;
     const mapping = this.#log.buffer;
     const floor = this.timeIndex.lookup(timestamp);
-    let position = this.positionOf(floor.offset);
-    while (position >= 0 && position < this.#size) {
-      const size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
-      if (batchMaxTimestamp(mapping, position) >= timestamp) {
-        for (const record of decodeRecords(mapping.subarray(position, position + size))) {
-          if (record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp };
-        }
+    const from = this.positionOf(floor.offset);
+    if (from < 0) return undefined;
+    for (const { position, size } of eachBatch(mapping, from, this.#size)) {
+      if (batchMaxTimestamp(mapping, position) < timestamp) continue;
+      for (const record of decodeRecords(mapping.subarray(position, position + size))) {
+        if (record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp };
       }
-      position += size;
     }
     return undefined;
   }
@@ -321,7 +318,7 @@ export class Segment {
     if (position < 0) return false;
     const mapping = this.#log.buffer;
     try {
-      return readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) === last.offset
+      return batchLastOffset(mapping, position) === last.offset
         && batchMaxTimestamp(mapping, position) === last.timestamp;
     } catch (error) {
       if (SluiceError.is(error)) return false;
@@ -387,16 +384,11 @@ export class Segment {
     let first = last !== undefined;
     while (position < end) {
       let size: number;
-      if (check) {
-        try {
-          size = checkBatch(mapping, position, end);
-        } catch (error) {
-          if (SluiceError.is(error)) break;
-          throw error;
-        }
-      } else {
-        size = BATCH_LOG_OVERHEAD + mapping.readInt32BE(position + BATCH_LENGTH_OFFSET);
-        if (size < BATCH_HEADER_SIZE || position + size > end) break;
+      try {
+        size = check ? checkBatch(mapping, position, end) : batchSizeAt(mapping, position, end);
+      } catch (error) {
+        if (SluiceError.is(error)) break;
+        throw error;
       }
       const baseOffset = readInt64(mapping, position);
       if (baseOffset < this.#nextOffset) break;
@@ -512,5 +504,5 @@ function isBatchWithLastOffset(mapping: Buffer, position: number, end: number, o
     if (SluiceError.is(error)) return false;
     throw error;
   }
-  return readInt64(mapping, position) + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) === offset;
+  return batchLastOffset(mapping, position) === offset;
 }

@@ -4,7 +4,6 @@ import {
   cooperativeStickyAssign, type MemberSubscription, rangeAssign, roundRobinAssign, type TopicPartition,
 } from '../../../../client/groups/assignors.js';
 
-const tp = (topic: string, partition: number): TopicPartition => ({ topic, partition });
 const names = (partitions: TopicPartition[] | undefined) => (partitions ?? []).map((entry) => `${entry.topic}-${entry.partition}`);
 
 /** Every subscribed partition goes to exactly one member that subscribes to its topic. */
