@@ -27,13 +27,13 @@ export const offsetCommitHandler: ApiHandler = {
     const accepted: Array<{ topic: string; partition: number; offset: number; metadata: string }> = [];
     const topics = body.topics.map((topic) => ({
       name: topic.name,
-      partitions: topic.partitions.map((entry) => itemResult(context, { api: 'OffsetCommit', topic: topic.name, partition: entry.partition }, { partition: entry.partition }, () => {
+      partitions: topic.partitions.map((entry) => itemResult(context, { api: 'OffsetCommit', topic: topic.name, partition: entry.partition }, () => ({ partition: entry.partition, errorCode: 0, errorMessage: '' }), () => {
         context.topics.partition(topic.name, entry.partition);
         if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
           throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `offset ${entry.offset} for ${topic.name}/${entry.partition} is not a non-negative integer`);
         }
         accepted.push({ topic: topic.name, partition: entry.partition, offset: entry.offset, metadata: entry.metadata ?? '' });
-        return { partition: entry.partition };
+        return { partition: entry.partition, errorCode: 0, errorMessage: '' };
       })),
     }));
     context.offsets.commit(body.groupId, accepted);

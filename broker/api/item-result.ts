@@ -4,6 +4,10 @@
  * never fails the others. An error that is not a SluiceError is a bug: the client only learns
  * "internal broker error; see the broker log", so it is logged here with where it happened.
  * Every listener (the native one today, the Kafka one later) builds its answers with these.
+ *
+ * Results carry their own `errorCode: 0, errorMessage: ''`, and the failed result is only built
+ * on failure: produce runs this per partition of every request, where copying objects showed up
+ * in profiles (and changed their shapes for the encoder).
  */
 import { errorToWire, SluiceError } from '../../proto/errors.js';
 import type { BrokerContext } from './context.js';
@@ -13,30 +17,35 @@ export interface WireError {
   errorMessage: string;
 }
 
-/** The wire form of a failed item's error; unexpected errors are logged with `where`. */
-export function itemError(context: BrokerContext, where: Record<string, unknown>, error: unknown): WireError {
-  if (!SluiceError.is(error)) context.logger.error({ err: error, ...where }, 'request item failed');
+/** Where an item failed, for the log: the API, and the topic and partition when there are. */
+export interface ItemPlace {
+  api: string;
+  topic?: string;
+  partition?: number;
+}
+
+/** The wire form of a failed item's error; unexpected errors are logged with their place. */
+export function itemError(context: BrokerContext, place: ItemPlace, error: unknown): WireError {
+  if (!SluiceError.is(error)) context.logger.error({ err: error, ...place }, 'request item failed');
   return errorToWire(error);
 }
 
-/** `run()`'s result with no error, or `failed` with the error that `run` threw. */
-export function itemResult<T extends object>(
-  context: BrokerContext, where: Record<string, unknown>, failed: Omit<T, keyof WireError>, run: () => T,
-): T & WireError {
+/** `run()`'s result, or `failed()`'s with the error that `run` threw. */
+export function itemResult<T extends WireError>(context: BrokerContext, place: ItemPlace, failed: () => T, run: () => T): T {
   try {
-    return { ...run(), errorCode: 0, errorMessage: '' };
+    return run();
   } catch (error) {
-    return { ...failed, ...itemError(context, where, error) } as T & WireError;
+    return Object.assign(failed(), itemError(context, place, error));
   }
 }
 
 /** itemResult for items whose work waits (a produce waiting for its sync). */
-export async function itemResultAsync<T extends object>(
-  context: BrokerContext, where: Record<string, unknown>, failed: Omit<T, keyof WireError>, run: () => Promise<T>,
-): Promise<T & WireError> {
+export async function itemResultAsync<T extends WireError>(
+  context: BrokerContext, place: ItemPlace, failed: () => T, run: () => Promise<T>,
+): Promise<T> {
   try {
-    return { ...(await run()), errorCode: 0, errorMessage: '' };
+    return await run();
   } catch (error) {
-    return { ...failed, ...itemError(context, where, error) } as T & WireError;
+    return Object.assign(failed(), itemError(context, place, error));
   }
 }

@@ -14,12 +14,12 @@ export const listOffsetsHandler: ApiHandler = {
     const topics = body.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.map((wanted) => itemResult(context, { api: 'ListOffsets', topic: topic.name, partition: wanted.partition },
-        { partition: wanted.partition, offset: -1, timestamp: -1 }, () => {
+        () => ({ partition: wanted.partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 }), () => {
           const { log } = context.topics.partition(topic.name, wanted.partition);
-          if (wanted.timestamp === LATEST_TIMESTAMP) return { partition: wanted.partition, offset: log.logEndOffset, timestamp: -1 };
-          if (wanted.timestamp === EARLIEST_TIMESTAMP) return { partition: wanted.partition, offset: log.logStartOffset, timestamp: -1 };
+          if (wanted.timestamp === LATEST_TIMESTAMP) return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: log.logEndOffset, timestamp: -1 };
+          if (wanted.timestamp === EARLIEST_TIMESTAMP) return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: log.logStartOffset, timestamp: -1 };
           const found = log.offsetForTimestamp(wanted.timestamp);
-          return { partition: wanted.partition, offset: found?.offset ?? -1, timestamp: found?.timestamp ?? -1 };
+          return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: found?.offset ?? -1, timestamp: found?.timestamp ?? -1 };
         })),
     }));
     return { kind: 'body', body: { topics } };

@@ -24,7 +24,7 @@ export const metadataHandler: ApiHandler = {
     const names = body.topics ?? [];
     const topics = names.length === 0
       ? context.topics.topics().map((topic) => describe(topic, nodeId))
-      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, { name, partitions: [] },
+      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, (): TopicMetadata => ({ name, errorCode: 0, errorMessage: '', partitions: [] }),
         () => describe(context.topicOrAutoCreate(name) ?? context.topics.get(name), nodeId)));
     return {
       kind: 'body',

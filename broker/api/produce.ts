@@ -21,7 +21,7 @@ function timestampBounds(config: LogConfig, now: number): { lowestTimestamp: num
 function producePartition(
   context: BrokerContext, topicName: string, partitionIndex: number, records: Buffer, acks: number,
 ): Promise<ProducePartitionResult> {
-  const failed = { partition: partitionIndex, baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 };
+  const failed = (): ProducePartitionResult => ({ partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 });
   return itemResultAsync(context, { api: 'Produce', topic: topicName, partition: partitionIndex }, failed, async () => {
     checkNotInternal(topicName, 'produce to');
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
@@ -42,7 +42,8 @@ function producePartition(
     context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
     if (acks === -1 && partition.log.syncsOnItsOwn) await partition.log.waitForSync(appended.lastOffset);
     return {
-      partition: partitionIndex, baseOffset: appended.baseOffset, logStartOffset: partition.log.logStartOffset, logAppendTimeMs: logAppendTime ? now : -1,
+      partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: appended.baseOffset, logStartOffset: partition.log.logStartOffset,
+      logAppendTimeMs: logAppendTime ? now : -1,
     };
   });
 }

@@ -11,10 +11,10 @@ export const createTopicsHandler: ApiHandler = {
   maxVersion: 1,
   handle(request, context) {
     const body = request.createTopics as CreateTopicsRequest;
-    const topics = body.topics.map((topic) => itemResult(context, { api: 'CreateTopics', topic: topic.name }, { name: topic.name }, () => {
+    const topics = body.topics.map((topic) => itemResult(context, { api: 'CreateTopics', topic: topic.name }, () => ({ name: topic.name, errorCode: 0, errorMessage: '' }), () => {
       context.topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, body.validateOnly);
       if (!body.validateOnly) context.logger.info({ topic: topic.name, partitions: topic.partitions, configs: topic.configs }, 'topic created');
-      return { name: topic.name };
+      return { name: topic.name, errorCode: 0, errorMessage: '' };
     }));
     return { kind: 'body', body: { topics } };
   },
@@ -28,11 +28,11 @@ export const deleteTopicsHandler: ApiHandler = {
   maxVersion: 1,
   handle(request, context) {
     const body = request.deleteTopics as DeleteTopicsRequest;
-    const topics = body.topics.map((name) => itemResult(context, { api: 'DeleteTopics', topic: name }, { name }, () => {
+    const topics = body.topics.map((name) => itemResult(context, { api: 'DeleteTopics', topic: name }, () => ({ name, errorCode: 0, errorMessage: '' }), () => {
       checkNotInternal(name, 'delete');
       context.topics.delete(name);
       context.logger.info({ topic: name }, 'topic deleted');
-      return { name };
+      return { name, errorCode: 0, errorMessage: '' };
     }));
     return { kind: 'body', body: { topics } };
   },
