@@ -7,7 +7,7 @@
  */
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
-import type { ProducerRecord } from '../client/producer.js';
+import { DeliveryError, type ProducerRecord, type RecordMetadata } from '../client/producer.js';
 import { connect } from './connect.js';
 import { describeError } from './describe-error.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
@@ -49,19 +49,23 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
   const failed = { records: 0, first: undefined as unknown };
   const inflight: Array<Promise<void>> = [];
   let pending: ProducerRecord[] = [];
-  let pendingBytes = 0;
   const sendPending = async () => {
     const messages = pending;
-    const bytes = pendingBytes;
     pending = [];
-    pendingBytes = 0;
     if (messages.length === 0) return;
-    inflight.push(producer.send({ topic, messages }).then((sent) => {
-      delivered.records += sent.length;
-      delivered.bytes += bytes;
-      for (const record of sent) delivered.partitions.add(record.partition);
-    }, (error: unknown) => {
-      failed.records += messages.length;
+    const count = (sent: Array<RecordMetadata | undefined>) => {
+      sent.forEach((record, index) => {
+        if (record === undefined) return;
+        delivered.records += 1;
+        const message = messages[index]!;
+        delivered.bytes += Buffer.byteLength(message.value as string) + (message.key == null ? 0 : Buffer.byteLength(message.key as string));
+        delivered.partitions.add(record.partition);
+      });
+    };
+    inflight.push(producer.send({ topic, messages }).then(count, (error: unknown) => {
+      // Partitions fail on their own: what reached the others is delivered all the same.
+      if (error instanceof DeliveryError) count(error.results);
+      failed.records += error instanceof DeliveryError ? error.failedRecords : messages.length;
       if (failed.first !== undefined) return;
       failed.first = error;
       process.stderr.write(`sluice: ${describeError(error)}\n`);
@@ -73,7 +77,6 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
       const cut = separator === undefined ? -1 : line.indexOf(separator);
       pending.push(cut < 0 ? { value: line } : { key: line.slice(0, cut), value: line.slice(cut + separator!.length) });
       read += 1;
-      pendingBytes += Buffer.byteLength(line);
       if (pending.length >= linesPerSend) await sendPending();
     }
     await sendPending();

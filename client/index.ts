@@ -1,5 +1,5 @@
 export { Sluice, type SluiceOptions } from './sluice.js';
-export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
+export { DeliveryError, Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
 export { Admin, type TopicDescription } from './admin.js';
 export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from '../proto/errors.js';

@@ -76,6 +76,30 @@ interface PartitionQueue {
 const toBuffer = (value: Bytes | null | undefined): Buffer | null =>
   value === null || value === undefined ? null : typeof value === 'string' ? Buffer.from(value) : value;
 
+/**
+ * A send() only some of whose records were delivered (partitions fail on their own): the first
+ * failure's code and message, which records made it, and how many did not. A send none of
+ * whose records were delivered rejects with the failure itself.
+ */
+export class DeliveryError extends SluiceError {
+  /** Per message of the send, in order: where it landed, or undefined when it was not delivered. */
+  readonly results: Array<RecordMetadata | undefined>;
+  readonly failedRecords: number;
+
+  constructor(first: unknown, results: Array<RecordMetadata | undefined>, failedRecords: number) {
+    const known = SluiceError.is(first);
+    super(known ? first.code : 'SLUICE_ERR_UNKNOWN', known ? first.detail : String((first as Error)?.message ?? first), { cause: first });
+    this.name = 'DeliveryError';
+    this.results = results;
+    this.failedRecords = failedRecords;
+  }
+}
+
+/** A piece's records that failed: the one error they share. */
+interface Undelivered {
+  error: unknown;
+}
+
 export class Producer {
   readonly #connection: BrokerConnection;
   readonly #metadata: MetadataCache;
@@ -145,7 +169,7 @@ export class Producer {
       group.sizes.push(bytes);
     }
     // Enqueueing finishes before the next send() starts (it may wait for memory); acks come later.
-    const offsets = new Map<number, Promise<number[]>>();
+    const offsets = new Map<number, Promise<Array<number | Undelivered>>>();
     for (const [partition, group] of groups) {
       const { acknowledged } = await this.#enqueueGroup(topic, partition, group.inputs, group.sizes, deadline, request.signal);
       acknowledged.catch(() => {});
@@ -153,15 +177,28 @@ export class Producer {
     }
     const acknowledged = Promise.all([...offsets].map(async ([partition, pending]) => [partition, await pending] as const)).then((settled) => {
       const byPartition = new Map(settled);
-      return placement.map(([partition, index]) => ({ topic, partition, offset: byPartition.get(partition)![index]! }));
+      let failed = 0;
+      let first: unknown;
+      const results = placement.map(([partition, index]): RecordMetadata | undefined => {
+        const outcome = byPartition.get(partition)![index]!;
+        if (typeof outcome === 'number') return { topic, partition, offset: outcome };
+        failed += 1;
+        first ??= outcome.error;
+        return undefined;
+      });
+      if (failed === results.length) throw first;
+      if (failed > 0) throw new DeliveryError(first, results, failed);
+      return results as RecordMetadata[];
     });
     acknowledged.catch(() => {});
     return { acknowledged };
   }
 
   /** Splits one partition's records into pieces of at most a batch and queues them; `acknowledged` gives their offsets. */
-  async #enqueueGroup(topic: string, partition: number, inputs: RecordInput[], sizes: number[], deadline: number, signal?: AbortSignal): Promise<{ acknowledged: Promise<number[]> }> {
-    const pieces: Array<Promise<number[]>> = [];
+  async #enqueueGroup(
+    topic: string, partition: number, inputs: RecordInput[], sizes: number[], deadline: number, signal?: AbortSignal,
+  ): Promise<{ acknowledged: Promise<Array<number | Undelivered>> }> {
+    const pieces: Array<Promise<Array<number | Undelivered>>> = [];
     for (let start = 0; start < inputs.length;) {
       let end = start;
       let bytes = 0;
@@ -172,7 +209,10 @@ export class Producer {
       const piece = new Promise<number>((resolve, reject) => {
         this.#enqueue(topic, partition, { inputs: inputs.slice(start, end), bytes, deadline, resolve, reject });
       });
-      pieces.push(piece.then((base) => Array.from({ length: count }, (_, index) => (base < 0 ? -1 : base + index))));
+      pieces.push(piece.then(
+        (base) => Array.from({ length: count }, (_, index) => (base < 0 ? -1 : base + index)),
+        (error: unknown) => new Array<Undelivered>(count).fill({ error }),
+      ));
       start = end;
     }
     return { acknowledged: Promise.all(pieces).then((settled) => (settled.length === 1 ? settled[0]! : settled.flat())) };

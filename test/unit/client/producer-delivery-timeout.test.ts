@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCodes, SluiceError } from '../../../proto/errors.js';
+import { DeliveryError } from '../../../client/producer.js';
 import { Sluice } from '../../../client/sluice.js';
 import { waitFor } from '../../helpers/broker-process.js';
 import { FakeBroker, type FakeBrokerOptions, storageError } from '../../helpers/fake-broker.js';
@@ -89,5 +90,20 @@ describe('producer delivery timeout', () => {
     const producer = sluice.producer({ lingerMs: 0 });
     const { error } = await settle(producer.send({ topic: 'orders', messages: [{ value: 'a', partition: 1 }, { value: 'b', partition: 1 }] }));
     expect(error).toMatchObject({ code: 'SLUICE_ERR_INVALID_RECORD', detail: 'delivery to orders/1 failed for 2 records: record 2 has offset delta 7' });
+  });
+});
+
+describe('a send whose partitions fare differently', () => {
+  it('rejects with a DeliveryError that says which records were delivered and how many were not', async () => {
+    const { sluice } = await setup((attempt) => (attempt.partition === 0 ? storageError() : { errorCode: 0 }));
+    const producer = sluice.producer({ deliveryTimeoutMs: 800, lingerMs: 0, retryBackoffMs: 50 });
+    const messages = [0, 1, 0, 1, 1].map((partition, index) => ({ value: `m${index}`, partition }));
+    const error = await producer.send({ topic: 'orders', messages }).then(() => undefined, (failure: unknown) => failure);
+    expect(error).toBeInstanceOf(DeliveryError);
+    const delivery = error as DeliveryError;
+    expect(delivery.code).toBe('SLUICE_ERR_TIMEOUT');
+    expect(delivery.failedRecords).toBe(2);
+    expect(delivery.results.map((result) => result?.partition)).toEqual([undefined, 1, undefined, 1, 1]);
+    expect(delivery.results.filter((result) => result !== undefined).map((result) => result!.offset)).toEqual([0, 1, 2]);
   });
 });
