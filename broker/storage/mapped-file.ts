@@ -9,6 +9,12 @@
  * nobody will read past. The mapping itself is released by the addon's GC finalizer once the
  * last Buffer over it is gone, so closing here never invalidates a slice someone still holds.
  * A deleted file calls `release()` as well, so its blocks are freed now rather than at some GC.
+ *
+ * A full disk: each growing file holds blocks reserved ahead of its writer (up to a chunk,
+ * 16 MiB for a segment), which no other file can use. When an extension fails for want of
+ * space, every growing file gives back what lies past its written end, and the extension is
+ * tried once more; from then on files grow in small chunks again. Written ends only rise
+ * (`ensureWritable` is called before each write), so no byte that holds data is ever cut.
  */
 import fs from 'node:fs';
 import { SluiceError } from '../../proto/errors.js';
@@ -28,6 +34,16 @@ export interface MappedFileOptions {
 const emptyMapping = Buffer.alloc(0);
 const firstGrowChunkBytes = 256 * 1024;
 
+/** Files open for writing with room to grow: what a full disk can take back from. */
+const growing = new Set<MappedFile>();
+
+/** Gives back every growing file's blocks past its written end; returns the bytes freed. */
+function releaseReservedSpace(): number {
+  let freed = 0;
+  for (const file of growing) freed += file.releaseAhead();
+  return freed;
+}
+
 export class MappedFile {
   readonly path: string;
   readonly capacity: number;
@@ -37,11 +53,14 @@ export class MappedFile {
   #fileSize: number;
   #growChunkBytes: number;
   #growChunkBytesMax: number;
+  /** Past every byte that may hold data: the size at open and every end a writer asked for. */
+  #writtenEnd: number;
 
   private constructor(path: string, fd: number, fileSize: number, options: MappedFileOptions) {
     this.path = path;
     this.#fd = fd;
     this.#fileSize = fileSize;
+    this.#writtenEnd = fileSize;
     this.writable = options.writable;
     this.capacity = Math.max(options.capacity, fileSize);
     // Start small so the first chunk is prefaulted before the writer reaches it, then double:
@@ -52,6 +71,7 @@ export class MappedFile {
       ? emptyMapping
       : mapFile(fd, this.capacity, { writable: options.writable });
     if (options.sequential && this.capacity > 0) advise(this.#mapping, 0, this.capacity, 'sequential');
+    if (options.writable && this.capacity > fileSize) growing.add(this);
   }
 
   /** Opens (creating when writable) and maps `path`. */
@@ -89,25 +109,47 @@ export class MappedFile {
    * used half of the room ahead, and prefaults that chunk in the background.
    */
   ensureWritable(end: number): void {
+    if (end > this.#writtenEnd) this.#writtenEnd = end;
     if (end <= this.#fileSize - (this.#growChunkBytes >> 1)) return;
     if (end > this.capacity) {
       throw new SluiceError('SLUICE_ERR_STORAGE', `${this.path}: write to byte ${end} past the mapped capacity ${this.capacity}`);
     }
-    const target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
+    let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
     try {
       allocate(this.#fd, start, target - start);
+      this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
     } catch (cause) {
-      // The file may have grown partly; what matters is that nothing was promised beyond `start`.
-      throw storageError(`cannot extend ${this.path} to ${target} bytes`, cause);
+      // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
+      // file grows in small chunks from now on and takes just what the write needs, so appends
+      // go on until the disk is really full. (The file may have grown partly; what matters is
+      // that nothing is promised beyond `start`.)
+      this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
+      if (end <= start) return;
+      const needed = roundUp(end, PAGE_SIZE);
+      if (!this.#tryAllocate(start, needed) && !(releaseReservedSpace() > 0 && this.#tryAllocate(start, needed))) {
+        throw storageError(`cannot extend ${this.path} to ${needed} bytes`, this.#allocateFailure);
+      }
+      target = needed;
     }
     this.#fileSize = target;
-    this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
     const pageStart = start - (start % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
       // Prefaulting is only a speed-up; the writer faults the pages in itself if it fails.
     });
+  }
+
+  #allocateFailure: unknown;
+
+  #tryAllocate(start: number, end: number): boolean {
+    try {
+      allocate(this.#fd, start, end - start);
+      return true;
+    } catch (cause) {
+      this.#allocateFailure = cause;
+      return false;
+    }
   }
 
   /** Cuts the file to `size` bytes; everything at or past `size` must be unread from now on. */
@@ -119,6 +161,25 @@ export class MappedFile {
       throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
     }
     this.#fileSize = size;
+    this.#writtenEnd = Math.min(this.#writtenEnd, size);
+  }
+
+  /**
+   * Gives back the blocks reserved past the written end (the disk is full); the file grows
+   * from a small chunk again when its writer next needs room. Returns the bytes freed.
+   */
+  releaseAhead(): number {
+    const keep = roundUp(this.#writtenEnd, PAGE_SIZE);
+    if (this.#fd < 0 || keep >= this.#fileSize) return 0;
+    try {
+      fs.ftruncateSync(this.#fd, keep);
+    } catch {
+      return 0;
+    }
+    const freed = this.#fileSize - keep;
+    this.#fileSize = keep;
+    this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
+    return freed;
   }
 
   sync(start: number, end: number): void {
@@ -135,6 +196,7 @@ export class MappedFile {
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
+    growing.delete(this);
     try {
       fs.closeSync(fd);
     } catch (cause) {
