@@ -19,6 +19,7 @@ import { type CompactionOutcome, Log } from '../broker/storage/log.js';
 import { LogCleaner } from '../broker/storage/log-cleaner.js';
 import { buildRecordBatch } from '../proto/record-batch/record-batch.js';
 import { barChart } from './report.js';
+import { seededRandom } from './seeded-random.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,18 +40,6 @@ const segmentBytes = Number(values['segment-mib']) * 1024 ** 2;
 const recordsPerBatch = 16;
 const root = fs.mkdtempSync(path.join(values.dir ?? os.tmpdir(), 'sluice-bench-compaction-'));
 const progress = (text: string) => process.stderr.write(`${text}\n`);
-
-/** mulberry32: the same keys on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function build(log: Log): { records: number } {
   const random = seededRandom(7);

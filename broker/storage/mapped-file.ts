@@ -120,7 +120,7 @@ export class MappedFile {
     try {
       allocate(this.#fd, start, target - start);
       this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
-    } catch (cause) {
+    } catch {
       // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
       // file grows in small chunks from now on and takes just what the write needs, so appends
       // go on until the disk is really full. (The file may have grown partly; what matters is

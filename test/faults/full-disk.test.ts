@@ -32,7 +32,7 @@ afterAll(async () => {
   fs.rmSync(mountPoint, { recursive: true, force: true });
 });
 
-const valueOf = (partition: number, offset: number) => `${partition}:${offset}:`.padEnd(valueBytes, 'x');
+const recordValue = (partition: number, offset: number) => `${partition}:${offset}:`.padEnd(valueBytes, 'x');
 
 describe('a full disk', () => {
   it('stores until the disk is full, refuses then, keeps every acknowledged record, and takes produces again once space is freed', async (context) => {
@@ -52,7 +52,7 @@ describe('a full disk', () => {
     for (let send = 0; send < 400 && refusal === undefined; send += 1) {
       const partition = send % 2;
       const next = acknowledged.get(partition)!;
-      const messages = Array.from({ length: 500 }, (_, index) => ({ value: valueOf(partition, next + index), partition }));
+      const messages = Array.from({ length: 500 }, (_, index) => ({ value: recordValue(partition, next + index), partition }));
       try {
         const sent = await producer.send({ topic: 'fill', messages });
         acknowledged.set(partition, sent.at(-1)!.offset + 1);
@@ -75,7 +75,7 @@ describe('a full disk', () => {
         for (const record of await consumer.poll({ timeoutMs: 200 })) {
           // Offsets come in order and each holds what was sent for it.
           expect(record.offset).toBe(seen.get(record.partition));
-          expect(record.value?.toString()).toBe(valueOf(record.partition, record.offset));
+          expect(record.value?.toString()).toBe(recordValue(record.partition, record.offset));
           seen.set(record.partition, record.offset + 1);
         }
         return seen.get(0)! >= acknowledged.get(0)! && seen.get(1)! >= acknowledged.get(1)!;
@@ -87,7 +87,7 @@ describe('a full disk', () => {
     // Still serving; deleting a topic frees its blocks at once, and the partition takes produces again.
     expect((await admin.describeTopic('fill')).partitions).toHaveLength(2);
     await admin.deleteTopic('ballast');
-    const again = await producer.send({ topic: 'fill', messages: [{ value: valueOf(0, acknowledged.get(0)!), partition: 0 }] });
+    const again = await producer.send({ topic: 'fill', messages: [{ value: recordValue(0, acknowledged.get(0)!), partition: 0 }] });
     acknowledged.set(0, again[0]!.offset + 1);
 
     await sluice.close();

@@ -1,11 +1,2 @@
-/** A small seeded PRNG (mulberry32) so a failing random test replays from its logged seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmarks' seeded PRNG, so a failing random test replays from its logged seed. */
+export { seededRandom } from '../../bench/seeded-random.js';

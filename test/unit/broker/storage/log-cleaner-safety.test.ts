@@ -13,7 +13,8 @@ import type { CleanerJob } from '../../../../broker/storage/cleaner-pass.js';
 import { Log } from '../../../../broker/storage/log.js';
 import { type CleanerTask, LogCleaner } from '../../../../broker/storage/log-cleaner.js';
 import { RetentionTimer } from '../../../../broker/storage/retention-timer.js';
-import { buildRecordBatch, decodeRecords } from '../../../../proto/record-batch/record-batch.js';
+import { buildRecordBatch } from '../../../../proto/record-batch/record-batch.js';
+import { logRecords } from '../../../helpers/log-contents.js';
 
 let root: string;
 let cleaner: LogCleaner;
@@ -50,23 +51,11 @@ function bigLog(directory: string): { log: Log; latest: Map<string, string> } {
 /** Key → value tag of every record, checking offsets only ever rise. */
 function contents(log: Log): Map<string, string> {
   const seen = new Map<string, string>();
-  let offset = log.logStartOffset;
   let last = -1;
-  while (offset < log.logEndOffset) {
-    const { slices } = log.read(offset, 1 << 20);
-    if (slices.length === 0) break;
-    for (const slice of slices) {
-      for (let position = 0; position < slice.length;) {
-        const size = 12 + slice.readInt32BE(position + 8);
-        for (const record of decodeRecords(slice.subarray(position, position + size))) {
-          expect(record.offset).toBeGreaterThan(last);
-          last = record.offset;
-          seen.set(record.key!.toString(), record.value!.toString().split('|')[0]! + '|');
-        }
-        offset = Number(slice.readBigInt64BE(position)) + slice.readInt32BE(position + 23) + 1;
-        position += size;
-      }
-    }
+  for (const record of logRecords(log)) {
+    expect(record.offset).toBeGreaterThan(last);
+    last = record.offset;
+    seen.set(record.key!.toString(), record.value!.toString().split('|')[0]! + '|');
   }
   return seen;
 }

@@ -18,8 +18,9 @@ import {
   ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTES_OFFSET, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
 } from '../../../../proto/record-batch/layout.js';
 import {
-  type BatchHeader, type BatchOptions, buildRecordBatch, checkBatch, decodeRecords, type DecodedRecord, readBatchHeader,
+  type BatchHeader, type BatchOptions, buildRecordBatch, checkBatch, decodeRecords, readBatchHeader,
 } from '../../../../proto/record-batch/record-batch.js';
+import { logBatches, logRecords } from '../../../helpers/log-contents.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 let directory: string;
@@ -33,23 +34,7 @@ afterEach(async () => {
   fs.rmSync(directory, { recursive: true, force: true });
 });
 
-function readAll(log: Log): DecodedRecord[] {
-  const records: DecodedRecord[] = [];
-  let offset = log.logStartOffset;
-  while (offset < log.logEndOffset) {
-    const { slices } = log.read(offset, 1 << 20);
-    if (slices.length === 0) break;
-    for (const slice of slices) {
-      for (let position = 0; position < slice.length;) {
-        const size = 12 + slice.readInt32BE(position + 8);
-        records.push(...decodeRecords(slice.subarray(position, position + size)));
-        offset = Number(slice.readBigInt64BE(position)) + slice.readInt32BE(position + 23) + 1;
-        position += size;
-      }
-    }
-  }
-  return records;
-}
+const readAll = logRecords;
 
 describe('log compaction', () => {
   it('keeps exactly the last value per key, at its original offset, and drops old tombstones', async () => {
@@ -120,24 +105,7 @@ describe('log compaction', () => {
 });
 
 /** Every batch the log holds, as stored (copied out of the mapping). */
-function storedBatches(log: Log): Buffer[] {
-  const batches: Buffer[] = [];
-  let offset = log.logStartOffset;
-  while (offset < log.logEndOffset) {
-    const { slices } = log.read(offset, 1 << 20);
-    if (slices.length === 0) break;
-    for (const slice of slices) {
-      for (let position = 0; position < slice.length;) {
-        const size = 12 + slice.readInt32BE(position + 8);
-        const batch = Buffer.from(slice.subarray(position, position + size));
-        batches.push(batch);
-        offset = Number(batch.readBigInt64BE(0)) + batch.readInt32BE(23) + 1;
-        position += size;
-      }
-    }
-  }
-  return batches;
-}
+const storedBatches = (log: Log): Buffer[] => logBatches(log).map((batch) => Buffer.from(batch));
 
 /** A batch built by buildRecordBatch, then given header bits it cannot set, with the CRC recomputed. */
 function handMadeBatch(keys: string[], options: BatchOptions & { timestamp: number; attributes?: number; maxTimestamp?: number }): Buffer {

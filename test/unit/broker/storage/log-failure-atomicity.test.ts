@@ -12,6 +12,7 @@ import { SluiceError } from '../../../../proto/errors.js';
 import { Log, type LogOptions } from '../../../../broker/storage/log.js';
 import { segmentFileName } from '../../../../broker/storage/segment.js';
 import { recordsPerTestBatch, testBatch, withBaseOffset } from '../../../helpers/batches.js';
+import { logBatches } from '../../../helpers/log-contents.js';
 import { descriptorsUnder } from '../../../helpers/proc.js';
 
 let directory: string;
@@ -39,20 +40,7 @@ function openFlaky(options: LogOptions = {}) {
   return { log, state };
 }
 
-function readAll(log: Log): Buffer {
-  const parts: Buffer[] = [];
-  for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
-    const { slices } = log.read(offset, 1 << 24);
-    const chunk = Buffer.concat(slices);
-    parts.push(chunk);
-    let position = 0;
-    while (position < chunk.length) {
-      offset = Number(chunk.readBigInt64BE(position)) + chunk.readInt32BE(position + 23) + 1;
-      position += 12 + chunk.readInt32BE(position + 8);
-    }
-  }
-  return Buffer.concat(parts);
-}
+const readAll = (log: Log): Buffer => Buffer.concat(logBatches(log));
 
 describe('a failed segment roll', () => {
   it('refuses only the append that hit it, with a retriable storage error, and the next append after the cause is gone succeeds', () => {
