@@ -22,9 +22,7 @@ import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../pr
 import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
-import {
-  logStartOffsetFile, readOffsetCheckpoint, recoveryPointFile, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
-} from './checkpoint.js';
+import { logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint } from './checkpoint.js';
 import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
@@ -33,6 +31,7 @@ import {
   type CleanerTask, discardCleaned, type LogCleaner, planCleaning, removeCleanedFiles, swapInCleaned, syncDirectoryAsync,
 } from './log-cleaner.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
+import { RecoveryPoint } from './recovery-point.js';
 import { Segment, segmentFileName } from './segment.js';
 
 export interface LogOptions {
@@ -59,12 +58,6 @@ export interface StorageHooks {
    * it (reject instead of calling `sync`).
    */
   segmentSync?: (baseOffset: number, sync: () => Promise<void>) => Promise<void>;
-}
-
-/** A sealed segment whose sync runs in the background; the recovery point may pass it once it is done. */
-interface PendingRoll {
-  end: number;
-  synced: boolean;
 }
 
 export interface AppendOptions {
@@ -117,14 +110,7 @@ export class Log {
   #failure: SluiceError | undefined;
   #hooks: StorageHooks;
   #readGraceMs: number;
-  /** The recovery point on disk: every segment ending at or below it is synced. */
-  #recoveryPoint: number;
-  /** End of the contiguous prefix of synced segments; written behind #recoveryPoint. */
-  #recoveryPointTarget: number;
-  /** Rolls in order; the recovery point passes one only when it and all before it are synced. */
-  #pendingRolls: PendingRoll[] = [];
-  /** One chain writes the recovery point, so two writes never race. */
-  #recoveryPointWrites: Promise<void> = Promise.resolve();
+  #recoveryPoint: RecoveryPoint;
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
@@ -134,12 +120,15 @@ export class Log {
     this.#hooks = options.hooks ?? {};
     this.#readGraceMs = options.deletedSegmentReadGraceMs ?? 60_000;
     const checkpointedStart = readOffsetCheckpoint(directory, logStartOffsetFile) ?? 0;
-    this.#recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;
+    this.#recoveryPoint = new RecoveryPoint(directory, {
+      stopped: () => this.#stopped,
+      fail: (cause, what) => this.#fail(cause, what),
+      onBackgroundError: (error) => this.#onBackgroundError(error),
+    });
     const { segments, report } = loadSegments(directory, config, checkpointedStart, (base) => this.#createSegment(base));
     this.#segments = segments;
     this.loadReport = report;
-    this.#recoveryPoint = Math.min(this.#recoveryPoint, this.logEndOffset);
-    this.#recoveryPointTarget = this.#recoveryPoint;
+    this.#recoveryPoint.capAt(this.logEndOffset);
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
@@ -184,7 +173,7 @@ export class Log {
 
   /** The recovery point on disk: after a crash, segments ending at or below it are trusted unchecked. */
   get recoveryPoint(): number {
-    return this.#recoveryPoint;
+    return this.#recoveryPoint.offset;
   }
 
   /** A sync failed: the log refuses every operation until the broker restarts. */
@@ -341,69 +330,13 @@ export class Log {
     return Promise.resolve().then(() => seam(segment.baseOffset, () => segment.flushAsync()));
   }
 
-  /**
-   * Syncs a sealed segment in the background. Syncs of several rolls may finish in any order,
-   * but the recovery point only moves to the end of the synced prefix of rolls: past a segment
-   * only once it and every one before it are on the device.
-   */
+  /** Syncs a sealed segment in the background; the recovery point follows (recovery-point.ts). */
   #syncInBackground(sealed: Segment): void {
-    const roll: PendingRoll = { end: sealed.nextOffset, synced: false };
-    this.#pendingRolls.push(roll);
+    const roll = this.#recoveryPoint.rolled(sealed.nextOffset);
     this.#syncSegment(sealed).then(
-      () => {
-        roll.synced = true;
-        this.#advanceRecoveryPoint();
-      },
+      () => this.#recoveryPoint.synced(roll),
       (error: unknown) => this.#fail(error, `syncing sealed segment ${sealed.baseOffset} to disk`),
     );
-  }
-
-  #advanceRecoveryPoint(): void {
-    let target = this.#recoveryPointTarget;
-    while (this.#pendingRolls[0]?.synced === true) target = Math.max(target, this.#pendingRolls.shift()!.end);
-    if (target <= this.#recoveryPointTarget) return;
-    this.#recoveryPointTarget = target;
-    this.#recoveryPointWrites = this.#recoveryPointWrites.then(() => this.#writeRecoveryPoint());
-  }
-
-  /** Syncs the directory (the new segments' names), then writes the recovery point. Never rejects. */
-  async #writeRecoveryPoint(): Promise<void> {
-    const target = this.#recoveryPointTarget;
-    if (this.#stopped || target <= this.#recoveryPoint) return;
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(this.directory, 'r');
-    } catch (error) {
-      // Nothing was lost, only not yet recorded: the next roll tries again.
-      if (!this.#stopped) this.#onBackgroundError(storageError(`cannot open ${this.directory} to sync it; its recovery point stays at ${this.#recoveryPoint} for now`, error));
-      return;
-    }
-    try {
-      await handle.sync();
-    } catch (error) {
-      this.#fail(error, `syncing directory ${this.directory}`);
-      return;
-    } finally {
-      await handle.close().catch(() => {});
-    }
-    // A truncation while the directory synced may have lowered the target.
-    const offset = Math.min(target, this.#recoveryPointTarget);
-    if (this.#stopped || offset <= this.#recoveryPoint) return;
-    try {
-      writeOffsetCheckpoint(this.directory, recoveryPointFile, offset);
-      this.#recoveryPoint = offset;
-    } catch (error) {
-      this.#onBackgroundError(error);
-    }
-  }
-
-  /** Truncation drops records: the recovery point must not vouch for offsets written again later. */
-  #lowerRecoveryPoint(offset: number): void {
-    this.#pendingRolls = this.#pendingRolls.filter((roll) => roll.end <= offset);
-    this.#recoveryPointTarget = Math.min(this.#recoveryPointTarget, offset);
-    if (this.#recoveryPoint <= offset) return;
-    writeOffsetCheckpoint(this.directory, recoveryPointFile, offset);
-    this.#recoveryPoint = offset;
   }
 
   /** Syncs every appended record to the device (joining a sync already running). */
@@ -445,7 +378,7 @@ export class Log {
       this.#restartAt(offset);
       return;
     }
-    this.#lowerRecoveryPoint(target.truncationPoint(offset));
+    this.#recoveryPoint.lower(target.truncationPoint(offset));
     const kept = this.#reopenActive(target);
     const segmentsBefore = this.#segments.length;
     while (this.#segments.length > index + 1) {
@@ -470,7 +403,7 @@ export class Log {
 
   /** Drops everything and starts an empty log at `offset`. */
   #restartAt(offset: number): void {
-    this.#lowerRecoveryPoint(offset);
+    this.#recoveryPoint.lower(offset);
     // A segment already named for `offset` is emptied and reused: a new one cannot take its
     // file names while it is still open.
     const same = this.#segments.find((segment) => segment.baseOffset === offset);
@@ -671,8 +604,7 @@ export class Log {
     }
     if (failure !== undefined) throw failure;
     if (!healthy) return;
-    writeOffsetCheckpoint(this.directory, recoveryPointFile, this.logEndOffset);
-    this.#recoveryPoint = this.logEndOffset;
+    this.#recoveryPoint.closedAt(this.logEndOffset);
     writeCleanShutdownMarker(this.directory);
     syncDirectory(this.directory);
   }
