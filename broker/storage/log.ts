@@ -69,8 +69,9 @@ export interface AppendOptions {
    */
   assignOffsets?: boolean;
   /**
-   * The caller has checked each batch's magic and CRC-32C on these very bytes (the produce
-   * handler's validation), so the log only checks lengths. Others leave it false.
+   * The caller has validated these very bytes as the produce handler does
+   * (validateProducerBatch: whole batches, lengths, magic, CRC-32C, max.message.bytes), so the
+   * log does not walk them a second time before appending. Others leave it false.
    */
   verified?: boolean;
 }
@@ -186,18 +187,20 @@ export class Log {
   }
 
   /**
-   * Appends one or more whole RecordBatch v2 batches laid end to end in `batches`. Every batch
-   * is checked (length, magic, CRC unless `verified`) before any is written, so a bad one
-   * appends nothing.
+   * Appends one or more whole RecordBatch v2 batches laid end to end in `batches`. Unless they
+   * are `verified`, every batch is checked (length, magic, CRC) before any is written, so a bad
+   * one appends nothing.
    */
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
     this.#checkOpen();
     const assignOffsets = options.assignOffsets ?? true;
-    const count = this.#checkBatches(batches, assignOffsets, options.verified ?? false);
+    if (options.verified !== true) this.#checkBatches(batches, assignOffsets);
     const first = this.logEndOffset;
+    let count = 0;
     let records = 0;
     let lastOffset = first - 1;
     for (const { position, size } of eachBatch(batches)) {
+      count += 1;
       const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
       const lastOffsetOfBatch = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
       if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.roll();
@@ -208,12 +211,11 @@ export class Log {
     return { baseOffset: assignOffsets ? first : readInt64(batches, 0), lastOffset, batches: count, records };
   }
 
-  #checkBatches(batches: Buffer, assignOffsets: boolean, verified: boolean): number {
+  #checkBatches(batches: Buffer, assignOffsets: boolean): void {
     if (batches.length === 0) throw new CorruptRecordError('an append must hold at least one batch', 'SLUICE_ERR_INVALID_RECORD');
-    let count = 0;
     let expected = this.logEndOffset;
     for (const { position, size } of eachBatch(batches)) {
-      if (!verified) checkMagicAndCrc(batches, position, size);
+      checkMagicAndCrc(batches, position, size);
       if (assignOffsets && size > this.config.maxMessageBytes) {
         throw new SluiceError('SLUICE_ERR_MESSAGE_TOO_LARGE', `a batch of ${size} bytes exceeds max.message.bytes (${this.config.maxMessageBytes})`);
       }
@@ -224,9 +226,7 @@ export class Log {
         }
         expected = batchLastOffset(batches, position) + 1;
       }
-      count += 1;
     }
-    return count;
   }
 
   /**
