@@ -16,12 +16,13 @@ import { crc32c } from '@node-rs/crc32';
 import { CorruptRecordError } from '../../proto/errors.js';
 import {
   ATTRIBUTE_CODEC_MASK, ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET,
-  BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_LZ4, CODEC_NONE, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
+  BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_LZ4, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
   PRODUCER_ID_OFFSET, RECORDS_COUNT_OFFSET, RECORDS_OFFSET,
 } from '../../proto/record-batch/layout.js';
-import { lz4FrameDecode, lz4FrameEncode } from '../../proto/record-batch/lz4-frame.js';
+import { batchSizeAt } from '../../proto/record-batch/batch-iterator.js';
+import { lz4FrameEncode } from '../../proto/record-batch/lz4-frame.js';
 import { ByteReader } from '../../proto/record-batch/reader.js';
-import { decompressedBytesMax, readInt64, writeInt64 } from '../../proto/record-batch/record-batch.js';
+import { readInt64, recordsSection, writeInt64 } from '../../proto/record-batch/record-batch.js';
 
 /** One record of a batch: where its bytes are in the records section, and what the cleaner needs. */
 export interface RecordRef {
@@ -42,18 +43,12 @@ export function batchProducerId(batch: Buffer): number {
 }
 
 /**
- * The records of a whole batch, in order. Throws CorruptRecordError when the records do not
- * parse, and for codecs Sluice cannot read (the cleaner then keeps the batch as it is).
+ * The records of a whole batch, in order. Throws a SluiceError when the records do not parse,
+ * and for codecs Sluice cannot read (the cleaner then keeps the batch as it is).
  */
 export function batchRecords(batch: Buffer): { section: Buffer; records: RecordRef[] } {
   const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
-  const codec = attributes & ATTRIBUTE_CODEC_MASK;
-  const end = BATCH_LOG_OVERHEAD + batch.readInt32BE(BATCH_LENGTH_OFFSET);
-  if (end < BATCH_HEADER_SIZE || end > batch.length) throw new CorruptRecordError(`batch declares ${end} bytes but ${batch.length} are present`);
-  let section: Buffer;
-  if (codec === CODEC_NONE) section = batch.subarray(RECORDS_OFFSET, end);
-  else if (codec === CODEC_LZ4) section = lz4FrameDecode(batch.subarray(RECORDS_OFFSET, end), decompressedBytesMax);
-  else throw new CorruptRecordError(`codec ${codec} cannot be read by the cleaner`);
+  const section = recordsSection(batch, batchSizeAt(batch, 0, batch.length));
   const count = batch.readInt32BE(RECORDS_COUNT_OFFSET);
   if (count < 0 || count * 7 > section.length) throw new CorruptRecordError(`batch declares ${count} records in ${section.length} bytes`);
   const baseOffset = readInt64(batch, 0);

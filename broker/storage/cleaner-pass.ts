@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CorruptRecordError } from '../../proto/errors.js';
+import { SluiceError } from '../../proto/errors.js';
 import { batchLastOffset } from '../../proto/record-batch/record-batch.js';
 import { batchProducerId, batchRecords, emptyBatch, isControlBatch, type RecordRef, rebuildBatch } from './batch-filter.js';
 import { CleanedSegmentWriter, CleaningCancelled, fileBatches, IndexBuilder } from './cleaned-segment.js';
@@ -246,7 +246,7 @@ function readableRecords(batch: Buffer): ReturnType<typeof batchRecords> | undef
   try {
     return batchRecords(batch);
   } catch (error) {
-    if (error instanceof CorruptRecordError) return undefined;
+    if (SluiceError.is(error)) return undefined;
     throw error;
   }
 }

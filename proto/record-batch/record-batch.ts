@@ -328,7 +328,7 @@ export function setMaxTimestamp(buffer: Buffer, position: number, timestampType:
   if (stamped === attributes && batchMaxTimestamp(buffer, position) === maxTimestamp) return false;
   buffer.writeInt16BE(stamped, position + ATTRIBUTES_OFFSET);
   writeInt64(buffer, position + MAX_TIMESTAMP_OFFSET, maxTimestamp);
-  const size = BATCH_LOG_OVERHEAD + buffer.readInt32BE(position + BATCH_LENGTH_OFFSET);
+  const size = batchSizeAt(buffer, position, buffer.length);
   buffer.writeUInt32BE(crc32c(buffer.subarray(position + ATTRIBUTES_OFFSET, position + size)), position + CRC_OFFSET);
   return true;
 }
@@ -344,21 +344,25 @@ export interface DecodeOptions {
 const noHeaders: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[];
 
 /**
+ * The records section of the batch at the start of `batch`, whose size batchSizeAt checked:
+ * a view of the batch when it is uncompressed, the decompressed bytes (never more than
+ * `maxUncompressedBytes`) for LZ4. Other codecs are refused with UNSUPPORTED_COMPRESSION.
+ */
+export function recordsSection(batch: Buffer, size: number, maxUncompressedBytes = decompressedBytesMax): Buffer {
+  const codec = batch.readInt16BE(ATTRIBUTES_OFFSET) & ATTRIBUTE_CODEC_MASK;
+  if (codec === CODEC_NONE) return batch.subarray(RECORDS_OFFSET, size);
+  if (codec === CODEC_LZ4) return lz4FrameDecode(batch.subarray(RECORDS_OFFSET, size), maxUncompressedBytes);
+  throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${codecNames[codec]} is not supported`);
+}
+
+/**
  * Decodes every record of the batch at the start of `batch` (checking the CRC is the
  * caller's job). One cursor walks the records; each must end exactly where its length says.
  * Keys, values and header values are views of the batch (or of its decompressed records).
  */
 export function decodeRecords(batch: Buffer, options: DecodeOptions = {}): DecodedRecord[] {
   const header = readBatchHeader(batch);
-  const end = batchSizeAt(batch, 0, batch.length);
-  let reader: ByteReader;
-  if (header.compression === 'none') {
-    reader = new ByteReader(batch, RECORDS_OFFSET, end);
-  } else if (header.compression === 'lz4') {
-    reader = new ByteReader(lz4FrameDecode(batch.subarray(RECORDS_OFFSET, end), options.maxUncompressedBytes ?? decompressedBytesMax));
-  } else {
-    throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
-  }
+  const reader = new ByteReader(recordsSection(batch, batchSizeAt(batch, 0, batch.length), options.maxUncompressedBytes));
   // Each record takes at least 7 bytes, so a larger count cannot be honest.
   if (header.recordsCount < 0 || header.recordsCount * 7 > reader.remaining) {
     throw new CorruptRecordError(`batch declares ${header.recordsCount} records in ${reader.remaining} bytes`);
