@@ -23,7 +23,7 @@ import type { RequestEnvelope } from '../../proto/messages.js';
 import { decodeRequest, encodeResponse } from '../../proto/wire.js';
 import type { ApiHandler, BrokerContext } from '../api/context.js';
 import { limits } from '../limits.js';
-import { FrameReader } from './frame-reader.js';
+import { FrameReader } from '../../proto/frame-reader.js';
 import type { RequestMemory } from './request-memory.js';
 
 export interface ConnectionOptions {

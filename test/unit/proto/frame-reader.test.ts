@@ -4,8 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameReader } from '../../../../broker/protocol/frame-reader.js';
-import { frame } from '../../../../proto/wire.js';
+import { FrameDecoder } from '../../../proto/frame-decoder.js';
+import { FrameReader } from '../../../proto/frame-reader.js';
+import { frame } from '../../../proto/wire.js';
 
 describe('FrameReader', () => {
   it('gives the length from the prefix, then the frame once whole', () => {
@@ -40,5 +41,16 @@ describe('FrameReader', () => {
         expect(reader.buffered).toBe(0);
       },
     ));
+  });
+});
+
+describe('FrameDecoder', () => {
+  it('returns the whole frames of each chunk, across chunk boundaries, and refuses an oversized one', () => {
+    const decoder = new FrameDecoder(8);
+    const bytes = Buffer.concat([frame(Buffer.from('abc')), frame(Buffer.from('defgh')), frame(Buffer.alloc(9))]);
+    expect(decoder.push(bytes.subarray(0, 5)).map(String)).toEqual([]);
+    expect(decoder.push(bytes.subarray(5, 14)).map(String)).toEqual(['abc']);
+    expect(decoder.push(bytes.subarray(14, 16)).map(String)).toEqual(['defgh']);
+    expect(() => decoder.push(bytes.subarray(16, 20))).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_FRAME_TOO_LARGE' }));
   });
 });

@@ -1,8 +1,9 @@
 /**
- * The broker's side of the framing (4-byte big-endian length + message), pulled one frame at a
- * time: the connection looks at the next frame's declared length before it takes the frame, so
- * it can get memory for it (or pause reading) first. Chunks are kept as they arrive; a frame
- * spanning several is copied once into a buffer of exactly its size.
+ * The one framing of the wire (4-byte big-endian length + message), pulled one frame at a
+ * time: the broker's connection looks at the next frame's declared length before it takes the
+ * frame, so it can get memory for it (or pause reading) first; FrameDecoder pushes on top of
+ * it for the client. Chunks are kept as they arrive; a frame spanning several is copied once
+ * into a buffer of exactly its size.
  */
 const headerBytes = 4;
 
