@@ -6,8 +6,8 @@
  * for them, so no record of a revoked partition is handed out afterwards.
  */
 import type { BrokerConnection } from '../connection.js';
-import type { AssignorName, TopicPartition } from '../groups/assignors.js';
-import { GroupMember } from '../groups/group-member.js';
+import type { TopicPartition } from '../groups/assignors.js';
+import { GroupMember, type GroupMemberOptions } from '../groups/group-member.js';
 import type { Fetcher } from './fetcher.js';
 import { partitionKey, type Positions } from './positions.js';
 
@@ -22,24 +22,15 @@ export interface SubscribeOptions {
   onRevoked?: (revoked: TopicPartition[]) => void | Promise<void>;
 }
 
-export interface MembershipOptions {
-  groupId: string;
-  topics: string[] | RegExp;
-  assignor: AssignorName;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  groupInstanceId: string | undefined;
-  autoCommit: boolean;
-}
+/** The group member's settings, and whether revoked partitions' positions are committed. */
+export type MembershipOptions = Omit<GroupMemberOptions, 'onRevoked' | 'onAssigned' | 'onError'> & { autoCommit: boolean };
 
 /** Joins the group and keeps the consumer's partitions in step with its assignment. */
 export function startMembership(connection: BrokerConnection, positions: Positions, fetcher: Fetcher, options: MembershipOptions,
   callbacks: SubscribeOptions & { onError: (error: unknown) => void }): GroupMember {
+  const { autoCommit: _autoCommit, ...settings } = options;
   const member = new GroupMember(connection, {
-    groupId: options.groupId, topics: options.topics, assignor: options.assignor, sessionTimeoutMs: options.sessionTimeoutMs,
-    rebalanceTimeoutMs: options.rebalanceTimeoutMs, heartbeatIntervalMs: options.heartbeatIntervalMs,
-    ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
+    ...settings,
     onRevoked: async (revoked) => {
       if (options.autoCommit) {
         const gone = new Set(revoked.map((entry) => partitionKey(entry.topic, entry.partition)));
