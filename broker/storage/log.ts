@@ -26,10 +26,8 @@ import { logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShut
 import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
-import { CleanerCheckpoint } from './cleaner-checkpoint.js';
-import {
-  type CleanerTask, discardCleaned, type LogCleaner, planCleaning, removeCleanedFiles, swapInCleaned, syncDirectoryAsync,
-} from './log-cleaner.js';
+import { type LogCleaner, swapInCleaned } from './log-cleaner.js';
+import { type CompactingLog, type CompactionOutcome, LogCompaction } from './log-compaction.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { RecoveryPoint } from './recovery-point.js';
 import { Segment, segmentFileName } from './segment.js';
@@ -83,13 +81,6 @@ export interface AppendResult {
   records: number;
 }
 
-export interface CompactionOutcome {
-  segmentsCleaned: number;
-  recordsRemoved: number;
-  /** Bytes the pass read from segment files; 0 when no pass ran. */
-  bytesRead: number;
-}
-
 export interface ReadResult {
   /** Whole batches, in order; the first holds the requested offset. */
   slices: Buffer[];
@@ -106,8 +97,8 @@ export class Log {
   #onBackgroundError: (error: unknown) => void;
   #groupCommit: GroupCommit;
   #closed = false;
-  #cleaning: CleanerTask | undefined;
-  #cleanerCheckpointFile: CleanerCheckpoint | undefined;
+  readonly #compaction: LogCompaction;
+  readonly #compacting: CompactingLog;
   #failure: SluiceError | undefined;
   #hooks: StorageHooks;
   #readGraceMs: number;
@@ -120,6 +111,19 @@ export class Log {
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#hooks = options.hooks ?? {};
     this.#readGraceMs = options.deletedSegmentReadGraceMs ?? 60_000;
+    this.#compaction = new LogCompaction(directory);
+    const log = this;
+    this.#compacting = {
+      directory,
+      config,
+      get closed() {
+        return log.#closed;
+      },
+      sealedSegments: () => this.#segments.slice(0, -1),
+      activeBaseOffset: () => this.#active.baseOffset,
+      now: () => this.#now(),
+      swapInCleaned: (segment) => this.#swapInCleaned(segment),
+    };
     const checkpointedStart = readOffsetCheckpoint(directory, logStartOffsetFile) ?? 0;
     this.#recoveryPoint = new RecoveryPoint(directory, {
       stopped: () => this.#stopped,
@@ -369,8 +373,7 @@ export class Log {
   truncateTo(offset: number): void {
     this.#checkOpen();
     if (offset >= this.logEndOffset) return;
-    this.#cleaning?.cancel();
-    this.#cleanerCheckpoint.truncateTo(offset);
+    this.#compaction.truncatedTo(offset);
     const index = offset <= this.#segments[0]!.baseOffset ? -1 : this.#segmentIndexFor(offset - 1);
     const target = this.#segments[index];
     // Cutting below the log start, or inside a batch that began below it, leaves nothing readable.
@@ -475,60 +478,27 @@ export class Log {
   /**
    * One compaction pass (cleanup.policy=compact) when there is enough to do: keeps the last
    * record per key in sealed segments and drops tombstones older than delete.retention.ms.
-   * `cleaner` does the work off this thread; this thread decides and swaps the cleaned segments
-   * in (log-cleaner.ts). Offsets and the log's ends do not move. One pass per log at a time: a
-   * call while one runs does nothing.
+   * `cleaner` does the work off this thread (log-compaction.ts, log-cleaner.ts). Offsets and the
+   * log's ends do not move.
    */
-  async compact(cleaner: LogCleaner): Promise<CompactionOutcome> {
+  compact(cleaner: LogCleaner): Promise<CompactionOutcome> {
     this.#checkOpen();
-    const outcome: CompactionOutcome = { segmentsCleaned: 0, recordsRemoved: 0, bytesRead: 0 };
-    if (!this.config.cleanupPolicy.includes('compact') || this.#cleaning !== undefined) return outcome;
-    const checkpoint = this.#cleanerCheckpoint;
-    const generation = checkpoint.generation;
-    const sealed = this.#segments.slice(0, -1);
-    const job = planCleaning(this.directory, sealed, this.#active.baseOffset, checkpoint.state, this.config, this.#now());
-    if (job === undefined) return outcome;
-    const task = cleaner.run(job);
-    this.#cleaning = task;
-    try {
-      const result = await task.done;
-      if (result === undefined) return outcome;
-      for (const cleaned of result.cleaned) {
-        // One segment per turn of the event loop: opening each costs about a millisecond.
-        if (outcome.segmentsCleaned > 0) await new Promise((resolve) => setImmediate(resolve));
-        const index = this.#segments.indexOf(sealed.find((segment) => segment.baseOffset === cleaned.baseOffset)!);
-        // Closed, truncated, or the segment gone (retention) meanwhile: its cleaned files are stale.
-        if (this.#closed || task.cancelled || index < 0 || this.#segments[index]!.active) {
-          discardCleaned(this.directory, cleaned.baseOffset);
-          continue;
-        }
-        swapInCleaned(this.directory, cleaned.baseOffset);
-        // Open the cleaned files before letting the old ones go: should the open fail, the old
-        // segment (its unlinked files still mapped) keeps serving until the next start.
-        const old = this.#segments[index]!;
-        this.#segments[index] = Segment.open(this.directory, cleaned.baseOffset, this.config, { active: false, recover: false });
-        old.retire(this.#readGraceMs);
-        outcome.segmentsCleaned += 1;
-        outcome.recordsRemoved += cleaned.recordsRemoved;
-      }
-      outcome.bytesRead = result.bytesRead;
-      if (this.#closed || task.cancelled) return outcome;
-      await syncDirectoryAsync(this.directory);
-      // A truncation meanwhile cancelled the task: the pass's end may lie past the new log end.
-      if (this.#closed || task.cancelled) return outcome;
-      await checkpoint.advance({ cleanPoint: result.endOffset, tombstoneDeadline: result.tombstoneDeadline }, generation);
-      return outcome;
-    } catch (error) {
-      if (this.#closed) return outcome;
-      throw error;
-    } finally {
-      this.#cleaning = undefined;
-    }
+    if (!this.config.cleanupPolicy.includes('compact')) return Promise.resolve({ segmentsCleaned: 0, recordsRemoved: 0, bytesRead: 0 });
+    return this.#compaction.run(this.#compacting, cleaner);
   }
 
-  get #cleanerCheckpoint(): CleanerCheckpoint {
-    this.#cleanerCheckpointFile ??= new CleanerCheckpoint(this.directory);
-    return this.#cleanerCheckpointFile;
+  /**
+   * Puts a segment's cleaned files in its place. They are opened before the old ones are let
+   * go: should the open fail, the old segment (its unlinked files still mapped) keeps serving
+   * until the next start.
+   */
+  #swapInCleaned(old: Segment): boolean {
+    const index = this.#segments.indexOf(old);
+    if (index < 0 || old.active) return false;
+    swapInCleaned(this.directory, old.baseOffset);
+    this.#segments[index] = Segment.open(this.directory, old.baseOffset, this.config, { active: false, recover: false });
+    old.retire(this.#readGraceMs);
+    return true;
   }
 
   /** A segment's newest record time, or its file's modification time when it has none. */
@@ -573,10 +543,7 @@ export class Log {
    */
   close(): void {
     if (this.#closed) return;
-    if (this.#cleaning !== undefined) {
-      this.#cleaning.cancel();
-      removeCleanedFiles(this.directory);
-    }
+    this.#compaction.cancel(true);
     let failure: unknown;
     if (this.#failure === undefined) {
       try {
@@ -614,7 +581,7 @@ export class Log {
    * are closed and its disk blocks freed now (see Segment.delete), even when some step fails.
    */
   delete(): void {
-    this.#cleaning?.cancel();
+    this.#compaction.cancel(false);
     if (!this.#closed) {
       this.#closed = true;
       this.#groupCommit.close();
