@@ -261,9 +261,11 @@ export class Producer {
   /** Fails every queued (not in-flight) piece whose deadline has passed, all at once. */
   #expire(queue: PartitionQueue): void {
     const now = Date.now();
-    const expired = queue.pieces.filter((piece) => piece.deadline <= now);
-    if (expired.length === 0) return;
-    queue.pieces = queue.pieces.filter((piece) => piece.deadline > now);
+    // Pieces queue in send() order, so deadlines only grow along the queue: the first tells.
+    let count = 0;
+    while (count < queue.pieces.length && queue.pieces[count]!.deadline <= now) count += 1;
+    if (count === 0) return;
+    const expired = queue.pieces.splice(0, count);
     let bytes = 0;
     let records = 0;
     for (const piece of expired) {
