@@ -21,6 +21,9 @@ export const Api = {
   LEAVE_GROUP: 14,
   DESCRIBE_GROUPS: 15,
   FIND_COORDINATOR: 16,
+  OFFSETS_FOR_LEADER_EPOCH: 17,
+  DESCRIBE_CLUSTER: 18,
+  ELECT_LEADERS: 19,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -42,16 +45,21 @@ export const apiBodyField = {
   [Api.LEAVE_GROUP]: 'leaveGroup',
   [Api.DESCRIBE_GROUPS]: 'describeGroups',
   [Api.FIND_COORDINATOR]: 'findCoordinator',
+  [Api.OFFSETS_FOR_LEADER_EPOCH]: 'offsetsForLeaderEpoch',
+  [Api.DESCRIBE_CLUSTER]: 'describeCluster',
+  [Api.ELECT_LEADERS]: 'electLeaders',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
 export interface ApiVersionsResponse { apis: ApiVersionRange[]; brokerVersion: string }
 
 export interface MetadataRequest { topics?: string[] }
-export interface BrokerInfo { nodeId: number; host: string; port: number }
-export interface PartitionMetadata { partition: number; errorCode: number; leader: number; replicas: number[]; isr: number[] }
+export interface BrokerInfo { nodeId: number; host: string; port: number; rack?: string }
+export interface PartitionMetadata {
+  partition: number; errorCode: number; leader: number; replicas: number[]; isr: number[]; leaderEpoch?: number; offlineReplicas?: number[];
+}
 export interface TopicMetadata { name: string; errorCode: number; errorMessage: string; partitions: PartitionMetadata[] }
-export interface MetadataResponse { brokers: BrokerInfo[]; topics: TopicMetadata[]; controllerId: number }
+export interface MetadataResponse { brokers: BrokerInfo[]; topics: TopicMetadata[]; controllerId: number; clusterId?: string }
 
 export interface CreateTopic { name: string; partitions: number; replicationFactor?: number; configs?: Record<string, string> }
 export interface CreateTopicsRequest { topics: CreateTopic[]; validateOnly?: boolean }
@@ -69,19 +77,30 @@ export interface ProducePartitionResult {
 export interface ProduceTopicResult { name: string; partitions: ProducePartitionResult[] }
 export interface ProduceResponse { topics: ProduceTopicResult[] }
 
-export interface FetchPartition { partition: number; fetchOffset: number; maxBytes: number }
+/** Optional epochs and replica ids decode as null when absent (proto3 `optional`). */
+export interface FetchPartition {
+  partition: number; fetchOffset: number; maxBytes: number;
+  currentLeaderEpoch?: number | null; lastFetchedEpoch?: number | null; logStartOffset?: number;
+}
 export interface FetchTopic { name: string; partitions: FetchPartition[] }
-export interface FetchRequest { maxWaitMs: number; minBytes: number; maxBytes: number; topics: FetchTopic[] }
+export interface FetchRequest {
+  maxWaitMs: number; minBytes: number; maxBytes: number; topics: FetchTopic[]; replicaId?: number | null; replicaEpoch?: number | null;
+}
+export interface EpochEndOffset { epoch: number; endOffset: number }
+export interface LeaderIdAndEpoch { leaderId: number; leaderEpoch: number }
 export interface FetchPartitionResult {
   partition: number; errorCode: number; errorMessage: string; highWatermark: number; logStartOffset: number; records: Buffer;
+  divergingEpoch?: EpochEndOffset | null; currentLeader?: LeaderIdAndEpoch | null;
 }
 export interface FetchTopicResult { name: string; partitions: FetchPartitionResult[] }
 export interface FetchResponse { topics: FetchTopicResult[] }
 
-export interface ListOffsetsPartition { partition: number; timestamp: number }
+export interface ListOffsetsPartition { partition: number; timestamp: number; currentLeaderEpoch?: number | null }
 export interface ListOffsetsTopic { name: string; partitions: ListOffsetsPartition[] }
-export interface ListOffsetsRequest { topics: ListOffsetsTopic[] }
-export interface ListOffsetsPartitionResult { partition: number; errorCode: number; errorMessage: string; offset: number; timestamp: number }
+export interface ListOffsetsRequest { topics: ListOffsetsTopic[]; replicaId?: number | null }
+export interface ListOffsetsPartitionResult {
+  partition: number; errorCode: number; errorMessage: string; offset: number; timestamp: number; leaderEpoch?: number;
+}
 export interface ListOffsetsTopicResult { name: string; partitions: ListOffsetsPartitionResult[] }
 export interface ListOffsetsResponse { topics: ListOffsetsTopicResult[] }
 
@@ -111,6 +130,24 @@ export interface GroupMemberDescription { memberId: string; groupInstanceId: str
 export interface GroupDescriptionResult { groupId: string; state: string; generationId: number; protocolName: string; leader: string; members: GroupMemberDescription[] }
 export interface DescribeGroupsResponse { groups: GroupDescriptionResult[] }
 
+export interface FindCoordinatorResponse { nodeId: number; host: string; port: number; errorCode?: number; errorMessage?: string }
+
+export interface EpochRequestPartition { partition: number; currentLeaderEpoch?: number | null; leaderEpoch: number }
+export interface OffsetsForLeaderEpochRequest { replicaId?: number | null; topics: Array<{ name: string; partitions: EpochRequestPartition[] }> }
+export interface EpochResultPartition { partition: number; errorCode: number; errorMessage: string; leaderEpoch: number; endOffset: number }
+export interface OffsetsForLeaderEpochResponse { topics: Array<{ name: string; partitions: EpochResultPartition[] }> }
+
+export interface ClusterBroker {
+  nodeId: number; host: string; port: number; rack: string; alive: boolean; brokerEpoch: number; leaderCount: number; shuttingDown: boolean;
+}
+export interface DescribeClusterResponse { clusterId: string; controllerId: number; brokers: ClusterBroker[] }
+
+export const ElectionType = { PREFERRED: 0, UNCLEAN: 1 } as const;
+export interface ElectLeadersRequest { electionType: number; topics?: Array<{ name: string; partitions: number[] }> }
+export interface ElectLeadersResponse {
+  topics: Array<{ name: string; partitions: Array<{ partition: number; errorCode: number; errorMessage: string }> }>;
+}
+
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -132,6 +169,9 @@ export interface RequestBodies {
   leaveGroup: LeaveGroupRequest;
   describeGroups: { groupIds: string[] };
   findCoordinator: { key: string; keyType: number };
+  offsetsForLeaderEpoch: OffsetsForLeaderEpochRequest;
+  describeCluster: Record<string, never>;
+  electLeaders: ElectLeadersRequest;
 }
 
 export interface ResponseBodies {
@@ -150,7 +190,10 @@ export interface ResponseBodies {
   heartbeat: Record<string, never>;
   leaveGroup: Record<string, never>;
   describeGroups: DescribeGroupsResponse;
-  findCoordinator: BrokerInfo;
+  findCoordinator: FindCoordinatorResponse;
+  offsetsForLeaderEpoch: OffsetsForLeaderEpochResponse;
+  describeCluster: DescribeClusterResponse;
+  electLeaders: ElectLeadersResponse;
 }
 
 export type BodyField = keyof RequestBodies;
