@@ -15,10 +15,21 @@ import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
-import { storageError } from '../storage/storage-error.js';
+import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
+
+/** Written and synced before the caller goes on: the marker must not vanish in a crash once the log is in use. */
+function writeFileDurably(file: string, text: string): void {
+  const fd = fs.openSync(file, 'w', 0o644);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 export type AppendListener = (bytes: number) => void;
 
@@ -45,15 +56,49 @@ export class Partition {
   }
 }
 
-export interface Topic {
-  record: TopicRecord;
-  config: LogConfig;
-  partitions: Partition[];
+/**
+ * A topic as this broker holds it. On a single broker every partition is here; in a cluster
+ * only those this broker is a replica of, so `partitions` lists what is local (in index order)
+ * and `partitionAt` looks one up by its index.
+ */
+export class Topic {
+  readonly record: TopicRecord;
+  readonly config: LogConfig;
+  #partitions: Partition[] = [];
+  readonly #byIndex: Array<Partition | undefined> = [];
+
+  constructor(record: TopicRecord, config: LogConfig, partitions: Partition[]) {
+    this.record = record;
+    this.config = config;
+    for (const partition of partitions) this.add(partition);
+  }
+
+  get partitions(): readonly Partition[] {
+    return this.#partitions;
+  }
+
+  partitionAt(index: number): Partition | undefined {
+    return this.#byIndex[index];
+  }
+
+  add(partition: Partition): void {
+    this.#byIndex[partition.index] = partition;
+    this.#partitions = this.#byIndex.filter((candidate): candidate is Partition => candidate !== undefined);
+  }
+
+  remove(index: number): Partition | undefined {
+    const partition = this.#byIndex[index];
+    if (partition === undefined) return undefined;
+    this.#byIndex[index] = undefined;
+    this.#partitions = this.#partitions.filter((candidate) => candidate !== partition);
+    return partition;
+  }
 }
 
 export class TopicManager {
   readonly dataDirectory: string;
-  readonly #store: TopicStore;
+  /** Undefined in a cluster, where the topics live in etcd and only the logs are local. */
+  readonly #store: TopicStore | undefined;
   readonly #defaults: Partial<LogConfig>;
   readonly #topics = new Map<string, Topic>();
   readonly #onBackgroundError: (error: unknown) => void;
@@ -61,14 +106,19 @@ export class TopicManager {
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
-    logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'> = {},
+    logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'> = {}, clustered = false,
   ) {
     this.dataDirectory = dataDirectory;
     this.#defaults = defaults;
     this.#onBackgroundError = onBackgroundError;
     this.#logOptions = logOptions;
     fs.mkdirSync(dataDirectory, { recursive: true });
-    this.#store = new TopicStore(dataDirectory);
+    this.#store = clustered ? undefined : new TopicStore(dataDirectory);
+  }
+
+  get #localStore(): TopicStore {
+    if (this.#store === undefined) throw new SluiceError('SLUICE_ERR_NOT_CONTROLLER', 'in a cluster, topics are created and deleted by the controller');
+    return this.#store;
   }
 
   /**
@@ -80,7 +130,7 @@ export class TopicManager {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
     try {
-      for (const record of this.#store.load()) {
+      for (const record of this.#store?.load() ?? []) {
         const config = this.#configOf(record);
         this.#register(record, config, this.#openLogs(record, config));
       }
@@ -121,8 +171,7 @@ export class TopicManager {
   }
 
   #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
-    const partitions = logs.map((log, index) => new Partition(record.name, index, log));
-    const topic = { record, config, partitions };
+    const topic = new Topic(record, config, logs.map((log, index) => new Partition(record.name, index, log)));
     this.#topics.set(record.name, topic);
     return topic;
   }
@@ -143,15 +192,16 @@ export class TopicManager {
     }
     if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
     resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    const store = this.#localStore;
     if (validateOnly) return undefined;
     const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now() };
     const config = this.#configOf(record);
     const logs = this.#openLogs(record, config, true);
     try {
-      this.#store.save(record);
+      store.save(record);
     } catch (error) {
       // The record may exist without being durable (the directory sync failed): take it back too.
-      for (const undo of [...logs.map((log) => () => log.delete()), () => this.#store.remove(name)]) {
+      for (const undo of [...logs.map((log) => () => log.delete()), () => store.remove(name)]) {
         try {
           undo();
         } catch {
@@ -169,26 +219,78 @@ export class TopicManager {
    */
   delete(name: string): void {
     const topic = this.get(name);
-    this.#store.remove(name);
+    this.#store?.remove(name);
     this.#topics.delete(name);
     let failure: unknown;
     for (const partition of topic.partitions) {
-      const directory = this.#partitionDirectory(name, partition.index);
-      const doomed = `${directory}.${Date.now()}-delete`;
       try {
-        // Renamed first, so a crash half-way leaves a directory the next start knows to remove.
-        fs.renameSync(directory, doomed);
+        this.#deleteLog(partition);
       } catch (error) {
-        failure ??= storageError(`cannot rename ${directory} for deletion`, error);
-      }
-      try {
-        partition.log.delete();
-        fs.rmSync(doomed, { recursive: true, force: true });
-      } catch (error) {
-        failure ??= storageError(`cannot remove partition ${partition.index} of topic ${name}`, error);
+        failure ??= error;
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  #deleteLog(partition: Partition): void {
+    const directory = this.#partitionDirectory(partition.topic, partition.index);
+    const doomed = `${directory}.${Date.now()}-delete`;
+    let failure: unknown;
+    try {
+      // Renamed first, so a crash half-way leaves a directory the next start knows to remove.
+      fs.renameSync(directory, doomed);
+    } catch (error) {
+      failure ??= storageError(`cannot rename ${directory} for deletion`, error);
+    }
+    try {
+      partition.log.delete();
+      fs.rmSync(doomed, { recursive: true, force: true });
+    } catch (error) {
+      failure ??= storageError(`cannot remove partition ${partition.index} of topic ${partition.topic}`, error);
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /**
+   * In a cluster: opens this broker's replica of one partition as the metadata assigns it,
+   * creating its log if it has none. A directory left by an earlier topic of the same name
+   * (its `partition.metadata` names another topic id) is emptied first, so a re-created
+   * topic never inherits the old one's records.
+   */
+  openReplica(record: TopicRecord, index: number): Partition {
+    let topic = this.#topics.get(record.name);
+    if (topic === undefined) {
+      topic = new Topic(record, this.#configOf(record), []);
+      this.#topics.set(record.name, topic);
+    }
+    const existing = topic.partitionAt(index);
+    if (existing !== undefined) return existing;
+    const directory = this.#partitionDirectory(record.name, index);
+    const marker = path.join(directory, 'partition.metadata');
+    const expected = `version: 0\ntopic_id: ${record.topicId ?? ''}\n`;
+    let ours = false;
+    try {
+      ours = fs.readFileSync(marker, 'utf8') === expected;
+    } catch {
+      // No marker: a new replica, or one whose creation did not finish.
+    }
+    const log = storageStep(`cannot open partition ${index} of topic ${record.name}`, () => {
+      if (!ours) fs.rmSync(directory, { recursive: true, force: true });
+      const opened = Log.open(directory, { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions });
+      // Written after the log exists: a crash in between leaves no marker, and the next open starts clean.
+      if (!ours) writeFileDurably(marker, expected);
+      return opened;
+    });
+    const partition = new Partition(record.name, index, log);
+    topic.add(partition);
+    return partition;
+  }
+
+  /** In a cluster: this broker is no longer a replica of the partition; its log is removed. */
+  removeReplica(name: string, index: number): void {
+    const topic = this.#topics.get(name);
+    const partition = topic?.remove(index);
+    if (partition !== undefined) this.#deleteLog(partition);
   }
 
   get(name: string): Topic {
@@ -203,11 +305,12 @@ export class TopicManager {
 
   partition(topicName: string, index: number): Partition {
     const topic = this.get(topicName);
-    const partition = topic.partitions[index];
-    if (partition === undefined) {
-      throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${topicName} has partitions 0..${topic.partitions.length - 1}, not ${index}`);
+    const partition = topic.partitionAt(index);
+    if (partition !== undefined) return partition;
+    if (Number.isInteger(index) && index >= 0 && index < topic.record.partitions) {
+      throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `this broker holds no replica of partition ${index} of topic ${topicName}`);
     }
-    return partition;
+    throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${topicName} has partitions 0..${topic.record.partitions - 1}, not ${index}`);
   }
 
   topics(): Topic[] {

@@ -13,6 +13,8 @@ export interface TopicRecord {
   partitions: number;
   configs: Record<string, string>;
   createdAtMs: number;
+  /** In a cluster: the id etcd gave the topic, so a re-created topic of the same name is told apart. */
+  topicId?: string;
 }
 
 export class TopicStore {
