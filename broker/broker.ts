@@ -8,6 +8,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { SluiceError } from '../proto/errors.js';
 import { apiVersionsHandler } from './api/api-versions.js';
+import { describeClusterHandler, electLeadersHandler } from './api/cluster-admin.js';
 import type { ApiHandler, BrokerContext } from './api/context.js';
 import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
@@ -29,6 +30,7 @@ import { Connection } from './protocol/connection.js';
 import { RequestMemory } from './protocol/request-memory.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
+import { SingleBroker } from './topics/single-broker.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
@@ -103,12 +105,17 @@ export class Broker {
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
+      describeClusterHandler, electLeadersHandler,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
     this.#retention = new RetentionTimer(() => this.topics.logs(), options.logDefaults.retentionCheckIntervalMs ?? 5 * 60 * 1000,
       (error, log) => logger.error({ err: error, log: log.directory }, 'retention failed'));
+    const single = new SingleBroker(this.topics, () => ({
+      nodeId: this.#context.settings.nodeId, host: this.#context.settings.advertisedHost, port: this.#context.settings.advertisedPort,
+    }));
     this.#context = {
+      cluster: single,
       topics: this.topics,
       logger,
       metrics: this.metrics,

@@ -4,7 +4,9 @@
  * bytes straight from the mapped segments), or nothing (produce with acks=0).
  */
 import type { Logger } from 'pino';
-import type { BodyField, RequestEnvelope } from '../../proto/messages.js';
+import type {
+  BodyField, BrokerInfo, CreateTopic, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse, PartitionMetadata, RequestEnvelope,
+} from '../../proto/messages.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
@@ -21,7 +23,27 @@ export interface BrokerSettings {
   fetchBytesMax: number;
 }
 
+/**
+ * What Metadata, CreateTopics, DeleteTopics, DescribeCluster and ElectLeaders answer from and
+ * act on: this broker alone (single-broker.ts), or the cluster as etcd holds it.
+ */
+export interface ClusterView {
+  readonly clusterId: string;
+  /** -1 while no controller is elected. */
+  controllerId(): number;
+  /** Live brokers, this one included. */
+  brokers(): BrokerInfo[];
+  topicNames(): string[];
+  /** Every partition of the topic, wherever it lives; undefined for an unknown topic. */
+  describeTopic(name: string): PartitionMetadata[] | undefined;
+  createTopic(topic: CreateTopic, validateOnly: boolean): Promise<void>;
+  deleteTopic(name: string): Promise<void>;
+  describeCluster(): DescribeClusterResponse;
+  electLeaders(request: ElectLeadersRequest): Promise<ElectLeadersResponse>;
+}
+
 export interface BrokerContext {
+  cluster: ClusterView;
   topics: TopicManager;
   settings: BrokerSettings;
   logger: Logger;

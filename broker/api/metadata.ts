@@ -1,15 +1,17 @@
+/**
+ * Metadata: the live brokers, the controller, and per partition its leader, leader epoch,
+ * replicas, in-sync replicas and the replicas whose broker is down, as the cluster knows them
+ * (on a single broker: itself for everything).
+ */
+import { SluiceError } from '../../proto/errors.js';
 import { Api, type MetadataRequest, type TopicMetadata } from '../../proto/messages.js';
-import type { Topic } from '../topics/topic-manager.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 import { itemResult } from './item-result.js';
 
-function describe(topic: Topic, nodeId: number): TopicMetadata {
-  return {
-    name: topic.record.name,
-    errorCode: 0,
-    errorMessage: '',
-    partitions: topic.partitions.map((partition) => ({ partition: partition.index, errorCode: 0, leader: nodeId, replicas: [nodeId], isr: [nodeId] })),
-  };
+function describe(context: BrokerContext, name: string): TopicMetadata {
+  const partitions = context.cluster.describeTopic(name);
+  if (partitions === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${JSON.stringify(name)}`);
+  return { name, errorCode: 0, errorMessage: '', partitions };
 }
 
 export const metadataHandler: ApiHandler = {
@@ -20,15 +22,16 @@ export const metadataHandler: ApiHandler = {
   maxVersion: 1,
   handle(request, context: BrokerContext) {
     const body = request.metadata as MetadataRequest;
-    const { nodeId, advertisedHost, advertisedPort } = context.settings;
     const names = body.topics ?? [];
     const topics = names.length === 0
-      ? context.topics.topics().map((topic) => describe(topic, nodeId))
-      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, (): TopicMetadata => ({ name, errorCode: 0, errorMessage: '', partitions: [] }),
-        () => describe(context.topicOrAutoCreate(name) ?? context.topics.get(name), nodeId)));
+      ? context.cluster.topicNames().map((name) => describe(context, name))
+      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, (): TopicMetadata => ({ name, errorCode: 0, errorMessage: '', partitions: [] }), () => {
+        context.topicOrAutoCreate(name);
+        return describe(context, name);
+      }));
     return {
       kind: 'body',
-      body: { brokers: [{ nodeId, host: advertisedHost, port: advertisedPort }], topics, controllerId: nodeId },
+      body: { brokers: context.cluster.brokers(), topics, controllerId: context.cluster.controllerId(), clusterId: context.cluster.clusterId },
     };
   },
 };

@@ -1,7 +1,10 @@
+/**
+ * CreateTopics and DeleteTopics, per topic. In a cluster the controller does the work (placement,
+ * partition states in etcd); another broker answers NOT_CONTROLLER and the client goes there.
+ */
 import { Api, type CreateTopicsRequest, type DeleteTopicsRequest } from '../../proto/messages.js';
-import { checkNotInternal } from '../topics/topic-name.js';
 import type { ApiHandler } from './context.js';
-import { itemResult } from './item-result.js';
+import { itemResultAsync } from './item-result.js';
 
 export const createTopicsHandler: ApiHandler = {
   api: Api.CREATE_TOPICS,
@@ -9,13 +12,17 @@ export const createTopicsHandler: ApiHandler = {
   bodyField: 'createTopics',
   minVersion: 1,
   maxVersion: 1,
-  handle(request, context) {
+  async handle(request, context) {
     const body = request.createTopics as CreateTopicsRequest;
-    const topics = body.topics.map((topic) => itemResult(context, { api: 'CreateTopics', topic: topic.name }, () => ({ name: topic.name, errorCode: 0, errorMessage: '' }), () => {
-      context.topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, body.validateOnly);
-      if (!body.validateOnly) context.logger.info({ topic: topic.name, partitions: topic.partitions, configs: topic.configs }, 'topic created');
-      return { name: topic.name, errorCode: 0, errorMessage: '' };
-    }));
+    const validateOnly = body.validateOnly === true;
+    const topics = await Promise.all(body.topics.map((topic) => itemResultAsync(context, { api: 'CreateTopics', topic: topic.name },
+      () => ({ name: topic.name, errorCode: 0, errorMessage: '' }), async () => {
+        await context.cluster.createTopic(topic, validateOnly);
+        if (!validateOnly) {
+          context.logger.info({ topic: topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs }, 'topic created');
+        }
+        return { name: topic.name, errorCode: 0, errorMessage: '' };
+      })));
     return { kind: 'body', body: { topics } };
   },
 };
@@ -26,14 +33,14 @@ export const deleteTopicsHandler: ApiHandler = {
   bodyField: 'deleteTopics',
   minVersion: 1,
   maxVersion: 1,
-  handle(request, context) {
+  async handle(request, context) {
     const body = request.deleteTopics as DeleteTopicsRequest;
-    const topics = body.topics.map((name) => itemResult(context, { api: 'DeleteTopics', topic: name }, () => ({ name, errorCode: 0, errorMessage: '' }), () => {
-      checkNotInternal(name, 'delete');
-      context.topics.delete(name);
-      context.logger.info({ topic: name }, 'topic deleted');
-      return { name, errorCode: 0, errorMessage: '' };
-    }));
+    const topics = await Promise.all(body.topics.map((name) => itemResultAsync(context, { api: 'DeleteTopics', topic: name },
+      () => ({ name, errorCode: 0, errorMessage: '' }), async () => {
+        await context.cluster.deleteTopic(name);
+        context.logger.info({ topic: name }, 'topic deleted');
+        return { name, errorCode: 0, errorMessage: '' };
+      })));
     return { kind: 'body', body: { topics } };
   },
 };

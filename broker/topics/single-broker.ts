@@ -1,0 +1,82 @@
+/**
+ * The cluster of one: without --cluster this broker is the controller and the only replica
+ * of every partition it holds, and topics are records in its data directory.
+ */
+import { SluiceError } from '../../proto/errors.js';
+import type { BrokerInfo, CreateTopic, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse, PartitionMetadata } from '../../proto/messages.js';
+import type { ClusterView } from '../api/context.js';
+import { checkNotInternal } from './topic-name.js';
+import type { TopicManager } from './topic-manager.js';
+
+export class SingleBroker implements ClusterView {
+  readonly clusterId = 'single-broker';
+  readonly #topics: TopicManager;
+  readonly #self: () => BrokerInfo;
+
+  constructor(topics: TopicManager, self: () => BrokerInfo) {
+    this.#topics = topics;
+    this.#self = self;
+  }
+
+  controllerId(): number {
+    return this.#self().nodeId;
+  }
+
+  brokers(): BrokerInfo[] {
+    return [this.#self()];
+  }
+
+  topicNames(): string[] {
+    return this.#topics.topics().map((topic) => topic.record.name);
+  }
+
+  describeTopic(name: string): PartitionMetadata[] | undefined {
+    const nodeId = this.#self().nodeId;
+    return this.#topics.find(name)?.partitions.map((partition) => ({
+      partition: partition.index, errorCode: 0, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId], offlineReplicas: [],
+    }));
+  }
+
+  async createTopic(topic: CreateTopic, validateOnly: boolean): Promise<void> {
+    const factor = topic.replicationFactor ?? 0;
+    if (factor > 1) {
+      throw new SluiceError('SLUICE_ERR_INVALID_REPLICATION_FACTOR', `replication factor ${factor} needs ${factor} brokers; this broker runs alone (start a cluster with --cluster to replicate)`);
+    }
+    this.#topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, validateOnly);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    checkNotInternal(name, 'delete');
+    this.#topics.delete(name);
+  }
+
+  describeCluster(): DescribeClusterResponse {
+    const self = this.#self();
+    let leaderCount = 0;
+    for (const topic of this.#topics.topics()) leaderCount += topic.partitions.length;
+    return {
+      clusterId: this.clusterId,
+      controllerId: self.nodeId,
+      brokers: [{ nodeId: self.nodeId, host: self.host, port: self.port, rack: self.rack ?? '', alive: true, brokerEpoch: 0, leaderCount, shuttingDown: false }],
+    };
+  }
+
+  /** One replica per partition: it already leads, so every election is not needed. */
+  async electLeaders(request: ElectLeadersRequest): Promise<ElectLeadersResponse> {
+    const wanted = request.topics !== undefined && request.topics.length > 0
+      ? request.topics
+      : this.#topics.topics().map((topic) => ({ name: topic.record.name, partitions: topic.partitions.map((partition) => partition.index) }));
+    return {
+      topics: wanted.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((partition) => {
+          const exists = this.#topics.find(topic.name)?.partitionAt(partition) !== undefined;
+          const error = exists
+            ? new SluiceError('SLUICE_ERR_ELECTION_NOT_NEEDED', `partition ${partition} of ${topic.name} is led by its only replica`)
+            : new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `no partition ${partition} of topic ${topic.name}`);
+          return { partition, errorCode: error.wireCode, errorMessage: error.detail };
+        }),
+      })),
+    };
+  }
+}
