@@ -37,8 +37,49 @@ import { TopicStore } from './topics/topic-store.js';
 
 export const brokerVersion = '0.1.0';
 
+/** Cluster mode (`--cluster`): metadata in etcd, partitions replicated between brokers. */
+export interface ClusterOptions {
+  /** etcd client URLs, http://HOST:PORT. */
+  endpoints: string[];
+  /** Key prefix in etcd (/sluice/<name>/), so clusters can share one etcd. */
+  name: string;
+  /** broker.session.timeout.ms: a broker whose lease is this old is dead (etcd grants whole seconds). */
+  sessionTimeoutMs: number;
+  rack?: string;
+  /** default.replication.factor for CreateTopics without one. */
+  defaultReplicationFactor: number;
+  /** auto.leader.rebalance.enable and how often imbalance is checked. */
+  autoLeaderRebalance: boolean;
+  leaderImbalanceCheckIntervalMs: number;
+  /** offsets.topic.num.partitions: __consumer_offsets' partitions when a cluster first makes it. */
+  offsetsTopicPartitions: number;
+}
+
+/** Kafka's replica.* settings (REPLICATION-FACTS.md §N). */
+export interface ReplicationSettings {
+  replicaLagTimeMaxMs: number;
+  replicaFetchWaitMaxMs: number;
+  replicaFetchMaxBytes: number;
+  replicaFetchBackoffMs: number;
+  highWatermarkCheckpointIntervalMs: number;
+}
+
+export const replicationDefaults: ReplicationSettings = {
+  replicaLagTimeMaxMs: 30_000,
+  replicaFetchWaitMaxMs: 500,
+  replicaFetchMaxBytes: 1024 * 1024,
+  replicaFetchBackoffMs: 1000,
+  highWatermarkCheckpointIntervalMs: 5000,
+};
+
 export interface BrokerOptions {
   dataDirectory: string;
+  /** node.id; 0 on a single broker. */
+  nodeId?: number;
+  /** What metadata announces for this broker, when clients must not use the listen address. */
+  advertise?: { host: string; port: number };
+  cluster?: ClusterOptions;
+  replication?: Partial<ReplicationSettings>;
   host: string;
   port: number;
   httpHost: string;

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
-import type { BrokerOptions } from '../broker/broker.js';
+import { type BrokerOptions, type ClusterOptions, replicationDefaults } from '../broker/broker.js';
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
@@ -21,8 +21,36 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** `etcd://h1:p1,h2:p2` (each part may repeat the scheme) → etcd client URLs. */
+export function parseClusterEndpoints(text: string): string[] {
+  const parts = text.replace(/^etcd:\/\//, '').split(',').map((part) => part.trim().replace(/^etcd:\/\//, '')).filter((part) => part !== '');
+  if (!text.startsWith('etcd://') || parts.length === 0) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `--cluster must be etcd://HOST:PORT[,HOST:PORT...], got "${text}"`);
+  }
+  return parts.map((part) => {
+    const { host, port } = parseHostPort(part, '--cluster');
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  });
+}
+
 interface BrokerFlags {
   data: string;
+  nodeId: number;
+  cluster?: string;
+  clusterName: string;
+  advertise?: string;
+  rack?: string;
+  brokerSessionTimeoutMs: number;
+  defaultReplicationFactor: number;
+  minInsyncReplicas?: number;
+  uncleanLeaderElection?: boolean;
+  autoLeaderRebalance: boolean;
+  leaderImbalanceCheckIntervalMs: number;
+  offsetsTopicNumPartitions: number;
+  replicaLagTimeMaxMs: number;
+  replicaFetchWaitMaxMs: number;
+  replicaFetchMaxBytes: number;
+  replicaFetchBackoffMs: number;
   listen: string;
   httpListen: string;
   http: boolean;
@@ -46,8 +74,30 @@ interface BrokerFlags {
 function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
   const listen = parseHostPort(flags.listen, '--listen');
   const http = parseHostPort(flags.httpListen, '--http-listen');
+  const cluster: ClusterOptions | undefined = flags.cluster === undefined ? undefined : {
+    endpoints: parseClusterEndpoints(flags.cluster),
+    name: flags.clusterName,
+    sessionTimeoutMs: flags.brokerSessionTimeoutMs,
+    rack: flags.rack,
+    defaultReplicationFactor: flags.defaultReplicationFactor,
+    autoLeaderRebalance: flags.autoLeaderRebalance,
+    leaderImbalanceCheckIntervalMs: flags.leaderImbalanceCheckIntervalMs,
+    offsetsTopicPartitions: flags.offsetsTopicNumPartitions,
+  };
+  if (cluster === undefined && (flags.nodeId !== 0 || flags.defaultReplicationFactor !== 1)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', '--node-id and --default-replication-factor need --cluster etcd://HOST:PORT (a broker without --cluster runs alone as node 0)');
+  }
   return {
     dataDirectory: flags.data,
+    nodeId: flags.nodeId,
+    advertise: flags.advertise === undefined ? undefined : parseHostPort(flags.advertise, '--advertise'),
+    cluster,
+    replication: {
+      replicaLagTimeMaxMs: flags.replicaLagTimeMaxMs,
+      replicaFetchWaitMaxMs: flags.replicaFetchWaitMaxMs,
+      replicaFetchMaxBytes: flags.replicaFetchMaxBytes,
+      replicaFetchBackoffMs: flags.replicaFetchBackoffMs,
+    },
     host: listen.host,
     port: listen.port,
     httpHost: http.host,
@@ -64,7 +114,10 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     fetchBytesMax: flags.fetchMaxBytes,
     offsetsRetentionMs: flags.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: flags.offsetsRetentionCheckIntervalMs,
-    logDefaults: { retentionCheckIntervalMs: flags.retentionCheckIntervalMs, cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes },
+    logDefaults: {
+      retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
+      cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
+    },
   };
 }
 
@@ -72,6 +125,22 @@ export function brokerCommand(program: Command): void {
   const command = program.command('broker')
     .description('start a broker; SIGTERM or SIGINT stops it gracefully')
     .option('--data <dir>', 'data directory', './data')
+    .option('--node-id <n>', 'node.id: this broker\'s id in its cluster (needs --cluster)', wholeNumber(0), 0)
+    .option('--cluster <etcd://host:port,...>', 'join the cluster whose metadata lives in this etcd (without it the broker runs alone)')
+    .option('--cluster-name <name>', 'the cluster\'s key prefix in etcd, so clusters can share one etcd', 'sluice')
+    .option('--advertise <host:port>', 'the address metadata gives clients and other brokers for this broker (default: the listen address)')
+    .option('--rack <id>', 'broker.rack: replicas of a partition are spread over racks')
+    .option('--broker-session-timeout-ms <n>', 'broker.session.timeout.ms: a broker silent this long is dead and loses its leaderships (whole seconds in etcd)', wholeNumber(1000), 9000)
+    .option('--default-replication-factor <n>', 'default.replication.factor for topics created without one', wholeNumber(1), 1)
+    .option('--min-insync-replicas <n>', 'min.insync.replicas default: acks=all needs this many in-sync replicas', wholeNumber(1))
+    .option('--unclean-leader-election', 'unclean.leader.election.enable default: let an out-of-sync replica lead when no in-sync one is alive (loses acknowledged records)')
+    .option('--no-auto-leader-rebalance', 'auto.leader.rebalance.enable=false: leadership does not move back to preferred replicas by itself')
+    .option('--leader-imbalance-check-interval-ms <n>', 'how often leadership is moved back to preferred replicas', wholeNumber(1), 300_000)
+    .option('--offsets-topic-num-partitions <n>', 'offsets.topic.num.partitions: __consumer_offsets partitions when a cluster first creates it', wholeNumber(1), 50)
+    .option('--replica-lag-time-max-ms <n>', 'replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR', wholeNumber(1), replicationDefaults.replicaLagTimeMaxMs)
+    .option('--replica-fetch-wait-max-ms <n>', 'replica.fetch.wait.max.ms: how long a follower\'s fetch waits for new records', wholeNumber(0), replicationDefaults.replicaFetchWaitMaxMs)
+    .option('--replica-fetch-max-bytes <n>', 'replica.fetch.max.bytes per partition of a follower fetch', wholeNumber(1), replicationDefaults.replicaFetchMaxBytes)
+    .option('--replica-fetch-backoff-ms <n>', 'replica.fetch.backoff.ms: a follower\'s pause after a failed fetch', wholeNumber(0), replicationDefaults.replicaFetchBackoffMs)
     .option('--listen <host:port>', 'protocol listener (port 0 picks a free one)', '127.0.0.1:9400')
     .option('--http-listen <host:port>', 'admin HTTP listener (/v1, /metrics)', '127.0.0.1:9401')
     .option('--no-http', 'no admin HTTP listener')
@@ -106,5 +175,6 @@ export function brokerCommand(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
       await broker.start();
     });
-  withExamples(command, 'sluice broker --data /var/lib/sluice --listen 0.0.0.0:9400');
+  withExamples(command, 'sluice broker --data /var/lib/sluice --listen 0.0.0.0:9400',
+    'sluice broker --node-id 1 --cluster etcd://127.0.0.1:2379 --data ./data-1 --listen 127.0.0.1:9410 --http-listen 127.0.0.1:9411');
 }
