@@ -41,6 +41,8 @@ export interface EtcdOptions {
   /** Parent of the members' data directories; a new temporary directory by default. */
   dataDirectory?: string;
   readyTimeoutMs?: number;
+  /** Fixed ports per member (dev-cluster with a kept data directory must come back on the same ones). */
+  ports?: Array<{ client: number; peer: number }>;
 }
 
 const notInstalled = 'etcd is not on PATH: install it with `apt-get install etcd-server`';
@@ -173,8 +175,8 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
   const ownDirectory = options.dataDirectory === undefined;
   const root = options.dataDirectory ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-etcd-'));
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
-  const ports: Array<{ client: number; peer: number }> = [];
-  for (let i = 0; i < count; i += 1) ports.push({ client: await freePort(), peer: await freePort() });
+  const ports: Array<{ client: number; peer: number }> = [...(options.ports ?? [])];
+  for (let i = ports.length; i < count; i += 1) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `m${i + 1}`);
   const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
   const token = randomUUID();

@@ -9,6 +9,7 @@
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
  *   sluice bench produce|consume|e2e [flags] | compare A.json B.json
+ *   sluice dev-cluster [--brokers N] [--data DIR] [--base-port P]
  *
  * Parsing and help come from commander (every command and subcommand answers -h/--help with
  * its options, defaults and an example). Client commands take --bootstrap HOST:PORT (default
@@ -20,6 +21,7 @@ import { benchCommand } from './bench.js';
 import { brokerCommand } from './broker.js';
 import { consumeCommand } from './consume.js';
 import { describeError } from './describe-error.js';
+import { devClusterCommand } from './dev-cluster.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
@@ -37,6 +39,7 @@ produceCommand(program);
 consumeCommand(program);
 groupsCommand(program);
 benchCommand(program);
+devClusterCommand(program);
 
 // A reader that stops early (`sluice topics list | head -1`) is not an error of ours.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
