@@ -1,0 +1,121 @@
+/**
+ * A real cluster for tests: one etcd (or several members) and N brokers (node ids 1..N) as
+ * child processes with short timeouts (lease 2 s). A broker can be killed (SIGKILL), stopped
+ * gracefully (SIGTERM: controlled shutdown), paused (SIGSTOP) and started again on its port
+ * and data, so clients' bootstrap lists stay valid. `cleanupCluster()` stops everything, also
+ * after a failed test.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type BrokerProcess, launchBroker } from '../../bench/broker-process.js';
+import { cleanupEtcd, type EtcdCluster, startTestEtcd } from './etcd.js';
+
+export interface ClusterBroker {
+  nodeId: number;
+  port: number;
+  dataDirectory: string;
+  /** The running process; undefined while it is down. */
+  process: BrokerProcess | undefined;
+  /** Whole log lines of every run of this broker, in order. */
+  logs(): string[];
+}
+
+export interface TestCluster {
+  etcd: EtcdCluster;
+  brokers: ClusterBroker[];
+  bootstrap: string;
+  broker(nodeId: number): ClusterBroker;
+  kill(nodeId: number): Promise<void>;
+  stop(nodeId: number): Promise<void>;
+  start(nodeId: number): Promise<void>;
+  pause(nodeId: number): void;
+  resume(nodeId: number): void;
+}
+
+export interface ClusterOptions {
+  brokers?: number;
+  etcdMembers?: number;
+  /** Extra flags for every broker. */
+  args?: string[];
+  sessionTimeoutMs?: number;
+}
+
+const clusters = new Set<{ root: string; brokers: ClusterBroker[] }>();
+
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cluster-'));
+  const etcd = await startTestEtcd({ members: options.etcdMembers ?? 1, dataDirectory: path.join(root, 'etcd') });
+  const endpoints = `etcd://${etcd.endpoints.map((url) => url.replace(/^http:\/\//, '')).join(',')}`;
+  const brokers: ClusterBroker[] = [];
+  const record = { root, brokers };
+  clusters.add(record);
+  const earlierLogs = new Map<number, string[]>();
+
+  const launch = async (broker: ClusterBroker) => {
+    const started = await launchBroker(broker.dataDirectory, {
+      port: broker.port,
+      args: [
+        '--node-id', String(broker.nodeId), '--cluster', endpoints, '--broker-session-timeout-ms', String(options.sessionTimeoutMs ?? 2000),
+        '--replica-lag-time-max-ms', '3000', '--replica-fetch-wait-max-ms', '200', '--replica-fetch-backoff-ms', '100', ...(options.args ?? []),
+      ],
+      readyTimeoutMs: 30_000,
+    });
+    broker.port = started.port;
+    broker.process = started;
+    void started.exited.then(() => {
+      earlierLogs.set(broker.nodeId, [...(earlierLogs.get(broker.nodeId) ?? []), ...started.logs]);
+      if (broker.process === started) broker.process = undefined;
+    });
+  };
+
+  for (let nodeId = 1; nodeId <= (options.brokers ?? 3); nodeId += 1) {
+    const broker: ClusterBroker = {
+      nodeId, port: 0, dataDirectory: path.join(root, `broker-${nodeId}`), process: undefined,
+      logs: () => [...(earlierLogs.get(nodeId) ?? []), ...(broker.process?.logs ?? [])],
+    };
+    brokers.push(broker);
+  }
+  await Promise.all(brokers.map(launch));
+
+  const find = (nodeId: number) => {
+    const broker = brokers.find((candidate) => candidate.nodeId === nodeId);
+    if (broker === undefined) throw new Error(`no broker ${nodeId} in this cluster`);
+    return broker;
+  };
+  const signal = (nodeId: number, name: NodeJS.Signals) => find(nodeId).process?.child.kill(name);
+  return {
+    etcd,
+    brokers,
+    bootstrap: brokers.map((broker) => `127.0.0.1:${broker.port}`).join(','),
+    broker: find,
+    async kill(nodeId) {
+      const broker = find(nodeId);
+      signal(nodeId, 'SIGCONT');
+      await broker.process?.stop('SIGKILL');
+    },
+    async stop(nodeId) {
+      const broker = find(nodeId);
+      signal(nodeId, 'SIGCONT');
+      await broker.process?.stop('SIGTERM');
+    },
+    async start(nodeId) {
+      const broker = find(nodeId);
+      if (broker.process === undefined) await launch(broker);
+    },
+    pause: (nodeId) => void signal(nodeId, 'SIGSTOP'),
+    resume: (nodeId) => void signal(nodeId, 'SIGCONT'),
+  };
+}
+
+/** Kills every broker of every cluster started, then etcd, and removes their files. */
+export async function cleanupCluster(): Promise<void> {
+  const all = [...clusters];
+  clusters.clear();
+  await Promise.all(all.flatMap((cluster) => cluster.brokers.map(async (broker) => {
+    broker.process?.child.kill('SIGCONT');
+    await broker.process?.stop('SIGKILL');
+  })));
+  await cleanupEtcd();
+  for (const cluster of all) fs.rmSync(cluster.root, { recursive: true, force: true });
+}
