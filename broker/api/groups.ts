@@ -4,7 +4,9 @@
  * generation, or (generation -1, no member id) for a group with no live members, as Kafka
  * accepts from standalone consumers. Only the group's coordinator (the leader of its
  * `__consumer_offsets` partition) answers; a commit is answered once its records are
- * committed, and if that fails each partition of the commit carries the error.
+ * committed, and if that fails each partition of the commit carries the error. A fetch waits
+ * for the group's commits still in flight, so it never answers older offsets than a commit
+ * sent before it.
  */
 import { SluiceError } from '../../proto/errors.js';
 import { Api, type OffsetCommitRequest, type OffsetFetchRequest } from '../../proto/messages.js';
@@ -55,10 +57,15 @@ export const offsetFetchHandler: ApiHandler = {
   bodyField: 'offsetFetch',
   minVersion: 1,
   maxVersion: 1,
-  handle(request, context: BrokerContext) {
+  async handle(request, context: BrokerContext) {
     const body = request.offsetFetch as OffsetFetchRequest;
     checkGroupId(body.groupId);
     context.offsets.checkCoordinator(body.groupId);
+    const inFlight = context.offsets.settled(body.groupId);
+    if (inFlight !== undefined) {
+      await inFlight;
+      context.offsets.checkCoordinator(body.groupId);
+    }
     const wanted = new Set(body.topics ?? []);
     const byTopic = new Map<string, Array<{ partition: number; offset: number; metadata: string; commitTimestamp: number }>>();
     for (const committed of context.offsets.committed(body.groupId)) {

@@ -50,6 +50,8 @@ interface Shard {
   readonly offsets: Offsets;
   /** Settles after the last append's records were applied (or it failed): the next one waits for it. */
   tail: Promise<void>;
+  /** Per group, the tail as of its newest append still in flight. */
+  readonly inFlight: Map<string, Promise<void>>;
   /** Resolves when loading finished; rejects if the partition was lost first. */
   readonly ready: Promise<void>;
   settle(error?: SluiceError): void;
@@ -144,7 +146,7 @@ export class OffsetStore {
     const ready = new Promise<void>((resolve, reject) => { settle = (error) => (error === undefined ? resolve() : reject(error)); });
     ready.catch(() => {});
     const shard: Shard = {
-      partition, loading: true, offsets: new Map(), tail: Promise.resolve(), ready,
+      partition, loading: true, offsets: new Map(), tail: Promise.resolve(), inFlight: new Map(), ready,
       settle(error) {
         shard.loading = false;
         settle(error);
@@ -257,8 +259,22 @@ export class OffsetStore {
     const applied = shard.tail.then(() => committed).then(() => {
       for (const record of records) this.#apply(shard, record.key, record.value);
     });
-    shard.tail = applied.catch(() => {});
+    const settled = applied.catch(() => {});
+    shard.tail = settled;
+    shard.inFlight.set(group, settled);
+    void settled.then(() => {
+      if (shard.inFlight.get(group) === settled) shard.inFlight.delete(group);
+    });
     return applied;
+  }
+
+  /**
+   * Settles once the group's commits and deletions already made are applied or have failed;
+   * undefined when none is in flight. OffsetFetch waits for it, so a fetch sent after a commit
+   * (even before the commit's answer came back) sees it, as it did when commits were synchronous.
+   */
+  settled(group: string): Promise<void> | undefined {
+    return this.#shards.get(this.partitionFor(group))?.inFlight.get(group);
   }
 
   /** The append, its failure (also one thrown rather than rejected) in the group's client's terms. */

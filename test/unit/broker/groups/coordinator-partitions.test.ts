@@ -210,9 +210,14 @@ describe('groups coordinated per __consumer_offsets partition', () => {
     const answered = commit(group, 2);
     expect(await outcome(answered)).toBe('pending');
     expect(partitions.held).toHaveLength(1);
-    expect(await fetched(group)).toEqual([1]);
+    expect(offsets.committed(group).map((entry) => entry.offset)).toEqual([1]);
+    // A fetch sent after the commit waits for it rather than answer the older offset.
+    const fetchedMeanwhile = fetched(group);
+    expect(await outcome(fetchedMeanwhile)).toBe('pending');
+    expect(await fetched(groupIn(0, 'other'))).toEqual([]);
     partitions.held[0]!.commit();
     expect(commitErrors(await answered)).toEqual([0]);
+    expect(await fetchedMeanwhile).toEqual([2]);
     expect(await fetched(group)).toEqual([2]);
   });
 
@@ -222,8 +227,10 @@ describe('groups coordinated per __consumer_offsets partition', () => {
     partitions.holdAppends = true;
     const tooFewReplicas = commit(group, 2);
     await outcome(tooFewReplicas);
+    const fetchedMeanwhile = fetched(group);
     partitions.held[0]!.fail(new SluiceError('SLUICE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'the ISR shrank below min.insync.replicas'));
     expect(commitErrors(await tooFewReplicas)).toEqual([errorCodes.SLUICE_ERR_COORDINATOR_NOT_AVAILABLE.wire]);
+    expect(await fetchedMeanwhile).toEqual([1]);
     expect(await fetched(group)).toEqual([1]);
 
     const leadershipLost = commit(group, 3);
@@ -243,7 +250,7 @@ describe('groups coordinated per __consumer_offsets partition', () => {
     await outcome(second);
     partitions.held[1]!.commit();
     expect(await outcome(second)).toBe('pending');
-    expect(await fetched(group)).toEqual([]);
+    expect(offsets.committed(group)).toEqual([]);
     partitions.held[0]!.commit();
     expect(commitErrors(await first)).toEqual([0]);
     expect(commitErrors(await second)).toEqual([0]);
