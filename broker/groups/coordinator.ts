@@ -209,6 +209,21 @@ export class GroupCoordinator {
     };
   }
 
+  /**
+   * Drops the groups this broker no longer coordinates (it lost their `__consumer_offsets`
+   * partition): their timers stop, joins and syncs still waiting get NOT_COORDINATOR, and
+   * their members find the new coordinator and rejoin there.
+   */
+  unload(matches: (groupId: string) => boolean): void {
+    for (const group of [...this.#groups.values()]) {
+      if (!matches(group.id)) continue;
+      clearTimeout(group.rebalanceTimer);
+      const moved = new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `this broker no longer coordinates group ${group.id}; ask FindCoordinator for its coordinator and rejoin there`);
+      for (const member of [...group.members.values()]) this.#forget(group, member, moved);
+      this.#groups.delete(group.id);
+    }
+  }
+
   /** Stops every timer and answers every join or sync still waiting, so a stop need not wait them out. */
   close(): void {
     this.#closed = true;

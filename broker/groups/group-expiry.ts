@@ -3,7 +3,8 @@
  * forgotten together with its committed offsets, as Kafka does, so groups made once (a test
  * run, a `sluice consume --group` by hand) do not pile up forever. A group the coordinator
  * knows counts from when it became Empty; one known only by its commits (after a restart, or
- * from standalone commits) from its newest commit. Checked on an unref'd timer.
+ * from standalone commits) from its newest commit. Checked on an unref'd timer, per
+ * `__consumer_offsets` partition this broker leads.
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
@@ -43,11 +44,7 @@ export class GroupExpiry {
 
   start(): void {
     this.#timer ??= setInterval(() => {
-      try {
-        this.expire();
-      } catch (error) {
-        this.#logger.error({ err: error }, 'expiring groups failed');
-      }
+      this.expire().catch((error: unknown) => this.#logger.error({ err: error }, 'expiring groups failed'));
     }, this.#checkIntervalMs).unref();
   }
 
@@ -56,17 +53,29 @@ export class GroupExpiry {
     this.#timer = undefined;
   }
 
-  /** Forgets every group idle for longer than the retention at `now`; returns their ids. */
-  expire(now = Date.now()): string[] {
+  /**
+   * Forgets every group idle for longer than the retention at `now`, among the groups this
+   * broker coordinates (those of the `__consumer_offsets` partitions it leads and has loaded);
+   * resolves to their ids once their tombstones are committed. A group whose tombstones could
+   * not be written is logged and left for the next check, which finds its offsets still there.
+   */
+  async expire(now = Date.now()): Promise<string[]> {
     const offsets = this.#offsets();
     const candidates = new Set([...this.#coordinator.groups().map((group) => group.groupId), ...(offsets?.groups() ?? [])]);
     const expired: string[] = [];
     for (const groupId of candidates) {
+      if (offsets !== undefined && !offsets.coordinates(groupId)) continue;
       const live = this.#coordinator.describe(groupId);
       if (live !== undefined && live.state !== 'Empty') continue;
       const idleSince = Math.max(this.#coordinator.emptySince(groupId) ?? -Infinity, offsets?.newestCommit(groupId) ?? -Infinity);
       if (now - idleSince < this.#retentionMs || !this.#coordinator.expire(groupId)) continue;
-      const deleted = offsets?.deleteGroup(groupId) ?? 0;
+      let deleted = 0;
+      try {
+        deleted = await offsets?.deleteGroup(groupId) ?? 0;
+      } catch (error) {
+        this.#logger.warn({ err: error, group: groupId }, 'could not write the tombstones of an expired group\'s offsets; trying again at the next check');
+        continue;
+      }
       this.#logger.info({ group: groupId, idleSince: new Date(idleSince).toISOString(), offsetsDeleted: deleted }, 'expired idle group with its committed offsets');
       expired.push(groupId);
     }

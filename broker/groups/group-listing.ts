@@ -7,9 +7,13 @@ export interface GroupListing {
   members: number;
 }
 
-/** Every group the broker knows: live ones from the coordinator, and those with only committed offsets. */
+/**
+ * Every group the broker coordinates: live ones from the coordinator, and those with only
+ * committed offsets, of the `__consumer_offsets` partitions it leads and has loaded.
+ */
 export function listGroups(coordinator: GroupCoordinator | undefined, offsets: OffsetStore | undefined): GroupListing[] {
-  const groups = new Map((coordinator?.groups() ?? []).map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
+  const live = (coordinator?.groups() ?? []).filter((group) => offsets?.coordinates(group.groupId) ?? true);
+  const groups = new Map(live.map((group) => [group.groupId, { groupId: group.groupId, state: group.state, members: group.members.length }]));
   for (const groupId of offsets?.groups() ?? []) if (!groups.has(groupId)) groups.set(groupId, { groupId, state: 'Empty', members: 0 });
   return [...groups.values()].sort((a, b) => a.groupId.localeCompare(b.groupId));
 }

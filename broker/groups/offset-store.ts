@@ -1,33 +1,38 @@
 /**
  * Committed offsets of consumer groups, stored as records in the compacted internal topic
  * `__consumer_offsets` (key: group, topic, partition; value: offset, metadata, commit time; a
- * null value deletes), so they survive restarts like any other data, and read back into
- * memory when the broker starts. Keys and values are small JSON documents: compaction keeps
- * the last record per key byte for byte, and a person can read them with `sluice consume`.
+ * null value deletes), so they survive restarts and leader changes like any other data. Keys
+ * and values are small JSON documents: compaction keeps the last record per key byte for
+ * byte, and a person can read them with `sluice consume`.
+ *
+ * A group lives in one partition of the topic (group-partition.ts) and this broker holds the
+ * offsets of the partitions it leads. Gaining a partition replays its log, in chunks that
+ * yield to the event loop; meanwhile its groups get COORDINATOR_LOAD_IN_PROGRESS. Losing it
+ * forgets its offsets (and, through the coordinator, its live groups); its groups then get
+ * NOT_COORDINATOR. Partitions led when the store is made are replayed before the constructor
+ * returns, so a broker starts answering with its offsets already loaded.
+ *
+ * Commits and deletions are appended to the group's partition and applied in memory only
+ * once the append is committed, in the order they were appended: a commit that was answered
+ * is what OffsetFetch returns, and one whose append failed is never seen.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { SluiceError } from '../../proto/errors.js';
 import { batchLastOffset, buildRecordBatch, decodeRecords, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
-import type { TopicStore } from '../topics/topic-store.js';
+import type { GroupCoordinator } from './coordinator.js';
+import { groupPartition } from './group-partition.js';
+import { LocalOffsetsPartitions } from './local-offsets-partitions.js';
+import { offsetsAppendError } from './offsets-append-error.js';
+import type { OffsetsTopicPartitions } from './offsets-partitions.js';
+import { offsetsTopic } from './offsets-topic.js';
 
-export const offsetsTopic = '__consumer_offsets';
+export { offsetsTopic, repairOffsetsTopicRecord } from './offsets-topic.js';
 
-/** Without compaction a commit would expire with the log's retention, however recent it is. */
-const offsetsTopicConfigs = { 'cleanup.policy': 'compact', 'segment.bytes': String(64 * 1024 * 1024) };
-
-/**
- * Before the logs open: an older broker let CreateTopics or auto-create make
- * `__consumer_offsets` with the user defaults (cleanup.policy=delete), which retention would
- * empty. Such a record is set back to compact, loudly, rather than kept.
- */
-export function repairOffsetsTopicRecord(store: TopicStore, logger: Logger): void {
-  const record = store.load().find((candidate) => candidate.name === offsetsTopic);
-  const policy = record?.configs['cleanup.policy'];
-  if (record === undefined || policy === 'compact') return;
-  logger.warn({ topic: offsetsTopic, cleanupPolicy: policy ?? 'default' }, `${offsetsTopic} was not compacted (made by an older broker?); setting cleanup.policy=compact so committed offsets do not expire`);
-  store.save({ ...record, configs: { ...record.configs, 'cleanup.policy': 'compact' } });
-}
+/** How much of the log one replay step reads before yielding to requests. */
+const replayChunkBytes = 4 * 1024 * 1024;
 
 export interface CommittedOffset {
   offset: number;
@@ -38,6 +43,29 @@ export interface CommittedOffset {
 /** group → "topic\0partition" → committed offset */
 type Offsets = Map<string, Map<string, CommittedOffset>>;
 
+/** The offsets of one led `__consumer_offsets` partition. */
+interface Shard {
+  readonly partition: number;
+  loading: boolean;
+  readonly offsets: Offsets;
+  /** Settles after the last append's records were applied (or it failed): the next one waits for it. */
+  tail: Promise<void>;
+  /** Per group, the tail as of its newest append still in flight. */
+  readonly inFlight: Map<string, Promise<void>>;
+  /** Resolves when loading finished; rejects if the partition was lost first. */
+  readonly ready: Promise<void>;
+  settle(error?: SluiceError): void;
+}
+
+export interface OffsetStoreOptions {
+  /** Which partitions of `__consumer_offsets` this broker leads; default: the single broker's one. */
+  partitions?: OffsetsTopicPartitions;
+  /** Its groups of a partition this broker stops leading are dropped. */
+  coordinator?: GroupCoordinator;
+  /** Where failed replays are reported. */
+  logger?: Logger;
+}
+
 const entryKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 function recordKey(group: string, topic: string, partition: number): Buffer {
@@ -45,58 +73,161 @@ function recordKey(group: string, topic: string, partition: number): Buffer {
 }
 
 export class OffsetStore {
-  readonly #offsets: Offsets = new Map();
+  readonly #shards = new Map<number, Shard>();
   readonly #topics: TopicManager;
-  #partition: Partition | undefined;
+  readonly #partitions: OffsetsTopicPartitions;
+  readonly #coordinator: GroupCoordinator | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #unsubscribe: () => void;
 
-  /** Replays `__consumer_offsets` if it exists; it is created by the first commit. */
-  constructor(topics: TopicManager) {
+  constructor(topics: TopicManager, options: OffsetStoreOptions = {}) {
     this.#topics = topics;
-    this.#partition = topics.find(offsetsTopic)?.partitions[0];
-    if (this.#partition !== undefined) this.#replay(this.#partition);
-  }
-
-  #internalPartition(): Partition {
-    this.#partition ??= this.#topics.create(offsetsTopic, 1, offsetsTopicConfigs, false, 'broker')!.partitions[0]!;
-    return this.#partition;
-  }
-
-  #replay(partition: Partition): void {
-    const log = partition.log;
-    let offset = log.logStartOffset;
-    while (offset < log.logEndOffset) {
-      const { slices } = log.read(offset, 4 * 1024 * 1024);
-      if (slices.length === 0) break;
-      for (const slice of slices) {
-        for (const { position, size } of eachBatch(slice)) {
-          for (const record of decodeRecords(slice.subarray(position, position + size))) this.#apply(record.key, record.value);
-          offset = batchLastOffset(slice, position) + 1;
-        }
+    this.#partitions = options.partitions ?? new LocalOffsetsPartitions(topics);
+    this.#coordinator = options.coordinator;
+    this.#logger = options.logger;
+    for (let partition = 0; partition < this.#partitions.count; partition += 1) {
+      if (!this.#partitions.leads(partition)) continue;
+      const shard = this.#newShard(partition);
+      const replica = this.#partitions.replica(partition);
+      if (replica !== undefined) {
+        for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#replayChunk(shard, replica, offset);
       }
+      shard.settle();
+    }
+    this.#unsubscribe = this.#partitions.onLeadershipChange((partition, leading) => {
+      if (leading) this.#load(partition);
+      else this.#unload(partition);
+    });
+  }
+
+  /** The `__consumer_offsets` partition that holds the group. */
+  partitionFor(groupId: string): number {
+    return groupPartition(groupId, this.#partitions.count);
+  }
+
+  /** The partitions of `__consumer_offsets` this store answers for. */
+  get partitions(): OffsetsTopicPartitions {
+    return this.#partitions;
+  }
+
+  /**
+   * Throws unless this broker coordinates the group now: NOT_COORDINATOR when it does not
+   * lead the group's partition, COORDINATOR_LOAD_IN_PROGRESS while it is loading it.
+   */
+  checkCoordinator(groupId: string): void {
+    const partition = this.partitionFor(groupId);
+    const shard = this.#shards.get(partition);
+    if (shard === undefined) {
+      throw new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `this broker does not coordinate group ${groupId} (partition ${partition} of ${offsetsTopic} is led elsewhere); ask FindCoordinator for its coordinator and retry there`);
+    }
+    if (shard.loading) {
+      throw new SluiceError('SLUICE_ERR_COORDINATOR_LOAD_IN_PROGRESS', `group ${groupId}'s offsets (partition ${partition} of ${offsetsTopic}) are still loading; retry shortly`);
     }
   }
 
-  #apply(key: Buffer | null, value: Buffer | null): void {
+  /** Whether this broker coordinates the group now and has its offsets loaded. */
+  coordinates(groupId: string): boolean {
+    return this.#shards.get(this.partitionFor(groupId))?.loading === false;
+  }
+
+  /** Resolves once the partition is loaded (at once when it is); rejects if it is not led or is lost first. */
+  loaded(partition: number): Promise<void> {
+    return this.#shards.get(partition)?.ready
+      ?? Promise.reject(new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `this broker does not lead partition ${partition} of ${offsetsTopic}`));
+  }
+
+  /** Stops following leadership changes. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #newShard(partition: number): Shard {
+    let settle!: Shard['settle'];
+    const ready = new Promise<void>((resolve, reject) => { settle = (error) => (error === undefined ? resolve() : reject(error)); });
+    ready.catch(() => {});
+    const shard: Shard = {
+      partition, loading: true, offsets: new Map(), tail: Promise.resolve(), inFlight: new Map(), ready,
+      settle(error) {
+        shard.loading = false;
+        settle(error);
+      },
+    };
+    this.#shards.set(partition, shard);
+    return shard;
+  }
+
+  /**
+   * Replays the partition's log a chunk at a time; stops if leadership moved meanwhile. A
+   * partition already held (loaded or loading) is left as it is.
+   */
+  #load(partition: number): void {
+    if (this.#shards.has(partition)) return;
+    const shard = this.#newShard(partition);
+    const current = () => this.#shards.get(partition) === shard;
+    void (async () => {
+      try {
+        await yieldToEventLoop();
+        const replica = this.#partitions.replica(partition);
+        for (let offset = replica?.log.logStartOffset ?? 0; current() && replica !== undefined && offset < replica.log.logEndOffset;) {
+          offset = this.#replayChunk(shard, replica, offset);
+          await yieldToEventLoop();
+        }
+        if (current()) shard.settle();
+      } catch (error) {
+        this.#logger?.error({ err: error, topic: offsetsTopic, partition }, 'loading committed offsets failed; this broker will not coordinate the partition\'s groups');
+        if (!current()) return;
+        shard.settle(new SluiceError('SLUICE_ERR_COORDINATOR_NOT_AVAILABLE', `loading the offsets of partition ${partition} of ${offsetsTopic} failed: ${(error as Error).message}`));
+        this.#unload(partition);
+      }
+    })();
+  }
+
+  #unload(partition: number): void {
+    const shard = this.#shards.get(partition);
+    if (shard === undefined) return;
+    this.#shards.delete(partition);
+    if (shard.loading) shard.settle(new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `this broker stopped leading partition ${partition} of ${offsetsTopic} before its offsets were loaded`));
+    this.#coordinator?.unload((groupId) => this.partitionFor(groupId) === partition);
+  }
+
+  /** Applies the records from `offset` on, up to a chunk of them; returns where to go on. */
+  #replayChunk(shard: Shard, replica: Partition, offset: number): number {
+    const { slices } = replica.log.read(offset, replayChunkBytes);
+    if (slices.length === 0) return replica.log.logEndOffset;
+    let next = offset;
+    for (const slice of slices) {
+      for (const { position, size } of eachBatch(slice)) {
+        for (const record of decodeRecords(slice.subarray(position, position + size))) this.#apply(shard, record.key, record.value);
+        next = batchLastOffset(slice, position) + 1;
+      }
+    }
+    return next;
+  }
+
+  #apply(shard: Shard, key: Buffer | null, value: Buffer | null): void {
     if (key === null) return;
     const { group, topic, partition } = JSON.parse(key.toString()) as { group: string; topic: string; partition: number };
-    let entries = this.#offsets.get(group);
+    let entries = shard.offsets.get(group);
     if (value === null) {
       entries?.delete(entryKey(topic, partition));
-      if (entries?.size === 0) this.#offsets.delete(group);
+      if (entries?.size === 0) shard.offsets.delete(group);
       return;
     }
     if (entries === undefined) {
       entries = new Map();
-      this.#offsets.set(group, entries);
+      shard.offsets.set(group, entries);
     }
     entries.set(entryKey(topic, partition), JSON.parse(value.toString()) as CommittedOffset);
   }
 
-  /** Appends the commits as one batch (one write, one position in the log), then applies them. */
-  commit(group: string, commits: Array<{ topic: string; partition: number; offset: number; metadata: string }>): void {
+  /**
+   * Appends the commits as one batch (one write, one position in the log) to the group's
+   * partition; resolves once it is committed and applied, rejects with the append's error.
+   */
+  async commit(group: string, commits: Array<{ topic: string; partition: number; offset: number; metadata: string }>): Promise<void> {
     if (commits.length === 0) return;
     const now = Date.now();
-    this.#append(commits.map((commit) => ({
+    await this.#append(group, commits.map((commit) => ({
       key: recordKey(group, commit.topic, commit.partition),
       value: Buffer.from(JSON.stringify({ offset: commit.offset, metadata: commit.metadata, commitTimestamp: now } satisfies CommittedOffset)),
       timestamp: now,
@@ -105,39 +236,79 @@ export class OffsetStore {
 
   /**
    * Forgets every offset the group committed: a tombstone (null value) per key, so a restart
-   * does not bring them back and compaction removes them. Returns how many were deleted.
+   * or a new leader does not bring them back and compaction removes them. Resolves to how
+   * many were deleted, once the tombstones are committed.
    */
-  deleteGroup(group: string): number {
+  async deleteGroup(group: string): Promise<number> {
     const now = Date.now();
     const records = this.committed(group).map((entry) => ({ key: recordKey(group, entry.topic, entry.partition), value: null, timestamp: now }));
-    if (records.length > 0) this.#append(records);
+    if (records.length > 0) await this.#append(group, records);
     return records.length;
   }
 
-  #append(records: RecordInput[]): void {
-    const batch = buildRecordBatch(records);
-    const partition = this.#internalPartition();
-    partition.log.append(batch);
-    partition.notifyAppend(batch.length);
-    for (const record of records) this.#apply(record.key, record.value);
+  /**
+   * The append starts at once, so the log has the records in call order; they are applied in
+   * that order too, each after the previous append settled and its own was committed.
+   */
+  #append(group: string, records: RecordInput[]): Promise<void> {
+    this.checkCoordinator(group);
+    const shard = this.#shards.get(this.partitionFor(group))!;
+    const committed = this.#startAppend(shard.partition, buildRecordBatch(records));
+    // Handled through `applied`, but maybe only after an earlier append settles: not unhandled meanwhile.
+    committed.catch(() => {});
+    const applied = shard.tail.then(() => committed).then(() => {
+      for (const record of records) this.#apply(shard, record.key, record.value);
+    });
+    const settled = applied.catch(() => {});
+    shard.tail = settled;
+    shard.inFlight.set(group, settled);
+    void settled.then(() => {
+      if (shard.inFlight.get(group) === settled) shard.inFlight.delete(group);
+    });
+    return applied;
+  }
+
+  /**
+   * Settles once the group's commits and deletions already made are applied or have failed;
+   * undefined when none is in flight. OffsetFetch waits for it, so a fetch sent after a commit
+   * (even before the commit's answer came back) sees it, as it did when commits were synchronous.
+   */
+  settled(group: string): Promise<void> | undefined {
+    return this.#shards.get(this.partitionFor(group))?.inFlight.get(group);
+  }
+
+  /** The append, its failure (also one thrown rather than rejected) in the group's client's terms. */
+  async #startAppend(partition: number, batch: Buffer): Promise<void> {
+    try {
+      await this.#partitions.append(partition, batch);
+    } catch (error) {
+      throw offsetsAppendError(error, partition);
+    }
   }
 
   /** When the group's newest commit was made; undefined when it has none. */
   newestCommit(group: string): number | undefined {
     let newest: number | undefined;
-    for (const entry of this.#offsets.get(group)?.values() ?? []) newest = Math.max(newest ?? entry.commitTimestamp, entry.commitTimestamp);
+    for (const entry of this.#entries(group)?.values() ?? []) newest = Math.max(newest ?? entry.commitTimestamp, entry.commitTimestamp);
     return newest;
   }
 
+  #entries(group: string): Map<string, CommittedOffset> | undefined {
+    return this.#shards.get(this.partitionFor(group))?.offsets.get(group);
+  }
+
   committed(group: string): Array<{ topic: string; partition: number } & CommittedOffset> {
-    return [...(this.#offsets.get(group) ?? new Map<string, CommittedOffset>())].map(([key, committed]) => {
+    return [...(this.#entries(group) ?? new Map<string, CommittedOffset>())].map(([key, committed]) => {
       const [topic, partition] = key.split('\u0000');
       return { topic: topic!, partition: Number(partition), ...committed };
     }).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
+  /** Groups with committed offsets in the partitions this broker leads and has loaded. */
   groups(): string[] {
-    return [...this.#offsets.keys()].sort();
+    const groups: string[] = [];
+    for (const shard of this.#shards.values()) if (!shard.loading) groups.push(...shard.offsets.keys());
+    return groups.sort();
   }
 
   /** A group's committed offsets with each partition's log end and lag, for people and metrics. */

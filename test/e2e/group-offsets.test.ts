@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { errorCodes } from '../../proto/errors.js';
-import { Api } from '../../proto/messages.js';
+import { Api, type OffsetFetchResponse } from '../../proto/messages.js';
 import { encodeRequest } from '../../proto/wire.js';
 import { Sluice } from '../../client/sluice.js';
 import { runCli } from '../helpers/cli.js';
@@ -68,6 +68,27 @@ describe('committed group offsets', () => {
     await expect(sluice.producer().send({ topic: '__consumer_offsets', messages: [{ key: 'x', value: 'y' }] })).rejects.toMatchObject({ code: 'SLUICE_ERR_INVALID_TOPIC' });
     await expect(sluice.admin().deleteTopic('__consumer_offsets')).rejects.toMatchObject({ code: 'SLUICE_ERR_INVALID_TOPIC' });
     await sluice.close();
+  });
+
+  it('answers an OffsetFetch sent right behind an OffsetCommit, before its answer, with the offset just committed', async () => {
+    const broker = await startBroker({ args: quickGroups });
+    const sluice = new Sluice({ bootstrap: broker.bootstrap });
+    await sluice.admin().createTopic('pipelined', { partitions: 1 });
+    await sluice.close();
+    const raw = await RawClient.connect(broker.port);
+    const rounds = 20;
+    raw.send(Buffer.concat(Array.from({ length: rounds }, (_, round) => [
+      encodeRequest({
+        api: Api.OFFSET_COMMIT, version: 1, correlationId: 2 * round, clientId: 'pipelining',
+        offsetCommit: { groupId: 'pipelined', generationId: -1, memberId: '', topics: [{ name: 'pipelined', partitions: [{ partition: 0, offset: round }] }] },
+      }),
+      encodeRequest({ api: Api.OFFSET_FETCH, version: 1, correlationId: 2 * round + 1, clientId: 'pipelining', offsetFetch: { groupId: 'pipelined' } }),
+    ]).flat()));
+    await raw.response(2 * rounds);
+    raw.close();
+    const fetchedOffsets = new Map(raw.responses.filter((response) => response.correlationId % 2 === 1)
+      .map((response) => [(response.correlationId - 1) / 2, (response.offsetFetch as OffsetFetchResponse | undefined)?.topics[0]?.partitions[0]?.offset]));
+    expect(fetchedOffsets).toEqual(new Map(Array.from({ length: rounds }, (_, round) => [round, round])));
   });
 
   it('resumes with sluice consume --group, shows lag, resets offsets, and reports groups over HTTP', async () => {

@@ -68,14 +68,14 @@ function offsetsLog(): DecodedRecord[] {
 }
 
 describe('group expiry', () => {
-  it('forgets a group Empty for the retention period, with tombstones for its offsets that outlast a restart', () => {
-    commit('billing', 7);
-    commit('audit', 3);
+  it('forgets a group Empty for the retention period, with tombstones for its offsets that outlast a restart', async () => {
+    await commit('billing', 7);
+    await commit('audit', 3);
     coordinator.leave('billing', joinOne('billing'));
     expect(coordinator.describe('billing')!.state).toBe('Empty');
     const idleSince = Math.max(clock, offsets.newestCommit('billing')!);
-    expect(expiry().expire(idleSince + retentionMs - 1)).toEqual([]);
-    expect(expiry().expire(idleSince + retentionMs)).toEqual(['billing']);
+    expect(await expiry().expire(idleSince + retentionMs - 1)).toEqual([]);
+    expect(await expiry().expire(idleSince + retentionMs)).toEqual(['billing']);
     expect(coordinator.describe('billing')).toBeUndefined();
     expect(offsets.committed('billing')).toEqual([]);
     const tombstones = offsetsLog().filter((record) => record.value === null).map((record) => JSON.parse(record.key!.toString()) as unknown);
@@ -87,32 +87,32 @@ describe('group expiry', () => {
     expect(offsets.committed('billing')).toEqual([]);
   });
 
-  it('never expires a group with members, however old its commits', () => {
-    commit('live', 1);
+  it('never expires a group with members, however old its commits', async () => {
+    await commit('live', 1);
     joinOne('live');
-    expect(expiry().expire(Date.now() + 100 * retentionMs)).toEqual([]);
+    expect(await expiry().expire(Date.now() + 100 * retentionMs)).toEqual([]);
     expect(offsets.committed('live')).toHaveLength(2);
     expect(coordinator.describe('live')!.state).toBe('PreparingRebalance');
   });
 
   it('expires a group known only by its commits a retention after its newest commit', async () => {
-    commit('standalone', 1);
+    await commit('standalone', 1);
     const first = offsets.newestCommit('standalone')!;
     await waitFor('the clock to move on', () => Date.now() > first + 1, 1000);
-    commit('standalone', 2);
+    await commit('standalone', 2);
     const newest = offsets.newestCommit('standalone')!;
     expect(newest).toBeGreaterThan(first);
-    expect(expiry().expire(first + retentionMs)).toEqual([]);
-    expect(expiry().expire(newest + retentionMs)).toEqual(['standalone']);
+    expect(await expiry().expire(first + retentionMs)).toEqual([]);
+    expect(await expiry().expire(newest + retentionMs)).toEqual(['standalone']);
     expect(offsets.groups()).toEqual([]);
   });
 
-  it('counts an Empty group from when it emptied, not from its last commit', () => {
-    commit('slow', 1);
+  it('counts an Empty group from when it emptied, not from its last commit', async () => {
+    await commit('slow', 1);
     clock = offsets.newestCommit('slow')! + 10 * retentionMs;
     coordinator.leave('slow', joinOne('slow'));
-    expect(expiry().expire(clock + retentionMs - 1)).toEqual([]);
-    expect(expiry().expire(clock + retentionMs)).toEqual(['slow']);
+    expect(await expiry().expire(clock + retentionMs - 1)).toEqual([]);
+    expect(await expiry().expire(clock + retentionMs)).toEqual(['slow']);
   });
 
   it('refuses a retention or check interval that is not a usable number of milliseconds', () => {
@@ -129,7 +129,7 @@ describe('group expiry', () => {
     });
     await broker.start();
     try {
-      broker.offsets!.commit('short-lived', [{ topic: 'orders', partition: 0, offset: 1, metadata: '' }]);
+      await broker.offsets!.commit('short-lived', [{ topic: 'orders', partition: 0, offset: 1, metadata: '' }]);
       expect(broker.offsets!.groups()).toEqual(['short-lived']);
       await waitFor('the idle group to expire', () => broker.offsets!.groups().length === 0, 5000);
     } finally {

@@ -35,7 +35,7 @@ describe('the __consumer_offsets topic record', () => {
     const topics = new TopicManager(directory, {}, () => {});
     topics.open();
     expect(topics.get(offsetsTopic).config.cleanupPolicy).toBe('delete');
-    new OffsetStore(topics).commit('billing', [{ topic: 'orders', partition: 0, offset: 42, metadata: '' }]);
+    await new OffsetStore(topics).commit('billing', [{ topic: 'orders', partition: 0, offset: 42, metadata: '' }]);
     topics.close();
 
     const lines: Array<{ level: number; msg: string }> = [];
@@ -52,7 +52,7 @@ describe('the __consumer_offsets topic record', () => {
 
   it('is left alone, without a warning, when it is already compacted', async () => {
     const broker = await startBroker([]);
-    broker.offsets!.commit('billing', [{ topic: 'orders', partition: 0, offset: 1, metadata: '' }]);
+    await broker.offsets!.commit('billing', [{ topic: 'orders', partition: 0, offset: 1, metadata: '' }]);
     await broker.stop();
     const lines: Array<{ level: number; msg: string }> = [];
     const again = await startBroker(lines);
