@@ -18,6 +18,7 @@ import {
   describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler, syncGroupHandler,
 } from '../../../../broker/api/membership.js';
 import { StopSignal } from '../../../../broker/api/stop-signal.js';
+import { SingleBroker } from '../../../../broker/topics/single-broker.js';
 import { GroupCoordinator } from '../../../../broker/groups/coordinator.js';
 import { GroupExpiry } from '../../../../broker/groups/group-expiry.js';
 import { groupPartition } from '../../../../broker/groups/group-partition.js';
@@ -49,7 +50,7 @@ function open(leading: number[]): void {
   coordinator = new GroupCoordinator({ initialRebalanceDelayMs: 1 });
   offsets = new OffsetStore(topics, { partitions, coordinator, logger });
   context = {
-    topics, logger, offsets, groups: coordinator, stopping: new StopSignal(),
+    cluster: new SingleBroker(topics, () => self), topics, logger, offsets, groups: coordinator, stopping: new StopSignal(),
     settings: { nodeId: self.nodeId, advertisedHost: self.host, advertisedPort: self.port, autoCreateTopics: false, defaultPartitions: 1, fetchBytesMax: 1 << 20 },
     metrics: undefined as never,
     topicOrAutoCreate: (name) => topics.find(name),
