@@ -189,7 +189,7 @@ export class Broker {
     const started = Date.now();
     repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
     this.topics.open();
-    this.#context.offsets = new OffsetStore(this.topics);
+    this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
     this.offsets = this.#context.offsets;
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
@@ -278,6 +278,7 @@ export class Broker {
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
     this.#groupExpiry.stop();
+    this.offsets?.close();
     try {
       this.topics.close();
     } catch (error) {
