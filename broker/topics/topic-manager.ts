@@ -17,33 +17,11 @@ import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { storageError } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
+import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
 
-export type AppendListener = (bytes: number) => void;
-
-export class Partition {
-  readonly topic: string;
-  readonly index: number;
-  readonly log: Log;
-  readonly #listeners = new Set<AppendListener>();
-
-  constructor(topic: string, index: number, log: Log) {
-    this.topic = topic;
-    this.index = index;
-    this.log = log;
-  }
-
-  /** Called after each append with its size; returns the function that unsubscribes. */
-  onAppend(listener: AppendListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  notifyAppend(bytes: number): void {
-    for (const listener of this.#listeners) listener(bytes);
-  }
-}
+export { type AppendListener, Partition } from './partition.js';
 
 export interface Topic {
   record: TopicRecord;
@@ -58,6 +36,8 @@ export class TopicManager {
   readonly #topics = new Map<string, Topic>();
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
+  /** Runs on every partition opened (a replica manager takes them out of the self-led default). */
+  #partitionOpened: ((partition: Partition) => void) | undefined;
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
@@ -120,8 +100,15 @@ export class TopicManager {
     return logs;
   }
 
+  /** Called with every partition open now and every one opened later. */
+  onPartitionOpened(init: (partition: Partition) => void): void {
+    this.#partitionOpened = init;
+    for (const topic of this.#topics.values()) for (const partition of topic.partitions) init(partition);
+  }
+
   #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
     const partitions = logs.map((log, index) => new Partition(record.name, index, log));
+    if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
     const topic = { record, config, partitions };
     this.#topics.set(record.name, topic);
     return topic;
@@ -173,6 +160,7 @@ export class TopicManager {
     this.#topics.delete(name);
     let failure: unknown;
     for (const partition of topic.partitions) {
+      partition.close();
       const directory = this.#partitionDirectory(name, partition.index);
       const doomed = `${directory}.${Date.now()}-delete`;
       try {
@@ -221,6 +209,7 @@ export class TopicManager {
   /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */
   close(): void {
     let failure: unknown;
+    for (const topic of this.#topics.values()) for (const partition of topic.partitions) partition.close();
     for (const log of this.logs()) {
       try {
         log.close();
