@@ -258,6 +258,23 @@ export class Partition {
     this.#wakeAll();
   }
 
+  /**
+   * In a cluster, a partition opened before its state arrived: no role until the replica
+   * manager gives it one, so it never acts as the self-led default.
+   */
+  becomeUnassigned(): void {
+    if (this.#replicated) return;
+    this.#replicated = true;
+    this.#highWatermark = persistedHighWatermarkOf(this.log) ?? 0;
+    this.#role = 'none';
+    this.#leaderId = -1;
+    this.#leaderEpoch = -1;
+    this.#partitionEpoch = -1;
+    this.#replicas = [];
+    this.#isr = [];
+    this.#wakeAll();
+  }
+
   #setState(state: PartitionState, role: PartitionRole): void {
     this.#role = role;
     this.#leaderId = state.leader;
