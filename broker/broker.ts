@@ -12,6 +12,7 @@ import type { ApiHandler, BrokerContext } from './api/context.js';
 import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
+import { offsetsForLeaderEpochHandler } from './api/offsets-for-leader-epoch.js';
 import { produceHandler } from './api/produce.js';
 import { StopSignal } from './api/stop-signal.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
@@ -27,6 +28,9 @@ import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
 import { Connection } from './protocol/connection.js';
 import { RequestMemory } from './protocol/request-memory.js';
+import type { PartitionStateWriter } from './cluster/partition-state.js';
+import { ReplicaManager } from './replication/replica-manager.js';
+import type { ReplicationSettings } from './replication/replication-settings.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
 import { TopicManager } from './topics/topic-manager.js';
@@ -67,6 +71,19 @@ export interface BrokerOptions {
   /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
   offsetsRetentionCheckIntervalMs?: number;
   logger: Logger;
+  /** This broker's node id (default 0, the single-node default). */
+  nodeId?: number;
+  /**
+   * Replicated mode: partitions take roles from the states given to `broker.replicas`
+   * (ReplicaManager.applyPartitionState) instead of each leading itself.
+   */
+  replication?: {
+    writer: PartitionStateWriter;
+    brokerEpoch: () => number;
+    settings?: Partial<ReplicationSettings>;
+    /** Local address of connections to leaders (fault tests). */
+    localAddress?: string;
+  };
 }
 
 export class Broker {
@@ -75,6 +92,8 @@ export class Broker {
   readonly metrics: BrokerMetrics;
   offsets: OffsetStore | undefined;
   readonly groups: GroupCoordinator;
+  /** Set in replicated mode. */
+  readonly replicas: ReplicaManager | undefined;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
@@ -100,7 +119,7 @@ export class Broker {
       logger,
     });
     const handlers: ApiHandler[] = [
-      metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
+      metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler, offsetsForLeaderEpochHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
     ];
@@ -116,7 +135,7 @@ export class Broker {
       groups: this.groups,
       stopping: this.#stopping,
       settings: {
-        nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
+        nodeId: options.nodeId ?? 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
         defaultPartitions: options.defaultPartitions, fetchBytesMax: options.fetchBytesMax ?? limits.fetchBytesMax,
       },
       topicOrAutoCreate: (name) => {
@@ -128,6 +147,10 @@ export class Broker {
         return created;
       },
     };
+    this.replicas = options.replication === undefined ? undefined : new ReplicaManager({
+      nodeId: options.nodeId ?? 0, brokerEpoch: options.replication.brokerEpoch, topics: this.topics, writer: options.replication.writer,
+      settings: options.replication.settings, logger, localAddress: options.replication.localAddress,
+    });
     this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
     this.metrics.watchRequestMemory(this.#requestMemory);
     this.#server = net.createServer((socket) => this.#accept(socket));
@@ -152,6 +175,7 @@ export class Broker {
     }
     this.#retention.start();
     this.#groupExpiry.start();
+    this.replicas?.start();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.options.port, this.options.host, () => resolve());
@@ -225,11 +249,14 @@ export class Broker {
     this.#stopping.stop();
     // Joins and syncs wait for other members; answer them now instead of waiting out the grace.
     this.groups.close();
+    // acks=all produces waiting on followers would otherwise hold the stop until they time out.
+    this.replicas?.failWaitingProduces();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
     this.#groupExpiry.stop();
+    await this.replicas?.stop();
     try {
       this.topics.close();
     } catch (error) {
