@@ -122,6 +122,11 @@ export class ReplicaManager {
     this.checkpointHighWatermarks();
   }
 
+  /** The broker is stopping: acks=all produces waiting here answer NOT_LEADER_OR_FOLLOWER now. */
+  failWaitingProduces(): void {
+    for (const partition of this.#partitions()) partition.failWaitingProduces();
+  }
+
   /** The live brokers and their addresses; a fetcher whose leader moved reconnects. */
   updateBrokers(brokers: ReadonlyMap<number, BrokerEndpoint>): void {
     this.#brokers = brokers;
@@ -167,7 +172,13 @@ export class ReplicaManager {
   #apply(partition: Partition, state: PartitionState): void {
     if (state.leader === this.nodeId) {
       this.#stopFetching(partition);
+      const pending = partition.leaderState?.pending;
       partition.becomeLeader(state, this.nodeId, this.#hooks);
+      // The store's watch may deliver this leader's own ISR change before its answer does.
+      const settled = partition.leaderState;
+      if (pending !== undefined && settled !== undefined && settled.pending === undefined && settled.isr.join() === pending.proposal.isr.join()) {
+        this.#countIsrChange(partition, pending);
+      }
       return;
     }
     const isReplica = state.replicas.includes(this.nodeId);
@@ -258,14 +269,18 @@ export class ReplicaManager {
       return;
     }
     if (outcome.kind === 'committed' && applied) {
-      if (change.kind === 'shrink') this.#isrShrinks += 1;
-      else this.#isrExpands += 1;
-      this.#logger.info({ topic: partition.topic, partition: partition.index, isr: leader.isr, partitionEpoch: leader.partitionEpoch }, `ISR ${change.kind === 'shrink' ? 'shrunk' : 'expanded'}`);
+      this.#countIsrChange(partition, change);
       this.#states.set(key(partition.topic, partition.index), outcome.state);
     } else if (outcome.kind !== 'committed') {
       this.#logger.warn({ topic: partition.topic, partition: partition.index, outcome }, 'ISR change not applied');
     }
     if (applied) partition.isrSettled();
+  }
+
+  #countIsrChange(partition: Partition, change: PendingIsrChange): void {
+    if (change.kind === 'shrink') this.#isrShrinks += 1;
+    else this.#isrExpands += 1;
+    this.#logger.info({ topic: partition.topic, partition: partition.index, isr: partition.isr, partitionEpoch: partition.partitionEpoch }, `ISR ${change.kind === 'shrink' ? 'shrunk' : 'expanded'}`);
   }
 
   /** Writes every partition's high watermark to disk (when the log keeps one). */

@@ -293,6 +293,10 @@ export class Partition {
     for (const listener of this.#highWatermarkListeners) listener(Infinity);
   }
 
+  failWaitingProduces(): void {
+    this.#delayed?.failAll();
+  }
+
   /** The partition is going away (deleted, broker stopping): nothing may wait on it any more. */
   close(): void {
     this.#delayed?.failAll();
