@@ -101,7 +101,7 @@ export class LeaderEpochCache {
   truncateFromEnd(offset: number): void {
     let keep = this.#entries.length;
     while (keep > 0 && this.#entries[keep - 1]!.startOffset >= offset) keep -= 1;
-    if (keep < this.#entries.length) this.#replace(this.#entries.slice(0, keep));
+    if (keep < this.#entries.length) this.#replace(this.#entries.slice(0, keep), false);
   }
 
   /**
@@ -114,10 +114,13 @@ export class LeaderEpochCache {
     if (removed === 0) return;
     const first = this.#entries[removed - 1]!;
     if (removed === 1 && first.startOffset === offset) return;
-    this.#replace([{ epoch: first.epoch, startOffset: offset }, ...this.#entries.slice(removed)]);
+    this.#replace([{ epoch: first.epoch, startOffset: offset }, ...this.#entries.slice(removed)], false);
   }
 
-  /** Replaces every entry (a rebuild from the log's batches) and writes the checkpoint. */
+  /**
+   * Replaces every entry (a rebuild from the log's batches, or none when the log restarts
+   * empty) and writes the checkpoint.
+   */
   reset(entries: ReadonlyArray<EpochEntry>): void {
     for (let index = 0; index < entries.length; index += 1) {
       const entry = entries[index]!;
@@ -127,14 +130,21 @@ export class LeaderEpochCache {
         throw new SluiceError('SLUICE_ERR_UNKNOWN', `leader epochs must rise in epoch and start offset; got (${before.epoch}, ${before.startOffset}) then (${entry.epoch}, ${entry.startOffset})`);
       }
     }
-    this.#replace(entries.map((entry) => ({ ...entry })));
+    this.#replace(entries.map((entry) => ({ ...entry })), false);
   }
 
-  /** File first: should the write fail, memory still matches the file. */
-  #replace(entries: EpochEntry[]): void {
-    writeTextCheckpoint(this.directory, leaderEpochCheckpointFile, formatLeaderEpochCheckpoint(entries));
+  /**
+   * With `fileFirst` (assign), a failed write leaves memory as it was, matching the file. The
+   * others follow a log that has already changed, so memory changes regardless and the write
+   * error is thrown after: the file is then stale, which the next open corrects (it cuts the
+   * entries to the log's range).
+   */
+  #replace(entries: EpochEntry[], fileFirst = true): void {
+    const text = formatLeaderEpochCheckpoint(entries);
+    if (fileFirst) writeTextCheckpoint(this.directory, leaderEpochCheckpointFile, text);
     this.#entries = entries;
     this.#latest = entries.at(-1)?.epoch ?? -1;
+    if (!fileFirst) writeTextCheckpoint(this.directory, leaderEpochCheckpointFile, text);
   }
 }
 
