@@ -101,17 +101,18 @@ export class GroupCommit {
   }
 
   /**
-   * The log was truncated to `offset`: offsets past its new end are no longer durable, and
+   * The log was truncated to `offset` (and, when it restarted empty, every record from
+   * `droppedFrom` on is gone too): offsets past its new end are no longer durable, and
    * whoever waits for one of them waits for a record that is gone (the follower's log diverged
    * from a new leader's), so it is told so instead of waiting for offsets written again later.
    */
-  truncatedTo(offset: number): void {
+  truncatedTo(offset: number, droppedFrom = offset): void {
     this.#syncedOffset = Math.min(this.#syncedOffset, offset);
-    const gone = this.#waiters.filter((waiter) => waiter.offset >= offset);
+    const gone = this.#waiters.filter((waiter) => waiter.offset >= droppedFrom);
     if (gone.length === 0) return;
-    this.#waiters = this.#waiters.filter((waiter) => waiter.offset < offset);
+    this.#waiters = this.#waiters.filter((waiter) => waiter.offset < droppedFrom);
     const error = new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER',
-      `offsets ${offset} and later were truncated from this replica because its log diverged from a new leader's; those records are not committed here, so send them again to the current leader`);
+      `offsets ${droppedFrom} and later were truncated from this replica because its log diverged from a new leader's; those records are not committed here, so send them again to the current leader`);
     for (const waiter of gone) waiter.reject(error);
   }
 

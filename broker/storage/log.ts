@@ -300,7 +300,10 @@ export class Log {
       count += 1;
       const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
       const lastOffsetOfBatch = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.roll();
+      // Replicated batches may skip offsets (a compacted leader): a segment must start where its
+      // first batch does, and roll before a batch's offset leaves its 32-bit relative range.
+      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.#rollAt(baseOffset);
+      else if (!assignOffsets && this.#active.isEmpty && this.#active.baseOffset !== baseOffset) this.#rebaseActive(baseOffset);
       const epoch = epochFromBatch ? batches.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET) : stampedEpoch;
       // Before the batch is written: should the checkpoint fail, the batch is not appended.
       if (this.leaderEpochs.isNewer(epoch)) this.leaderEpochs.assign(epoch, baseOffset);
@@ -383,9 +386,14 @@ export class Log {
    */
   roll(): void {
     this.#checkOpen();
+    this.#rollAt(this.#active.nextOffset);
+  }
+
+  /** Rolls to a new segment based at `nextBase` (the log end, or past it for a replicated gap). */
+  #rollAt(nextBase: number): void {
     const sealed = this.#active;
     if (sealed.isEmpty) return;
-    const next = this.#createSegment(sealed.nextOffset);
+    const next = this.#createSegment(nextBase);
     try {
       // Seal marks the segment sealed only as its last step, so a failed cut leaves it active.
       sealed.seal();
@@ -395,6 +403,23 @@ export class Log {
     }
     this.#segments.push(next);
     this.#syncInBackground(sealed);
+  }
+
+  /**
+   * Swaps the empty active segment for one based at `baseOffset`, where a replicated batch past
+   * a gap begins. Should the old one's files not go, they stay an empty segment, which the
+   * next start loads as such.
+   */
+  #rebaseActive(baseOffset: number): void {
+    const empty = this.#active;
+    const next = this.#createSegment(baseOffset);
+    this.#segments[this.#segments.length - 1] = next;
+    try {
+      empty.delete(0);
+    } catch (error) {
+      empty.discard();
+      this.#onBackgroundError(error);
+    }
   }
 
   #createSegment(baseOffset: number): Segment {
@@ -524,6 +549,16 @@ export class Log {
     }
   }
 
+  /**
+   * Drops every record and starts the log empty at `offset`, which may lie past the log end
+   * (a follower whose leader's log now starts beyond it, REPLICATION-FACTS.md §G).
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.#checkOpen();
+    this.#compaction.truncatedTo(offset);
+    this.#restartAt(offset);
+  }
+
   /** Drops everything and starts an empty log at `offset`. */
   #restartAt(offset: number): void {
     this.#recoveryPoint.lower(offset);
@@ -551,7 +586,7 @@ export class Log {
       }
     }
     fresh.truncateTo(offset);
-    this.#groupCommit.truncatedTo(offset);
+    this.#groupCommit.truncatedTo(offset, 0);
     this.#highWatermark = offset;
     this.#quietly(() => this.leaderEpochs.reset([]));
     // A segment file left behind would come back at the next start with offsets the log reuses.

@@ -184,3 +184,69 @@ describe('sync waiters and truncation', () => {
     log.close();
   });
 });
+
+describe('replicated appends past a gap', () => {
+  const readOffsets = (log: Log, from: number) => {
+    const { slices } = log.read(from, 1 << 20);
+    const bases: number[] = [];
+    for (const slice of slices) {
+      for (let position = 0; position < slice.length; position += 12 + slice.readInt32BE(position + 8)) bases.push(Number(slice.readBigInt64BE(position)));
+    }
+    return bases;
+  };
+
+  it('re-bases an empty active segment at the first batch\'s offset', () => {
+    const log = Log.open(directory);
+    log.append(Buffer.concat([leaderBatch(0, 1000, 1), leaderBatch(1, 1010, 1)]), { assignOffsets: false });
+    expect(log.segmentBaseOffsets).toEqual([1000]);
+    expect(log.logEndOffset).toBe(1020);
+    expect(readOffsets(log, 1000)).toEqual([1000, 1010]);
+    expect(fs.existsSync(path.join(directory, '00000000000000000000.log'))).toBe(false);
+    log.close();
+    const reopened = Log.open(directory);
+    expect(reopened.segmentBaseOffsets).toEqual([1000]);
+    expect(readOffsets(reopened, 1000)).toEqual([1000, 1010]);
+    reopened.close();
+  });
+
+  it('rolls before a batch whose offset would not fit the segment\'s 32-bit relative offsets', () => {
+    const far = 2 ** 32 + 500;
+    const log = Log.open(directory, { config: { indexIntervalBytes: 1 } });
+    log.append(Buffer.concat([leaderBatch(0, 0, 1), leaderBatch(1, 10, 1)]), { assignOffsets: false });
+    log.append(Buffer.concat([leaderBatch(2, far, 2), leaderBatch(3, far + 10, 2), leaderBatch(4, far + 20, 2)]), { assignOffsets: false });
+    expect(log.segmentBaseOffsets).toEqual([0, far]);
+    expect(log.leaderEpochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: far }]);
+    expect(readOffsets(log, far + 15)).toEqual([far + 10, far + 20]);
+    expect(readOffsets(log, 15)).toEqual([10, far, far + 10, far + 20]);
+    log.close();
+    const reopened = Log.open(directory);
+    expect(reopened.logEndOffset).toBe(far + 30);
+    expect(readOffsets(reopened, far + 25)).toEqual([far + 20]);
+    reopened.close();
+  });
+
+  it('re-bases the empty segment a roll left behind', () => {
+    const far = 3 * 2 ** 32;
+    const log = Log.open(directory, { config: { indexIntervalBytes: 1 } });
+    log.append(leaderBatch(0, 0, 1), { assignOffsets: false });
+    log.roll();
+    log.append(Buffer.concat([leaderBatch(1, far, 1), leaderBatch(2, far + 10, 1)]), { assignOffsets: false });
+    expect(log.segmentBaseOffsets).toEqual([0, far]);
+    expect(readOffsets(log, far + 10)).toEqual([far + 10]);
+    log.close();
+  });
+
+  it('restarts the log empty past its end (the leader\'s log starts beyond it)', async () => {
+    const log = Log.open(directory, { config: { flushMs: 60_000 } });
+    log.append(testBatch(0), { leaderEpoch: 1 });
+    const waiter = log.waitForSync(5);
+    log.truncateFullyAndStartAt(5000);
+    await expect(waiter).rejects.toMatchObject({ code: 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER' });
+    expect({ start: log.logStartOffset, end: log.logEndOffset, hw: log.highWatermark, segments: log.segmentBaseOffsets })
+      .toEqual({ start: 5000, end: 5000, hw: 5000, segments: [5000] });
+    expect(log.leaderEpochs.entries()).toEqual([]);
+    log.append(leaderBatch(1, 5000, 3), { assignOffsets: false });
+    expect(log.logEndOffset).toBe(5010);
+    log.close();
+  });
+});
