@@ -27,6 +27,8 @@ export interface LoadReport {
   /** Segments dropped because an earlier one lost bytes. */
   segmentsDropped: number;
   indexesRebuilt: number;
+  /** The leader-epoch checkpoint was missing or unreadable and was derived from the batches. */
+  leaderEpochsRebuilt: boolean;
 }
 
 export function loadSegments(
@@ -42,7 +44,7 @@ export function loadSegments(
   }).sort((a, b) => a - b);
   removeStrays(directory, names, new Set(bases));
 
-  const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0 };
+  const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0, leaderEpochsRebuilt: false };
   if (bases.length === 0) return { segments: [createSegment(startOffset)], report };
 
   const recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;

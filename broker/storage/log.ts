@@ -19,15 +19,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
-import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { LAST_OFFSET_DELTA_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
-import { logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint } from './checkpoint.js';
+import {
+  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
+} from './checkpoint.js';
 import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
 import { type LogCleaner, swapInCleaned } from './log-cleaner.js';
 import { type CompactingLog, type CompactionOutcome, LogCompaction } from './log-compaction.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { RecoveryPoint } from './recovery-point.js';
 import { Segment, segmentFileName } from './segment.js';
@@ -59,7 +62,11 @@ export interface StorageHooks {
 }
 
 export interface AppendOptions {
-  /** Stamped into every batch's partitionLeaderEpoch. */
+  /**
+   * Stamped into every batch's partitionLeaderEpoch (the leader path). Without it, producer
+   * appends start no epoch, and replicated appends (`assignOffsets: false`) keep the leader's
+   * stamp; a batch whose epoch is newer than the latest starts that epoch in `leaderEpochs`.
+   */
   leaderEpoch?: number;
   /**
    * true (producers): the log gives each batch the next offset. false (replication): the
@@ -91,6 +98,8 @@ export class Log {
   readonly directory: string;
   readonly config: LogConfig;
   readonly loadReport: LoadReport;
+  /** Where each leader epoch began in this log (leader-epoch-checkpoint). */
+  readonly leaderEpochs: LeaderEpochCache;
   #segments: Segment[];
   #logStartOffset: number;
   #now: () => number;
@@ -103,6 +112,11 @@ export class Log {
   #hooks: StorageHooks;
   #readGraceMs: number;
   #recoveryPoint: RecoveryPoint;
+  #highWatermark: number;
+  /** What the high-watermark file says; undefined while there is none (a log that never replicated). */
+  #highWatermarkWritten: number | undefined;
+  /** The replication layer has set the high watermark, so it is worth keeping across restarts. */
+  #highWatermarkSet = false;
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
@@ -135,6 +149,9 @@ export class Log {
     this.loadReport = report;
     this.#recoveryPoint.capAt(this.logEndOffset);
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
+    this.leaderEpochs = this.#loadLeaderEpochs();
+    this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
       logEndOffset: () => this.logEndOffset,
@@ -156,6 +173,80 @@ export class Log {
 
   get logEndOffset(): number {
     return this.#active.nextOffset;
+  }
+
+  /**
+   * Offsets below this are committed (replicated to the ISR). The replication layer sets it;
+   * the log keeps it within [logStartOffset, logEndOffset] and lowers it when truncating.
+   */
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+
+  set highWatermark(offset: number) {
+    this.#highWatermark = this.#clampToLog(offset);
+    this.#highWatermarkSet = true;
+  }
+
+  #clampToLog(offset: number): number {
+    return Math.min(Math.max(offset, this.#logStartOffset), this.logEndOffset);
+  }
+
+  /**
+   * Writes the high watermark to `high-watermark` when it moved since the last write (a broker
+   * timer calls this; close does too). After a crash the log comes back with at most this much
+   * committed, as Kafka's replication-offset-checkpoint.
+   */
+  checkpointHighWatermark(): void {
+    this.#checkOpen();
+    if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
+  }
+
+  #writeHighWatermark(): void {
+    const offset = this.#highWatermark;
+    if (offset === this.#highWatermarkWritten) return;
+    writeOffsetCheckpoint(this.directory, highWatermarkFile, offset);
+    this.#highWatermarkWritten = offset;
+  }
+
+  /** OffsetsForLeaderEpoch: Kafka's EndOffset(epoch) over this log's epochs (see LeaderEpochCache). */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.leaderEpochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /**
+   * The checkpoint, cut to the log's range; rebuilt from the batches' partitionLeaderEpoch when
+   * it is missing or does not parse (headers only: one int per batch).
+   */
+  #loadLeaderEpochs(): LeaderEpochCache {
+    const { cache, state, problem } = LeaderEpochCache.load(this.directory);
+    if (problem !== undefined) this.#onBackgroundError(problem);
+    try {
+      if (state !== 'loaded' && this.logEndOffset > this.#segments[0]!.baseOffset) {
+        this.loadReport.leaderEpochsRebuilt = true;
+        cache.reset(this.#epochsFromBatches());
+      }
+      cache.truncateFromEnd(this.logEndOffset);
+      cache.truncateFromStart(this.#logStartOffset);
+    } catch (error) {
+      // The cache in memory is right; only its file is stale, and the next open derives it again.
+      this.#onBackgroundError(error);
+    }
+    return cache;
+  }
+
+  #epochsFromBatches(): Array<{ epoch: number; startOffset: number }> {
+    const entries: Array<{ epoch: number; startOffset: number }> = [];
+    for (const segment of this.#segments) {
+      const contents = segment.contents();
+      for (const { position } of eachBatch(contents)) {
+        const epoch = contents.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET);
+        const latest = entries.at(-1);
+        if (epoch < 0 || (latest !== undefined && epoch <= latest.epoch)) continue;
+        entries.push({ epoch, startOffset: readInt64(contents, position) });
+      }
+    }
+    return entries;
   }
 
   /** Bytes of batches on disk, across all segments. */
@@ -200,6 +291,8 @@ export class Log {
     const assignOffsets = options.assignOffsets ?? true;
     if (options.verified !== true) this.#checkBatches(batches, assignOffsets);
     const first = this.logEndOffset;
+    const epochFromBatch = options.leaderEpoch === undefined && !assignOffsets;
+    const stampedEpoch = options.leaderEpoch ?? -1;
     let count = 0;
     let records = 0;
     let lastOffset = first - 1;
@@ -207,7 +300,13 @@ export class Log {
       count += 1;
       const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
       const lastOffsetOfBatch = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.roll();
+      // Replicated batches may skip offsets (a compacted leader): a segment must start where its
+      // first batch does, and roll before a batch's offset leaves its 32-bit relative range.
+      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.#rollAt(baseOffset);
+      else if (!assignOffsets && this.#active.isEmpty && this.#active.baseOffset !== baseOffset) this.#rebaseActive(baseOffset);
+      const epoch = epochFromBatch ? batches.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET) : stampedEpoch;
+      // Before the batch is written: should the checkpoint fail, the batch is not appended.
+      if (this.leaderEpochs.isNewer(epoch)) this.leaderEpochs.assign(epoch, baseOffset);
       lastOffset = this.#active.append(batches, position, size, baseOffset, options.leaderEpoch);
       records += batches.readInt32BE(position + RECORDS_COUNT_OFFSET);
     }
@@ -287,9 +386,14 @@ export class Log {
    */
   roll(): void {
     this.#checkOpen();
+    this.#rollAt(this.#active.nextOffset);
+  }
+
+  /** Rolls to a new segment based at `nextBase` (the log end, or past it for a replicated gap). */
+  #rollAt(nextBase: number): void {
     const sealed = this.#active;
     if (sealed.isEmpty) return;
-    const next = this.#createSegment(sealed.nextOffset);
+    const next = this.#createSegment(nextBase);
     try {
       // Seal marks the segment sealed only as its last step, so a failed cut leaves it active.
       sealed.seal();
@@ -299,6 +403,23 @@ export class Log {
     }
     this.#segments.push(next);
     this.#syncInBackground(sealed);
+  }
+
+  /**
+   * Swaps the empty active segment for one based at `baseOffset`, where a replicated batch past
+   * a gap begins. Should the old one's files not go, they stay an empty segment, which the
+   * next start loads as such.
+   */
+  #rebaseActive(baseOffset: number): void {
+    const empty = this.#active;
+    const next = this.#createSegment(baseOffset);
+    this.#segments[this.#segments.length - 1] = next;
+    try {
+      empty.delete(0);
+    } catch (error) {
+      empty.discard();
+      this.#onBackgroundError(error);
+    }
   }
 
   #createSegment(baseOffset: number): Segment {
@@ -401,7 +522,41 @@ export class Log {
       target.discard();
     }
     kept.truncateTo(offset);
-    this.#groupCommit.truncatedTo(this.logEndOffset);
+    this.#afterTruncation();
+  }
+
+  /** What follows the log end down: waiters, the high watermark and the epochs past it. */
+  #afterTruncation(): void {
+    const end = this.logEndOffset;
+    this.#groupCommit.truncatedTo(end);
+    if (this.#highWatermark > end) this.#highWatermark = end;
+    this.#quietly(() => this.leaderEpochs.truncateFromEnd(end));
+  }
+
+  /** What follows the log start up: the high watermark and the first epoch's start. */
+  #afterStartMoved(): void {
+    const start = this.#logStartOffset;
+    if (this.#highWatermark < start) this.#highWatermark = start;
+    this.#quietly(() => this.leaderEpochs.truncateFromStart(start));
+  }
+
+  /** For checkpoint writes that only follow memory: the next open repairs the file. */
+  #quietly(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#onBackgroundError(error);
+    }
+  }
+
+  /**
+   * Drops every record and starts the log empty at `offset`, which may lie past the log end
+   * (a follower whose leader's log now starts beyond it, REPLICATION-FACTS.md §G).
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.#checkOpen();
+    this.#compaction.truncatedTo(offset);
+    this.#restartAt(offset);
   }
 
   /** Drops everything and starts an empty log at `offset`. */
@@ -431,7 +586,9 @@ export class Log {
       }
     }
     fresh.truncateTo(offset);
-    this.#groupCommit.truncatedTo(offset);
+    this.#groupCommit.truncatedTo(offset, 0);
+    this.#highWatermark = offset;
+    this.#quietly(() => this.leaderEpochs.reset([]));
     // A segment file left behind would come back at the next start with offsets the log reuses.
     if (failure !== undefined) {
       this.#fail(failure, 'deleting segments while truncating');
@@ -524,6 +681,7 @@ export class Log {
       if (first > this.#logStartOffset) {
         // Memory first: should the checkpoint fail, a restart derives this start from the first segment anyway.
         this.#logStartOffset = first;
+        this.#afterStartMoved();
         writeOffsetCheckpoint(this.directory, logStartOffsetFile, first);
       }
     }
@@ -535,6 +693,7 @@ export class Log {
     if (offset === this.#logStartOffset) return;
     writeOffsetCheckpoint(this.directory, logStartOffsetFile, offset);
     this.#logStartOffset = offset;
+    this.#afterStartMoved();
   }
 
   /**
@@ -571,6 +730,7 @@ export class Log {
     }
     if (failure !== undefined) throw failure;
     if (!healthy) return;
+    if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
     this.#recoveryPoint.closedAt(this.logEndOffset);
     writeCleanShutdownMarker(this.directory);
     syncDirectory(this.directory);
