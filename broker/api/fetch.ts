@@ -14,7 +14,6 @@ import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { limits } from '../limits.js';
 import { encodeFetchResponse, type FetchTopicOutput } from '../protocol/fetch-response.js';
-import { endOffsetForEpoch, epochCacheOf } from '../replication/log-replica.js';
 import type { Partition } from '../topics/partition.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 import { itemError } from './item-result.js';
@@ -52,8 +51,8 @@ function readForFollower(partition: Partition, wanted: FetchPartition, replicaId
   output.result.highWatermark = partition.highWatermark;
   output.result.logStartOffset = log.logStartOffset;
   const lastFetchedEpoch = wanted.lastFetchedEpoch ?? -1;
-  if (lastFetchedEpoch >= 0 && epochCacheOf(log) !== undefined) {
-    const end = endOffsetForEpoch(log, lastFetchedEpoch);
+  if (lastFetchedEpoch >= 0) {
+    const end = log.endOffsetForEpoch(lastFetchedEpoch);
     if (end.epoch < 0 || wanted.fetchOffset < log.logStartOffset) {
       throw new OffsetOutOfRangeError(wanted.fetchOffset, log.logStartOffset, logEndOffset);
     }

@@ -5,7 +5,6 @@
  * leader's; (−1, −1) when the epoch is unknown here. Leader only, with the epoch check of §E.
  */
 import { Api, type EpochResultPartition, type OffsetsForLeaderEpochRequest } from '../../proto/messages.js';
-import { endOffsetForEpoch } from '../replication/log-replica.js';
 import type { ApiHandler } from './context.js';
 import { itemResult } from './item-result.js';
 
@@ -24,7 +23,7 @@ export const offsetsForLeaderEpochHandler: ApiHandler = {
         () => ({ partition: wanted.partition, errorCode: 0, errorMessage: '', leaderEpoch: -1, endOffset: -1 }), () => {
           const partition = context.topics.partition(topic.name, wanted.partition);
           partition.checkLeader(wanted.currentLeaderEpoch);
-          const end = endOffsetForEpoch(partition.log, wanted.leaderEpoch);
+          const end = partition.log.endOffsetForEpoch(wanted.leaderEpoch);
           return { partition: wanted.partition, errorCode: 0, errorMessage: '', leaderEpoch: end.epoch, endOffset: end.endOffset };
         })),
     }));

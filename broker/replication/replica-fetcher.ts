@@ -13,7 +13,6 @@ import { Api, type EpochEndOffset, type FetchPartitionResult, LATEST_TIMESTAMP }
 import type { BrokerEndpoint } from '../cluster/partition-state.js';
 import type { Partition } from '../topics/partition.js';
 import { BrokerLink } from './broker-link.js';
-import { endOffsetForEpoch, epochCacheOf, latestEpochOf } from './log-replica.js';
 import type { ReplicationSettings } from './replication-settings.js';
 
 export interface FetcherPartition {
@@ -144,7 +143,7 @@ export class ReplicaFetcher {
         const { log } = entry.partition;
         const fetchOffset = log.logEndOffset;
         sent.set(key(name, entry.partition.index), { entry, fetchOffset });
-        const lastFetchedEpoch = latestEpochOf(log);
+        const lastFetchedEpoch = log.leaderEpochs.latestEpoch ?? -1;
         return {
           partition: entry.partition.index, fetchOffset, maxBytes: settings.replicaFetchMaxBytes, currentLeaderEpoch: entry.leaderEpoch,
           lastFetchedEpoch: lastFetchedEpoch >= 0 ? lastFetchedEpoch : null, logStartOffset: log.logStartOffset,
@@ -217,7 +216,7 @@ export class ReplicaFetcher {
     } else if (diverging.epoch < 0) {
       target = Math.min(diverging.endOffset, logEndOffset);
     } else {
-      const mine = endOffsetForEpoch(log, diverging.epoch);
+      const mine = log.endOffsetForEpoch(diverging.epoch);
       if (mine.epoch < 0) target = Math.min(diverging.endOffset, logEndOffset);
       else if (mine.epoch !== diverging.epoch) target = Math.min(mine.endOffset, logEndOffset);
       else target = Math.min(mine.endOffset, diverging.endOffset, logEndOffset);
@@ -238,9 +237,8 @@ export class ReplicaFetcher {
     } else {
       this.#options.logger.info(fields, 'truncating a diverged follower log');
     }
+    // The log also cuts its epochs and lowers its high watermark to the new end.
     log.truncateTo(offset);
-    epochCacheOf(log)?.truncateFromEnd(offset);
-    partition.setFollowerHighWatermark(Math.min(highWatermark, log.logEndOffset));
   }
 
   /** §G: the fetch offset is outside the leader's log. */
@@ -265,10 +263,9 @@ export class ReplicaFetcher {
     }
     const leaderStart = await ask(-2);
     if (leaderStart > log.logEndOffset) {
-      // Restarting the log at the leader's start needs a storage operation not there yet.
       this.#options.logger.warn({ topic: partition.topic, partition: partition.index, leaderStart, logEndOffset: log.logEndOffset },
-        'the leader deleted the records this follower needs next; it cannot catch up until its log restarts at the leader\'s start');
-      entry.delayedUntilMs = Date.now() + this.#options.settings.replicaFetchBackoffMs;
+        'the leader deleted the records this follower needs next: restarting the log at the leader\'s start');
+      log.truncateFullyAndStartAt(leaderStart);
     }
   }
 }

@@ -13,7 +13,6 @@ import type { AlterPartitionOutcome, BrokerEndpoint, PartitionState, PartitionSt
 import type { Partition, ReplicationHooks } from '../topics/partition.js';
 import type { TopicManager } from '../topics/topic-manager.js';
 import type { PendingIsrChange } from './leader-state.js';
-import { checkpointHighWatermark, epochCacheOf } from './log-replica.js';
 import { ReplicaFetcher } from './replica-fetcher.js';
 import { defaultReplicationSettings, type ReplicationSettings } from './replication-settings.js';
 
@@ -193,8 +192,8 @@ export class ReplicaManager {
     // The fetcher restarts only for a new leader or epoch (§B).
     if (sameTerm && !wasLeader) return;
     this.#stopFetching(partition);
-    // Without leader epochs in the log, the follower falls back to its high watermark (§B).
-    if (epochCacheOf(partition.log) === undefined && partition.highWatermark < partition.log.logEndOffset) {
+    // A log without leader epochs cannot be matched by epoch: it falls back to its high watermark (§B).
+    if (partition.log.leaderEpochs.latestEpoch === undefined && partition.highWatermark < partition.log.logEndOffset) {
       this.#logger.info({ topic: partition.topic, partition: partition.index, to: partition.highWatermark }, 'follower without leader epochs truncates to its high watermark');
       partition.log.truncateTo(partition.highWatermark);
     }
@@ -287,7 +286,7 @@ export class ReplicaManager {
   checkpointHighWatermarks(): void {
     for (const partition of this.#partitions()) {
       try {
-        checkpointHighWatermark(partition.log);
+        if (!partition.log.offline) partition.log.checkpointHighWatermark();
       } catch (error) {
         this.#logger.error({ err: error, topic: partition.topic, partition: partition.index }, 'high watermark checkpoint failed');
       }

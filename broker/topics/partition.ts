@@ -15,7 +15,6 @@ import type { LeaderIdAndEpoch } from '../../proto/messages.js';
 import type { PartitionState } from '../cluster/partition-state.js';
 import { DelayedProduces, type DelayedProduceOutcome } from '../replication/delayed-produce.js';
 import { type FollowerFetch, LeaderState, type PendingIsrChange } from '../replication/leader-state.js';
-import { epochCacheOf, persistedHighWatermarkOf, persistHighWatermark } from '../replication/log-replica.js';
 import type { Log } from '../storage/log.js';
 
 export type AppendListener = (bytes: number) => void;
@@ -45,8 +44,6 @@ export class Partition {
   #leader: LeaderState | undefined;
   #hooks: ReplicationHooks | undefined;
   #delayed: DelayedProduces | undefined;
-  /** The high watermark when not a replicated leader and not the self-led default. */
-  #highWatermark = 0;
   /** Whether this partition was ever given state by a replica manager. */
   #replicated = false;
 
@@ -96,7 +93,7 @@ export class Partition {
   get highWatermark(): number {
     if (this.#leader !== undefined) return this.#leader.highWatermark;
     if (!this.#replicated) return this.log.logEndOffset;
-    return this.#highWatermark;
+    return this.log.highWatermark;
   }
 
   /** Called after each append with its size; returns the function that unsubscribes. */
@@ -132,7 +129,7 @@ export class Partition {
 
   #highWatermarkMoved(): void {
     const highWatermark = this.highWatermark;
-    persistHighWatermark(this.log, highWatermark);
+    this.log.highWatermark = highWatermark;
     const leader = this.#leader;
     if (leader !== undefined) this.#delayed?.highWatermarkMoved(highWatermark, leader.maximalIsr.length >= leader.effectiveMinIsr);
     for (const listener of this.#highWatermarkListeners) listener(Infinity);
@@ -235,8 +232,8 @@ export class Partition {
       return;
     }
     const logEndOffset = this.log.logEndOffset;
-    epochCacheOf(this.log)?.assign(state.leaderEpoch, logEndOffset);
-    const highWatermark = Math.min(logEndOffset, Math.max(this.highWatermark, persistedHighWatermarkOf(this.log) ?? 0));
+    this.log.leaderEpochs.assign(state.leaderEpoch, logEndOffset);
+    const highWatermark = this.#replicated ? this.log.highWatermark : logEndOffset;
     this.#leader = new LeaderState({
       nodeId, state, leaderEpochStartOffset: logEndOffset, highWatermark, minInsyncReplicas: this.log.config.minInsyncReplicas,
       replicaLagTimeMaxMs: hooks.replicaLagTimeMaxMs, nowMs: hooks.nowMs(), previous,
@@ -249,10 +246,9 @@ export class Partition {
 
   /** Becomes follower of `state.leader` (or offline when it is −1 or this broker is not a replica). */
   becomeFollower(state: PartitionState, role: 'follower' | 'none'): void {
-    const highWatermark = this.highWatermark;
+    this.log.highWatermark = this.highWatermark;
     this.#replicated = true;
     this.#leader = undefined;
-    this.#highWatermark = Math.min(highWatermark, this.log.logEndOffset);
     this.#setState(state, role);
     this.#delayed?.failAll();
     this.#wakeAll();
@@ -265,7 +261,6 @@ export class Partition {
   becomeUnassigned(): void {
     if (this.#replicated) return;
     this.#replicated = true;
-    this.#highWatermark = persistedHighWatermarkOf(this.log) ?? 0;
     this.#role = 'none';
     this.#leaderId = -1;
     this.#leaderEpoch = -1;
@@ -286,10 +281,9 @@ export class Partition {
 
   /** A follower's high watermark: the leader's, clamped to its own log (§G); it may move down. */
   setFollowerHighWatermark(leaderHighWatermark: number): void {
-    const clamped = Math.max(this.log.logStartOffset, Math.min(leaderHighWatermark, this.log.logEndOffset));
-    if (clamped === this.#highWatermark) return;
-    this.#highWatermark = clamped;
-    persistHighWatermark(this.log, clamped);
+    const before = this.log.highWatermark;
+    this.log.highWatermark = leaderHighWatermark;
+    if (this.log.highWatermark === before) return;
     for (const listener of this.#highWatermarkListeners) listener(Infinity);
   }
 

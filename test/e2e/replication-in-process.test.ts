@@ -164,8 +164,36 @@ describe('replication between in-process brokers', () => {
     cluster.store.elect('t', 0, 1, [1]);
     for (let n = 10; n < 13; n += 1) expect((await produce(1, 1, n)).errorCode).toBe(0);
     expect(logEnd(1)).toBe(60);
+    // What the new leader tells a follower that fetched epoch 0 up to offset 50 (§F, §H).
+    const asFollower = await connect(1).request<'fetch'>(Api.FETCH, {
+      maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, replicaId: 0, replicaEpoch: 100,
+      topics: [{ name: 't', partitions: [{ partition: 0, fetchOffset: 50, maxBytes: 1 << 20, currentLeaderEpoch: 1, lastFetchedEpoch: 0, logStartOffset: 0 }] }],
+    });
+    expect(asFollower.topics[0]!.partitions[0]!.divergingEpoch).toMatchObject({ epoch: 0, endOffset: 30 });
+    const epochs = await connect(1).request<'offsetsForLeaderEpoch'>(Api.OFFSETS_FOR_LEADER_EPOCH, {
+      replicaId: 0, topics: [{ name: 't', partitions: [{ partition: 0, currentLeaderEpoch: 1, leaderEpoch: 0 }] }],
+    });
+    expect(epochs.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, leaderEpoch: 0, endOffset: 30 });
     await waitFor('the old leader to follow the new one', () => logEnd(0) === 60 && wholeLog(0).equals(wholeLog(1)), 10_000);
     expect(wholeLog(0).equals(wholeLog(1))).toBe(true);
+    const log = cluster.node(0).broker.topics.partition('t', 0).log;
+    expect(log.leaderEpochs.entries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 1, startOffset: 30 }]);
     expect(cluster.node(0).broker.replicas!.counts().offsetsLost).toBe(0);
+  }, 30_000);
+
+  it('counts the offsets lost when a stale replica is elected (unclean) and the old leader truncates below its high watermark', async () => {
+    cluster = await ReplicationCluster.start(2, settings);
+    cluster.createTopic('t', [0, 1]);
+    expect((await produce(0, -1, 0)).errorCode).toBe(0);
+    cluster.link(1, 0).pause();
+    expect((await produce(0, 1, 1)).errorCode).toBe(0);
+    await waitFor('the ISR to shrink to the leader', () => cluster!.store.get('t', 0).isr.join() === '0', 10_000);
+    expect((await produce(0, -1, 2)).errorCode).toBe(0);
+    expect(cluster.node(0).broker.topics.partition('t', 0).highWatermark).toBe(30);
+    expect(logEnd(1)).toBe(10);
+    cluster.store.elect('t', 0, 1, [1]);
+    await waitFor('the old leader to truncate to the new leader\'s log', () => logEnd(0) === 10, 10_000);
+    expect(cluster.node(0).broker.replicas!.counts().offsetsLost).toBe(20);
+    expect(wholeLog(0).equals(wholeLog(1))).toBe(true);
   }, 30_000);
 });
