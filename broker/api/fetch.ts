@@ -76,10 +76,11 @@ function readForFollower(partition: Partition, wanted: FetchPartition, replicaId
   output.result.highWatermark = partition.highWatermark;
 }
 
-function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTopicOutput[]; bytes: number; failed: boolean } {
+/** `answerNow`: a partition failed or has a diverging epoch to report, so the request does not wait. */
+function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTopicOutput[]; bytes: number; answerNow: boolean } {
   let remaining = Math.min(body.maxBytes > 0 ? body.maxBytes : responseBytesDefault, context.settings.fetchBytesMax);
   let bytes = 0;
-  let failed = false;
+  let answerNow = false;
   const replicaId = body.replicaId ?? -1;
   const topics = body.topics.map((topic) => ({
     name: topic.name,
@@ -95,6 +96,7 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
         const limit = Math.min(wanted.maxBytes > 0 ? wanted.maxBytes : partitionBytesDefault, Math.max(remaining, 1));
         if (replicaId >= 0) {
           readForFollower(partition, wanted, replicaId, body.replicaEpoch ?? -1, limit, output);
+          if (output.result.divergingEpoch !== undefined) answerNow = true;
         } else {
           partition.checkLeader(wanted.currentLeaderEpoch);
           const { log } = partition;
@@ -113,12 +115,12 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
       } catch (error) {
         Object.assign(output.result, itemError(context, { api: 'Fetch', topic: topic.name, partition: wanted.partition }, error));
         if (partition !== undefined && SluiceError.is(error) && leaderErrors.has(error.code)) output.result.currentLeader = partition.currentLeader;
-        failed = true;
+        answerNow = true;
       }
       return output;
     }),
   }));
-  return { topics, bytes, failed };
+  return { topics, bytes, answerNow };
 }
 
 const leaderErrors = new Set(['SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', 'SLUICE_ERR_FENCED_LEADER_EPOCH', 'SLUICE_ERR_UNKNOWN_LEADER_EPOCH']);
@@ -165,7 +167,7 @@ export const fetchHandler: ApiHandler = {
     const body = request.fetch as FetchRequest;
     const waitMs = Math.min(body.maxWaitMs, limits.fetchWaitMsMax);
     let outcome = readAll(body, context);
-    if (!outcome.failed && outcome.bytes < Math.max(1, body.minBytes) && waitMs > 0) {
+    if (!outcome.answerNow && outcome.bytes < Math.max(1, body.minBytes) && waitMs > 0) {
       await waitForData(body, context, Math.max(1, body.minBytes) - outcome.bytes, waitMs);
       outcome = readAll(body, context);
     }

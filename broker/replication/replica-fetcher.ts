@@ -111,6 +111,7 @@ export class ReplicaFetcher {
     const { settings, logger } = this.#options;
     while (this.#running) {
       const now = Date.now();
+      for (const [id, entry] of this.#partitions) if (entry.partition.closed) this.#partitions.delete(id);
       const ready = [...this.#partitions.values()].filter((entry) => !entry.failed && entry.delayedUntilMs <= now);
       if (ready.length === 0) {
         const next = Math.min(...[...this.#partitions.values()].filter((entry) => !entry.failed).map((entry) => entry.delayedUntilMs));
@@ -266,6 +267,9 @@ export class ReplicaFetcher {
       this.#options.logger.warn({ topic: partition.topic, partition: partition.index, leaderStart, logEndOffset: log.logEndOffset },
         'the leader deleted the records this follower needs next: restarting the log at the leader\'s start');
       log.truncateFullyAndStartAt(leaderStart);
+      return;
     }
+    // Both ends are in range now (the leader's log moved meanwhile): try again after a pause.
+    entry.delayedUntilMs = Date.now() + this.#options.settings.replicaFetchBackoffMs;
   }
 }

@@ -90,6 +90,7 @@ export class ReplicaManager {
       proposeIsr: (partition, change) => this.#propose(partition, change),
       nowMs: () => this.#now(),
       replicaLagTimeMaxMs: this.settings.replicaLagTimeMaxMs,
+      brokerEpochOf: (nodeId) => this.#brokers.get(nodeId)?.brokerEpoch,
     };
     // In a cluster no partition leads itself by default: each waits for its state.
     options.topics.onPartitionOpened((partition) => {

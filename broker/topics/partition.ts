@@ -26,6 +26,8 @@ export interface ReplicationHooks {
   proposeIsr(partition: Partition, change: PendingIsrChange): void;
   nowMs(): number;
   replicaLagTimeMaxMs: number;
+  /** A broker's registration epoch as the metadata store has it; undefined when unknown. */
+  brokerEpochOf(nodeId: number): number | undefined;
 }
 
 export class Partition {
@@ -46,6 +48,7 @@ export class Partition {
   #delayed: DelayedProduces | undefined;
   /** Whether this partition was ever given state by a replica manager. */
   #replicated = false;
+  #closed = false;
 
   constructor(topic: string, index: number, log: Log, nodeId = 0) {
     this.topic = topic;
@@ -193,6 +196,9 @@ export class Partition {
     const leader = this.#leader;
     const hooks = this.#hooks;
     if (leader === undefined || hooks === undefined) return false;
+    // A fetch from an older registration of that broker (restarted meanwhile) is stale (§A, §K).
+    const registered = hooks.brokerEpochOf(replicaId);
+    if (registered !== undefined && registered >= 0 && fetch.brokerEpoch >= 0 && fetch.brokerEpoch < registered) return false;
     const nowMs = hooks.nowMs();
     if (!leader.recordFetch(replicaId, { ...fetch, nowMs })) return false;
     const change = leader.maybeExpandIsr(replicaId);
@@ -293,7 +299,14 @@ export class Partition {
 
   /** The partition is going away (deleted, broker stopping): nothing may wait on it any more. */
   close(): void {
+    this.#closed = true;
+    this.#role = 'none';
+    this.#leader = undefined;
     this.#delayed?.failAll();
     this.#wakeAll();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 }

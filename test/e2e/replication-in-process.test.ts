@@ -164,12 +164,15 @@ describe('replication between in-process brokers', () => {
     cluster.store.elect('t', 0, 1, [1]);
     for (let n = 10; n < 13; n += 1) expect((await produce(1, 1, n)).errorCode).toBe(0);
     expect(logEnd(1)).toBe(60);
-    // What the new leader tells a follower that fetched epoch 0 up to offset 50 (§F, §H).
+    // What the new leader tells a follower that fetched epoch 0 up to offset 50 (§F, §H): at
+    // once, not after the long poll's wait.
+    const asked = Date.now();
     const asFollower = await connect(1).request<'fetch'>(Api.FETCH, {
-      maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, replicaId: 0, replicaEpoch: 100,
+      maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, replicaId: 0, replicaEpoch: 100,
       topics: [{ name: 't', partitions: [{ partition: 0, fetchOffset: 50, maxBytes: 1 << 20, currentLeaderEpoch: 1, lastFetchedEpoch: 0, logStartOffset: 0 }] }],
     });
     expect(asFollower.topics[0]!.partitions[0]!.divergingEpoch).toMatchObject({ epoch: 0, endOffset: 30 });
+    expect(Date.now() - asked).toBeLessThan(5000);
     const epochs = await connect(1).request<'offsetsForLeaderEpoch'>(Api.OFFSETS_FOR_LEADER_EPOCH, {
       replicaId: 0, topics: [{ name: 't', partitions: [{ partition: 0, currentLeaderEpoch: 1, leaderEpoch: 0 }] }],
     });

@@ -31,7 +31,10 @@ function stateOf(overrides: Partial<PartitionState> = {}): PartitionState {
 }
 
 function hooks(now: { ms: number }, proposals: PendingIsrChange[] = []): ReplicationHooks {
-  return { proposeIsr: (_partition, change) => proposals.push(change), nowMs: () => now.ms, replicaLagTimeMaxMs: 1000 };
+  return {
+    proposeIsr: (_partition, change) => proposals.push(change), nowMs: () => now.ms, replicaLagTimeMaxMs: 1000,
+    brokerEpochOf: (nodeId) => (nodeId === 1 ? 1 : undefined),
+  };
 }
 
 function append(partition: Partition, n: number) {
@@ -78,6 +81,16 @@ describe('Partition replica state', () => {
     expect(woken).toBe(1);
     expect(await waiting).toBeNull();
     expect(partition.delayedProduceCount).toBe(0);
+  });
+
+  it('ignores a follower fetch carrying an older broker epoch than the registered one', () => {
+    const partition = manager.create('t', 1, {})!.partitions[0]!;
+    partition.becomeLeader(stateOf(), 0, hooks({ ms: 0 }));
+    append(partition, 0);
+    expect(partition.recordFollowerFetch(1, { fetchOffset: 10, logStartOffset: 0, brokerEpoch: 0, leaderLogEndOffset: 10 })).toBe(false);
+    expect(partition.highWatermark).toBe(0);
+    expect(partition.recordFollowerFetch(1, { fetchOffset: 10, logStartOffset: 0, brokerEpoch: 1, leaderLogEndOffset: 10 })).toBe(true);
+    expect(partition.highWatermark).toBe(10);
   });
 
   it('refuses acks=all below min.insync.replicas, and the high watermark stays put', () => {
