@@ -199,4 +199,28 @@ describe('replication between in-process brokers', () => {
     expect(cluster.node(0).broker.replicas!.counts().offsetsLost).toBe(20);
     expect(wholeLog(0).equals(wholeLog(1))).toBe(true);
   }, 30_000);
+
+  it('with three replicas and min.insync.replicas=2: survives one lagging follower, refuses acks=all with two, and ends with three identical logs', async () => {
+    cluster = await ReplicationCluster.start(3, settings);
+    cluster.createTopic('t', [0, 1, 2], { 'min.insync.replicas': '2' });
+    for (let n = 0; n < 5; n += 1) expect((await produce(0, -1, n)).errorCode).toBe(0);
+    cluster.link(2, 0).pause();
+    // Waits for follower 2 until it is dropped from the ISR, then commits with 0 and 1.
+    expect((await produce(0, -1, 5)).errorCode).toBe(0);
+    expect(cluster.store.get('t', 0).isr).toEqual([0, 1]);
+    cluster.link(1, 0).pause();
+    const stuck = await produce(0, -1, 6, 4000);
+    expect(stuck.errorCode).toBe(7);
+    await waitFor('the ISR to shrink to the leader', () => cluster!.store.get('t', 0).isr.join() === '0', 10_000);
+    expect((await produce(0, -1, 7)).errorCode).toBe(19);
+    expect((await produce(0, 1, 7)).errorCode).toBe(0);
+    cluster.link(1, 0).resume();
+    cluster.link(2, 0).resume();
+    await waitFor('the ISR to be whole again', () => cluster!.store.get('t', 0).isr.length === 3, 10_000);
+    expect((await produce(0, -1, 8)).errorCode).toBe(0);
+    await waitFor('every replica to hold the same log', () => logEnd(1) === 90 && logEnd(2) === 90, 10_000);
+    expect(wholeLog(1).equals(wholeLog(0))).toBe(true);
+    expect(wholeLog(2).equals(wholeLog(0))).toBe(true);
+    expect(cluster.node(0).broker.replicas!.counts()).toMatchObject({ isrShrinks: 2, isrExpands: 2, underReplicatedPartitions: 0, offsetsLost: 0 });
+  }, 60_000);
 });

@@ -73,18 +73,27 @@ export class InMemoryPartitionStates implements PartitionStateWriter {
 }
 
 /**
- * A TCP relay between a follower and its leader that a test can hold: paused, it stops reading
- * on both sides (bytes wait in the kernel), as a stalled network path would.
+ * A TCP relay between a follower and its leader that a test can hold: paused, it forwards
+ * nothing either way (bytes wait in the relay), as a stalled network path would.
  */
 export class PausableLink {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
+  readonly #held: Array<() => void> = [];
   #paused = false;
   port = 0;
 
   constructor(targetPort: number) {
     this.#server = net.createServer((client) => {
       const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
+      const forward = (from: net.Socket, to: net.Socket) => {
+        from.on('data', (chunk: Buffer) => {
+          if (this.#paused) this.#held.push(() => to.write(chunk));
+          else to.write(chunk);
+        });
+      };
+      forward(client, upstream);
+      forward(upstream, client);
       for (const socket of [client, upstream]) {
         this.#sockets.add(socket);
         socket.on('error', () => {});
@@ -93,10 +102,7 @@ export class PausableLink {
           client.destroy();
           upstream.destroy();
         });
-        if (this.#paused) socket.pause();
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
     });
   }
 
@@ -107,15 +113,15 @@ export class PausableLink {
 
   pause(): void {
     this.#paused = true;
-    for (const socket of this.#sockets) socket.pause();
   }
 
   resume(): void {
     this.#paused = false;
-    for (const socket of this.#sockets) socket.resume();
+    for (const send of this.#held.splice(0)) send();
   }
 
   async close(): Promise<void> {
+    this.#held.length = 0;
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
