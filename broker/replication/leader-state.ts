@@ -179,10 +179,11 @@ export class LeaderState {
   /**
    * After a follower's fetch: the ISR expansion to propose, if it now qualifies (§A): not in the
    * ISR, no change pending, a replica, its log end at or past both the high watermark and the
-   * start of this leader's epoch. The change becomes pending; the caller sends it.
+   * start of this leader's epoch, and `eligible` (registered, not fenced or shutting down: §K).
+   * The change becomes pending; the caller sends it.
    */
-  maybeExpandIsr(id: number): PendingIsrChange | undefined {
-    if (this.#pending !== undefined || this.#isr.includes(id)) return undefined;
+  maybeExpandIsr(id: number, eligible = true): PendingIsrChange | undefined {
+    if (!eligible || this.#pending !== undefined || this.#isr.includes(id)) return undefined;
     const follower = this.#followers.get(id);
     if (follower === undefined || follower.logEndOffset < 0) return undefined;
     if (follower.logEndOffset < this.#highWatermark || follower.logEndOffset < this.leaderEpochStartOffset) return undefined;
@@ -268,6 +269,11 @@ export class LeaderState {
     this.#partitionEpoch = state.partitionEpoch;
     this.#isr = [...state.isr];
     this.#replicas = [...state.replicas];
+    for (const id of state.replicas) {
+      if (id === this.nodeId || this.#followers.has(id)) continue;
+      this.#followers.set(id, { id, logEndOffset: -1, logStartOffset: -1, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1, brokerEpoch: -1, lastCaughtUpTimeMs: 0 });
+    }
+    for (const id of this.#followers.keys()) if (!state.replicas.includes(id)) this.#followers.delete(id);
     return true;
   }
 }

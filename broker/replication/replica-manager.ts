@@ -91,6 +91,12 @@ export class ReplicaManager {
       nowMs: () => this.#now(),
       replicaLagTimeMaxMs: this.settings.replicaLagTimeMaxMs,
       brokerEpochOf: (nodeId) => this.#brokers.get(nodeId)?.brokerEpoch,
+      isrEligible: (nodeId, brokerEpoch) => {
+        // Without broker information (tests, a store that sends none) the store decides alone.
+        if (this.#brokers.size === 0) return true;
+        const registered = this.#brokers.get(nodeId);
+        return registered !== undefined && (brokerEpoch < 0 || registered.brokerEpoch < 0 || registered.brokerEpoch === brokerEpoch);
+      },
     };
     // In a cluster no partition leads itself by default: each waits for its state.
     options.topics.onPartitionOpened((partition) => {
@@ -127,7 +133,10 @@ export class ReplicaManager {
     for (const partition of this.#partitions()) partition.failWaitingProduces();
   }
 
-  /** The live brokers and their addresses; a fetcher whose leader moved reconnects. */
+  /**
+   * The live (registered, unfenced) brokers with their addresses and epochs: followers find their
+   * leaders here, and only these may join an ISR. A fetcher whose leader moved reconnects.
+   */
   updateBrokers(brokers: ReadonlyMap<number, BrokerEndpoint>): void {
     this.#brokers = brokers;
     for (const [leaderId, fetcher] of this.#fetchers) {

@@ -28,6 +28,8 @@ export interface ReplicationHooks {
   replicaLagTimeMaxMs: number;
   /** A broker's registration epoch as the metadata store has it; undefined when unknown. */
   brokerEpochOf(nodeId: number): number | undefined;
+  /** Whether a follower may join the ISR: registered and alive, with this broker epoch (§K). */
+  isrEligible(nodeId: number, brokerEpoch: number): boolean;
 }
 
 export class Partition {
@@ -201,7 +203,7 @@ export class Partition {
     if (registered !== undefined && registered >= 0 && fetch.brokerEpoch >= 0 && fetch.brokerEpoch < registered) return false;
     const nowMs = hooks.nowMs();
     if (!leader.recordFetch(replicaId, { ...fetch, nowMs })) return false;
-    const change = leader.maybeExpandIsr(replicaId);
+    const change = leader.maybeExpandIsr(replicaId, hooks.isrEligible(replicaId, fetch.brokerEpoch));
     if (change !== undefined) hooks.proposeIsr(this, change);
     if (leader.maybeAdvanceHighWatermark(this.log.logEndOffset, nowMs)) this.#highWatermarkMoved();
     return true;

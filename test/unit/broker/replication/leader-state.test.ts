@@ -106,6 +106,22 @@ describe('LeaderState ISR changes', () => {
     expect(state.maximalIsr).toEqual([0, 1, 2]);
   });
 
+  it('does not propose an ineligible follower (fenced, shutting down, stale broker epoch)', () => {
+    const state = leader({ isr: [0, 1] });
+    state.recordFetch(2, fetchAt(0, 0, 1));
+    expect(state.maybeExpandIsr(2, false)).toBeUndefined();
+    expect(state.pending).toBeUndefined();
+  });
+
+  it('tracks a replica added by a newer state of the same epoch, and forgets a removed one', () => {
+    const state = leader({ replicas: [0, 1], isr: [0, 1] });
+    expect(state.applyState(stateOf({ replicas: [0, 1, 2], isr: [0, 1], partitionEpoch: 8 }))).toBe(true);
+    expect(state.recordFetch(2, fetchAt(0, 0, 1))).toBe(true);
+    expect(state.applyState(stateOf({ replicas: [0, 2], isr: [0], partitionEpoch: 9 }))).toBe(true);
+    expect(state.follower(1)).toBeUndefined();
+    expect(state.applyState(stateOf({ replicas: [0, 2], isr: [0], partitionEpoch: 9 }))).toBe(false);
+  });
+
   it('rolls back on a rejection, retries when the store is away, waits on a stale answer', () => {
     const state = leader({ isr: [0, 1] });
     state.recordFetch(2, fetchAt(0, 0, 1));

@@ -34,6 +34,7 @@ function hooks(now: { ms: number }, proposals: PendingIsrChange[] = []): Replica
   return {
     proposeIsr: (_partition, change) => proposals.push(change), nowMs: () => now.ms, replicaLagTimeMaxMs: 1000,
     brokerEpochOf: (nodeId) => (nodeId === 1 ? 1 : undefined),
+    isrEligible: (nodeId) => nodeId === 1,
   };
 }
 
