@@ -14,7 +14,7 @@ import type { Partition, ReplicationHooks } from '../topics/partition.js';
 import type { TopicManager } from '../topics/topic-manager.js';
 import type { PendingIsrChange } from './leader-state.js';
 import { ReplicaFetcher } from './replica-fetcher.js';
-import { defaultReplicationSettings, type ReplicationSettings } from './replication-settings.js';
+import { type ReplicationSettings, resolveReplicationSettings } from './replication-settings.js';
 
 export interface ReplicaManagerOptions {
   nodeId: number;
@@ -83,7 +83,7 @@ export class ReplicaManager {
   constructor(options: ReplicaManagerOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
-    this.settings = { ...defaultReplicationSettings, ...options.settings };
+    this.settings = resolveReplicationSettings(options.settings);
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#hooks = {
