@@ -223,4 +223,34 @@ describe('replication between in-process brokers', () => {
     expect(wholeLog(2).equals(wholeLog(0))).toBe(true);
     expect(cluster.node(0).broker.replicas!.counts()).toMatchObject({ isrShrinks: 2, isrExpands: 2, underReplicatedPartitions: 0, offsetsLost: 0 });
   }, 60_000);
+
+  it('checks request epochs and replica ids, and answers OFFSET_NOT_AVAILABLE from a new leader whose high watermark is behind its epoch start', async () => {
+    cluster = await ReplicationCluster.start(2, settings);
+    cluster.createTopic('t', [0, 1]);
+    expect((await produce(0, -1, 0)).errorCode).toBe(0);
+    const fetchWithEpoch = async (nodeId: number, currentLeaderEpoch: number, replicaId?: number) => {
+      const response = await connect(nodeId).request<'fetch'>(Api.FETCH, {
+        maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, replicaId, replicaEpoch: replicaId === undefined ? undefined : 100 + replicaId,
+        topics: [{ name: 't', partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 1 << 20, currentLeaderEpoch }] }],
+      });
+      return response.topics[0]!.partitions[0]!;
+    };
+    cluster.link(1, 0).pause();
+    cluster.link(0, 1).pause();
+    // As after a restart from an older high-watermark checkpoint.
+    cluster.node(1).broker.topics.partition('t', 0).log.highWatermark = 0;
+    cluster.store.elect('t', 0, 1, [1, 0]);
+    expect((await fetchWithEpoch(1, 0)).errorCode).toBe(74);
+    expect((await fetchWithEpoch(1, 2)).errorCode).toBe(75);
+    expect((await fetchWithEpoch(1, 1)).errorCode).toBe(0);
+    expect((await fetchWithEpoch(1, 1, 5)).errorCode).toBe(75);
+    expect((await fetchWithEpoch(1, -1, 5)).errorCode).toBe(6);
+    const listed = await connect(1).request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: 't', partitions: [{ partition: 0, timestamp: -1 }] }] });
+    expect(listed.topics[0]!.partitions[0]!.errorCode).toBe(78);
+    expect(await latestOffset(1, 0)).toBe(10);
+    const fenced = await connect(1).request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: 't', partitions: [{ partition: 0, timestamp: -1, currentLeaderEpoch: 0 }] }] });
+    expect(fenced.topics[0]!.partitions[0]!.errorCode).toBe(74);
+    cluster.link(0, 1).resume();
+    await waitFor('the new leader\'s high watermark to reach its epoch start', async () => (await latestOffset(1)) === 10, 10_000);
+  }, 30_000);
 });
