@@ -221,7 +221,14 @@ describe('replication between in-process brokers', () => {
     await waitFor('every replica to hold the same log', () => logEnd(1) === 90 && logEnd(2) === 90, 10_000);
     expect(wholeLog(1).equals(wholeLog(0))).toBe(true);
     expect(wholeLog(2).equals(wholeLog(0))).toBe(true);
-    expect(cluster.node(0).broker.replicas!.counts()).toMatchObject({ isrShrinks: 2, isrExpands: 2, underReplicatedPartitions: 0, offsetsLost: 0 });
+    // A follower joins the ISR at the high watermark, before it reaches the log end (§A), so the
+    // timer may take it out once more before it catches up; it comes back.
+    const replicas = cluster.node(0).broker.replicas!;
+    await waitFor('no under-replicated partition', () => replicas.counts().underReplicatedPartitions === 0, 10_000);
+    const counts = replicas.counts();
+    expect(counts.isrShrinks).toBeGreaterThanOrEqual(2);
+    expect(counts.isrExpands).toBe(counts.isrShrinks);
+    expect(counts.offsetsLost).toBe(0);
   }, 60_000);
 
   it('checks request epochs and replica ids, and answers OFFSET_NOT_AVAILABLE from a new leader whose high watermark is behind its epoch start', async () => {
