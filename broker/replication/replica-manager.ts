@@ -102,7 +102,7 @@ export class ReplicaManager {
     options.topics.onPartitionOpened((partition) => {
       partition.becomeUnassigned();
       const state = this.#states.get(key(partition.topic, partition.index));
-      if (state !== undefined) this.#apply(partition, state);
+      if (state !== undefined) this.#applySafely(partition, state);
     });
   }
 
@@ -167,7 +167,21 @@ export class ReplicaManager {
     if (held !== undefined && state.partitionEpoch < held.partitionEpoch) return;
     this.#states.set(id, state);
     const partition = this.#options.topics.find(state.topic)?.partitions[state.partition];
-    if (partition !== undefined) this.#apply(partition, state);
+    if (partition !== undefined) this.#applySafely(partition, state);
+  }
+
+  /**
+   * A role change that fails (the epoch checkpoint cannot be written, the log went offline)
+   * leaves the partition with no role rather than half a leader.
+   */
+  #applySafely(partition: Partition, state: PartitionState): void {
+    try {
+      this.#apply(partition, state);
+    } catch (error) {
+      this.#logger.error({ err: error, topic: state.topic, partition: state.partition, leader: state.leader, leaderEpoch: state.leaderEpoch }, 'applying partition state failed; the partition serves nothing here');
+      this.#stopFetching(partition);
+      partition.becomeFollower(state, 'none');
+    }
   }
 
   /** The partition was deleted: forget its state and stop fetching it. */
