@@ -51,20 +51,27 @@ class Model {
     while (this.segments.length > 1 && predicate(this.segments[0]!)) this.segments.shift();
     this.start = Math.max(this.start, this.segments[0]!.base);
   }
+  /** The segment holding the cut is sealed there and appends go on in a new segment at the cut. */
   truncateTo(offset: number): void {
     if (offset >= this.end) return;
-    if (offset <= this.segments[0]!.base || offset < this.start) {
-      this.segments = [{ base: offset, batches: [] }];
-      this.start = offset;
+    const restart = (at: number) => {
+      this.segments = [{ base: at, batches: [] }];
+      this.start = at;
+    };
+    const holding = this.segments.flatMap((segment) => segment.batches).find((batch) => batch.baseOffset + recordsPerTestBatch > offset);
+    const cut = holding?.baseOffset ?? this.end;
+    if (offset <= this.segments[0]!.base || offset < this.start || cut < this.start) {
+      restart(offset);
       return;
     }
-    while (this.segments[this.segments.length - 1]!.base >= offset) this.segments.pop();
-    const last = this.segments[this.segments.length - 1]!;
-    last.batches = last.batches.filter((batch) => batch.baseOffset + recordsPerTestBatch <= offset);
-    if (this.end < this.start) {
-      this.segments = [{ base: offset, batches: [] }];
-      this.start = offset;
+    if (cut <= this.segments[0]!.base) {
+      restart(cut);
+      return;
     }
+    this.segments = this.segments.filter((segment) => segment.base < cut);
+    const last = this.segments[this.segments.length - 1]!;
+    last.batches = last.batches.filter((batch) => batch.baseOffset < cut);
+    this.segments.push({ base: cut, batches: [] });
   }
 }
 
