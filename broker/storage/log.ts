@@ -199,7 +199,8 @@ export class Log {
    * committed, as Kafka's replication-offset-checkpoint.
    */
   checkpointHighWatermark(): void {
-    this.#checkOpen();
+    // A timer may fire just as the log closes or goes offline: nothing more is written then.
+    if (this.#stopped) return;
     if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
   }
 
