@@ -4,7 +4,10 @@
  * replication), moves its start (retention, DeleteRecords) and syncs by the flush policy.
  *
  * Offsets: `logStartOffset` is the first readable offset, `logEndOffset` the offset the next
- * record gets. Both persist: the start in a checkpoint file, the end in the segments.
+ * record gets. Both persist: the start in a checkpoint file, the end in the segments. For
+ * replication the log also keeps the high watermark (set by the replication layer, checkpointed
+ * to `high-watermark`) and where each leader epoch began (`leaderEpochs`,
+ * `leader-epoch-checkpoint`), and truncation never changes bytes that reads handed out.
  * All methods run on the broker's single JavaScript thread; `append` is synchronous so the
  * order of appends is the order of calls.
  *

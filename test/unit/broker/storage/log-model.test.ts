@@ -1,6 +1,6 @@
 /**
  * Model test: random sequences of append, read, roll, retention, truncate, delete-records,
- * time lookups and reopen must agree with a plain in-memory model of segments and batches.
+ * time lookups, reopen and crash-and-reopen must agree with a plain in-memory model of segments and batches.
  * The seed is in the test name; SLUICE_SEED replays one.
  */
 import fs from 'node:fs';
@@ -86,7 +86,7 @@ describe('log against a model', () => {
     it(`agrees over 400 random operations (seed ${seed})`, () => {
       const random = seededRandom(seed);
       const integer = (limit: number) => Math.floor(random() * limit);
-      const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-'));
+      let directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-'));
       directories.push(directory);
       let now = 1_700_000_000_000;
       const open = () => Log.open(directory, { config, now: () => now });
@@ -160,9 +160,18 @@ describe('log against a model', () => {
               }
               expect(found?.offset, context).toBe(expected);
             }
-          } else {
+          } else if (operation < 95) {
             log.close();
             log = open();
+          } else {
+            // A crash: what the page cache holds while the log is open, never closed.
+            const crashed = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-crash-'));
+            directories.push(crashed);
+            fs.cpSync(directory, crashed, { recursive: true });
+            log.close();
+            directory = crashed;
+            log = open();
+            expect(log.loadReport.clean, context).toBe(false);
           }
           expect(log.logStartOffset, context).toBe(model.start);
           expect(log.logEndOffset, context).toBe(model.end);
