@@ -4,7 +4,10 @@
  * replication), moves its start (retention, DeleteRecords) and syncs by the flush policy.
  *
  * Offsets: `logStartOffset` is the first readable offset, `logEndOffset` the offset the next
- * record gets. Both persist: the start in a checkpoint file, the end in the segments.
+ * record gets. Both persist: the start in a checkpoint file, the end in the segments. For
+ * replication the log also keeps the high watermark (set by the replication layer, checkpointed
+ * to `high-watermark`) and where each leader epoch began (`leaderEpochs`,
+ * `leader-epoch-checkpoint`), and truncation never changes bytes that reads handed out.
  * All methods run on the broker's single JavaScript thread; `append` is synchronous so the
  * order of appends is the order of calls.
  *
@@ -23,7 +26,8 @@ import { LAST_OFFSET_DELTA_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, RECORDS_COUNT_
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
 import {
-  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint,
+  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, removeTruncationMarker, syncDirectory, writeCleanShutdownMarker,
+  writeOffsetCheckpoint, writeTruncationMarker,
 } from './checkpoint.js';
 import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
@@ -198,7 +202,8 @@ export class Log {
    * committed, as Kafka's replication-offset-checkpoint.
    */
   checkpointHighWatermark(): void {
-    this.#checkOpen();
+    // A timer may fire just as the log closes or goes offline: nothing more is written then.
+    if (this.#stopped) return;
     if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
   }
 
@@ -442,13 +447,6 @@ export class Log {
     }
   }
 
-  /** Opens a sealed segment again for appends (truncation); the caller swaps it in. */
-  #reopenActive(segment: Segment): Segment {
-    if (segment.active) return segment;
-    return storageStep(`partition log ${this.directory} cannot reopen segment ${segment.baseOffset} for writing`,
-      () => Segment.open(this.directory, segment.baseOffset, this.config, { active: true, recover: false }));
-  }
-
   #syncSegment(segment: Segment): Promise<void> {
     const seam = this.#hooks.segmentSync;
     if (seam === undefined) return segment.flushAsync();
@@ -490,6 +488,11 @@ export class Log {
    * Removes every record at or past `offset` (a follower whose log diverged from the
    * leader's). Cutting inside a batch removes the whole batch; if that leaves nothing at or
    * past the log start, the log restarts empty at `offset`.
+   *
+   * Reads in flight keep their bytes: no byte a `read()` returned is changed or cut. The
+   * segment holding the cut is sealed there (see Segment.sealAt) and appends go on in a new
+   * segment at the cut; later segments are deleted with the read grace. A marker file makes the
+   * cut all or nothing across a crash (see #replaceTail).
    */
   truncateTo(offset: number): void {
     this.#checkOpen();
@@ -499,38 +502,89 @@ export class Log {
     const target = this.#segments[index];
     // Cutting below the log start, or inside a batch that began below it, leaves nothing readable.
     if (target === undefined || offset < this.#logStartOffset || target.truncationPoint(offset) < this.#logStartOffset) {
-      this.#restartAt(offset);
+      this.#replaceTail(offset, true);
       return;
     }
-    this.#recoveryPoint.lower(target.truncationPoint(offset));
-    const kept = this.#reopenActive(target);
-    const segmentsBefore = this.#segments.length;
-    while (this.#segments.length > index + 1) {
-      const last = this.#segments[this.#segments.length - 1]!;
-      try {
-        last.delete(this.#readGraceMs);
-      } catch (error) {
-        if (kept !== target) kept.discard();
-        // Once the active segment is gone the log has nowhere to append: it cannot go on.
-        if (this.#segments.length < segmentsBefore) this.#fail(error, `deleting segment ${last.baseOffset} while truncating`);
-        throw this.#failure ?? error;
-      }
-      this.#segments.pop();
-    }
-    if (kept !== target) {
-      this.#segments[index] = kept;
-      target.discard();
-    }
-    kept.truncateTo(offset);
-    this.#afterTruncation();
+    const cut = target.truncationPoint(offset);
+    this.#replaceTail(cut, cut <= this.#segments[0]!.baseOffset);
   }
 
-  /** What follows the log end down: waiters, the high watermark and the epochs past it. */
-  #afterTruncation(): void {
-    const end = this.logEndOffset;
-    this.#groupCommit.truncatedTo(end);
-    if (this.#highWatermark > end) this.#highWatermark = end;
-    this.#quietly(() => this.leaderEpochs.truncateFromEnd(end));
+  /**
+   * Ends the log at `cut` (with `restart`, drops everything and starts it empty there): seals
+   * the segment holding the cut at the cut, deletes every later one, and appends from then on
+   * to a new segment at `cut`. A segment already named for `cut` is renamed aside first, so the
+   * new one can take the name while reads of the old one go on.
+   *
+   * Order, for failures and crashes: the recovery point is lowered and the marker
+   * `truncation-in-progress` is written first; then the new segment is created (and, for a
+   * restart, the log start checkpointed). Any of these failing (EMFILE, ENOSPC) undoes the rest
+   * and leaves the log as it was. Past that point only seals, unlinks and a directory sync
+   * remain; a failure there takes the log offline. A crash before the marker is on disk comes
+   * back with the old log; a crash after it, with exactly the records below the cut, because
+   * opening a log with the marker finishes the cut (log-loader.ts). The marker goes last.
+   */
+  #replaceTail(cut: number, restart: boolean): void {
+    const doomed = restart ? this.#segments : this.#segments.filter((segment) => segment.baseOffset >= cut);
+    const kept = restart ? [] : this.#segments.filter((segment) => segment.baseOffset < cut);
+    const clash = doomed.find((segment) => segment.baseOffset === cut);
+    this.#recoveryPoint.lower(Math.min(cut, this.logEndOffset));
+    writeTruncationMarker(this.directory, { offset: cut, restart });
+    let fresh: Segment;
+    try {
+      if (clash !== undefined) Segment.setAside(this.directory, cut);
+      try {
+        fresh = this.#createSegment(cut);
+      } catch (error) {
+        if (clash !== undefined) Segment.setAside(this.directory, cut, true);
+        throw error;
+      }
+      try {
+        if (restart) this.#setLogStartOffset(cut);
+      } catch (error) {
+        this.#discardCreated(fresh);
+        if (clash !== undefined) Segment.setAside(this.directory, cut, true);
+        throw error;
+      }
+    } catch (error) {
+      try {
+        removeTruncationMarker(this.directory);
+      } catch (markerError) {
+        // Left in place, the marker would cut records appended from now on at the next start.
+        this.#fail(markerError, 'removing the marker of a truncation that did not happen');
+      }
+      throw this.#failure ?? error;
+    }
+    this.#segments = [...kept, fresh];
+    let failure: unknown;
+    const step = (what: () => void) => {
+      try {
+        what();
+      } catch (error) {
+        failure ??= error;
+      }
+    };
+    const sealed = kept.at(-1);
+    if (sealed !== undefined) {
+      step(() => sealed.sealAt(cut));
+      // Lowering the recovery point dropped its pending sync, if it had one; it is synced as at a roll.
+      if (failure === undefined) this.#syncInBackground(sealed);
+    }
+    for (const segment of doomed.slice().reverse()) {
+      step(() => {
+        if (segment === clash) Segment.deleteSetAside(this.directory, cut);
+        else Segment.deleteFiles(this.directory, segment.baseOffset);
+      });
+      segment.retire(this.#readGraceMs);
+    }
+    this.#groupCommit.truncatedTo(cut, restart ? 0 : cut);
+    if (this.#highWatermark > cut || restart) this.#highWatermark = cut;
+    this.#quietly(() => (restart ? this.leaderEpochs.reset([]) : this.leaderEpochs.truncateFromEnd(cut)));
+    if (failure === undefined) step(() => removeTruncationMarker(this.directory));
+    // The marker stays: the next start finishes this cut, and no append may happen before it.
+    if (failure !== undefined) {
+      this.#fail(failure, 'finishing a truncation');
+      throw this.#failure ?? failure;
+    }
   }
 
   /** What follows the log start up: the high watermark and the first epoch's start. */
@@ -556,44 +610,7 @@ export class Log {
   truncateFullyAndStartAt(offset: number): void {
     this.#checkOpen();
     this.#compaction.truncatedTo(offset);
-    this.#restartAt(offset);
-  }
-
-  /** Drops everything and starts an empty log at `offset`. */
-  #restartAt(offset: number): void {
-    this.#recoveryPoint.lower(offset);
-    // A segment already named for `offset` is emptied and reused: a new one cannot take its
-    // file names while it is still open.
-    const same = this.#segments.find((segment) => segment.baseOffset === offset);
-    const fresh = same === undefined ? this.#createSegment(offset) : this.#reopenActive(same);
-    try {
-      this.#setLogStartOffset(offset);
-    } catch (error) {
-      if (same === undefined) this.#discardCreated(fresh);
-      else if (fresh !== same) fresh.discard();
-      throw error;
-    }
-    const doomed = this.#segments.filter((segment) => segment !== same);
-    this.#segments = [fresh];
-    if (same !== undefined && fresh !== same) same.discard();
-    let failure: unknown;
-    for (const segment of doomed) {
-      try {
-        segment.delete(this.#readGraceMs);
-      } catch (error) {
-        failure ??= error;
-        segment.discard();
-      }
-    }
-    fresh.truncateTo(offset);
-    this.#groupCommit.truncatedTo(offset, 0);
-    this.#highWatermark = offset;
-    this.#quietly(() => this.leaderEpochs.reset([]));
-    // A segment file left behind would come back at the next start with offsets the log reuses.
-    if (failure !== undefined) {
-      this.#fail(failure, 'deleting segments while truncating');
-      throw this.#failure ?? failure;
-    }
+    this.#replaceTail(offset, true);
   }
 
   /**
