@@ -260,4 +260,23 @@ describe('replication between in-process brokers', () => {
     cluster.link(0, 1).resume();
     await waitFor('the new leader\'s high watermark to reach its epoch start', async () => (await latestOffset(1)) === 10, 10_000);
   }, 30_000);
+
+  it('restarts a follower\'s log at the leader\'s log start when the records it needs next were deleted (OFFSET_OUT_OF_RANGE, §G)', async () => {
+    cluster = await ReplicationCluster.start(2, settings);
+    cluster.createTopic('t', [0, 1]);
+    expect((await produce(0, -1, 0)).errorCode).toBe(0);
+    cluster.link(1, 0).pause();
+    await waitFor('the ISR to shrink to the leader', async () => {
+      if (logEnd(0) === 10) expect((await produce(0, 1, 1)).errorCode).toBe(0);
+      return cluster!.store.get('t', 0).isr.join() === '0';
+    }, 10_000);
+    for (let n = 2; n < 4; n += 1) expect((await produce(0, -1, n)).errorCode).toBe(0);
+    const leaderLog = cluster.node(0).broker.topics.partition('t', 0).log;
+    leaderLog.deleteRecordsBefore(30);
+    cluster.link(1, 0).resume();
+    await waitFor('the follower to restart at 30 and catch up', () => logEnd(1) === 40, 10_000);
+    const followerLog = cluster.node(1).broker.topics.partition('t', 0).log;
+    expect(followerLog.logStartOffset).toBe(30);
+    expect(wholeLog(1).equals(wholeLog(0))).toBe(true);
+  }, 30_000);
 });
