@@ -47,7 +47,6 @@ export class ReplicaFetcher {
   #loop: Promise<void> | undefined;
   /** Wakes the loop when it idles (no partitions, or all backing off). */
   #wake: (() => void) | undefined;
-  #fetches = 0;
 
   constructor(options: ReplicaFetcherOptions) {
     this.#options = options;
@@ -61,11 +60,6 @@ export class ReplicaFetcher {
 
   get size(): number {
     return this.#partitions.size;
-  }
-
-  /** Fetch requests answered so far (tests wait on it). */
-  get fetches(): number {
-    return this.#fetches;
   }
 
   partitions(): Iterable<FetcherPartition> {
@@ -120,7 +114,6 @@ export class ReplicaFetcher {
       }
       try {
         await this.#fetchOnce(ready);
-        this.#fetches += 1;
       } catch (error) {
         if (!this.#running) break;
         logger.warn({ err: error, leader: this.leader.nodeId, address: this.#link.address }, 'replica fetch failed; backing off');

@@ -317,11 +317,6 @@ export class ReplicaManager {
     }
   }
 
-  /** Fetchers (tests read how many fetches they made). */
-  fetchers(): ReadonlyMap<number, ReplicaFetcher> {
-    return this.#fetchers;
-  }
-
   counts(): ReplicationCounts {
     const counts: ReplicationCounts = {
       leaderCount: 0, followerCount: 0, underReplicatedPartitions: 0, underMinIsrPartitions: 0, offlinePartitions: 0,
