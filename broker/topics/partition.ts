@@ -233,6 +233,8 @@ export class Partition {
   becomeLeader(state: PartitionState, nodeId: number, hooks: ReplicationHooks): void {
     const previous = this.#leader;
     const sameTerm = previous !== undefined && previous.leaderEpoch === state.leaderEpoch;
+    // The self-led default's high watermark is its log end; the log's own is not kept up then.
+    const highWatermark = this.#replicated ? this.log.highWatermark : this.log.logEndOffset;
     this.#replicated = true;
     this.#hooks = hooks;
     if (sameTerm) {
@@ -241,7 +243,6 @@ export class Partition {
     }
     const logEndOffset = this.log.logEndOffset;
     this.log.leaderEpochs.assign(state.leaderEpoch, logEndOffset);
-    const highWatermark = this.#replicated ? this.log.highWatermark : logEndOffset;
     this.#leader = new LeaderState({
       nodeId, state, leaderEpochStartOffset: logEndOffset, highWatermark, minInsyncReplicas: this.log.config.minInsyncReplicas,
       replicaLagTimeMaxMs: hooks.replicaLagTimeMaxMs, nowMs: hooks.nowMs(), previous,

@@ -65,6 +65,14 @@ describe('Partition replica state', () => {
     expect(partition.waitForReplication(9, 1000)).toBeNull();
   });
 
+  it('keeps the self-led high watermark (its log end) when it becomes a replicated leader', () => {
+    const partition = manager.create('t', 1, {})!.partitions[0]!;
+    append(partition, 0);
+    partition.becomeLeader(stateOf(), 0, hooks({ ms: 0 }));
+    expect(partition.highWatermark).toBe(10);
+    expect(partition.log.leaderEpochs.entries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 10 }]);
+  });
+
   it('a replicated leader moves its high watermark with follower fetches and completes acks=all waiters', async () => {
     const partition = manager.create('t', 1, {})!.partitions[0]!;
     const now = { ms: 0 };
