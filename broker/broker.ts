@@ -13,6 +13,7 @@ import type { ApiHandler, BrokerContext } from './api/context.js';
 import { fetchHandler } from './api/fetch.js';
 import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
+import { offsetsForLeaderEpochHandler } from './api/offsets-for-leader-epoch.js';
 import { produceHandler } from './api/produce.js';
 import { StopSignal } from './api/stop-signal.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
@@ -28,6 +29,9 @@ import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
 import { Connection } from './protocol/connection.js';
 import { RequestMemory } from './protocol/request-memory.js';
+import type { PartitionStateWriter } from './cluster/partition-state.js';
+import { ReplicaManager } from './replication/replica-manager.js';
+import type { ReplicationSettings } from './replication/replication-settings.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
 import { SingleBroker } from './topics/single-broker.js';
@@ -55,31 +59,13 @@ export interface ClusterOptions {
   offsetsTopicPartitions: number;
 }
 
-/** Kafka's replica.* settings (REPLICATION-FACTS.md §N). */
-export interface ReplicationSettings {
-  replicaLagTimeMaxMs: number;
-  replicaFetchWaitMaxMs: number;
-  replicaFetchMaxBytes: number;
-  replicaFetchBackoffMs: number;
-  highWatermarkCheckpointIntervalMs: number;
-}
-
-export const replicationDefaults: ReplicationSettings = {
-  replicaLagTimeMaxMs: 30_000,
-  replicaFetchWaitMaxMs: 500,
-  replicaFetchMaxBytes: 1024 * 1024,
-  replicaFetchBackoffMs: 1000,
-  highWatermarkCheckpointIntervalMs: 5000,
-};
-
 export interface BrokerOptions {
   dataDirectory: string;
-  /** node.id; 0 on a single broker. */
-  nodeId?: number;
   /** What metadata announces for this broker, when clients must not use the listen address. */
   advertise?: { host: string; port: number };
   cluster?: ClusterOptions;
-  replication?: Partial<ReplicationSettings>;
+  /** replica.* settings of cluster mode. */
+  replicaSettings?: Partial<ReplicationSettings>;
   host: string;
   port: number;
   httpHost: string;
@@ -110,6 +96,19 @@ export interface BrokerOptions {
   /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
   offsetsRetentionCheckIntervalMs?: number;
   logger: Logger;
+  /** This broker's node id (default 0, the single-node default). */
+  nodeId?: number;
+  /**
+   * Replicated mode: partitions take roles from the states given to `broker.replicas`
+   * (ReplicaManager.applyPartitionState) instead of each leading itself.
+   */
+  replication?: {
+    writer: PartitionStateWriter;
+    brokerEpoch: () => number;
+    settings?: Partial<ReplicationSettings>;
+    /** Local address of connections to leaders (fault tests). */
+    localAddress?: string;
+  };
 }
 
 export class Broker {
@@ -118,6 +117,8 @@ export class Broker {
   readonly metrics: BrokerMetrics;
   offsets: OffsetStore | undefined;
   readonly groups: GroupCoordinator;
+  /** Set in replicated mode. */
+  readonly replicas: ReplicaManager | undefined;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
@@ -143,7 +144,7 @@ export class Broker {
       logger,
     });
     const handlers: ApiHandler[] = [
-      metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler,
+      metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler, offsetsForLeaderEpochHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
       describeClusterHandler, electLeadersHandler,
@@ -164,7 +165,7 @@ export class Broker {
       groups: this.groups,
       stopping: this.#stopping,
       settings: {
-        nodeId: 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
+        nodeId: options.nodeId ?? 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
         defaultPartitions: options.defaultPartitions, fetchBytesMax: options.fetchBytesMax ?? limits.fetchBytesMax,
       },
       topicOrAutoCreate: (name) => {
@@ -176,6 +177,10 @@ export class Broker {
         return created;
       },
     };
+    this.replicas = options.replication === undefined ? undefined : new ReplicaManager({
+      nodeId: options.nodeId ?? 0, brokerEpoch: options.replication.brokerEpoch, topics: this.topics, writer: options.replication.writer,
+      settings: options.replication.settings, logger, localAddress: options.replication.localAddress,
+    });
     this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
     this.metrics.watchRequestMemory(this.#requestMemory);
     this.#server = net.createServer((socket) => this.#accept(socket));
@@ -200,6 +205,7 @@ export class Broker {
     }
     this.#retention.start();
     this.#groupExpiry.start();
+    this.replicas?.start();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(this.options.port, this.options.host, () => resolve());
@@ -273,12 +279,15 @@ export class Broker {
     this.#stopping.stop();
     // Joins and syncs wait for other members; answer them now instead of waiting out the grace.
     this.groups.close();
+    // acks=all produces waiting on followers would otherwise hold the stop until they time out.
+    this.replicas?.failWaitingProduces();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
     this.#groupExpiry.stop();
     this.offsets?.close();
+    await this.replicas?.stop();
     try {
       this.topics.close();
     } catch (error) {

@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
-import { type BrokerOptions, type ClusterOptions, replicationDefaults } from '../broker/broker.js';
+import type { BrokerOptions, ClusterOptions } from '../broker/broker.js';
+import { defaultReplicationSettings as replicationDefaults } from '../broker/replication/replication-settings.js';
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
@@ -92,7 +93,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     nodeId: flags.nodeId,
     advertise: flags.advertise === undefined ? undefined : parseHostPort(flags.advertise, '--advertise'),
     cluster,
-    replication: {
+    replicaSettings: {
       replicaLagTimeMaxMs: flags.replicaLagTimeMaxMs,
       replicaFetchWaitMaxMs: flags.replicaFetchWaitMaxMs,
       replicaFetchMaxBytes: flags.replicaFetchMaxBytes,
@@ -138,9 +139,9 @@ export function brokerCommand(program: Command): void {
     .option('--leader-imbalance-check-interval-ms <n>', 'how often leadership is moved back to preferred replicas', wholeNumber(1), 300_000)
     .option('--offsets-topic-num-partitions <n>', 'offsets.topic.num.partitions: __consumer_offsets partitions when a cluster first creates it', wholeNumber(1), 50)
     .option('--replica-lag-time-max-ms <n>', 'replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR', wholeNumber(1), replicationDefaults.replicaLagTimeMaxMs)
-    .option('--replica-fetch-wait-max-ms <n>', 'replica.fetch.wait.max.ms: how long a follower\'s fetch waits for new records', wholeNumber(0), replicationDefaults.replicaFetchWaitMaxMs)
+    .option('--replica-fetch-wait-max-ms <n>', 'replica.fetch.wait.max.ms: how long a follower\'s fetch waits for new records', wholeNumber(1), replicationDefaults.replicaFetchWaitMaxMs)
     .option('--replica-fetch-max-bytes <n>', 'replica.fetch.max.bytes per partition of a follower fetch', wholeNumber(1), replicationDefaults.replicaFetchMaxBytes)
-    .option('--replica-fetch-backoff-ms <n>', 'replica.fetch.backoff.ms: a follower\'s pause after a failed fetch', wholeNumber(0), replicationDefaults.replicaFetchBackoffMs)
+    .option('--replica-fetch-backoff-ms <n>', 'replica.fetch.backoff.ms: a follower\'s pause after a failed fetch', wholeNumber(1), replicationDefaults.replicaFetchBackoffMs)
     .option('--listen <host:port>', 'protocol listener (port 0 picks a free one)', '127.0.0.1:9400')
     .option('--http-listen <host:port>', 'admin HTTP listener (/v1, /metrics)', '127.0.0.1:9401')
     .option('--no-http', 'no admin HTTP listener')

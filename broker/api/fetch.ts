@@ -1,16 +1,20 @@
 /**
  * Fetch with long polling. Each partition is read from its log as zero-copy slices of whole
- * batches. If fewer than `min_bytes` are ready, the request waits for appends to the
- * partitions it asked for, up to `max_wait_ms`, and is answered as soon as enough arrived
- * (or at once when the broker starts stopping). A response carries at most the client's
+ * batches: up to the high watermark for consumers, up to the log end for a follower replica
+ * (`replica_id` set), which only the leader serves. If fewer than `min_bytes` are ready, the
+ * request waits (consumers for the high watermark to move, followers for appends), up to
+ * `max_wait_ms`, and is answered as soon as enough arrived (or at once when the broker starts
+ * stopping or leadership changes). A response carries at most the client's
  * `max_bytes` and the broker's fetch.max.bytes, but its first batch is sent whole even past
  * them, so a consumer can always make progress.
  */
-import { Api, type FetchRequest } from '../../proto/messages.js';
+import { OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
+import { Api, type FetchPartition, type FetchPartitionResult, type FetchRequest } from '../../proto/messages.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { limits } from '../limits.js';
 import { encodeFetchResponse, type FetchTopicOutput } from '../protocol/fetch-response.js';
+import type { Partition } from '../topics/partition.js';
 import type { ApiHandler, BrokerContext } from './context.js';
 import { itemError } from './item-result.js';
 
@@ -24,42 +28,110 @@ function countRecords(slice: Buffer): number {
 const partitionBytesDefault = 1024 * 1024;
 const responseBytesDefault = 50 * 1024 * 1024;
 
-function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTopicOutput[]; bytes: number; failed: boolean } {
+interface PartitionRead {
+  result: Omit<FetchPartitionResult, 'records'>;
+  slices: Buffer[];
+  bytes: number;
+}
+
+/**
+ * A follower's fetch on the leader (§F): reads up to the log end, or answers the epoch where
+ * the follower's log diverged; then records the follower's progress (which may move the high
+ * watermark and propose an ISR expansion).
+ */
+function readForFollower(partition: Partition, wanted: FetchPartition, replicaId: number, replicaEpoch: number, limit: number, output: PartitionRead): void {
+  partition.checkLeader(wanted.currentLeaderEpoch);
+  if (!partition.replicas.includes(replicaId)) {
+    const code = wanted.currentLeaderEpoch !== null && wanted.currentLeaderEpoch !== undefined && wanted.currentLeaderEpoch >= 0
+      ? 'SLUICE_ERR_UNKNOWN_LEADER_EPOCH' : 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER';
+    throw new SluiceError(code, `broker ${replicaId} is not a replica of ${partition.topic}-${partition.index} (replicas ${partition.replicas.join(',')})`);
+  }
+  const { log } = partition;
+  const logEndOffset = log.logEndOffset;
+  output.result.highWatermark = partition.highWatermark;
+  output.result.logStartOffset = log.logStartOffset;
+  const lastFetchedEpoch = wanted.lastFetchedEpoch ?? -1;
+  if (lastFetchedEpoch >= 0) {
+    const end = log.endOffsetForEpoch(lastFetchedEpoch);
+    if (end.epoch < 0 || wanted.fetchOffset < log.logStartOffset) {
+      throw new OffsetOutOfRangeError(wanted.fetchOffset, log.logStartOffset, logEndOffset);
+    }
+    if (end.epoch < lastFetchedEpoch || end.endOffset < wanted.fetchOffset) {
+      output.result.divergingEpoch = end;
+      return;
+    }
+  }
+  const read = log.read(wanted.fetchOffset, limit);
+  output.slices = read.slices;
+  output.bytes = read.bytes;
+  const recorded = partition.recordFollowerFetch(replicaId, {
+    fetchOffset: wanted.fetchOffset, logStartOffset: wanted.logStartOffset ?? -1, brokerEpoch: replicaEpoch, leaderLogEndOffset: logEndOffset,
+  });
+  if (!recorded) {
+    output.slices = [];
+    output.bytes = 0;
+    throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `fetch from broker ${replicaId} for ${partition.topic}-${partition.index} carries a stale broker epoch ${replicaEpoch}`);
+  }
+  // The high watermark may have moved with this very fetch.
+  output.result.highWatermark = partition.highWatermark;
+}
+
+/** `answerNow`: a partition failed or has a diverging epoch to report, so the request does not wait. */
+function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTopicOutput[]; bytes: number; answerNow: boolean } {
   let remaining = Math.min(body.maxBytes > 0 ? body.maxBytes : responseBytesDefault, context.settings.fetchBytesMax);
   let bytes = 0;
-  let failed = false;
+  let answerNow = false;
+  const replicaId = body.replicaId ?? -1;
   const topics = body.topics.map((topic) => ({
     name: topic.name,
     partitions: topic.partitions.map((wanted) => {
-      const output = {
+      const output: PartitionRead = {
         result: { partition: wanted.partition, errorCode: 0, errorMessage: '', highWatermark: -1, logStartOffset: -1 },
         slices: [] as Buffer[],
         bytes: 0,
       };
+      let partition: Partition | undefined;
       try {
-        const { log } = context.topics.partition(topic.name, wanted.partition);
-        output.result.highWatermark = log.logEndOffset;
-        output.result.logStartOffset = log.logStartOffset;
-        if (remaining > 0 || bytes === 0) {
-          const limit = Math.min(wanted.maxBytes > 0 ? wanted.maxBytes : partitionBytesDefault, Math.max(remaining, 1));
-          const read = log.read(wanted.fetchOffset, limit);
-          output.slices = read.slices;
-          output.bytes = read.bytes;
-          remaining -= read.bytes;
-          bytes += read.bytes;
+        partition = context.topics.partition(topic.name, wanted.partition);
+        const limit = Math.min(wanted.maxBytes > 0 ? wanted.maxBytes : partitionBytesDefault, Math.max(remaining, 1));
+        if (replicaId >= 0) {
+          readForFollower(partition, wanted, replicaId, body.replicaEpoch ?? -1, limit, output);
+          if (output.result.divergingEpoch !== undefined) answerNow = true;
+        } else {
+          partition.checkLeader(wanted.currentLeaderEpoch);
+          const { log } = partition;
+          // Consumers read only what every in-sync replica holds (§F).
+          const highWatermark = partition.highWatermark;
+          output.result.highWatermark = highWatermark;
+          output.result.logStartOffset = log.logStartOffset;
+          if ((remaining > 0 || bytes === 0) && wanted.fetchOffset !== highWatermark) {
+            const read = log.read(wanted.fetchOffset, limit, highWatermark);
+            output.slices = read.slices;
+            output.bytes = read.bytes;
+          }
         }
+        remaining -= output.bytes;
+        bytes += output.bytes;
       } catch (error) {
         Object.assign(output.result, itemError(context, { api: 'Fetch', topic: topic.name, partition: wanted.partition }, error));
-        failed = true;
+        if (partition !== undefined && SluiceError.is(error) && leaderErrors.has(error.code)) output.result.currentLeader = partition.currentLeader;
+        answerNow = true;
       }
       return output;
     }),
   }));
-  return { topics, bytes, failed };
+  return { topics, bytes, answerNow };
 }
 
-/** Resolves when `minBytes` more bytes were appended to the partitions, `waitMs` passed, or the broker stops. */
+const leaderErrors = new Set(['SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', 'SLUICE_ERR_FENCED_LEADER_EPOCH', 'SLUICE_ERR_UNKNOWN_LEADER_EPOCH']);
+
+/**
+ * Resolves when `minBytes` more bytes are ready for the partitions, `waitMs` passed, or the
+ * broker stops. Followers wait for appends (a new log end); consumers for the high watermark
+ * to move (§L). A change of leadership wakes both.
+ */
 function waitForData(body: FetchRequest, context: BrokerContext, needed: number, waitMs: number): Promise<void> {
+  const follower = (body.replicaId ?? -1) >= 0;
   return new Promise((resolve) => {
     // Everything that can wake this wait is undone in `done`, so a finished wait is garbage.
     const unsubscribes: Array<() => void> = [];
@@ -71,13 +143,15 @@ function waitForData(body: FetchRequest, context: BrokerContext, needed: number,
     };
     const timer = setTimeout(done, waitMs);
     unsubscribes.push(context.stopping.onStop(done));
+    const listener = (bytes: number) => {
+      arrived += bytes;
+      if (arrived >= needed) done();
+    };
     for (const topic of body.topics) {
       for (const wanted of topic.partitions) {
-        const partition = context.topics.find(topic.name)?.partitions[wanted.partition];
-        unsubscribes.push(partition?.onAppend((bytes) => {
-          arrived += bytes;
-          if (arrived >= needed) done();
-        }) ?? (() => {}));
+        const partition = context.topics.find(topic.name)?.partitionAt(wanted.partition);
+        if (partition === undefined) continue;
+        unsubscribes.push(follower ? partition.onAppend(listener) : partition.onHighWatermark(listener));
       }
     }
   });
@@ -93,7 +167,7 @@ export const fetchHandler: ApiHandler = {
     const body = request.fetch as FetchRequest;
     const waitMs = Math.min(body.maxWaitMs, limits.fetchWaitMsMax);
     let outcome = readAll(body, context);
-    if (!outcome.failed && outcome.bytes < Math.max(1, body.minBytes) && waitMs > 0) {
+    if (!outcome.answerNow && outcome.bytes < Math.max(1, body.minBytes) && waitMs > 0) {
       await waitForData(body, context, Math.max(1, body.minBytes) - outcome.bytes, waitMs);
       outcome = readAll(body, context);
     }

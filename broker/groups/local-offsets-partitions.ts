@@ -21,7 +21,7 @@ export class LocalOffsetsPartitions implements OffsetsTopicPartitions {
   }
 
   replica(partition: number): Partition | undefined {
-    return this.#topics.find(offsetsTopic)?.partitions[partition];
+    return this.#topics.find(offsetsTopic)?.partitionAt(partition);
   }
 
   /** Never asked: the one partition is always led here. */
@@ -35,7 +35,7 @@ export class LocalOffsetsPartitions implements OffsetsTopicPartitions {
   }
 
   async append(partition: number, batch: Buffer): Promise<void> {
-    const replica = this.replica(partition) ?? this.#topics.create(offsetsTopic, 1, { ...offsetsTopicConfigs }, false, 'broker')!.partitions[partition]!;
+    const replica = this.replica(partition) ?? this.#topics.create(offsetsTopic, 1, { ...offsetsTopicConfigs }, false, 'broker')!.partitionAt(partition)!;
     const appended = replica.log.append(batch);
     replica.notifyAppend(batch.length);
     if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);

@@ -314,7 +314,7 @@ export class OffsetStore {
   /** A group's committed offsets with each partition's log end and lag, for people and metrics. */
   lag(group: string): Array<{ topic: string; partition: number; committedOffset: number; logEndOffset: number; lag: number }> {
     return this.committed(group).map((entry) => {
-      const log = this.#topics.find(entry.topic)?.partitions[entry.partition]?.log;
+      const log = this.#topics.find(entry.topic)?.partitionAt(entry.partition)?.log;
       const logEndOffset = log?.logEndOffset ?? -1;
       return { topic: entry.topic, partition: entry.partition, committedOffset: entry.offset, logEndOffset, lag: logEndOffset < 0 ? -1 : Math.max(0, logEndOffset - entry.offset) };
     });

@@ -1,23 +1,34 @@
 /**
- * Small durable text files a log keeps beside its segments (log start offset, recovery point),
+ * Small durable text files a log keeps beside its segments (log start offset, recovery point,
+ * high watermark, leader epochs),
  * and the clean-shutdown marker. Each checkpoint is written to `<name>.tmp`, synced, and renamed
  * over the old one, so a crash leaves either the old value or the new one, never a torn file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { SluiceError } from '../../proto/errors.js';
 import { storageError, storageStep } from './storage-error.js';
 
 export const cleanShutdownFile = '.clean-shutdown';
 export const logStartOffsetFile = 'log-start-offset';
 export const recoveryPointFile = 'recovery-point';
 
+export const leaderEpochCheckpointFile = 'leader-epoch-checkpoint';
+export const highWatermarkFile = 'high-watermark';
+export const truncationMarkerFile = 'truncation-in-progress';
+
 export function writeOffsetCheckpoint(directory: string, name: string, offset: number): void {
+  writeTextCheckpoint(directory, name, `0\n${offset}\n`);
+}
+
+/** Writes `text` to `<name>.tmp`, syncs it and renames it over `name`. */
+export function writeTextCheckpoint(directory: string, name: string, text: string): void {
   const target = path.join(directory, name);
   const temporary = `${target}.tmp`;
   try {
     const fd = fs.openSync(temporary, 'w', 0o644);
     try {
-      fs.writeSync(fd, `0\n${offset}\n`);
+      fs.writeSync(fd, text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -34,17 +45,56 @@ export function writeOffsetCheckpoint(directory: string, name: string, offset: n
  * start read as 0 would bring deleted records back.
  */
 export function readOffsetCheckpoint(directory: string, name: string): number | undefined {
+  const text = readTextCheckpoint(directory, name);
+  if (text === undefined) return undefined;
+  const [version, value] = text.split('\n');
+  const offset = Number(value);
+  return version === '0' && Number.isSafeInteger(offset) && offset >= 0 ? offset : undefined;
+}
+
+/** A checkpoint's text, or undefined when there is no such file; any other read failure throws. */
+export function readTextCheckpoint(directory: string, name: string): string | undefined {
   const file = path.join(directory, name);
-  let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw storageError(`cannot read checkpoint ${file}`, cause);
   }
-  const [version, value] = text.split('\n');
+}
+
+/**
+ * A truncation in progress: `offset` is where the log is being cut, `restart` when everything
+ * goes and the log starts empty there. Written (durably) before a truncation changes anything
+ * and removed once it is done, so that an open after a crash in between finishes the cut.
+ */
+export interface TruncationMarker {
+  offset: number;
+  restart: boolean;
+}
+
+export function writeTruncationMarker(directory: string, marker: TruncationMarker): void {
+  writeTextCheckpoint(directory, truncationMarkerFile, `0\n${marker.offset}\n${marker.restart ? 'restart' : 'cut'}\n`);
+}
+
+/** The marker, or undefined when there is none; a garbled one is a storage error (never guessed). */
+export function readTruncationMarker(directory: string): TruncationMarker | undefined {
+  const text = readTextCheckpoint(directory, truncationMarkerFile);
+  if (text === undefined) return undefined;
+  const [version, value, kind] = text.split('\n');
   const offset = Number(value);
-  return version === '0' && Number.isSafeInteger(offset) && offset >= 0 ? offset : undefined;
+  if (version !== '0' || !Number.isSafeInteger(offset) || offset < 0 || (kind !== 'restart' && kind !== 'cut')) {
+    throw new SluiceError('SLUICE_ERR_STORAGE',
+      `${path.join(directory, truncationMarkerFile)} is garbled, so where an interrupted truncation was cutting the log is unknown; restore the partition from another replica, or delete the file to keep the log as it is on disk`);
+  }
+  return { offset, restart: kind === 'restart' };
+}
+
+/** Syncs the directory (the truncation's new and removed files), then removes the marker. */
+export function removeTruncationMarker(directory: string): void {
+  syncDirectory(directory);
+  const marker = path.join(directory, truncationMarkerFile);
+  storageStep(`cannot remove ${marker}`, () => fs.rmSync(marker, { force: true }));
 }
 
 /** Removes the marker and reports whether it was there: the previous stop was clean. */

@@ -100,9 +100,20 @@ export class GroupCommit {
     return new Promise((resolve, reject) => this.#waiters.push({ offset, resolve, reject }));
   }
 
-  /** The log was truncated: offsets past its new end are no longer durable. */
-  truncatedTo(offset: number): void {
+  /**
+   * The log was truncated to `offset` (and, when it restarted empty, every record from
+   * `droppedFrom` on is gone too): offsets past its new end are no longer durable, and
+   * whoever waits for one of them waits for a record that is gone (the follower's log diverged
+   * from a new leader's), so it is told so instead of waiting for offsets written again later.
+   */
+  truncatedTo(offset: number, droppedFrom = offset): void {
     this.#syncedOffset = Math.min(this.#syncedOffset, offset);
+    const gone = this.#waiters.filter((waiter) => waiter.offset >= droppedFrom);
+    if (gone.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => waiter.offset < droppedFrom);
+    const error = new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER',
+      `offsets ${droppedFrom} and later were truncated from this replica because its log diverged from a new leader's; those records are not committed here, so send them again to the current leader`);
+    for (const waiter of gone) waiter.reject(error);
   }
 
   /** A sync done outside this scheduler (clean close) covered everything below `offset`. */

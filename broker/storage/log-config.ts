@@ -54,6 +54,16 @@ export interface LogConfig {
    * threads); a dirty part with more keys is cleaned over several passes.
    */
   cleanerDedupeBufferBytes: number;
+  /**
+   * min.insync.replicas: an acks=all produce needs this many in-sync replicas (capped by the
+   * replica count); below it the leader refuses it and stops moving its high watermark.
+   */
+  minInsyncReplicas: number;
+  /**
+   * unclean.leader.election.enable: with no in-sync replica left, promote the most caught-up
+   * live replica anyway (losing acknowledged records) instead of leaving the partition offline.
+   */
+  uncleanLeaderElectionEnable: boolean;
 }
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
@@ -80,6 +90,8 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   messageTimestampAfterMaxMs: 3600 * 1000,
   minCleanableDirtyRatio: 0.5,
   cleanerDedupeBufferBytes: 32 * 1024 * 1024,
+  minInsyncReplicas: 1,
+  uncleanLeaderElectionEnable: false,
 });
 
 /** The smallest offset map: two slots of 24 bytes. */
@@ -105,11 +117,13 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'message.timestamp.before.max.ms': 'messageTimestampBeforeMaxMs',
   'message.timestamp.after.max.ms': 'messageTimestampAfterMaxMs',
   'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio',
+  'min.insync.replicas': 'minInsyncReplicas',
+  'unclean.leader.election.enable': 'uncleanLeaderElectionEnable',
 });
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
-  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy' | 'messageTimestampType'>, max = Infinity): void => {
+  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy' | 'messageTimestampType' | 'uncleanLeaderElectionEnable'>, max = Infinity): void => {
     const value = config[name];
     if (!(value > 0) || value > max || (Number.isFinite(value) && !Number.isInteger(value))) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a positive integer ≤ ${max}, got ${value}`);
@@ -124,6 +138,10 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('maxMessageBytes', segmentBytesMax);
   positive('retentionCheckIntervalMs');
   positive('cleanerDedupeBufferBytes', segmentBytesMax);
+  positive('minInsyncReplicas', 2 ** 31 - 1);
+  if (typeof config.uncleanLeaderElectionEnable !== 'boolean') {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got ${String(config.uncleanLeaderElectionEnable)}`);
+  }
   if (config.cleanerDedupeBufferBytes < cleanerDedupeBufferBytesMin) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `cleanerDedupeBufferBytes (log.cleaner.dedupe.buffer.size) must be at least ${cleanerDedupeBufferBytesMin}, got ${config.cleanerDedupeBufferBytes}`);
   }
@@ -169,6 +187,11 @@ export function parseLogConfigEntries(entries: Record<string, string>): Partial<
       const policy = text.split(',').map((part) => part.trim()).sort().join(',') as CleanupPolicy;
       if (!cleanupPolicies.includes(policy)) throw new SluiceError('SLUICE_ERR_CONFIG', `cleanup.policy must be delete, compact or compact,delete, got "${text}"`);
       overrides.cleanupPolicy = policy;
+      continue;
+    }
+    if (field === 'uncleanLeaderElectionEnable') {
+      if (text !== 'true' && text !== 'false') throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got "${text}"`);
+      overrides.uncleanLeaderElectionEnable = text === 'true';
       continue;
     }
     if (field === 'messageTimestampType') {

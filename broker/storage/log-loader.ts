@@ -7,13 +7,20 @@
  * checked from its last index entry, batch by batch; the last segment always is. If a segment
  * that is not the last lost bytes and no longer reaches the next segment's base offset, the
  * later segments cannot be trusted to follow it and are deleted, as Kafka does.
+ *
+ * Two things truncation leaves (log.ts, #replaceTail): a segment sealed at a cut keeps its old
+ * bytes past the cut until now, and is cut where the next segment begins; and a truncation
+ * interrupted by a crash left its marker, so the cut is finished here before anything else.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { consumeCleanShutdownMarker, readOffsetCheckpoint, recoveryPointFile, syncDirectory } from './checkpoint.js';
+import {
+  consumeCleanShutdownMarker, logStartOffsetFile, readOffsetCheckpoint, readTruncationMarker, recoveryPointFile, removeTruncationMarker,
+  syncDirectory, writeOffsetCheckpoint,
+} from './checkpoint.js';
 import type { LogConfig } from './log-config.js';
 import { cleanedSuffix } from './log-cleaner.js';
-import { Segment } from './segment.js';
+import { Segment, setAsideSuffix } from './segment.js';
 
 const segmentLogPattern = /^(\d{20})\.log$/;
 const segmentIndexPattern = /^(\d{20})\.(index|timeindex)$/;
@@ -27,6 +34,8 @@ export interface LoadReport {
   /** Segments dropped because an earlier one lost bytes. */
   segmentsDropped: number;
   indexesRebuilt: number;
+  /** The leader-epoch checkpoint was missing or unreadable and was derived from the batches. */
+  leaderEpochsRebuilt: boolean;
 }
 
 export function loadSegments(
@@ -41,14 +50,30 @@ export function loadSegments(
     return match === null ? [] : [Number(match[1])];
   }).sort((a, b) => a - b);
   removeStrays(directory, names, new Set(bases));
+  const truncation = readTruncationMarker(directory);
+  if (truncation !== undefined) {
+    const { offset, restart } = truncation;
+    const doomed = bases.filter((base) => restart || base >= offset);
+    for (const base of doomed) Segment.deleteFiles(directory, base);
+    bases.splice(bases.length - doomed.length, doomed.length);
+    if (restart) writeOffsetCheckpoint(directory, logStartOffsetFile, offset);
+  }
 
-  const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0 };
-  if (bases.length === 0) return { segments: [createSegment(startOffset)], report };
+  const report: LoadReport = { clean, segmentsChecked: 0, bytesTruncated: 0, segmentsDropped: 0, indexesRebuilt: 0, leaderEpochsRebuilt: false };
+  if (bases.length === 0) {
+    const segments = [createSegment(truncation?.offset ?? startOffset)];
+    if (truncation !== undefined) removeTruncationMarker(directory);
+    return { segments, report };
+  }
 
-  const recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFile) ?? 0;
+  const recoveryPoint = Math.min(readOffsetCheckpoint(directory, recoveryPointFile) ?? 0, truncation?.offset ?? Infinity);
   const segments: Segment[] = [];
   try {
     openEach(segments, bases, directory, config, clean, recoveryPoint, report);
+    if (truncation !== undefined) {
+      report.bytesTruncated += segments.at(-1)!.cutTail(truncation.offset);
+      removeTruncationMarker(directory);
+    }
   } catch (error) {
     // Out of descriptors or memory part-way through: give back what was opened.
     for (const segment of segments) segment.discard();
@@ -66,13 +91,15 @@ function openEach(
     const last = next === undefined;
     const recover = !clean && (last || next > recoveryPoint);
     const segment = Segment.open(directory, base, config, { active: last, recover });
+    segments.push(segment);
+    // A segment sealed at a truncation's cut still holds the old batches past it.
+    if (next !== undefined && segment.nextOffset > next) report.bytesTruncated += segment.cutTail(next);
     const result = segment.recovery;
     if (result !== undefined) {
       report.segmentsChecked += 1;
       report.bytesTruncated += result.truncatedBytes;
       if (result.indexRebuilt) report.indexesRebuilt += 1;
     }
-    segments.push(segment);
     if (next !== undefined && segment.nextOffset < next && result !== undefined && result.truncatedBytes > 0) {
       report.segmentsDropped += dropFrom(directory, bases.slice(index + 1));
       reopenActive(segments, directory, config);
@@ -81,11 +108,11 @@ function openEach(
   }
 }
 
-/** Index files without their log, half-written checkpoints, and unfinished compactions. */
+/** Index files without their log, half-written checkpoints, unfinished compactions, files a truncation set aside. */
 function removeStrays(directory: string, names: string[], bases: Set<number>): void {
   for (const name of names) {
     const index = segmentIndexPattern.exec(name);
-    if ((index !== null && !bases.has(Number(index[1]))) || name.endsWith('.tmp') || name.endsWith(cleanedSuffix)) {
+    if ((index !== null && !bases.has(Number(index[1]))) || name.endsWith('.tmp') || name.endsWith(cleanedSuffix) || name.endsWith(setAsideSuffix)) {
       fs.rmSync(path.join(directory, name), { force: true });
     }
   }

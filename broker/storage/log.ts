@@ -4,7 +4,10 @@
  * replication), moves its start (retention, DeleteRecords) and syncs by the flush policy.
  *
  * Offsets: `logStartOffset` is the first readable offset, `logEndOffset` the offset the next
- * record gets. Both persist: the start in a checkpoint file, the end in the segments.
+ * record gets. Both persist: the start in a checkpoint file, the end in the segments. For
+ * replication the log also keeps the high watermark (set by the replication layer, checkpointed
+ * to `high-watermark`) and where each leader epoch began (`leaderEpochs`,
+ * `leader-epoch-checkpoint`), and truncation never changes bytes that reads handed out.
  * All methods run on the broker's single JavaScript thread; `append` is synchronous so the
  * order of appends is the order of calls.
  *
@@ -19,15 +22,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
-import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { LAST_OFFSET_DELTA_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
-import { logStartOffsetFile, readOffsetCheckpoint, syncDirectory, writeCleanShutdownMarker, writeOffsetCheckpoint } from './checkpoint.js';
+import {
+  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, removeTruncationMarker, syncDirectory, writeCleanShutdownMarker,
+  writeOffsetCheckpoint, writeTruncationMarker,
+} from './checkpoint.js';
 import { errnoOf, storageError, storageStep } from './storage-error.js';
 import { GroupCommit } from './group-commit.js';
 import { type LogConfig, resolveLogConfig } from './log-config.js';
 import { type LogCleaner, swapInCleaned } from './log-cleaner.js';
 import { type CompactingLog, type CompactionOutcome, LogCompaction } from './log-compaction.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
 import { RecoveryPoint } from './recovery-point.js';
 import { Segment, segmentFileName } from './segment.js';
@@ -59,7 +66,11 @@ export interface StorageHooks {
 }
 
 export interface AppendOptions {
-  /** Stamped into every batch's partitionLeaderEpoch. */
+  /**
+   * Stamped into every batch's partitionLeaderEpoch (the leader path). Without it, producer
+   * appends start no epoch, and replicated appends (`assignOffsets: false`) keep the leader's
+   * stamp; a batch whose epoch is newer than the latest starts that epoch in `leaderEpochs`.
+   */
   leaderEpoch?: number;
   /**
    * true (producers): the log gives each batch the next offset. false (replication): the
@@ -91,6 +102,8 @@ export class Log {
   readonly directory: string;
   readonly config: LogConfig;
   readonly loadReport: LoadReport;
+  /** Where each leader epoch began in this log (leader-epoch-checkpoint). */
+  readonly leaderEpochs: LeaderEpochCache;
   #segments: Segment[];
   #logStartOffset: number;
   #now: () => number;
@@ -103,6 +116,11 @@ export class Log {
   #hooks: StorageHooks;
   #readGraceMs: number;
   #recoveryPoint: RecoveryPoint;
+  #highWatermark: number;
+  /** What the high-watermark file says; undefined while there is none (a log that never replicated). */
+  #highWatermarkWritten: number | undefined;
+  /** The replication layer has set the high watermark, so it is worth keeping across restarts. */
+  #highWatermarkSet = false;
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
@@ -135,6 +153,9 @@ export class Log {
     this.loadReport = report;
     this.#recoveryPoint.capAt(this.logEndOffset);
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
+    this.leaderEpochs = this.#loadLeaderEpochs();
+    this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
       logEndOffset: () => this.logEndOffset,
@@ -156,6 +177,81 @@ export class Log {
 
   get logEndOffset(): number {
     return this.#active.nextOffset;
+  }
+
+  /**
+   * Offsets below this are committed (replicated to the ISR). The replication layer sets it;
+   * the log keeps it within [logStartOffset, logEndOffset] and lowers it when truncating.
+   */
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+
+  set highWatermark(offset: number) {
+    this.#highWatermark = this.#clampToLog(offset);
+    this.#highWatermarkSet = true;
+  }
+
+  #clampToLog(offset: number): number {
+    return Math.min(Math.max(offset, this.#logStartOffset), this.logEndOffset);
+  }
+
+  /**
+   * Writes the high watermark to `high-watermark` when it moved since the last write (a broker
+   * timer calls this; close does too). After a crash the log comes back with at most this much
+   * committed, as Kafka's replication-offset-checkpoint.
+   */
+  checkpointHighWatermark(): void {
+    // A timer may fire just as the log closes or goes offline: nothing more is written then.
+    if (this.#stopped) return;
+    if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
+  }
+
+  #writeHighWatermark(): void {
+    const offset = this.#highWatermark;
+    if (offset === this.#highWatermarkWritten) return;
+    writeOffsetCheckpoint(this.directory, highWatermarkFile, offset);
+    this.#highWatermarkWritten = offset;
+  }
+
+  /** OffsetsForLeaderEpoch: Kafka's EndOffset(epoch) over this log's epochs (see LeaderEpochCache). */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.leaderEpochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /**
+   * The checkpoint, cut to the log's range; rebuilt from the batches' partitionLeaderEpoch when
+   * it is missing or does not parse (headers only: one int per batch).
+   */
+  #loadLeaderEpochs(): LeaderEpochCache {
+    const { cache, state, problem } = LeaderEpochCache.load(this.directory);
+    if (problem !== undefined) this.#onBackgroundError(problem);
+    try {
+      if (state !== 'loaded' && this.logEndOffset > this.#segments[0]!.baseOffset) {
+        this.loadReport.leaderEpochsRebuilt = true;
+        cache.reset(this.#epochsFromBatches());
+      }
+      cache.truncateFromEnd(this.logEndOffset);
+      cache.truncateFromStart(this.#logStartOffset);
+    } catch (error) {
+      // The cache in memory is right; only its file is stale, and the next open derives it again.
+      this.#onBackgroundError(error);
+    }
+    return cache;
+  }
+
+  #epochsFromBatches(): Array<{ epoch: number; startOffset: number }> {
+    const entries: Array<{ epoch: number; startOffset: number }> = [];
+    for (const segment of this.#segments) {
+      const contents = segment.contents();
+      for (const { position } of eachBatch(contents)) {
+        const epoch = contents.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET);
+        const latest = entries.at(-1);
+        if (epoch < 0 || (latest !== undefined && epoch <= latest.epoch)) continue;
+        entries.push({ epoch, startOffset: readInt64(contents, position) });
+      }
+    }
+    return entries;
   }
 
   /** Bytes of batches on disk, across all segments. */
@@ -200,6 +296,8 @@ export class Log {
     const assignOffsets = options.assignOffsets ?? true;
     if (options.verified !== true) this.#checkBatches(batches, assignOffsets);
     const first = this.logEndOffset;
+    const epochFromBatch = options.leaderEpoch === undefined && !assignOffsets;
+    const stampedEpoch = options.leaderEpoch ?? -1;
     let count = 0;
     let records = 0;
     let lastOffset = first - 1;
@@ -207,7 +305,13 @@ export class Log {
       count += 1;
       const baseOffset = assignOffsets ? lastOffset + 1 : readInt64(batches, position);
       const lastOffsetOfBatch = baseOffset + batches.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.roll();
+      // Replicated batches may skip offsets (a compacted leader): a segment must start where its
+      // first batch does, and roll before a batch's offset leaves its 32-bit relative range.
+      if (this.#active.shouldRoll(size, batchMaxTimestamp(batches, position), lastOffsetOfBatch, this.#now())) this.#rollAt(baseOffset);
+      else if (!assignOffsets && this.#active.isEmpty && this.#active.baseOffset !== baseOffset) this.#rebaseActive(baseOffset);
+      const epoch = epochFromBatch ? batches.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET) : stampedEpoch;
+      // Before the batch is written: should the checkpoint fail, the batch is not appended.
+      if (this.leaderEpochs.isNewer(epoch)) this.leaderEpochs.assign(epoch, baseOffset);
       lastOffset = this.#active.append(batches, position, size, baseOffset, options.leaderEpoch);
       records += batches.readInt32BE(position + RECORDS_COUNT_OFFSET);
     }
@@ -287,9 +391,14 @@ export class Log {
    */
   roll(): void {
     this.#checkOpen();
+    this.#rollAt(this.#active.nextOffset);
+  }
+
+  /** Rolls to a new segment based at `nextBase` (the log end, or past it for a replicated gap). */
+  #rollAt(nextBase: number): void {
     const sealed = this.#active;
     if (sealed.isEmpty) return;
-    const next = this.#createSegment(sealed.nextOffset);
+    const next = this.#createSegment(nextBase);
     try {
       // Seal marks the segment sealed only as its last step, so a failed cut leaves it active.
       sealed.seal();
@@ -299,6 +408,23 @@ export class Log {
     }
     this.#segments.push(next);
     this.#syncInBackground(sealed);
+  }
+
+  /**
+   * Swaps the empty active segment for one based at `baseOffset`, where a replicated batch past
+   * a gap begins. Should the old one's files not go, they stay an empty segment, which the
+   * next start loads as such.
+   */
+  #rebaseActive(baseOffset: number): void {
+    const empty = this.#active;
+    const next = this.#createSegment(baseOffset);
+    this.#segments[this.#segments.length - 1] = next;
+    try {
+      empty.delete(0);
+    } catch (error) {
+      empty.discard();
+      this.#onBackgroundError(error);
+    }
   }
 
   #createSegment(baseOffset: number): Segment {
@@ -319,13 +445,6 @@ export class Log {
       segment.discard();
       this.#fail(error, `removing the unused segment ${segment.baseOffset}`);
     }
-  }
-
-  /** Opens a sealed segment again for appends (truncation); the caller swaps it in. */
-  #reopenActive(segment: Segment): Segment {
-    if (segment.active) return segment;
-    return storageStep(`partition log ${this.directory} cannot reopen segment ${segment.baseOffset} for writing`,
-      () => Segment.open(this.directory, segment.baseOffset, this.config, { active: true, recover: false }));
   }
 
   #syncSegment(segment: Segment): Promise<void> {
@@ -369,6 +488,11 @@ export class Log {
    * Removes every record at or past `offset` (a follower whose log diverged from the
    * leader's). Cutting inside a batch removes the whole batch; if that leaves nothing at or
    * past the log start, the log restarts empty at `offset`.
+   *
+   * Reads in flight keep their bytes: no byte a `read()` returned is changed or cut. The
+   * segment holding the cut is sealed there (see Segment.sealAt) and appends go on in a new
+   * segment at the cut; later segments are deleted with the read grace. A marker file makes the
+   * cut all or nothing across a crash (see #replaceTail).
    */
   truncateTo(offset: number): void {
     this.#checkOpen();
@@ -378,65 +502,115 @@ export class Log {
     const target = this.#segments[index];
     // Cutting below the log start, or inside a batch that began below it, leaves nothing readable.
     if (target === undefined || offset < this.#logStartOffset || target.truncationPoint(offset) < this.#logStartOffset) {
-      this.#restartAt(offset);
+      this.#replaceTail(offset, true);
       return;
     }
-    this.#recoveryPoint.lower(target.truncationPoint(offset));
-    const kept = this.#reopenActive(target);
-    const segmentsBefore = this.#segments.length;
-    while (this.#segments.length > index + 1) {
-      const last = this.#segments[this.#segments.length - 1]!;
-      try {
-        last.delete(this.#readGraceMs);
-      } catch (error) {
-        if (kept !== target) kept.discard();
-        // Once the active segment is gone the log has nowhere to append: it cannot go on.
-        if (this.#segments.length < segmentsBefore) this.#fail(error, `deleting segment ${last.baseOffset} while truncating`);
-        throw this.#failure ?? error;
-      }
-      this.#segments.pop();
-    }
-    if (kept !== target) {
-      this.#segments[index] = kept;
-      target.discard();
-    }
-    kept.truncateTo(offset);
-    this.#groupCommit.truncatedTo(this.logEndOffset);
+    const cut = target.truncationPoint(offset);
+    this.#replaceTail(cut, cut <= this.#segments[0]!.baseOffset);
   }
 
-  /** Drops everything and starts an empty log at `offset`. */
-  #restartAt(offset: number): void {
-    this.#recoveryPoint.lower(offset);
-    // A segment already named for `offset` is emptied and reused: a new one cannot take its
-    // file names while it is still open.
-    const same = this.#segments.find((segment) => segment.baseOffset === offset);
-    const fresh = same === undefined ? this.#createSegment(offset) : this.#reopenActive(same);
+  /**
+   * Ends the log at `cut` (with `restart`, drops everything and starts it empty there): seals
+   * the segment holding the cut at the cut, deletes every later one, and appends from then on
+   * to a new segment at `cut`. A segment already named for `cut` is renamed aside first, so the
+   * new one can take the name while reads of the old one go on.
+   *
+   * Order, for failures and crashes: the recovery point is lowered and the marker
+   * `truncation-in-progress` is written first; then the new segment is created (and, for a
+   * restart, the log start checkpointed). Any of these failing (EMFILE, ENOSPC) undoes the rest
+   * and leaves the log as it was. Past that point only seals, unlinks and a directory sync
+   * remain; a failure there takes the log offline. A crash before the marker is on disk comes
+   * back with the old log; a crash after it, with exactly the records below the cut, because
+   * opening a log with the marker finishes the cut (log-loader.ts). The marker goes last.
+   */
+  #replaceTail(cut: number, restart: boolean): void {
+    const doomed = restart ? this.#segments : this.#segments.filter((segment) => segment.baseOffset >= cut);
+    const kept = restart ? [] : this.#segments.filter((segment) => segment.baseOffset < cut);
+    const clash = doomed.find((segment) => segment.baseOffset === cut);
+    this.#recoveryPoint.lower(Math.min(cut, this.logEndOffset));
+    writeTruncationMarker(this.directory, { offset: cut, restart });
+    let fresh: Segment;
     try {
-      this.#setLogStartOffset(offset);
-    } catch (error) {
-      if (same === undefined) this.#discardCreated(fresh);
-      else if (fresh !== same) fresh.discard();
-      throw error;
-    }
-    const doomed = this.#segments.filter((segment) => segment !== same);
-    this.#segments = [fresh];
-    if (same !== undefined && fresh !== same) same.discard();
-    let failure: unknown;
-    for (const segment of doomed) {
+      if (clash !== undefined) Segment.setAside(this.directory, cut);
       try {
-        segment.delete(this.#readGraceMs);
+        fresh = this.#createSegment(cut);
+      } catch (error) {
+        if (clash !== undefined) Segment.setAside(this.directory, cut, true);
+        throw error;
+      }
+      try {
+        if (restart) this.#setLogStartOffset(cut);
+      } catch (error) {
+        this.#discardCreated(fresh);
+        if (clash !== undefined) Segment.setAside(this.directory, cut, true);
+        throw error;
+      }
+    } catch (error) {
+      try {
+        removeTruncationMarker(this.directory);
+      } catch (markerError) {
+        // Left in place, the marker would cut records appended from now on at the next start.
+        this.#fail(markerError, 'removing the marker of a truncation that did not happen');
+      }
+      throw this.#failure ?? error;
+    }
+    this.#segments = [...kept, fresh];
+    let failure: unknown;
+    const step = (what: () => void) => {
+      try {
+        what();
       } catch (error) {
         failure ??= error;
-        segment.discard();
       }
+    };
+    const sealed = kept.at(-1);
+    if (sealed !== undefined) {
+      step(() => sealed.sealAt(cut));
+      // Lowering the recovery point dropped its pending sync, if it had one; it is synced as at a roll.
+      if (failure === undefined) this.#syncInBackground(sealed);
     }
-    fresh.truncateTo(offset);
-    this.#groupCommit.truncatedTo(offset);
-    // A segment file left behind would come back at the next start with offsets the log reuses.
+    for (const segment of doomed.slice().reverse()) {
+      step(() => {
+        if (segment === clash) Segment.deleteSetAside(this.directory, cut);
+        else Segment.deleteFiles(this.directory, segment.baseOffset);
+      });
+      segment.retire(this.#readGraceMs);
+    }
+    this.#groupCommit.truncatedTo(cut, restart ? 0 : cut);
+    if (this.#highWatermark > cut || restart) this.#highWatermark = cut;
+    this.#quietly(() => (restart ? this.leaderEpochs.reset([]) : this.leaderEpochs.truncateFromEnd(cut)));
+    if (failure === undefined) step(() => removeTruncationMarker(this.directory));
+    // The marker stays: the next start finishes this cut, and no append may happen before it.
     if (failure !== undefined) {
-      this.#fail(failure, 'deleting segments while truncating');
+      this.#fail(failure, 'finishing a truncation');
       throw this.#failure ?? failure;
     }
+  }
+
+  /** What follows the log start up: the high watermark and the first epoch's start. */
+  #afterStartMoved(): void {
+    const start = this.#logStartOffset;
+    if (this.#highWatermark < start) this.#highWatermark = start;
+    this.#quietly(() => this.leaderEpochs.truncateFromStart(start));
+  }
+
+  /** For checkpoint writes that only follow memory: the next open repairs the file. */
+  #quietly(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#onBackgroundError(error);
+    }
+  }
+
+  /**
+   * Drops every record and starts the log empty at `offset`, which may lie past the log end
+   * (a follower whose leader's log now starts beyond it, REPLICATION-FACTS.md §G).
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.#checkOpen();
+    this.#compaction.truncatedTo(offset);
+    this.#replaceTail(offset, true);
   }
 
   /**
@@ -524,6 +698,7 @@ export class Log {
       if (first > this.#logStartOffset) {
         // Memory first: should the checkpoint fail, a restart derives this start from the first segment anyway.
         this.#logStartOffset = first;
+        this.#afterStartMoved();
         writeOffsetCheckpoint(this.directory, logStartOffsetFile, first);
       }
     }
@@ -535,6 +710,7 @@ export class Log {
     if (offset === this.#logStartOffset) return;
     writeOffsetCheckpoint(this.directory, logStartOffsetFile, offset);
     this.#logStartOffset = offset;
+    this.#afterStartMoved();
   }
 
   /**
@@ -571,6 +747,7 @@ export class Log {
     }
     if (failure !== undefined) throw failure;
     if (!healthy) return;
+    if (this.#highWatermarkWritten !== undefined || this.#highWatermarkSet) this.#writeHighWatermark();
     this.#recoveryPoint.closedAt(this.logEndOffset);
     writeCleanShutdownMarker(this.directory);
     syncDirectory(this.directory);

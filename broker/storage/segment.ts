@@ -6,7 +6,8 @@
  * mapped with room for `segment.bytes`, extended and prefaulted ahead of the writer, and
  * appends copy into the mapping: no syscall per append. Reads hand out subarrays of the
  * mapping; they stay valid after the segment is sealed, truncated or deleted because the
- * mapping lives until the last of them is collected (see mapped-file.ts). Deleting a segment
+ * mapping lives until the last of them is collected (see mapped-file.ts), and no byte once
+ * written is changed while the segment is open (truncation seals at the cut: `sealAt`). Deleting a segment
  * closes its descriptors at once and gives its disk blocks back as soon as no read of it can
  * still be on its way to a client (see `delete`).
  *
@@ -25,7 +26,7 @@ import {
 } from '../../proto/record-batch/record-batch.js';
 import type { LogConfig } from './log-config.js';
 import { MappedFile } from './mapped-file.js';
-import { storageStep } from './storage-error.js';
+import { storageError, storageStep } from './storage-error.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 
@@ -33,6 +34,9 @@ import { TimeIndex } from './time-index.js';
 const logGrowChunkBytes = 16 * 1024 * 1024;
 /** How many stale offset-index entries recovery walks back over before rebuilding the index. */
 const recoveryIndexBacktrackMax = 16;
+
+/** Files of a segment that a truncation replaced; removed at the next start if still there. */
+export const setAsideSuffix = '.deleted';
 
 export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
@@ -136,6 +140,35 @@ export class Segment {
   static deleteFiles(directory: string, baseOffset: number): void {
     for (const suffix of ['.log', '.index', '.timeindex'] as const) {
       const file = path.join(directory, segmentFileName(baseOffset, suffix));
+      storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
+    }
+  }
+
+  /**
+   * Renames a segment's files to `<name>.deleted` (or, with `back`, back again), so a new
+   * segment can take their names while this one's descriptors and mapping live on. All or
+   * nothing: a failed rename undoes the ones before it.
+   */
+  static setAside(directory: string, baseOffset: number, back = false): void {
+    const done: Array<[string, string]> = [];
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      const name = path.join(directory, segmentFileName(baseOffset, suffix));
+      const [from, to] = back ? [name + setAsideSuffix, name] : [name, name + setAsideSuffix];
+      try {
+        fs.renameSync(from, to);
+        done.push([from, to]);
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        for (const [undoTo, undoFrom] of done.reverse()) quietly(() => fs.renameSync(undoFrom, undoTo));
+        throw storageError(`cannot rename ${from} to ${to}`, cause);
+      }
+    }
+  }
+
+  /** Removes the files `setAside` renamed. */
+  static deleteSetAside(directory: string, baseOffset: number): void {
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      const file = path.join(directory, segmentFileName(baseOffset, suffix)) + setAsideSuffix;
       storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
     }
   }
@@ -286,22 +319,54 @@ export class Segment {
   }
 
   /**
-   * Drops every batch that holds an offset ≥ `offset`. The segment ends at the start of the
-   * batch holding `offset`, so a cut inside a batch drops that whole batch. The dropped bytes
-   * are zeroed (not cut from the file) so slices already handed out never point past EOF.
+   * Truncation for a log with reads in flight: the segment ends at the batch holding `offset`
+   * and is sealed there, but no byte of it changes, so every slice handed out earlier keeps its
+   * bytes (the log appends past the cut in a new segment). The bytes past the cut stay in the
+   * file, never read again, until `cutTail` removes them when the log next opens. Only the
+   * indexes, which no reader holds, are cut.
    */
-  truncateTo(offset: number): void {
+  sealAt(offset: number): void {
+    const writtenEnd = this.#size;
     const position = this.positionOf(offset);
-    if (position < 0) return;
+    if (position >= 0) {
+      const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
+      this.offsetIndex.truncateTo(newNextOffset);
+      this.timeIndex.truncateTo(newNextOffset);
+      this.#size = position;
+      this.#rescanFromIndex(false);
+      this.#nextOffset = newNextOffset;
+    }
+    this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
+    this.offsetIndex.trim();
+    this.timeIndex.trim();
+    // Only the room preallocated past the last write goes: slices may reach up to writtenEnd.
+    if (this.#active) this.#log.trim(writtenEnd);
+    this.#active = false;
+  }
+
+  /**
+   * Cuts off, for good, every batch holding an offset ≥ `offset`: bytes and file. Only for a
+   * segment just opened (nobody holds a slice of it), to drop the tail `sealAt` left or what a
+   * truncation interrupted by a crash had set out to remove.
+   */
+  cutTail(offset: number): number {
+    const position = this.positionOf(offset);
+    if (position < 0) return 0;
     const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
-    if (!this.#active) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `segment ${this.baseOffset} must be reopened active before truncation`);
-    this.#log.buffer.fill(0, position, this.#size);
+    const cut = this.#log.fileSize - position;
     this.offsetIndex.truncateTo(newNextOffset);
     this.timeIndex.truncateTo(newNextOffset);
     this.#size = position;
     this.#rescanFromIndex(false);
-    // A compacted segment may have a gap before the cut batch; its base offset is the new end.
     this.#nextOffset = newNextOffset;
+    if (!this.#log.writable) this.#reopenLog(true);
+    this.#log.trim(position);
+    if (!this.#active) {
+      this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
+      this.offsetIndex.trim();
+      this.timeIndex.trim();
+    }
+    return cut;
   }
 
   /**

@@ -17,6 +17,7 @@ import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
+import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
 
@@ -31,30 +32,7 @@ function writeFileDurably(file: string, text: string): void {
   }
 }
 
-export type AppendListener = (bytes: number) => void;
-
-export class Partition {
-  readonly topic: string;
-  readonly index: number;
-  readonly log: Log;
-  readonly #listeners = new Set<AppendListener>();
-
-  constructor(topic: string, index: number, log: Log) {
-    this.topic = topic;
-    this.index = index;
-    this.log = log;
-  }
-
-  /** Called after each append with its size; returns the function that unsubscribes. */
-  onAppend(listener: AppendListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  notifyAppend(bytes: number): void {
-    for (const listener of this.#listeners) listener(bytes);
-  }
-}
+export { type AppendListener, Partition } from './partition.js';
 
 /**
  * A topic as this broker holds it. On a single broker every partition is here; in a cluster
@@ -103,6 +81,8 @@ export class TopicManager {
   readonly #topics = new Map<string, Topic>();
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
+  /** Runs on every partition opened (a replica manager takes them out of the self-led default). */
+  #partitionOpened: ((partition: Partition) => void) | undefined;
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
@@ -170,8 +150,16 @@ export class TopicManager {
     return logs;
   }
 
+  /** Called with every partition open now and every one opened later. */
+  onPartitionOpened(init: (partition: Partition) => void): void {
+    this.#partitionOpened = init;
+    for (const topic of this.#topics.values()) for (const partition of topic.partitions) init(partition);
+  }
+
   #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
-    const topic = new Topic(record, config, logs.map((log, index) => new Partition(record.name, index, log)));
+    const partitions = logs.map((log, index) => new Partition(record.name, index, log));
+    if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
+    const topic = new Topic(record, config, partitions);
     this.#topics.set(record.name, topic);
     return topic;
   }
@@ -233,6 +221,7 @@ export class TopicManager {
   }
 
   #deleteLog(partition: Partition): void {
+    partition.close();
     const directory = this.#partitionDirectory(partition.topic, partition.index);
     const doomed = `${directory}.${Date.now()}-delete`;
     let failure: unknown;
@@ -282,6 +271,7 @@ export class TopicManager {
       return opened;
     });
     const partition = new Partition(record.name, index, log);
+    this.#partitionOpened?.(partition);
     topic.add(partition);
     return partition;
   }
@@ -324,6 +314,7 @@ export class TopicManager {
   /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */
   close(): void {
     let failure: unknown;
+    for (const topic of this.#topics.values()) for (const partition of topic.partitions) partition.close();
     for (const log of this.logs()) {
       try {
         log.close();

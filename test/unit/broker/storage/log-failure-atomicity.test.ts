@@ -121,12 +121,38 @@ describe('a truncation that cannot create its new segment', () => {
     log.close();
   });
 
-  it('restarting at the base of an existing segment reuses it instead of deleting it first', () => {
+  it('a cut whose new segment cannot be created leaves every record, segment and file as they were', () => {
     const { log, state } = openFlaky({ config: { segmentBytes: 4 * 1024 } });
     for (let n = 0; n < 30; n += 1) log.append(testBatch(n));
+    const before = { start: log.logStartOffset, end: log.logEndOffset, segments: log.segmentBaseOffsets, bytes: readAll(log) };
+    const files = fs.readdirSync(directory).filter((name) => name !== 'recovery-point').sort();
     state.failing = true;
+    for (const offset of [before.segments[2]! + 15, before.segments[3]!]) {
+      expect(() => log.truncateTo(offset)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_STORAGE' }));
+      expect({ start: log.logStartOffset, end: log.logEndOffset, segments: log.segmentBaseOffsets }).toEqual({ start: before.start, end: before.end, segments: before.segments });
+      expect(readAll(log).equals(before.bytes)).toBe(true);
+      expect(fs.readdirSync(directory).filter((name) => name !== 'recovery-point').sort()).toEqual(files);
+    }
+    state.failing = false;
+    expect(log.append(testBatch(30)).baseOffset).toBe(before.end);
+    log.close();
+  });
+
+  // A segment is never emptied and reused: reads in flight still point into its bytes. Its files
+  // are set aside for the new segment's, and put back when that cannot be created.
+  it('restarting at the base of an existing segment that cannot be replaced leaves it whole', () => {
+    const { log, state } = openFlaky({ config: { segmentBytes: 4 * 1024 } });
+    for (let n = 0; n < 30; n += 1) log.append(testBatch(n));
+    const before = { start: log.logStartOffset, end: log.logEndOffset, segments: log.segmentBaseOffsets, bytes: readAll(log) };
+    state.failing = true;
+    expect(() => log.truncateTo(0)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_STORAGE' }));
+    expect(state.attempts).toBe(1);
+    expect({ start: log.logStartOffset, end: log.logEndOffset, segments: log.segmentBaseOffsets }).toEqual({ start: before.start, end: before.end, segments: before.segments });
+    expect(readAll(log).equals(before.bytes)).toBe(true);
+    expect(fs.readdirSync(directory).filter((name) => name.endsWith('.deleted') || name.startsWith('truncation'))).toEqual([]);
+
+    state.failing = false;
     log.truncateTo(0);
-    expect(state.attempts).toBe(0);
     expect({ start: log.logStartOffset, end: log.logEndOffset, segments: log.segmentBaseOffsets }).toEqual({ start: 0, end: 0, segments: [0] });
     expect(log.append(testBatch(0)).baseOffset).toBe(0);
     log.close();

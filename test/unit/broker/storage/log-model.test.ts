@@ -1,6 +1,6 @@
 /**
  * Model test: random sequences of append, read, roll, retention, truncate, delete-records,
- * time lookups and reopen must agree with a plain in-memory model of segments and batches.
+ * time lookups, reopen and crash-and-reopen must agree with a plain in-memory model of segments and batches.
  * The seed is in the test name; SLUICE_SEED replays one.
  */
 import fs from 'node:fs';
@@ -51,20 +51,27 @@ class Model {
     while (this.segments.length > 1 && predicate(this.segments[0]!)) this.segments.shift();
     this.start = Math.max(this.start, this.segments[0]!.base);
   }
+  /** The segment holding the cut is sealed there and appends go on in a new segment at the cut. */
   truncateTo(offset: number): void {
     if (offset >= this.end) return;
-    if (offset <= this.segments[0]!.base || offset < this.start) {
-      this.segments = [{ base: offset, batches: [] }];
-      this.start = offset;
+    const restart = (at: number) => {
+      this.segments = [{ base: at, batches: [] }];
+      this.start = at;
+    };
+    const holding = this.segments.flatMap((segment) => segment.batches).find((batch) => batch.baseOffset + recordsPerTestBatch > offset);
+    const cut = holding?.baseOffset ?? this.end;
+    if (offset <= this.segments[0]!.base || offset < this.start || cut < this.start) {
+      restart(offset);
       return;
     }
-    while (this.segments[this.segments.length - 1]!.base >= offset) this.segments.pop();
-    const last = this.segments[this.segments.length - 1]!;
-    last.batches = last.batches.filter((batch) => batch.baseOffset + recordsPerTestBatch <= offset);
-    if (this.end < this.start) {
-      this.segments = [{ base: offset, batches: [] }];
-      this.start = offset;
+    if (cut <= this.segments[0]!.base) {
+      restart(cut);
+      return;
     }
+    this.segments = this.segments.filter((segment) => segment.base < cut);
+    const last = this.segments[this.segments.length - 1]!;
+    last.batches = last.batches.filter((batch) => batch.baseOffset < cut);
+    this.segments.push({ base: cut, batches: [] });
   }
 }
 
@@ -79,7 +86,7 @@ describe('log against a model', () => {
     it(`agrees over 400 random operations (seed ${seed})`, () => {
       const random = seededRandom(seed);
       const integer = (limit: number) => Math.floor(random() * limit);
-      const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-'));
+      let directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-'));
       directories.push(directory);
       let now = 1_700_000_000_000;
       const open = () => Log.open(directory, { config, now: () => now });
@@ -153,9 +160,18 @@ describe('log against a model', () => {
               }
               expect(found?.offset, context).toBe(expected);
             }
-          } else {
+          } else if (operation < 95) {
             log.close();
             log = open();
+          } else {
+            // A crash: what the page cache holds while the log is open, never closed.
+            const crashed = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-crash-'));
+            directories.push(crashed);
+            fs.cpSync(directory, crashed, { recursive: true });
+            log.close();
+            directory = crashed;
+            log = open();
+            expect(log.loadReport.clean, context).toBe(false);
           }
           expect(log.logStartOffset, context).toBe(model.start);
           expect(log.logEndOffset, context).toBe(model.end);
