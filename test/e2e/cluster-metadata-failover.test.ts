@@ -53,7 +53,8 @@ describe('controller', () => {
     const { brokers } = await startBrokers([1, 2, 3]);
     await brokers[0]!.metadata.createTopic({ name: 't', partitions: 3, replicationFactor: 3, placement: { startIndex: 0, replicaShift: 0 } });
     // p0 [1,2,3], p1 [2,3,1], p2 [3,1,2]. p1's ISR without 3: its next leader must be 1, not 3.
-    const p1 = await setIsr(brokers, (await waitForState(brokers, 't', 2, 'states', () => true), brokers[0]!.metadata.partitionState('t', 1)!), [2, 1]);
+    await waitForState(brokers, 't', 2, 'states', () => true);
+    const p1 = await setIsr(brokers, brokers[0]!.metadata.partitionState('t', 1)!, [2, 1]);
     const survivors = [byId(brokers, 1), byId(brokers, 3)];
     const oldEpoch = byId(brokers, 2).metadata.brokerEpoch;
     const cutAt = performance.now();
