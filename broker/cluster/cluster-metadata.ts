@@ -102,6 +102,8 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   #watchGeneration = 0;
   #campaign: Campaign | undefined;
   #campaignKey: string | undefined;
+  #campaignPending = false;
+  #reregistering = false;
   #controller: Controller | undefined;
   #timers = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -340,6 +342,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     switch (parsed.kind) {
       case 'broker':
         if (this.#brokers.delete(parsed.nodeId)) this.#brokersChanged = true;
+        // Our current registration (not an older one we replaced) is gone: register again now,
+        // without waiting for the lease keepalive to report it.
+        if (parsed.nodeId === this.nodeId && Number(kv.mod_revision) > this.#brokerEpoch && this.#lease !== undefined) {
+          this.#registrationLost(this.#lease, new Error(`registration deleted at revision ${kv.mod_revision}`));
+        }
         return;
       case 'controller':
         this.#candidates.delete(key);
@@ -433,17 +440,19 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   }
 
   #registrationLost(lease: Lease, error: unknown): void {
-    if (this.#closed || lease !== this.#lease) return;
+    if (this.#closed || lease !== this.#lease || this.#reregistering) return;
+    this.#reregistering = true;
     this.#logger.warn({ err: error, brokerEpoch: this.#brokerEpoch }, 'broker registration lost (lease expired); registering again');
-    const retry = () => this.#later(this.#settings.retryBackoffMs, async () => {
+    const retry = (delayMs: number) => this.#later(delayMs, async () => {
       try {
         await this.#register();
+        this.#reregistering = false;
       } catch (failure) {
         this.#logger.warn({ err: failure }, 'registering again failed; retrying');
-        retry();
+        retry(this.#settings.retryBackoffMs);
       }
     });
-    retry();
+    retry(0);
   }
 
   // ---- controller ----
@@ -456,9 +465,12 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     void campaign.getCampaignKey().then((key) => {
       if (this.#campaign === campaign) this.#campaignKey = key;
     }, () => undefined);
-    campaign.on('elected', () => void this.#becomeController(campaign));
+    campaign.on('elected', () => {
+      if (this.#campaign === campaign && !this.#closed) void this.#becomeController(campaign);
+      else void campaign.resign().catch(() => undefined);
+    });
     campaign.on('error', (error) => {
-      if (this.#campaign !== campaign) return;
+      if (this.#campaign !== campaign || this.#closed) return;
       this.#logger.warn({ err: error }, 'controller campaign failed; campaigning again');
       this.#restartCampaign();
     });
@@ -481,8 +493,9 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       this.#logger.info({ controllerEpoch: controller.epoch }, 'this broker is the controller');
       controller.start();
     } catch (error) {
+      if (this.#campaign !== campaign || this.#closed) return;
       this.#logger.warn({ err: error }, 'could not take up the controller role; campaigning again');
-      if (this.#campaign === campaign) this.#restartCampaign();
+      this.#restartCampaign();
     }
   }
 
@@ -493,7 +506,13 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     this.#campaign = undefined;
     this.#campaignKey = undefined;
     if (old) void old.resign().catch(() => undefined);
-    this.#later(this.#settings.retryBackoffMs, async () => this.#campaignForController());
+    // Several signals (lease lost, key deleted, write fenced) may ask at once: start one campaign only.
+    if (this.#campaignPending) return;
+    this.#campaignPending = true;
+    this.#later(this.#settings.retryBackoffMs, async () => {
+      this.#campaignPending = false;
+      if (this.#campaign === undefined) this.#campaignForController();
+    });
   }
 
   readonly #view: MetadataView = {
