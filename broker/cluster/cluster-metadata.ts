@@ -54,6 +54,8 @@ export interface ClusterMetadataEvents {
   brokers: [brokers: ReadonlyMap<number, BrokerRegistration>];
   /** The controller changed; −1 while there is none. */
   controller: [controllerId: number, controllerEpoch: number];
+  /** This broker took up (true) or gave up (false) the controller role. */
+  controllerRole: [active: boolean];
   /** This broker registered again (its lease had expired) and has a new epoch. */
   brokerEpoch: [brokerEpoch: number];
   /** The watch lost or regained etcd. */
@@ -345,7 +347,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         // Our current registration (not an older one we replaced) is gone: register again now,
         // without waiting for the lease keepalive to report it.
         if (parsed.nodeId === this.nodeId && Number(kv.mod_revision) > this.#brokerEpoch && this.#lease !== undefined) {
-          this.#registrationLost(this.#lease, new Error(`registration deleted at revision ${kv.mod_revision}`));
+          this.#registrationLost(this.#lease, `registration deleted at revision ${kv.mod_revision}`);
         }
         return;
       case 'controller':
@@ -492,6 +494,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       this.#controller = controller;
       this.#logger.info({ controllerEpoch: controller.epoch }, 'this broker is the controller');
       controller.start();
+      this.emit('controllerRole', true);
     } catch (error) {
       if (this.#campaign !== campaign || this.#closed) return;
       this.#logger.warn({ err: error }, 'could not take up the controller role; campaigning again');
@@ -500,8 +503,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   }
 
   #restartCampaign(): void {
-    this.#controller?.stop();
-    this.#controller = undefined;
+    if (this.#controller !== undefined) {
+      this.#controller.stop();
+      this.#controller = undefined;
+      this.emit('controllerRole', false);
+    }
     const old = this.#campaign;
     this.#campaign = undefined;
     this.#campaignKey = undefined;

@@ -5,6 +5,9 @@
  * over, preferred leaders return on demand and by themselves, and the controller role moves
  * when the controller's session dies, with the old one unable to write.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerWrites } from '../../broker/cluster/controller-writes.js';
 import { createEtcdClient } from '../../broker/cluster/etcd-client.js';
@@ -15,6 +18,7 @@ import { waitFor } from '../helpers/broker-process.js';
 import { cleanupEtcd, cleanupEtcdLinks, type EtcdCluster, startTestEtcd } from '../helpers/etcd.js';
 import { closeTestBrokers, newClusterName, sessionTimeoutMs, startTestBroker, type TestBroker, waitForState } from './cluster-metadata-harness.js';
 
+const memberEntry = path.resolve('dist/test/e2e/fixtures/cluster-member.js');
 let etcd: EtcdCluster;
 
 beforeAll(async () => {
@@ -210,6 +214,36 @@ describe('controller', () => {
       expect((await client.get(keys.topic('w')).exec()).kvs).toHaveLength(0);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('a frozen controller', () => {
+  it('cannot write when it wakes after its session expired, though it still believes it is the controller', async () => {
+    const cluster = newClusterName();
+    const child = spawn(process.execPath, [memberEntry, JSON.stringify({ endpoints: etcd.endpoints, clusterName: cluster, nodeId: 1 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: Array<Record<string, unknown>> = [];
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor('child broker 1 ready', () => lines.some((l) => l['event'] === 'ready'));
+      const two = await startTestBroker(etcd, cluster, 2);
+      await waitFor('child broker 1 is the controller', () => two.metadata.controllerId === 1 && lines.some((l) => l['event'] === 'controllerRole' && l['active'] === true));
+      child.stdin!.write(`${JSON.stringify({ op: 'freezeThenCreateTopic', freezeMs: 4 * sessionTimeoutMs, name: 'from-the-frozen' })}\n`);
+      await waitFor('broker 2 takes over while 1 is frozen', () => two.metadata.isController, 3 * sessionTimeoutMs);
+      await waitFor('the frozen broker wakes and tries to write', () => lines.some((l) => l['event'] === 'refused' || l['event'] === 'created'), 6 * sessionTimeoutMs);
+      const answer = lines.find((l) => l['event'] === 'refused' || l['event'] === 'created')!;
+      // It still believed it controlled: the refusal came from etcd's check of its election key.
+      expect(answer).toMatchObject({ event: 'refused', believedController: true, code: 'SLUICE_ERR_NOT_CONTROLLER' });
+      expect(answer['message']).toContain('no longer the elected one');
+      expect(two.metadata.topic('from-the-frozen')).toBeUndefined();
+      await two.metadata.createTopic({ name: 'from-the-new', partitions: 1 });
+      await waitFor('the new controller\'s topic is visible', () => two.metadata.topic('from-the-new') !== undefined);
+      expect(two.metadata.topic('from-the-frozen')).toBeUndefined();
+      child.stdin!.write(`${JSON.stringify({ op: 'close' })}\n`);
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });
