@@ -91,7 +91,6 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   readonly #topics = new Map<string, TopicRecord>();
   readonly #partitions = new Map<string, PartitionEntry>();
   readonly #candidates = new Map<string, Candidate>();
-  #brokersChanged = false;
   #controllerId = -1;
   #controllerEpoch = -1;
   #revision = 0;
@@ -127,6 +126,9 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       await metadata.#load();
       await metadata.#registerWithin(options.registrationTimeoutMs ?? 2 * options.sessionTimeoutMs + 1_000);
       metadata.#campaignForController();
+      // Resolve once this broker is a candidate, so brokers that connect one after another
+      // stand for controller in that order (a bound, not a failure: the campaign goes on).
+      await metadata.#candidacyWithin(options.callTimeoutMs ?? 1_000);
     } catch (error) {
       await metadata.close();
       throw storeError('connecting to the cluster metadata', error);
@@ -299,7 +301,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         this.#brokers.set(parsed.nodeId, registration);
         const { brokerEpoch: _, shuttingDown: __, ...endpoint } = registration;
         this.#seen.set(parsed.nodeId, endpoint);
-        this.#brokersChanged = true;
+        this.emit('brokers', this.#brokers);
         return;
       }
       case 'controller': {
@@ -309,6 +311,8 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
           return;
         }
         this.#candidates.set(key, { nodeId, createRevision: Number(kv.create_revision) });
+        this.#candidatesChanged();
+        this.#checkCandidacy();
         return;
       }
       case 'topic': {
@@ -343,7 +347,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     if (parsed === null) return;
     switch (parsed.kind) {
       case 'broker':
-        if (this.#brokers.delete(parsed.nodeId)) this.#brokersChanged = true;
+        if (this.#brokers.delete(parsed.nodeId)) this.emit('brokers', this.#brokers);
         // Our current registration (not an older one we replaced) is gone: register again now,
         // without waiting for the lease keepalive to report it.
         if (parsed.nodeId === this.nodeId && Number(kv.mod_revision) > this.#brokerEpoch && this.#lease !== undefined) {
@@ -352,6 +356,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         return;
       case 'controller':
         this.#candidates.delete(key);
+        this.#candidatesChanged();
         if (key === this.#campaignKey && !this.#closed) {
           this.#logger.warn({ key }, 'this broker\'s controller candidacy vanished from etcd; campaigning again');
           this.#restartCampaign();
@@ -375,10 +380,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   }
 
   #afterChanges(): void {
-    if (this.#brokersChanged) {
-      this.#brokersChanged = false;
-      this.emit('brokers', this.#brokers);
-    }
+    this.#controller?.changed();
+  }
+
+  /** The oldest candidate is the controller; its key's create revision the controller epoch. */
+  #candidatesChanged(): void {
     let winner: Candidate | undefined;
     for (const candidate of this.#candidates.values()) if (winner === undefined || candidate.createRevision < winner.createRevision) winner = candidate;
     const id = winner?.nodeId ?? -1;
@@ -388,7 +394,6 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       this.#controllerEpoch = epoch;
       this.emit('controller', id, epoch);
     }
-    this.#controller?.changed();
   }
 
   #malformed(key: string): void {
@@ -465,7 +470,9 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     this.#campaign = campaign;
     this.#campaignKey = undefined;
     void campaign.getCampaignKey().then((key) => {
-      if (this.#campaign === campaign) this.#campaignKey = key;
+      if (this.#campaign !== campaign) return;
+      this.#campaignKey = key;
+      this.#checkCandidacy();
     }, () => undefined);
     campaign.on('elected', () => {
       if (this.#campaign === campaign && !this.#closed) void this.#becomeController(campaign);
@@ -475,6 +482,24 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       if (this.#campaign !== campaign || this.#closed) return;
       this.#logger.warn({ err: error }, 'controller campaign failed; campaigning again');
       this.#restartCampaign();
+    });
+  }
+
+  #candidacyReached: (() => void) | undefined;
+
+  #checkCandidacy(): void {
+    if (this.#campaignKey !== undefined && this.#candidates.has(this.#campaignKey)) this.#candidacyReached?.();
+  }
+
+  async #candidacyWithin(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#candidacyReached?.(), timeoutMs);
+      this.#candidacyReached = () => {
+        clearTimeout(timer);
+        this.#candidacyReached = undefined;
+        resolve();
+      };
+      this.#checkCandidacy();
     });
   }
 

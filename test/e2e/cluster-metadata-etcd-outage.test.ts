@@ -94,6 +94,28 @@ describe('etcd outages', () => {
     expect(await waitForState([one], 't', 1, 'p1 led by 1', (s) => s.leader === 1)).toMatchObject({ isr: [1] });
   });
 
+  it('answers at the call deadline, not later, while etcd hangs (SIGSTOP), and goes on when it resumes', async () => {
+    const etcd = await startTestEtcd();
+    const brokers = await twoBrokers(etcd);
+    const before = brokers[0]!.metadata.partitionState('t', 0)!;
+    etcd.members[0]!.pause();
+    try {
+      let started = performance.now();
+      expect(await isrChange(brokers, before, [1])).toMatchObject({ kind: 'unavailable', code: 'SLUICE_ERR_METADATA_STORE' });
+      const alterMs = performance.now() - started;
+      started = performance.now();
+      await expect(brokers[0]!.metadata.createTopic({ name: 'u', partitions: 1 })).rejects.toMatchObject({ code: 'SLUICE_ERR_METADATA_STORE' });
+      const createMs = performance.now() - started;
+      process.stdout.write(`etcd hung: AlterPartition unavailable after ${alterMs.toFixed(0)} ms, CreateTopics after ${createMs.toFixed(0)} ms (call deadline 500 ms)\n`);
+      expect(alterMs).toBeLessThan(2_000);
+      expect(createMs).toBeLessThan(2_000);
+      expect(brokers[1]!.metadata.partitionState('t', 0)).toEqual(before);
+    } finally {
+      etcd.members[0]!.resume();
+    }
+    await isrChangeCommitted(brokers, 't', 0, [1]);
+  });
+
   it('keeps working on a 3-member etcd with one member stopped', async () => {
     const etcd = await startTestEtcd({ members: 3 });
     const brokers = await twoBrokers(etcd);

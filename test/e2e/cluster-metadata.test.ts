@@ -84,6 +84,10 @@ describe('cluster metadata', () => {
     await brokers[0]!.metadata.createTopic({ name: 't', partitions: 1, replicationFactor: 3, placement: { startIndex: 0, replicaShift: 0 } });
     const initial = await waitForState(brokers, 't', 0, 'partition state', () => true);
     const leader = brokers[0]!.metadata;
+    const seen: number[] = [];
+    brokers[2]!.metadata.on('partitionState', (s) => {
+      if (s.topic === 't' && s.partition === 0) seen.push(s.partitionEpoch);
+    });
 
     const shrink = await leader.alterPartition(proposal(initial, [1, 2], brokers));
     expect(shrink).toEqual({ kind: 'committed', state: { ...initial, isr: [1, 2], partitionEpoch: 1 } });
@@ -117,5 +121,7 @@ describe('cluster metadata', () => {
     }
     process.stdout.write(`AlterPartition (read + CAS) on single-node etcd: p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms over ${times.length}\n`);
     await waitForState(brokers, 't', 0, 'the last change everywhere', (s) => s.partitionEpoch === state.partitionEpoch);
+    // Every change reached the watching broker, once each and in order.
+    expect(seen).toEqual(Array.from({ length: state.partitionEpoch }, (_, i) => i + 1));
   });
 });
