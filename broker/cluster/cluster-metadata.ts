@@ -91,6 +91,13 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   readonly #topics = new Map<string, TopicRecord>();
   readonly #partitions = new Map<string, PartitionEntry>();
   readonly #candidates = new Map<string, Candidate>();
+  /** What the controller reads: this copy. */
+  readonly #view: MetadataView = {
+    brokers: this.#brokers,
+    topic: (name) => this.#topics.get(name),
+    partition: (topic, partition) => this.#partitions.get(partitionKey(topic, partition)),
+    partitionEntries: () => [...this.#partitions.values()],
+  };
   #controllerId = -1;
   #controllerEpoch = -1;
   #revision = 0;
@@ -104,9 +111,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   #campaign: Campaign | undefined;
   #campaignKey: string | undefined;
   #campaignPending = false;
+  #candidacyReached: (() => void) | undefined;
   #reregistering = false;
   #controller: Controller | undefined;
   #timers = new Set<NodeJS.Timeout>();
+  readonly #quiet = new Set<string>();
   #closed = false;
 
   private constructor(options: ClusterMetadataOptions) {
@@ -251,10 +260,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     this.#later(this.#settings.retryBackoffMs, async () => {
       try {
         await this.#load();
+        this.#quiet.delete('reload');
         this.#setStoreAvailable(true);
       } catch (error) {
         this.#setStoreAvailable(false);
-        this.#logger.warn({ err: error }, 'reloading the cluster metadata failed; retrying');
+        this.#warnOnce('reload', error, 'reloading the cluster metadata failed; retrying');
         this.#reloadSoon();
       }
     });
@@ -420,14 +430,29 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     }
   }
 
+  /**
+   * Registers on a new lease. When the old registration is still in etcd (etcd renews leases
+   * when it restarts, so a long outage can make the client give up a lease etcd still holds),
+   * the key moves to the new lease and keeps its create revision: the broker was never seen
+   * gone, so it keeps its epoch and nothing churns. Otherwise a new key, a new epoch.
+   */
   async #register(): Promise<void> {
     const key = this.#keys.broker(this.nodeId);
     const old = this.#lease;
-    if (old !== undefined) await old.revoke().catch(() => undefined);
     const lease = this.#client.lease(this.#ttlSeconds);
     lease.on('lost', (error) => this.#registrationLost(lease, error));
     try {
       const leaseId = await lease.grant();
+      const put = this.#client.put(key).value(this.#registrationValue()).lease(leaseId);
+      if (this.#brokerEpoch !== -1) {
+        const moved = await this.#client.if(key, 'Create', '==', String(this.#brokerEpoch)).then(put).commit();
+        if (moved.succeeded) {
+          this.#lease = lease;
+          void old?.revoke().catch(() => undefined);
+          this.#logger.info({ brokerEpoch: this.#brokerEpoch }, 'broker registration kept on a new lease');
+          return;
+        }
+      }
       const result = await this.#client.if(key, 'Create', '==', 0)
         .then(this.#client.put(key).value(this.#registrationValue()).lease(leaseId))
         .commit();
@@ -435,6 +460,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         throw new SluiceError('SLUICE_ERR_CONFIG', `another broker with node id ${this.nodeId} is registered in cluster ${this.clusterName} (or this broker's previous session has not expired yet); give every broker its own --node-id`);
       }
       this.#lease = lease;
+      void old?.revoke().catch(() => undefined);
       const first = this.#brokerEpoch === -1;
       this.#brokerEpoch = Number(result.header.revision);
       this.#logger.info({ brokerEpoch: this.#brokerEpoch }, first ? 'broker registered' : 'broker registered again with a new epoch');
@@ -454,8 +480,9 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       try {
         await this.#register();
         this.#reregistering = false;
+        this.#quiet.delete('register');
       } catch (failure) {
-        this.#logger.warn({ err: failure }, 'registering again failed; retrying');
+        this.#warnOnce('register', failure, 'registering again failed; retrying');
         retry(this.#settings.retryBackoffMs);
       }
     });
@@ -480,12 +507,10 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     });
     campaign.on('error', (error) => {
       if (this.#campaign !== campaign || this.#closed) return;
-      this.#logger.warn({ err: error }, 'controller campaign failed; campaigning again');
+      this.#warnOnce('campaign', error, 'controller campaign failed; campaigning again');
       this.#restartCampaign();
     });
   }
-
-  #candidacyReached: (() => void) | undefined;
 
   #checkCandidacy(): void {
     if (this.#campaignKey !== undefined && this.#candidates.has(this.#campaignKey)) this.#candidacyReached?.();
@@ -517,12 +542,13 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
           if (this.#controller === controller) this.#restartCampaign();
         });
       this.#controller = controller;
+      this.#quiet.delete('campaign');
       this.#logger.info({ controllerEpoch: controller.epoch }, 'this broker is the controller');
       controller.start();
       this.emit('controllerRole', true);
     } catch (error) {
       if (this.#campaign !== campaign || this.#closed) return;
-      this.#logger.warn({ err: error }, 'could not take up the controller role; campaigning again');
+      this.#warnOnce('campaign', error, 'could not take up the controller role; campaigning again');
       this.#restartCampaign();
     }
   }
@@ -545,13 +571,6 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       if (this.#campaign === undefined) this.#campaignForController();
     });
   }
-
-  readonly #view: MetadataView = {
-    brokers: this.#brokers,
-    topic: (name) => this.#topics.get(name),
-    partition: (topic, partition) => this.#partitions.get(partitionKey(topic, partition)),
-    partitionEntries: () => [...this.#partitions.values()],
-  };
 
   #requireController(what: string): Controller {
     if (this.#controller === undefined) {
@@ -665,6 +684,16 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       this.on('partitionState', check);
       this.on('partitionDeleted', check);
     });
+  }
+
+  /** Retries while etcd is away would log every 100 ms: say it once, then at debug level until it works again. */
+  #warnOnce(kind: string, error: unknown, message: string): void {
+    if (this.#quiet.has(kind)) {
+      this.#logger.debug({ err: error }, message);
+      return;
+    }
+    this.#quiet.add(kind);
+    this.#logger.warn({ err: error }, message);
   }
 
   #later(ms: number, run: () => Promise<void>): void {

@@ -81,6 +81,8 @@ export class Controller {
   #again = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #rebalanceTimer: NodeJS.Timeout | undefined;
+  /** A write failed and was not yet followed by a success: further failures are logged quietly. */
+  #failing = false;
 
   constructor(writes: ControllerWrites, view: MetadataView, settings: ControllerSettings, logger: Logger, onFenced: () => void) {
     this.#writes = writes;
@@ -145,6 +147,7 @@ export class Controller {
     const before = entry.state;
     try {
       const written = await this.#writes.writePartition(next, entry.modRevision);
+      this.#failing = false;
       if (!written) return;
       const unclean = next.leaderRecoveryState === 'recovering' && !before.isr.includes(next.leader);
       const log = { topic: next.topic, partition: next.partition, leader: next.leader, previousLeader: before.leader, isr: next.isr, leaderEpoch: next.leaderEpoch, partitionEpoch: next.partitionEpoch, why };
@@ -163,7 +166,9 @@ export class Controller {
       this.#onFenced();
       return;
     }
-    this.#logger.warn({ err: error }, 'controller write failed; retrying');
+    if (this.#failing) this.#logger.debug({ err: error }, 'controller write failed; retrying');
+    else this.#logger.warn({ err: error }, 'controller write failed; retrying');
+    this.#failing = true;
     if (this.#retryTimer === undefined && !this.#stopped) {
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;

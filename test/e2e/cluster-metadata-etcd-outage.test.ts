@@ -4,6 +4,8 @@
  * A 3-member etcd with one member down keeps working.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEtcdClient } from '../../broker/cluster/etcd-client.js';
+import { ClusterKeys } from '../../broker/cluster/keys.js';
 import type { AlterPartitionOutcome, IsrProposal, PartitionState } from '../../broker/cluster/partition-state.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupEtcd, cleanupEtcdLinks, type EtcdCluster, startTestEtcd } from '../helpers/etcd.js';
@@ -92,6 +94,36 @@ describe('etcd outages', () => {
     // Elections work again: broker 2 leads p1 and goes away.
     await two.cut();
     expect(await waitForState([one], 't', 1, 'p1 led by 1', (s) => s.leader === 1)).toMatchObject({ isr: [1] });
+  });
+
+  it('keeps broker epochs and partition states through an outage longer than the clients\' lease patience', async () => {
+    const etcd = await startTestEtcd();
+    const brokers = await twoBrokers(etcd);
+    const cluster = brokers[0]!.metadata.clusterName;
+    const keys = new ClusterKeys(cluster);
+    const client = createEtcdClient(etcd.endpoints, 1_000);
+    try {
+      const leaseOf = async (id: number) => (await client.get(keys.broker(id)).exec()).kvs[0];
+      const before = await Promise.all([1, 2].map(leaseOf));
+      const states = brokers[0]!.metadata.partitionStates();
+      const newEpochs: number[] = [];
+      for (const b of brokers) b.metadata.on('brokerEpoch', (epoch) => newEpochs.push(epoch));
+      await etcd.members[0]!.stop();
+      // The outage: longer than 2 × the 2 s lease TTL, after which etcd3 gives a lease up.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      await etcd.members[0]!.start();
+      await waitFor('both registrations moved to new leases', async () => {
+        const now = await Promise.all([1, 2].map(leaseOf)).catch(() => [undefined, undefined]);
+        return now.every((kv, i) => kv !== undefined && kv.lease !== before[i]!.lease);
+      }, 15_000);
+      const after = await Promise.all([1, 2].map(leaseOf));
+      expect(after.map((kv) => kv!.create_revision)).toEqual(before.map((kv) => kv!.create_revision));
+      expect(newEpochs).toEqual([]);
+      await isrChangeCommitted(brokers, 't', 0, [1]);
+      expect(brokers[1]!.metadata.partitionState('t', 1)).toEqual(states.find((s) => s.partition === 1));
+    } finally {
+      client.close();
+    }
   });
 
   it('answers at the call deadline, not later, while etcd hangs (SIGSTOP), and goes on when it resumes', async () => {
