@@ -22,7 +22,7 @@ import { createEtcdClient, storeError } from './etcd-client.js';
 import { validateAlterPartition } from './isr-rules.js';
 import { ClusterKeys } from './keys.js';
 import type { AlterPartitionOutcome, BrokerEndpoint, IsrProposal, PartitionState, PartitionStateWriter } from './partition-state.js';
-import { type BrokerRegistration, decodeBroker, decodePartitionState, decodeTopic, encodePartitionState, type TopicRecord } from './records.js';
+import { type BrokerRegistration, decodeBroker, decodeControllerEpoch, decodePartitionState, decodeTopic, encodePartitionState, type TopicRecord } from './records.js';
 
 export type { BrokerRegistration, TopicRecord } from './records.js';
 export type { ControllerSettings, CreateTopicRequest, ElectLeadersResult, PartitionRef } from './controller.js';
@@ -66,8 +66,8 @@ interface AlterRead {
   state: PartitionState | undefined;
   modRevision: string;
   controllerEpoch: number;
-  brokers: Map<number, BrokerRegistration>;
-  brokerModRevisions: Map<number, string>;
+  brokers: ReadonlyMap<number, BrokerRegistration>;
+  brokerModRevisions: ReadonlyMap<number, string>;
 }
 
 interface Candidate {
@@ -86,6 +86,8 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   readonly #ttlSeconds: number;
 
   readonly #brokers = new Map<number, BrokerRegistration>();
+  /** Mod revision of each registration, for AlterPartition's compare from the copy. */
+  readonly #brokerModRevisions = new Map<number, string>();
   /** Endpoints of brokers seen since start, so gone ones can still be described. */
   readonly #seen = new Map<number, Omit<BrokerEndpoint, 'brokerEpoch'>>();
   readonly #topics = new Map<string, TopicRecord>();
@@ -306,6 +308,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         }
         const registration: BrokerRegistration = { nodeId: parsed.nodeId, host: stored.host, port: stored.port, brokerEpoch: Number(kv.create_revision), shuttingDown: stored.shuttingDown };
         if (stored.rack !== undefined) registration.rack = stored.rack;
+        this.#brokerModRevisions.set(parsed.nodeId, kv.mod_revision);
         const before = this.#brokers.get(parsed.nodeId);
         if (before && JSON.stringify(before) === JSON.stringify(registration)) return;
         this.#brokers.set(parsed.nodeId, registration);
@@ -342,13 +345,19 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
           this.#malformed(key);
           return;
         }
-        const id = partitionKey(parsed.topic, parsed.partition);
-        const before = this.#partitions.get(id);
-        this.#partitions.set(id, { state, modRevision: kv.mod_revision });
-        if (before?.modRevision !== kv.mod_revision) this.emit('partitionState', state);
+        this.#setPartition(state, kv.mod_revision, decodeControllerEpoch(text));
         return;
       }
     }
+  }
+
+  /** Only moves forward: AlterPartition puts its own commit in before the watch brings it. */
+  #setPartition(state: PartitionState, modRevision: string, controllerEpoch: number): void {
+    const id = partitionKey(state.topic, state.partition);
+    const before = this.#partitions.get(id);
+    if (before !== undefined && Number(before.modRevision) >= Number(modRevision)) return;
+    this.#partitions.set(id, { state, modRevision, controllerEpoch });
+    this.emit('partitionState', state);
   }
 
   #applyDelete(kv: IKeyValue): void {
@@ -357,6 +366,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     if (parsed === null) return;
     switch (parsed.kind) {
       case 'broker':
+        this.#brokerModRevisions.delete(parsed.nodeId);
         if (this.#brokers.delete(parsed.nodeId)) this.emit('brokers', this.#brokers);
         // Our current registration (not an older one we replaced) is gone: register again now,
         // without waiting for the lease keepalive to report it.
@@ -594,18 +604,24 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
 
   // ---- the leader's writes ----
 
-  /** Kafka's AlterPartition as one compare-and-swap: see isr-rules.ts for the checks. */
+  /**
+   * Kafka's AlterPartition as one compare-and-swap (see isr-rules.ts for the checks). The first
+   * try validates against the watched copy, so the usual case costs one etcd round trip; a
+   * refusal or a lost compare is decided again on a fresh read, so the answer never rests on
+   * a copy that lags behind.
+   */
   async alterPartition(proposal: IsrProposal): Promise<AlterPartitionOutcome> {
     const key = this.#keys.partitionState(proposal.topic, proposal.partition);
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+    for (let attempt = 0; attempt < 4; attempt += 1) {
       let read: AlterRead;
       try {
-        read = await this.#readForAlter(key, proposal);
+        read = attempt === 0 ? this.#cachedRead(proposal) : await this.#readForAlter(key, proposal);
       } catch (error) {
         const failure = storeError('AlterPartition', error);
         return { kind: 'unavailable', message: failure.message, code: failure.code };
       }
       const decision = validateAlterPartition(read.state, proposal, read.brokers);
+      if (!decision.ok && attempt === 0) continue;
       if (!decision.ok) {
         if (decision.code === 'SLUICE_ERR_INVALID_REQUEST' || decision.code === 'SLUICE_ERR_INELIGIBLE_REPLICA') {
           return { kind: 'rejected', code: decision.code, message: decision.message };
@@ -617,13 +633,24 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
       for (const id of decision.state.isr) txn = txn.and(this.#keys.broker(id), 'Mod', '==', read.brokerModRevisions.get(id)!);
       try {
         const result = await txn.then(this.#client.put(key).value(encodePartitionState(decision.state, read.controllerEpoch))).commit();
-        if (result.succeeded) return { kind: 'committed', state: decision.state };
+        if (result.succeeded) {
+          this.#setPartition(decision.state, result.header.revision, read.controllerEpoch);
+          return { kind: 'committed', state: decision.state };
+        }
       } catch (error) {
         const failure = storeError('AlterPartition', error);
         return { kind: 'unavailable', message: failure.message, code: failure.code };
       }
     }
     return { kind: 'stale', code: 'SLUICE_ERR_INVALID_UPDATE_VERSION', message: `${proposal.topic}-${proposal.partition} kept changing during AlterPartition` };
+  }
+
+  #cachedRead(proposal: IsrProposal): AlterRead {
+    const entry = this.#partitions.get(partitionKey(proposal.topic, proposal.partition));
+    return {
+      state: entry?.state, modRevision: entry?.modRevision ?? '0', controllerEpoch: entry?.controllerEpoch ?? -1,
+      brokers: this.#brokers, brokerModRevisions: this.#brokerModRevisions,
+    };
   }
 
   /** The partition state and every registration, fresh from etcd (linearizable reads). */
@@ -634,7 +661,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     ]);
     const kv = partition.kvs[0];
     const state = kv ? decodePartitionState(proposal.topic, proposal.partition, kv.value.toString()) ?? undefined : undefined;
-    const controllerEpoch = kv ? Number((JSON.parse(kv.value.toString()) as { controllerEpoch?: number }).controllerEpoch ?? -1) : -1;
+    const controllerEpoch = kv ? decodeControllerEpoch(kv.value.toString()) : -1;
     const brokers = new Map<number, BrokerRegistration>();
     const brokerModRevisions = new Map<number, string>();
     for (const registration of registrations.kvs) {

@@ -9,7 +9,7 @@ import type { Etcd3, ITxnResponse } from 'etcd3';
 import { SluiceError } from '../../proto/errors.js';
 import type { ClusterKeys } from './keys.js';
 import type { PartitionState } from './partition-state.js';
-import { decodePartitionState, encodePartitionState, encodeTopic, type TopicRecord } from './records.js';
+import { decodeControllerEpoch, decodePartitionState, encodePartitionState, encodeTopic, type TopicRecord } from './records.js';
 import { storeError } from './etcd-client.js';
 
 /** The election key this controller won with, and its create revision (the controller epoch). */
@@ -21,6 +21,8 @@ export interface ControllerFence {
 export interface PartitionEntry {
   state: PartitionState;
   modRevision: string;
+  /** Of the controller that wrote it last; kept by AlterPartition writes. */
+  controllerEpoch: number;
 }
 
 /** etcd refuses more operations than this in one transaction by default (--max-txn-ops). */
@@ -75,7 +77,7 @@ export class ControllerWrites {
       const result = await this.#client.get(this.#keys.partitionState(topic, partition)).exec();
       const kv = result.kvs[0];
       const state = kv ? decodePartitionState(topic, partition, kv.value.toString()) : null;
-      return kv && state ? { state, modRevision: kv.mod_revision } : undefined;
+      return kv && state ? { state, modRevision: kv.mod_revision, controllerEpoch: decodeControllerEpoch(kv.value.toString()) } : undefined;
     } catch (error) {
       throw storeError(`reading ${topic}-${partition}`, error);
     }

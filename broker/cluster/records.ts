@@ -85,3 +85,9 @@ export function encodePartitionState(state: PartitionState, controllerEpoch: num
   };
   return JSON.stringify(stored);
 }
+
+/** The epoch of the controller that last wrote a stored partition state (−1 if absent). */
+export function decodeControllerEpoch(text: string): number {
+  const value = parse(text);
+  return isObject(value) && Number.isInteger(value['controllerEpoch']) ? value['controllerEpoch'] as number : -1;
+}
