@@ -4,6 +4,9 @@
  * A 3-member etcd with one member down keeps working.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { freePort } from '../../bench/etcd-process.js';
+import { ClusterMetadata } from '../../broker/cluster/cluster-metadata.js';
 import { createEtcdClient } from '../../broker/cluster/etcd-client.js';
 import { ClusterKeys } from '../../broker/cluster/keys.js';
 import type { AlterPartitionOutcome, IsrProposal, PartitionState } from '../../broker/cluster/partition-state.js';
@@ -47,6 +50,15 @@ async function isrChangeCommitted(brokers: TestBroker[], topic: string, partitio
 }
 
 describe('etcd outages', () => {
+  it('fails to connect at once with METADATA_STORE when no etcd answers', async () => {
+    const started = performance.now();
+    await expect(ClusterMetadata.connect({
+      endpoints: [`127.0.0.1:${await freePort()}`], clusterName: 'nowhere', self: { nodeId: 1, host: '127.0.0.1', port: 1 },
+      sessionTimeoutMs: 2_000, callTimeoutMs: 500, logger: pino({ level: 'silent' }),
+    })).rejects.toMatchObject({ code: 'SLUICE_ERR_METADATA_STORE' });
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   it('keeps the last known state while etcd is stopped, fails fast with METADATA_STORE, and resumes after its restart', async () => {
     const etcd = await startTestEtcd();
     const brokers = await twoBrokers(etcd);

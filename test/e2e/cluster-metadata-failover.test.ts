@@ -86,8 +86,10 @@ describe('controller', () => {
     const placement = { startIndex: 1, replicaShift: 0 }; // replicas [2,3,1]
     await brokers[0]!.metadata.createTopic({ name: 'clean', partitions: 1, replicationFactor: 3, placement });
     await brokers[0]!.metadata.createTopic({ name: 'dirty', partitions: 1, replicationFactor: 3, placement, configs: { 'unclean.leader.election.enable': 'true' } });
+    await brokers[0]!.metadata.createTopic({ name: 'manual', partitions: 1, replicationFactor: 3, placement });
     const clean = await setIsr(brokers, await waitForState(brokers, 'clean', 0, 'clean', () => true), [2]);
     await setIsr(brokers, await waitForState(brokers, 'dirty', 0, 'dirty', () => true), [2]);
+    await setIsr(brokers, await waitForState(brokers, 'manual', 0, 'manual', () => true), [2]);
     const survivors = [byId(brokers, 1), byId(brokers, 3)];
     await byId(brokers, 2).cut();
     const offline = await waitForState(survivors, 'clean', 0, 'clean offline', (s) => s.leader === -1);
@@ -95,6 +97,10 @@ describe('controller', () => {
     const stale = await waitForState(survivors, 'dirty', 0, 'dirty led by a stale replica', (s) => s.leader !== 2);
     expect(stale).toMatchObject({ leader: 3, isr: [3], leaderRecoveryState: 'recovering' });
     expect(byId(brokers, 1).metadata.partitionState('clean', 0)!.leader).toBe(-1);
+    // An operator may force it (ElectLeaders type 1, unclean) for one partition.
+    await waitForState(survivors, 'manual', 0, 'manual offline', (s) => s.leader === -1);
+    expect(await byId(brokers, 1).metadata.electLeaders(1, [{ topic: 'manual', partition: 0 }])).toMatchObject([{ code: null }]);
+    expect(await waitForState(survivors, 'manual', 0, 'manual led by a stale replica', (s) => s.leader !== -1)).toMatchObject({ leader: 3, isr: [3], leaderRecoveryState: 'recovering' });
 
     await byId(brokers, 2).restore();
     const back = await waitForState(brokers, 'clean', 0, 'clean led by its ISR member again', (s) => s.leader === 2, 15_000);
