@@ -110,17 +110,21 @@ describe('controller', () => {
   it('controlled shutdown moves leaderships to other ISR members and takes the broker out of every ISR', async () => {
     const { brokers } = await startBrokers([1, 2, 3]);
     await brokers[0]!.metadata.createTopic({ name: 't', partitions: 6, replicationFactor: 2, placement: { startIndex: 0, replicaShift: 0 } });
+    await brokers[0]!.metadata.createTopic({ name: 'solo', partitions: 1, replicationFactor: 1, placement: { startIndex: 1, replicaShift: 0 } });
     await waitForState(brokers, 't', 5, 'states', () => true);
-    expect(brokers[1]!.metadata.partitionStates().filter((s) => s.leader === 2).length).toBe(2);
+    await waitForState(brokers, 'solo', 0, 'solo on 2', (s) => s.leader === 2);
+    expect(brokers[1]!.metadata.partitionStates().filter((s) => s.leader === 2).length).toBe(3);
     const started = performance.now();
     expect(await byId(brokers, 2).metadata.controlledShutdown(10_000)).toBe(true);
     const handoverMs = performance.now() - started;
     for (const b of brokers) {
-      await waitFor('broker 2 in no ISR and leading nothing', () => b.metadata.partitionStates().every((s) => s.leader !== 2 && !s.isr.includes(2)));
+      await waitFor('broker 2 in no ISR of t and leading nothing', () => b.metadata.partitionStates().every((s) => s.leader !== 2 && (s.topic === 'solo' || !s.isr.includes(2))));
     }
-    expect(brokers[0]!.metadata.partitionStates().every((s) => s.leader !== -1)).toBe(true);
+    expect(brokers[0]!.metadata.partitionStates().filter((s) => s.topic === 't').every((s) => s.leader !== -1)).toBe(true);
+    // Its only replica shutting down, a partition goes offline, as in Kafka; the ISR keeps it.
+    expect(brokers[0]!.metadata.partitionState('solo', 0)).toMatchObject({ leader: -1, isr: [2] });
     expect(brokers[0]!.metadata.describeCluster().brokers.find((b) => b.nodeId === 2)).toMatchObject({ alive: true, shuttingDown: true, leaderCount: 0 });
-    process.stdout.write(`controlled shutdown handed over 2 leaderships in ${handoverMs.toFixed(0)} ms\n`);
+    process.stdout.write(`controlled shutdown handed over 3 leaderships in ${handoverMs.toFixed(0)} ms\n`);
     const p = byId(brokers, 2).metadata.partitionStates().find((s) => s.replicas.includes(2))!;
     const request: IsrProposal = { topic: p.topic, partition: p.partition, leaderId: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: [...p.isr, 2], brokerEpochs: {} };
     expect(await byId(brokers, p.leader).metadata.alterPartition(request)).toMatchObject({ kind: 'rejected', code: 'SLUICE_ERR_INELIGIBLE_REPLICA' });
