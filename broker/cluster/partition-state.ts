@@ -4,6 +4,7 @@
  * partition, changed only as a whole by a compare-and-swap, so a leader election or an ISR
  * change is one atomic step (REPLICATION-FACTS.md §I).
  */
+import type { ErrorCode } from '../../proto/errors.js';
 
 export type LeaderRecoveryState = 'recovered' | 'recovering';
 
@@ -43,6 +44,8 @@ export interface IsrProposal {
   isr: number[];
   /** Broker epoch of each proposed member as the leader saw it in their fetches (−1: unknown). */
   brokerEpochs: Record<number, number>;
+  /** A recovering leader (after an unclean election) sets 'recovered' once it may grow the ISR; absent: unchanged. */
+  leaderRecoveryState?: LeaderRecoveryState;
 }
 
 export type AlterPartitionOutcome =
@@ -51,9 +54,9 @@ export type AlterPartitionOutcome =
   /** Refused for good (INELIGIBLE_REPLICA): go back to the last committed ISR, do not retry. */
   | { kind: 'rejected'; code: 'SLUICE_ERR_INELIGIBLE_REPLICA' | 'SLUICE_ERR_INVALID_REQUEST'; message: string }
   /** The state moved on (new leader epoch or partition epoch): wait for the new state to arrive. */
-  | { kind: 'stale'; message: string }
+  | { kind: 'stale'; message: string; code?: ErrorCode }
   /** The store did not answer (etcd away): keep the proposal pending and retry later. */
-  | { kind: 'unavailable'; message: string };
+  | { kind: 'unavailable'; message: string; code?: ErrorCode };
 
 /** What the replication layer needs from the metadata store. */
 export interface PartitionStateWriter {
