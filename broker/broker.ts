@@ -38,6 +38,8 @@ import { SingleBroker } from './topics/single-broker.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
+import { ClusterMetadata } from './cluster/cluster-metadata.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -57,6 +59,13 @@ export interface ClusterOptions {
   leaderImbalanceCheckIntervalMs: number;
   /** offsets.topic.num.partitions: __consumer_offsets' partitions when a cluster first makes it. */
   offsetsTopicPartitions: number;
+  /** offsets.topic.replication.factor: the controller makes __consumer_offsets once this many brokers are alive. */
+  offsetsTopicReplicationFactor: number;
+  /** min.insync.replicas and unclean.leader.election.enable for topics created without their own. */
+  minInsyncReplicas: number;
+  uncleanLeaderElection: boolean;
+  /** How long a stopping broker waits for the controller to move its leaderships away. */
+  controlledShutdownTimeoutMs: number;
 }
 
 export interface BrokerOptions {
@@ -119,6 +128,11 @@ export class Broker {
   readonly groups: GroupCoordinator;
   /** Set in replicated mode. */
   readonly replicas: ReplicaManager | undefined;
+  /** Cluster mode: etcd's view, once connected. */
+  metadata: ClusterMetadata | undefined;
+  #clusterNode: ClusterNode | undefined;
+  /** In cluster mode connections are refused until the broker is registered and has its metadata. */
+  #accepting: boolean;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
@@ -135,7 +149,8 @@ export class Broker {
   constructor(options: BrokerOptions) {
     this.options = options;
     const logger = options.logger;
-    this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'));
+    this.#accepting = options.cluster === undefined;
+    this.topics = new TopicManager(options.dataDirectory, options.logDefaults, (error) => logger.error({ err: error }, 'background storage work failed'), {}, options.cluster !== undefined);
     this.groups = new GroupCoordinator({ initialRebalanceDelayMs: options.groupInitialRebalanceDelayMs });
     this.metrics = new BrokerMetrics(() => this.topics, () => this.offsets);
     this.#groupExpiry = new GroupExpiry(this.groups, () => this.offsets, {
@@ -165,7 +180,8 @@ export class Broker {
       groups: this.groups,
       stopping: this.#stopping,
       settings: {
-        nodeId: options.nodeId ?? 0, advertisedHost: options.host, advertisedPort: options.port, autoCreateTopics: options.autoCreateTopics,
+        nodeId: options.nodeId ?? 0, advertisedHost: options.advertise?.host ?? options.host, advertisedPort: options.advertise?.port ?? options.port,
+        autoCreateTopics: options.autoCreateTopics && options.cluster === undefined,
         defaultPartitions: options.defaultPartitions, fetchBytesMax: options.fetchBytesMax ?? limits.fetchBytesMax,
       },
       topicOrAutoCreate: (name) => {
@@ -177,9 +193,18 @@ export class Broker {
         return created;
       },
     };
-    this.replicas = options.replication === undefined ? undefined : new ReplicaManager({
-      nodeId: options.nodeId ?? 0, brokerEpoch: options.replication.brokerEpoch, topics: this.topics, writer: options.replication.writer,
-      settings: options.replication.settings, logger, localAddress: options.replication.localAddress,
+    const replication = options.replication ?? (options.cluster === undefined ? undefined : {
+      brokerEpoch: () => this.metadata?.brokerEpoch ?? -1,
+      writer: {
+        alterPartition: (proposal) => this.metadata?.alterPartition(proposal)
+          ?? Promise.resolve({ kind: 'unavailable' as const, message: 'not connected to etcd yet' }),
+      } satisfies PartitionStateWriter,
+      settings: options.replicaSettings,
+      localAddress: undefined,
+    });
+    this.replicas = replication === undefined ? undefined : new ReplicaManager({
+      nodeId: options.nodeId ?? 0, brokerEpoch: replication.brokerEpoch, topics: this.topics, writer: replication.writer,
+      settings: replication.settings, logger, localAddress: replication.localAddress,
     });
     this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
     this.metrics.watchRequestMemory(this.#requestMemory);
@@ -192,10 +217,13 @@ export class Broker {
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
   async start(): Promise<{ port: number; httpPort: number }> {
     const started = Date.now();
-    repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
+    const cluster = this.options.cluster;
+    if (cluster === undefined) repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
     this.topics.open();
-    this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
-    this.offsets = this.#context.offsets;
+    if (cluster === undefined) {
+      this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
+      this.offsets = this.#context.offsets;
+    }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
         const report = partition.log.loadReport;
@@ -211,17 +239,57 @@ export class Broker {
       this.#server.listen(this.options.port, this.options.host, () => resolve());
     });
     const port = (this.#server.address() as net.AddressInfo).port;
-    this.#context.settings.advertisedPort = port;
+    this.#context.settings.advertisedPort = this.options.advertise?.port ?? port;
     let httpPort = -1;
     if (this.#admin !== undefined) {
       await this.#admin.listen({ host: this.options.httpHost, port: this.options.httpPort });
       httpPort = (this.#admin.server.address() as net.AddressInfo).port;
     }
+    if (cluster !== undefined) await this.#joinCluster(cluster);
     this.options.logger.info({ host: this.options.host, port, httpPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started }, 'broker ready');
     return { port, httpPort };
   }
 
+  /**
+   * Registers in etcd (the advertised port is known only now that the listener is bound), loads
+   * the cluster's metadata and takes up this broker's replicas; connections are accepted from then on.
+   */
+  async #joinCluster(cluster: ClusterOptions): Promise<void> {
+    const settings = this.#context.settings;
+    const logger = this.options.logger;
+    const metadata = await ClusterMetadata.connect({
+      endpoints: cluster.endpoints,
+      clusterName: cluster.name,
+      self: { nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: cluster.rack },
+      sessionTimeoutMs: cluster.sessionTimeoutMs,
+      logger,
+      controller: {
+        autoLeaderRebalance: cluster.autoLeaderRebalance,
+        leaderImbalanceCheckIntervalMs: cluster.leaderImbalanceCheckIntervalMs,
+        defaultReplicationFactor: cluster.defaultReplicationFactor,
+        minInsyncReplicas: cluster.minInsyncReplicas,
+      },
+    });
+    this.metadata = metadata;
+    const node = new ClusterNode({
+      metadata, topics: this.topics, replicas: this.replicas!, logger,
+      offsetsTopicPartitions: cluster.offsetsTopicPartitions, offsetsTopicReplicationFactor: cluster.offsetsTopicReplicationFactor,
+      uncleanLeaderElection: cluster.uncleanLeaderElection,
+    });
+    this.#clusterNode = node;
+    this.#context.cluster = node;
+    this.#context.offsets = new OffsetStore(this.topics, { partitions: node.offsets, coordinator: this.groups, logger });
+    this.offsets = this.#context.offsets;
+    node.start();
+    this.#accepting = true;
+    logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
+  }
+
   #accept(socket: net.Socket): void {
+    if (!this.#accepting) {
+      socket.destroy();
+      return;
+    }
     if (this.#stopped !== undefined) {
       socket.destroy();
       return;
@@ -276,6 +344,15 @@ export class Broker {
   async #shutdown(): Promise<void> {
     const logger = this.options.logger;
     logger.info({ connections: this.#connections.size }, 'broker stopping');
+    if (this.metadata !== undefined) {
+      // Controlled shutdown: leaderships move to other in-sync replicas while this broker still
+      // serves, so clients that retry see no error (REPLICATION-FACTS.md §K).
+      const handedOver = await this.metadata.controlledShutdown(this.options.cluster?.controlledShutdownTimeoutMs).catch((error: unknown) => {
+        logger.warn({ err: error }, 'controlled shutdown failed');
+        return false;
+      });
+      logger.info({ handedOver }, handedOver ? 'leaderships handed over' : 'stopping while still leading partitions (controlled shutdown timed out)');
+    }
     this.#stopping.stop();
     // Joins and syncs wait for other members; answer them now instead of waiting out the grace.
     this.groups.close();
@@ -299,6 +376,7 @@ export class Broker {
       await closed;
       clearTimeout(forced);
       await this.#admin?.close();
+      await this.metadata?.close().catch((error: unknown) => logger.warn({ err: error }, 'leaving etcd failed'));
     }
     logger.info('broker stopped');
   }

@@ -48,6 +48,8 @@ interface BrokerFlags {
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
   offsetsTopicNumPartitions: number;
+  offsetsTopicReplicationFactor: number;
+  controlledShutdownTimeoutMs: number;
   replicaLagTimeMaxMs: number;
   replicaFetchWaitMaxMs: number;
   replicaFetchMaxBytes: number;
@@ -84,6 +86,10 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     autoLeaderRebalance: flags.autoLeaderRebalance,
     leaderImbalanceCheckIntervalMs: flags.leaderImbalanceCheckIntervalMs,
     offsetsTopicPartitions: flags.offsetsTopicNumPartitions,
+    offsetsTopicReplicationFactor: flags.offsetsTopicReplicationFactor,
+    minInsyncReplicas: flags.minInsyncReplicas ?? 1,
+    uncleanLeaderElection: flags.uncleanLeaderElection === true,
+    controlledShutdownTimeoutMs: flags.controlledShutdownTimeoutMs,
   };
   if (cluster === undefined && (flags.nodeId !== 0 || flags.defaultReplicationFactor !== 1)) {
     throw new SluiceError('SLUICE_ERR_CONFIG', '--node-id and --default-replication-factor need --cluster etcd://HOST:PORT (a broker without --cluster runs alone as node 0)');
@@ -118,6 +124,8 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
+      ...(flags.minInsyncReplicas === undefined ? {} : { minInsyncReplicas: flags.minInsyncReplicas }),
+      ...(flags.uncleanLeaderElection === true ? { uncleanLeaderElectionEnable: true } : {}),
     },
   };
 }
@@ -138,6 +146,8 @@ export function brokerCommand(program: Command): void {
     .option('--no-auto-leader-rebalance', 'auto.leader.rebalance.enable=false: leadership does not move back to preferred replicas by itself')
     .option('--leader-imbalance-check-interval-ms <n>', 'how often leadership is moved back to preferred replicas', wholeNumber(1), 300_000)
     .option('--offsets-topic-num-partitions <n>', 'offsets.topic.num.partitions: __consumer_offsets partitions when a cluster first creates it', wholeNumber(1), 50)
+    .option('--offsets-topic-replication-factor <n>', 'offsets.topic.replication.factor: __consumer_offsets is created once this many brokers are alive', wholeNumber(1), 3)
+    .option('--controlled-shutdown-timeout-ms <n>', 'how long a stopping broker waits for its leaderships to move to other replicas', wholeNumber(0), 30_000)
     .option('--replica-lag-time-max-ms <n>', 'replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR', wholeNumber(1), replicationDefaults.replicaLagTimeMaxMs)
     .option('--replica-fetch-wait-max-ms <n>', 'replica.fetch.wait.max.ms: how long a follower\'s fetch waits for new records', wholeNumber(1), replicationDefaults.replicaFetchWaitMaxMs)
     .option('--replica-fetch-max-bytes <n>', 'replica.fetch.max.bytes per partition of a follower fetch', wholeNumber(1), replicationDefaults.replicaFetchMaxBytes)

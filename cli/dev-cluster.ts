@@ -53,6 +53,7 @@ export function devClusterCommand(program: Command): void {
             args: [
               '--node-id', String(nodeId), '--cluster', cluster, '--http-listen', `127.0.0.1:${flags.basePort + 100 + nodeId - 1}`,
               '--broker-session-timeout-ms', String(flags.sessionTimeoutMs), '--default-replication-factor', String(Math.min(3, flags.brokers)),
+              '--offsets-topic-replication-factor', String(Math.min(3, flags.brokers)),
             ],
             readyTimeoutMs: 30_000,
           }));

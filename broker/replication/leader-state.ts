@@ -173,6 +173,10 @@ export class LeaderState {
     return {
       topic: this.topic, partition: this.partition, leaderId: this.nodeId, leaderEpoch: this.leaderEpoch, partitionEpoch: this.#partitionEpoch,
       isr: [...isr], brokerEpochs,
+      // A leader of an unclean election has nothing to recover here (no producer state to
+      // rebuild yet): leading at all means it is done, so its first ISR change says so and the
+      // ISR may grow again (a RECOVERING partition keeps its ISR to the leader alone, §J).
+      leaderRecoveryState: 'recovered',
     };
   }
 
