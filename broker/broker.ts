@@ -130,7 +130,6 @@ export class Broker {
   readonly replicas: ReplicaManager | undefined;
   /** Cluster mode: etcd's view, once connected. */
   metadata: ClusterMetadata | undefined;
-  #clusterNode: ClusterNode | undefined;
   /** In cluster mode connections are refused until the broker is registered and has its metadata. */
   #accepting: boolean;
   readonly #server: net.Server;
@@ -276,7 +275,6 @@ export class Broker {
       offsetsTopicPartitions: cluster.offsetsTopicPartitions, offsetsTopicReplicationFactor: cluster.offsetsTopicReplicationFactor,
       uncleanLeaderElection: cluster.uncleanLeaderElection,
     });
-    this.#clusterNode = node;
     this.#context.cluster = node;
     this.#context.offsets = new OffsetStore(this.topics, { partitions: node.offsets, coordinator: this.groups, logger });
     this.offsets = this.#context.offsets;
