@@ -153,8 +153,14 @@ export class Log {
     this.loadReport = report;
     this.#recoveryPoint.capAt(this.logEndOffset);
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
-    this.leaderEpochs = this.#loadLeaderEpochs();
-    this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    try {
+      this.leaderEpochs = this.#loadLeaderEpochs();
+      this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    } catch (error) {
+      // A checkpoint that exists but cannot be read (EIO, EMFILE): give the segments back.
+      for (const segment of segments) segment.discard();
+      throw error;
+    }
     this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Log } from '../../../../broker/storage/log.js';
 import { recordsPerTestBatch, testBatch, withBaseOffset } from '../../../helpers/batches.js';
+import { descriptorsUnder } from '../../../helpers/proc.js';
 
 let directory: string;
 beforeEach(() => { directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-log-repl-')); });
@@ -152,6 +153,15 @@ describe('the high watermark', () => {
     log = Log.open(directory);
     expect(log.highWatermark).toBe(40);
     log.close();
+  });
+
+  it('an unreadable checkpoint fails the open with a storage error and leaves no descriptor open', () => {
+    const log = Log.open(directory);
+    log.append(testBatch(0));
+    log.close();
+    fs.mkdirSync(hwFile());
+    expect(() => Log.open(directory)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_STORAGE' }));
+    expect(descriptorsUnder(directory)).toEqual([]);
   });
 
   it('comes back clamped to the recovered log end', () => {
