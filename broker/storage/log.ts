@@ -633,6 +633,17 @@ export class Log {
   }
 
   /**
+   * A follower's log start follows the leader's (REPLICATION-FACTS.md §G: max of both): moves
+   * it up to `offset`, or to the log end when `offset` lies beyond (the fetch that follows then
+   * finds itself out of range and restarts the log). Never moves it down.
+   */
+  advanceLogStartOffset(offset: number): void {
+    this.#checkOpen();
+    if (offset <= this.#logStartOffset) return;
+    this.deleteRecordsBefore(Math.min(offset, this.logEndOffset));
+  }
+
+  /**
    * Deletes sealed segments past `retention.ms` (by their newest record) or beyond
    * `retention.bytes` (oldest first). The active segment is never deleted.
    */

@@ -105,6 +105,21 @@ describe('leader epochs in the log', () => {
   });
 });
 
+describe('the log start on a follower', () => {
+  it('only moves up, and stops at the log end', () => {
+    const log = Log.open(directory, { config: { segmentBytes: 4 * 1024 } });
+    for (let n = 0; n < 6; n += 1) log.append(testBatch(n), { leaderEpoch: n });
+    log.advanceLogStartOffset(25);
+    expect(log.logStartOffset).toBe(25);
+    expect(log.leaderEpochs.entries()[0]).toEqual({ epoch: 2, startOffset: 25 });
+    log.advanceLogStartOffset(10);
+    expect(log.logStartOffset).toBe(25);
+    log.advanceLogStartOffset(500);
+    expect({ start: log.logStartOffset, end: log.logEndOffset }).toEqual({ start: 60, end: 60 });
+    log.close();
+  });
+});
+
 describe('the high watermark', () => {
   it('starts at the log end when no replication ever set it, and writes no file then', () => {
     let log = Log.open(directory);
