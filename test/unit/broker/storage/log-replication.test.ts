@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Log } from '../../../../broker/storage/log.js';
 import { recordsPerTestBatch, testBatch, withBaseOffset } from '../../../helpers/batches.js';
+import { waitFor } from '../../../helpers/broker-process.js';
 import { descriptorsUnder } from '../../../helpers/proc.js';
 
 let directory: string;
@@ -206,6 +207,33 @@ describe('sync waiters and truncation', () => {
     }
     await log.flush();
     await expect(kept).resolves.toBeUndefined();
+    log.close();
+  });
+});
+
+describe('a flush and truncation', () => {
+  it('a flush under way when the log is truncated resolves once what is left is synced', async () => {
+    const held: Array<() => void> = [];
+    const log = Log.open(directory, {
+      hooks: { segmentSync: (_base, sync) => new Promise<void>((resolve) => { held.push(() => resolve(sync())); }) },
+    });
+    for (let n = 0; n < 4; n += 1) log.append(testBatch(n));
+    const flushed = log.flush();
+    const durable = log.waitForSync(35);
+    log.truncateTo(20);
+    await expect(durable).rejects.toMatchObject({ code: 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER' });
+    log.append(testBatch(7));
+    for (const release of held.splice(0)) release();
+    await expect(flushed).resolves.toBeUndefined();
+    // The sync that began before the cut covered the old offsets 20..39, not the new batch there.
+    expect(log.syncedOffset).toBe(20);
+    const newBatch = log.waitForSync(25);
+    const again = log.flush();
+    await waitFor('the next sync to be held', () => held.length > 0);
+    for (const release of held.splice(0)) release();
+    await again;
+    await expect(newBatch).resolves.toBeUndefined();
+    expect(log.syncedOffset).toBe(30);
     log.close();
   });
 });
