@@ -584,6 +584,8 @@ export class Log {
     }
     this.#groupCommit.truncatedTo(cut, restart ? 0 : cut);
     if (this.#highWatermark > cut || restart) this.#highWatermark = cut;
+    // A high watermark on disk past the cut would, after a crash, vouch for the records written there next.
+    if (this.#highWatermarkWritten !== undefined && this.#highWatermarkWritten > this.#highWatermark) this.#quietly(() => this.#writeHighWatermark());
     this.#quietly(() => (restart ? this.leaderEpochs.reset([]) : this.leaderEpochs.truncateFromEnd(cut)));
     if (failure === undefined) step(() => removeTruncationMarker(this.directory));
     // The marker stays: the next start finishes this cut, and no append may happen before it.

@@ -180,6 +180,16 @@ describe('the high watermark', () => {
     expect(descriptorsUnder(directory)).toEqual([]);
   });
 
+  it('truncation below the checkpointed value rewrites the checkpoint at once', () => {
+    const log = Log.open(directory);
+    for (let n = 0; n < 5; n += 1) log.append(testBatch(n));
+    log.highWatermark = 45;
+    log.checkpointHighWatermark();
+    log.truncateTo(20);
+    expect(fs.readFileSync(hwFile(), 'utf8')).toBe('0\n20\n');
+    log.close();
+  });
+
   it('comes back clamped to the recovered log end', () => {
     const log = Log.open(directory);
     for (let n = 0; n < 3; n += 1) log.append(testBatch(n));
