@@ -26,6 +26,8 @@ export interface SyncJob {
 
 interface Waiter {
   offset: number;
+  /** A flush: it waits for the log's end, wherever truncation moves that. */
+  flush?: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -38,6 +40,8 @@ export class GroupCommit {
   #syncedOffset: number;
   #unsyncedMessages = 0;
   #running = false;
+  /** Truncation during the running sync: it vouches for no offset at or past this. */
+  #runningCap = Infinity;
   #again = false;
   #timer: NodeJS.Timeout | undefined;
   #waiters: Waiter[] = [];
@@ -87,17 +91,17 @@ export class GroupCommit {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const target = this.#logEndOffset();
     if (target <= this.#syncedOffset) return Promise.resolve();
-    const waiting = this.waitFor(target - 1);
+    const waiting = this.waitFor(target - 1, true);
     this.#request();
     return waiting;
   }
 
   /** Resolves once `offset` is durable, by whatever sync covers it. */
-  waitFor(offset: number): Promise<void> {
+  waitFor(offset: number, flush = false): Promise<void> {
     if (offset < this.#syncedOffset) return Promise.resolve();
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new SluiceError('SLUICE_ERR_LOG_CLOSED', 'the log closed before the sync'));
-    return new Promise((resolve, reject) => this.#waiters.push({ offset, resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ offset, flush, resolve, reject }));
   }
 
   /**
@@ -105,9 +109,16 @@ export class GroupCommit {
    * `droppedFrom` on is gone too): offsets past its new end are no longer durable, and
    * whoever waits for one of them waits for a record that is gone (the follower's log diverged
    * from a new leader's), so it is told so instead of waiting for offsets written again later.
+   * A flush only waits for what is left.
    */
   truncatedTo(offset: number, droppedFrom = offset): void {
     this.#syncedOffset = Math.min(this.#syncedOffset, offset);
+    // Offsets written again after the cut are not what the running sync is writing out.
+    this.#runningCap = Math.min(this.#runningCap, offset);
+    for (const waiter of this.#waiters) {
+      if (waiter.flush === true && waiter.offset >= droppedFrom) waiter.offset = droppedFrom - 1;
+    }
+    this.#settle(this.#syncedOffset);
     const gone = this.#waiters.filter((waiter) => waiter.offset >= droppedFrom);
     if (gone.length === 0) return;
     this.#waiters = this.#waiters.filter((waiter) => waiter.offset < droppedFrom);
@@ -148,6 +159,7 @@ export class GroupCommit {
     this.#timer = undefined;
     this.#unsyncedMessages = 0;
     this.#running = true;
+    this.#runningCap = Infinity;
     let job: SyncJob;
     try {
       job = this.#startSync();
@@ -157,7 +169,7 @@ export class GroupCommit {
       return;
     }
     job.done.then(
-      () => this.#settle(job.offset),
+      () => this.#settle(Math.min(job.offset, this.#runningCap)),
       (error: unknown) => this.#syncFailed(error),
     ).finally(() => {
       this.#running = false;

@@ -153,8 +153,14 @@ export class Log {
     this.loadReport = report;
     this.#recoveryPoint.capAt(this.logEndOffset);
     this.#logStartOffset = Math.min(Math.max(checkpointedStart, segments[0]!.baseOffset), this.logEndOffset);
-    this.leaderEpochs = this.#loadLeaderEpochs();
-    this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    try {
+      this.leaderEpochs = this.#loadLeaderEpochs();
+      this.#highWatermarkWritten = readOffsetCheckpoint(directory, highWatermarkFile);
+    } catch (error) {
+      // A checkpoint that exists but cannot be read (EIO, EMFILE): give the segments back.
+      for (const segment of segments) segment.discard();
+      throw error;
+    }
     this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
@@ -578,6 +584,8 @@ export class Log {
     }
     this.#groupCommit.truncatedTo(cut, restart ? 0 : cut);
     if (this.#highWatermark > cut || restart) this.#highWatermark = cut;
+    // A high watermark on disk past the cut would, after a crash, vouch for the records written there next.
+    if (this.#highWatermarkWritten !== undefined && this.#highWatermarkWritten > this.#highWatermark) this.#quietly(() => this.#writeHighWatermark());
     this.#quietly(() => (restart ? this.leaderEpochs.reset([]) : this.leaderEpochs.truncateFromEnd(cut)));
     if (failure === undefined) step(() => removeTruncationMarker(this.directory));
     // The marker stays: the next start finishes this cut, and no append may happen before it.
@@ -624,6 +632,17 @@ export class Log {
     if (offset === end) this.roll();
     this.#setLogStartOffset(offset);
     this.#deleteOldestWhile((segment) => segment.nextOffset <= offset);
+  }
+
+  /**
+   * A follower's log start follows the leader's (REPLICATION-FACTS.md §G: max of both): moves
+   * it up to `offset`, or to the log end when `offset` lies beyond (the fetch that follows then
+   * finds itself out of range and restarts the log). Never moves it down.
+   */
+  advanceLogStartOffset(offset: number): void {
+    this.#checkOpen();
+    if (offset <= this.#logStartOffset) return;
+    this.deleteRecordsBefore(Math.min(offset, this.logEndOffset));
   }
 
   /**

@@ -7,9 +7,9 @@
  * appends copy into the mapping: no syscall per append. Reads hand out subarrays of the
  * mapping; they stay valid after the segment is sealed, truncated or deleted because the
  * mapping lives until the last of them is collected (see mapped-file.ts), and no byte once
- * written is changed while the segment is open (truncation seals at the cut: `sealAt`). Deleting a segment
- * closes its descriptors at once and gives its disk blocks back as soon as no read of it can
- * still be on its way to a client (see `delete`).
+ * written changes while the segment is open (truncation seals at the cut: `sealAt`).
+ * Deleting a segment closes its descriptors at once and gives its disk blocks back as soon as
+ * no read of it can still be on its way to a client (see `delete`).
  *
  * Single writer: all mutation happens on the broker's one JavaScript thread.
  * Crash behaviour: bytes copied into the mapping survive a process crash (page cache); after
@@ -334,6 +334,7 @@ export class Segment {
       this.timeIndex.truncateTo(newNextOffset);
       this.#size = position;
       this.#rescanFromIndex(false);
+      // A compacted segment may have a gap before the cut batch; its base offset is the new end.
       this.#nextOffset = newNextOffset;
     }
     this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);

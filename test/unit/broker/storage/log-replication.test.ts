@@ -9,6 +9,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Log } from '../../../../broker/storage/log.js';
 import { recordsPerTestBatch, testBatch, withBaseOffset } from '../../../helpers/batches.js';
+import { waitFor } from '../../../helpers/broker-process.js';
+import { descriptorsUnder } from '../../../helpers/proc.js';
 
 let directory: string;
 beforeEach(() => { directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-log-repl-')); });
@@ -104,6 +106,21 @@ describe('leader epochs in the log', () => {
   });
 });
 
+describe('the log start on a follower', () => {
+  it('only moves up, and stops at the log end', () => {
+    const log = Log.open(directory, { config: { segmentBytes: 4 * 1024 } });
+    for (let n = 0; n < 6; n += 1) log.append(testBatch(n), { leaderEpoch: n });
+    log.advanceLogStartOffset(25);
+    expect(log.logStartOffset).toBe(25);
+    expect(log.leaderEpochs.entries()[0]).toEqual({ epoch: 2, startOffset: 25 });
+    log.advanceLogStartOffset(10);
+    expect(log.logStartOffset).toBe(25);
+    log.advanceLogStartOffset(500);
+    expect({ start: log.logStartOffset, end: log.logEndOffset }).toEqual({ start: 60, end: 60 });
+    log.close();
+  });
+});
+
 describe('the high watermark', () => {
   it('starts at the log end when no replication ever set it, and writes no file then', () => {
     let log = Log.open(directory);
@@ -154,6 +171,25 @@ describe('the high watermark', () => {
     log.close();
   });
 
+  it('an unreadable checkpoint fails the open with a storage error and leaves no descriptor open', () => {
+    const log = Log.open(directory);
+    log.append(testBatch(0));
+    log.close();
+    fs.mkdirSync(hwFile());
+    expect(() => Log.open(directory)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_STORAGE' }));
+    expect(descriptorsUnder(directory)).toEqual([]);
+  });
+
+  it('truncation below the checkpointed value rewrites the checkpoint at once', () => {
+    const log = Log.open(directory);
+    for (let n = 0; n < 5; n += 1) log.append(testBatch(n));
+    log.highWatermark = 45;
+    log.checkpointHighWatermark();
+    log.truncateTo(20);
+    expect(fs.readFileSync(hwFile(), 'utf8')).toBe('0\n20\n');
+    log.close();
+  });
+
   it('comes back clamped to the recovered log end', () => {
     const log = Log.open(directory);
     for (let n = 0; n < 3; n += 1) log.append(testBatch(n));
@@ -181,6 +217,33 @@ describe('sync waiters and truncation', () => {
     }
     await log.flush();
     await expect(kept).resolves.toBeUndefined();
+    log.close();
+  });
+});
+
+describe('a flush and truncation', () => {
+  it('a flush under way when the log is truncated resolves once what is left is synced', async () => {
+    const held: Array<() => void> = [];
+    const log = Log.open(directory, {
+      hooks: { segmentSync: (_base, sync) => new Promise<void>((resolve) => { held.push(() => resolve(sync())); }) },
+    });
+    for (let n = 0; n < 4; n += 1) log.append(testBatch(n));
+    const flushed = log.flush();
+    const durable = log.waitForSync(35);
+    log.truncateTo(20);
+    await expect(durable).rejects.toMatchObject({ code: 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER' });
+    log.append(testBatch(7));
+    for (const release of held.splice(0)) release();
+    await expect(flushed).resolves.toBeUndefined();
+    // The sync that began before the cut covered the old offsets 20..39, not the new batch there.
+    expect(log.syncedOffset).toBe(20);
+    const newBatch = log.waitForSync(25);
+    const again = log.flush();
+    await waitFor('the next sync to be held', () => held.length > 0);
+    for (const release of held.splice(0)) release();
+    await again;
+    await expect(newBatch).resolves.toBeUndefined();
+    expect(log.syncedOffset).toBe(30);
     log.close();
   });
 });

@@ -169,3 +169,20 @@ describe('a crash during truncation', () => {
     again.close();
   });
 });
+
+describe('a garbled truncation marker', () => {
+  it('stops the open with a storage error instead of guessing where to cut', () => {
+    const log = Log.open(directory, small);
+    for (let n = 0; n < 4; n += 1) log.append(testBatch(n));
+    log.close();
+    fs.writeFileSync(path.join(directory, 'truncation-in-progress'), '0\nforty\n');
+    expect(() => Log.open(directory, small)).toThrow(expect.objectContaining({
+      code: 'SLUICE_ERR_STORAGE',
+      message: expect.stringContaining('interrupted truncation'),
+    }));
+    fs.rmSync(path.join(directory, 'truncation-in-progress'));
+    const reopened = Log.open(directory, small);
+    expect(reopened.logEndOffset).toBe(40);
+    reopened.close();
+  });
+});
