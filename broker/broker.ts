@@ -205,12 +205,15 @@ export class Broker {
       nodeId: options.nodeId ?? 0, brokerEpoch: replication.brokerEpoch, topics: this.topics, writer: replication.writer,
       settings: replication.settings, logger, localAddress: replication.localAddress,
     });
+    if (this.replicas !== undefined) this.metrics.watchReplication(this.replicas, () => this.metadata?.isController ?? false);
     this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
     this.metrics.watchRequestMemory(this.#requestMemory);
     this.#server = net.createServer((socket) => this.#accept(socket));
     this.#server.maxConnections = options.connectionsMax ?? limits.connectionsMax;
     this.#server.on('drop', (peer) => this.#refused(peer));
-    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState()) : undefined;
+    this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
+      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(),
+    }) : undefined;
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */

@@ -12,6 +12,8 @@ import { listGroups } from '../groups/group-listing.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import { registerDebugMemory } from './debug-memory.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { ClusterView } from '../api/context.js';
+import type { ReplicationCounts } from '../replication/replica-manager.js';
 
 function directorySize(directory: string): number {
   let total = 0;
@@ -26,6 +28,12 @@ function describeTopic(topic: Topic) {
     name: topic.record.name,
     partitions: topic.partitions.map((partition) => ({
       partition: partition.index,
+      role: partition.role,
+      leader: partition.leaderId,
+      leaderEpoch: partition.leaderEpoch,
+      replicas: partition.replicas,
+      isr: partition.isr,
+      highWatermark: partition.highWatermark,
       logStartOffset: partition.log.logStartOffset,
       logEndOffset: partition.log.logEndOffset,
       recordBytes: partition.log.size,
@@ -38,9 +46,14 @@ function describeTopic(topic: Topic) {
   };
 }
 
+export interface ClusterSources {
+  cluster: () => ClusterView;
+  replication: () => ReplicationCounts | undefined;
+}
+
 export function createAdminServer(
   topics: TopicManager, metrics: BrokerMetrics, offsets: () => OffsetStore | undefined, groups: () => GroupCoordinator | undefined,
-  debug: () => Record<string, unknown> = () => ({}),
+  debug: () => Record<string, unknown> = () => ({}), sources?: ClusterSources,
 ): FastifyInstance {
   const app = Fastify({ logger: false });
   registerDebugMemory(app, debug);
@@ -49,6 +62,8 @@ export function createAdminServer(
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+  // The brokers as the cluster knows them, and this broker's share of the replication work.
+  app.get('/v1/cluster', async () => ({ ...sources?.cluster().describeCluster(), replication: sources?.replication() ?? null }));
   app.get('/v1/topics', async () => ({ topics: topics.topics().map(describeTopic) }));
   app.get<{ Params: { name: string } }>('/v1/topics/:name', async (request, reply) => {
     try {

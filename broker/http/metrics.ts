@@ -6,6 +6,7 @@
 import client from 'prom-client';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { RequestMemory } from '../protocol/request-memory.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { TopicManager } from '../topics/topic-manager.js';
 
 export class BrokerMetrics {
@@ -67,6 +68,35 @@ export class BrokerMetrics {
     if (bytes === 0) return;
     this.#recordsOut.inc({ topic }, records);
     this.#bytesOut.inc({ topic }, bytes);
+  }
+
+  /**
+   * Replication and cluster figures, read at scrape time: partitions led here whose ISR is short
+   * or which have no leader, ISR changes, follower lag, leaderships, whether this broker is the
+   * controller, and offsets an unclean election made followers truncate away.
+   */
+  watchReplication(replicas: ReplicaManager, isController: () => boolean): void {
+    const registers = [this.registry];
+    const counted = (name: string, help: string, read: (counts: ReturnType<ReplicaManager['counts']>) => number) =>
+      new client.Gauge({ name, help, registers, collect() { this.set(read(replicas.counts())); } });
+    counted('sluice_under_replicated_partitions', 'Partitions led here whose ISR is smaller than their replica set', (counts) => counts.underReplicatedPartitions);
+    counted('sluice_under_min_isr_partitions', 'Partitions led here whose ISR is below min.insync.replicas (acks=all is refused)', (counts) => counts.underMinIsrPartitions);
+    counted('sluice_offline_partitions', 'Partitions with a replica here and no leader', (counts) => counts.offlinePartitions);
+    counted('sluice_leader_count', 'Partitions this broker leads', (counts) => counts.leaderCount);
+    counted('sluice_isr_shrinks_total', 'ISR shrinks this broker made as leader', (counts) => counts.isrShrinks);
+    counted('sluice_isr_expands_total', 'ISR expansions this broker made as leader', (counts) => counts.isrExpands);
+    counted('sluice_unclean_offsets_lost_total', 'Offsets below a high watermark this broker truncated away as a follower (after an unclean election)', (counts) => counts.offsetsLost);
+    new client.Gauge({ name: 'sluice_controller', help: '1 while this broker is the cluster\'s controller', registers, collect() { this.set(isController() ? 1 : 0); } });
+    const lag = (name: string, help: string, read: (entry: ReturnType<ReplicaManager['followerLag']>[number]) => number) =>
+      new client.Gauge({
+        name, help, labelNames: ['topic', 'partition', 'replica'], registers,
+        collect() {
+          this.reset();
+          for (const entry of replicas.followerLag()) this.set({ topic: entry.topic, partition: String(entry.partition), replica: String(entry.replica) }, read(entry));
+        },
+      });
+    lag('sluice_follower_lag_records', 'Records a follower is behind this leader\'s log end (-1: it has not fetched since this broker became leader)', (entry) => entry.lagRecords);
+    lag('sluice_follower_lag_ms', 'Time since the follower was last caught up with this leader', (entry) => entry.lagMs);
   }
 
   /** Bytes of requests held against queued.max.request.bytes, and connections waiting for some, at scrape time. */
