@@ -5,15 +5,19 @@
  * reorder a partition. Buffered bytes are bounded by `bufferMemoryBytes`: past it, `send()`
  * waits until earlier records are acknowledged (backpressure).
  *
+ * Each partition's batches go to its leader. An answer that says the client's metadata is
+ * stale (another leader, a fenced epoch, too few in-sync replicas, a lost connection) makes
+ * the producer refresh metadata before the retry, which then goes wherever the leader is now;
+ * the partition's later batches wait behind the retried one, so its order holds.
+ *
  * Every record has one delivery deadline, `deliveryTimeoutMs` after its send() (Kafka's
  * delivery.timeout.ms): retries of a batch stop once its oldest record passes it, and records
  * still queued behind a batch fail at their own deadline rather than waiting for their turn,
  * so a broker that cannot store is reported within the timeout, not after one full retry
  * cycle per queued batch.
  */
-import type { BrokerConnection } from './connection.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
-import type { MetadataCache } from './metadata.js';
+import { isStaleMetadata, type MetadataCache } from './metadata.js';
 import { keyPartition, StickyPartitioner } from './partitioner.js';
 import { Api } from '../proto/messages.js';
 import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
@@ -101,7 +105,6 @@ interface Undelivered {
 }
 
 export class Producer {
-  readonly #connection: BrokerConnection;
   readonly #metadata: MetadataCache;
   readonly #options: Required<Omit<ProducerOptions, 'acks'>> & { acks: 0 | 1 | -1 };
   readonly #sticky: StickyPartitioner;
@@ -112,8 +115,7 @@ export class Producer {
   #idleWaiters: Array<() => void> = [];
   #closed = false;
 
-  constructor(connection: BrokerConnection, metadata: MetadataCache, options: ProducerOptions = {}) {
-    this.#connection = connection;
+  constructor(metadata: MetadataCache, options: ProducerOptions = {}) {
     this.#metadata = metadata;
     const acks = options.acks === 'all' ? -1 : options.acks ?? -1;
     this.#options = {
@@ -356,17 +358,21 @@ export class Producer {
         }
         const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), 5_000);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, deadline - Date.now()))));
+        // A failed refresh (no broker reachable yet) is the next attempt's problem, not this one's.
+        if (isStaleMetadata(error)) await this.#metadata.refresh().catch(() => {});
       }
     }
   }
 
   async #produce(queue: PartitionQueue, batch: Buffer, timeoutMs: number): Promise<number> {
     const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
+    const { connection } = await this.#metadata.leader(queue.topic, queue.partition);
+    const connectTimeoutMs = Math.min(connection.options.connectTimeoutMs, timeoutMs);
     if (this.#options.acks === 0) {
-      await this.#connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true });
+      await connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true, connectTimeoutMs });
       return -1;
     }
-    const response = await this.#connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs });
+    const response = await connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs, connectTimeoutMs });
     const result = response.topics[0]?.partitions[0];
     if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'the broker answered a produce with no partition result');
     if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
