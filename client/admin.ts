@@ -209,9 +209,9 @@ export class Admin {
 
   /** The broker that coordinates a group. */
   async findCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
-    const connection = await new GroupCoordinator(this.#metadata, groupId).find();
-    const nodeId = [...this.#metadata.brokers.values()].find((broker) => broker.host === connection.options.host && broker.port === connection.options.port)?.nodeId ?? -1;
-    return { nodeId, host: connection.options.host, port: connection.options.port };
+    const coordinator = new GroupCoordinator(this.#metadata, groupId);
+    const connection = await coordinator.find();
+    return { nodeId: coordinator.nodeId, host: connection.options.host, port: connection.options.port };
   }
 
   /** Every group of the cluster: each broker lists the groups it coordinates. */

@@ -29,6 +29,12 @@ export const staleMetadataCodes: ReadonlySet<string> = new Set([
   'SLUICE_ERR_BROKER_SHUTTING_DOWN', 'SLUICE_ERR_LOG_CLOSED', 'SLUICE_ERR_NOT_CONTROLLER',
 ]);
 
+/**
+ * How long a request routed by metadata tries to connect to a leader before giving up and
+ * refreshing the metadata: a dead leader should cost a refresh, not a full connect timeout.
+ */
+export const leaderConnectTimeoutMs = 1000;
+
 export const isStaleMetadata = (error: unknown): boolean => SluiceError.is(error) && staleMetadataCodes.has(error.code);
 
 export class MetadataCache {

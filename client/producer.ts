@@ -17,7 +17,7 @@
  * cycle per queued batch.
  */
 import { errorFromWire, SluiceError } from '../proto/errors.js';
-import { isStaleMetadata, type MetadataCache } from './metadata.js';
+import { isStaleMetadata, leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { keyPartition, StickyPartitioner } from './partitioner.js';
 import { Api } from '../proto/messages.js';
 import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
@@ -367,7 +367,7 @@ export class Producer {
   async #produce(queue: PartitionQueue, batch: Buffer, timeoutMs: number): Promise<number> {
     const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
     const { connection } = await this.#metadata.leader(queue.topic, queue.partition);
-    const connectTimeoutMs = Math.min(connection.options.connectTimeoutMs, timeoutMs);
+    const connectTimeoutMs = Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs, timeoutMs);
     if (this.#options.acks === 0) {
       await connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true, connectTimeoutMs });
       return -1;

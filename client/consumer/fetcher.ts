@@ -8,7 +8,7 @@
  */
 import type { BrokerConnection } from '../connection.js';
 import type { ClientLogger } from '../logger.js';
-import { isStaleMetadata, type MetadataCache } from '../metadata.js';
+import { isStaleMetadata, leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
 import { errorCodes, errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
 import { Api, type FetchPartition, type FetchResponse } from '../../proto/messages.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
@@ -278,7 +278,10 @@ export class Fetcher {
       minBytes: this.#options.minBytes,
       maxBytes: this.#options.maxBytes,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-    }, { signal: this.#abort.signal, timeoutMs: connection.options.requestTimeoutMs + this.#options.maxWaitMs })
+    }, {
+      signal: this.#abort.signal, timeoutMs: connection.options.requestTimeoutMs + this.#options.maxWaitMs,
+      connectTimeoutMs: Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs),
+    })
       .then((response): FetchRound => ({ nodeId, response, asked }), (error: unknown): FetchRound => ({ nodeId, error, asked }));
   }
 

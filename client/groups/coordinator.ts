@@ -25,6 +25,7 @@ export class GroupCoordinator {
   readonly #retryForMs: number;
   readonly #retryBackoffMs: number;
   #connection: BrokerConnection | undefined;
+  #nodeId = -1;
   #finding: Promise<BrokerConnection> | undefined;
 
   constructor(metadata: MetadataCache, groupId: string, options: CoordinatorOptions = {}) {
@@ -38,6 +39,11 @@ export class GroupCoordinator {
     return this.#groupId;
   }
 
+  /** The coordinator's node id as FindCoordinator last named it (-1 before). */
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
   /** Finds the coordinator (once for concurrent callers). */
   find(signal?: AbortSignal): Promise<BrokerConnection> {
     if (this.#connection !== undefined && !this.#connection.closed) return Promise.resolve(this.#connection);
@@ -46,6 +52,7 @@ export class GroupCoordinator {
       if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage ?? '');
       const known = this.#metadata.pool.address(answer.nodeId);
       const sameAddress = known !== undefined && known.host === answer.host && known.port === answer.port;
+      this.#nodeId = answer.nodeId;
       this.#connection = sameAddress ? this.#metadata.pool.node(answer.nodeId)! : this.#metadata.pool.at({ host: answer.host, port: answer.port });
       return this.#connection;
     }, signal).finally(() => { this.#finding = undefined; });
