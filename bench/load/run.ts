@@ -116,7 +116,7 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
     if (config.mode === 'consume' && config.embedded) await fillForConsume(config, bootstrap, progress);
     const { partitions, available } = await prepareTopic(config, bootstrap);
     const tasks = tasksFor(config, bootstrap, partitions, available);
-    const verifying = config.verify === true && config.mode === 'produce' ? prepareVerify(config, tasks, partitions) : undefined;
+    const verifying = config.verify === true && config.mode === 'produce' ? prepareVerify(tasks, partitions) : undefined;
     const outcome = await drive(config, tasks, progress, broker);
     const result: BenchResult = { ...outcome, config: { ...config, bootstrap }, partitions, startedAt: started.toISOString(), environment: environment() };
     if (verifying !== undefined) {
@@ -131,7 +131,7 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
 }
 
 /** Gives every producer of a verify run its id and a file for its acknowledged ids. */
-function prepareVerify(config: BenchConfig, tasks: WorkerTask[], partitions: number): { runId: string; directory: string } {
+function prepareVerify(tasks: WorkerTask[], partitions: number): { runId: string; directory: string } {
   const runId = crypto.randomBytes(6).toString('hex');
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
   for (const task of tasks) {

@@ -459,7 +459,7 @@ export class FakeBroker {
     const send = () => { if (!socket.destroyed) socket.write(encodeResponse(answer as never)); };
     // An empty fetch waits a little, as a long poll does, so a client does not spin on the fake.
     const fetch = answer.fetch as { topics: Array<{ partitions: Array<{ records: Buffer; errorCode: number }> }> } | undefined;
-    const empty = fetch !== undefined && fetch.topics.every((topic) => topic.partitions.every((partition) => partition.records.length === 0 && partition.errorCode === 0));
+    const empty = fetch?.topics.every((topic) => topic.partitions.every((partition) => partition.records.length === 0 && partition.errorCode === 0));
     if (empty) setTimeout(send, Math.min(50, (request.fetch as FetchRequest).maxWaitMs));
     else send();
   }
