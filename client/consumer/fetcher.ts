@@ -8,7 +8,7 @@
  */
 import type { BrokerConnection } from '../connection.js';
 import type { ClientLogger } from '../logger.js';
-import { isStaleMetadata, leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
+import { leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
 import { errorCodes, errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
 import { Api, type FetchPartition, type FetchResponse } from '../../proto/messages.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
@@ -258,7 +258,13 @@ export class Fetcher {
     if (this.#refreshing !== undefined) return;
     const unknown = [...new Set(states.filter((state) => this.#metadata.partition(state.topic, state.partition) === undefined).map((state) => state.topic))];
     const refreshed = unknown.length > 0 ? Promise.all(unknown.map((topic) => this.#metadata.topic(topic, { signal: this.#abort.signal }))) : this.#metadata.refresh(this.#abort.signal);
-    this.#refreshing = refreshed.then(() => {}, (error: unknown) => {
+    this.#refreshing = refreshed.then(() => {
+      // A partition the topic does not have will not appear by waiting.
+      const absent = states.find((state) => this.#metadata.partition(state.topic, state.partition) === undefined);
+      if (absent !== undefined && !this.#stopped) {
+        this.#events.onError(new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${absent.topic} has no partition ${absent.partition}`));
+      }
+    }, (error: unknown) => {
       if (SluiceError.is(error) && !error.retriable && !this.#stopped) this.#events.onError(error);
     }).finally(() => { this.#refreshing = undefined; });
   }
@@ -311,8 +317,10 @@ export class Fetcher {
             state.skipCommitted = true;
             continue;
           }
+          // Any retriable answer waits for the partition's turn again (after a metadata refresh);
+          // throwing here would drop what the other partitions of this answer brought.
           const error = errorFromWire(result.errorCode, result.errorMessage);
-          if (!isStaleMetadata(error)) throw error;
+          if (!error.retriable) throw error;
           moved.push(state);
           continue;
         }

@@ -91,6 +91,8 @@ export class FakeCluster {
   readonly requests: SeenRequest[] = [];
   readonly produces: ProduceAttempt[] = [];
   controllerId = 0;
+  /** Brokers left out of Metadata (gone from the cluster) though still listening. */
+  readonly departed = new Set<number>();
   /** Which broker coordinates every group; -1: none (COORDINATOR_NOT_AVAILABLE). */
   coordinatorId = 0;
   readonly groups = new Map<string, GroupState>();
@@ -208,7 +210,7 @@ export class FakeCluster {
   #metadata(asked: string[]): unknown {
     const names = asked.length === 0 ? [...this.partitions.keys()] : asked;
     return {
-      brokers: [...this.nodes].filter(([, node]) => node.listening).map(([nodeId, node]) => ({ nodeId, host: '127.0.0.1', port: node.port })),
+      brokers: [...this.nodes].filter(([nodeId, node]) => node.listening && !this.departed.has(nodeId)).map(([nodeId, node]) => ({ nodeId, host: '127.0.0.1', port: node.port })),
       controllerId: this.controllerId,
       topics: names.map((name) => {
         const partitions = this.partitions.get(name);
@@ -427,6 +429,11 @@ export class FakeBroker {
     });
     this.#server = server;
     this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  /** Client connections open now. */
+  get openConnections(): number {
+    return this.#sockets.size;
   }
 
   /** Breaks every open connection (the client sees them drop); the broker keeps listening. */

@@ -126,6 +126,19 @@ describe('producer routing', () => {
     expect(stored(fake, 'orders', 0)).toEqual(Array.from({ length: 10 }, (_, index) => `r${index}`));
   });
 
+  it('closes the connection of a broker that left the metadata', async () => {
+    const fake = await cluster(3, { orders: 3 });
+    const producer = client(fake.node(0).bootstrap).producer({ lingerMs: 0, retryBackoffMs: 10 });
+    await producer.send({ topic: 'orders', messages: [{ value: 'x', partition: 2 }] });
+    expect(fake.node(2).openConnections).toBe(1);
+    // Broker 2 leaves the cluster; its partition moves to broker 0, and the refresh that follows the refusal retires the connection.
+    fake.departed.add(2);
+    fake.moveLeader('orders', 2, 0);
+    await producer.send({ topic: 'orders', messages: [{ value: 'y', partition: 2 }] });
+    await waitFor('the connection to broker 2 to close', () => fake.node(2).openConnections === 0, 5000);
+    expect(fake.produces.map((produce) => produce.nodeId)).toEqual([2, 2, 0]);
+  });
+
   it('shares one metadata refresh among partitions that fail together', async () => {
     const fake = await cluster(2, { orders: 8 });
     const producer = client(fake.bootstrap, { metadataRefreshBackoffMs: 200 }).producer({ lingerMs: 0, retryBackoffMs: 10 });
@@ -170,6 +183,37 @@ describe('consumer routing', () => {
     const latest = fake.seen(Api.FETCH).at(-1)!;
     expect(latest.nodeId).toBe(1);
     expect((latest.body as FetchRequest).topics[0]!.partitions.find((partition) => partition.partition === 0)?.currentLeaderEpoch).toBe(1);
+  });
+
+  it('goes on fetching when the connection to a leader drops, and when the leader dies and another takes over', async () => {
+    const fake = await cluster(2, { orders: 1 });
+    const sluice = client(fake.bootstrap);
+    const producer = sluice.producer({ lingerMs: 0 });
+    const consumer = sluice.consumer({ maxWaitMs: 50 });
+    consumer.assign([{ topic: 'orders', partition: 0, offset: 0 }]);
+    const received: string[] = [];
+    const receive = (count: number) => waitFor(`${count} records`, async () => {
+      received.push(...(await consumer.poll({ timeoutMs: 100 })).map((record) => record.value!.toString()));
+      return received.length >= count;
+    });
+    await producer.send({ topic: 'orders', messages: [{ value: 'r0', partition: 0 }] });
+    await receive(1);
+    fake.node(0).dropConnections();
+    await producer.send({ topic: 'orders', messages: [{ value: 'r1', partition: 0 }] });
+    await receive(2);
+    await fake.node(0).close();
+    fake.moveLeader('orders', 0, 1);
+    await producer.send({ topic: 'orders', messages: [{ value: 'r2', partition: 0 }] });
+    await receive(3);
+    expect(received).toEqual(['r0', 'r1', 'r2']);
+    expect(fake.seen(Api.FETCH).at(-1)!.nodeId).toBe(1);
+  });
+
+  it('fails a consumer assigned a partition the topic does not have', async () => {
+    const fake = await cluster(1, { orders: 1 });
+    const consumer = client(fake.bootstrap).consumer({ maxWaitMs: 50 });
+    consumer.assign([{ topic: 'orders', partition: 5, offset: 0 }]);
+    await expect(consumer.poll({ timeoutMs: 3000 })).rejects.toThrow(/topic orders has no partition 5/);
   });
 
   it('answers a fenced epoch with a refresh: a client whose metadata is old catches up', async () => {
