@@ -166,17 +166,24 @@ export function checkRecords(acks: AckLog, partitions: ReadonlyMap<number, reado
 export async function verifyTopic(bootstrap: string | string[], acks: AckLog, options: { timeoutMs?: number } = {}): Promise<VerifyReport> {
   const sluice = new Sluice({ bootstrap, clientId: 'sluice-bench-verify', connectTimeoutMs: 5000 });
   try {
-    const description = await sluice.admin().describeTopic(acks.topic);
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    // Right after brokers were killed a partition may have no leader yet: wait for one.
+    let description = await sluice.admin().describeTopic(acks.topic);
+    for (;;) {
+      const leaderless = description.partitions.filter((partition) => partition.logEndOffset < 0).map((partition) => partition.partition);
+      if (leaderless.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`cannot verify ${acks.topic}: partitions ${leaderless.join(', ')} have had no leader to read from for ${timeoutMs} ms; retry once they do`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      description = await sluice.admin().describeTopic(acks.topic);
+    }
     const ends = new Map(description.partitions.map((partition) => [partition.partition, partition.logEndOffset]));
-    const unknown = [...ends].filter(([, end]) => end < 0).map(([partition]) => partition);
-    if (unknown.length > 0) throw new Error(`cannot verify ${acks.topic}: partitions ${unknown.join(', ')} have no leader to read from; retry once they do`);
     const records = new Map<number, DecodedRecord[]>(description.partitions.map((partition) => [partition.partition, []]));
     const consumer = sluice.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
     consumer.assign(description.partitions.map((partition) => ({ topic: acks.topic, partition: partition.partition, offset: partition.logStartOffset })));
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     const done = () => [...ends].every(([partition, end]) => (consumer.position(acks.topic, partition) ?? 0) >= end);
     while (!done()) {
-      if (Date.now() > deadline) throw new Error(`reading ${acks.topic} back did not reach its end within ${options.timeoutMs ?? 120_000} ms`);
+      if (Date.now() > deadline) throw new Error(`reading ${acks.topic} back did not reach its end within ${timeoutMs} ms`);
       for (const record of await consumer.poll({ timeoutMs: 200 })) {
         if (record.offset < ends.get(record.partition)!) records.get(record.partition)!.push(record);
       }
