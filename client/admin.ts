@@ -5,7 +5,7 @@
  */
 import type { BrokerConnection } from './connection.js';
 import { GroupCoordinator } from './groups/coordinator.js';
-import type { MetadataCache } from './metadata.js';
+import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
 import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, LATEST_TIMESTAMP } from '../proto/messages.js';
 
@@ -218,7 +218,12 @@ export class Admin {
   async listGroups(): Promise<Array<{ groupId: string; state: string; members: number }>> {
     await this.#metadata.refresh();
     const nodes = this.#metadata.pool.nodeIds();
-    const listings = await Promise.all(nodes.map((nodeId) => this.#metadata.pool.node(nodeId)!.request<'listGroups'>(Api.LIST_GROUPS, {})));
+    // A broker that cannot answer now (dying, or just gone) coordinates nothing anyone can use: skip it.
+    const listings = await Promise.all(nodes.map((nodeId) => this.#metadata.pool.node(nodeId)!.request<'listGroups'>(Api.LIST_GROUPS, {}, { connectTimeoutMs: leaderConnectTimeoutMs })
+      .catch((error: unknown) => {
+        if (SluiceError.is(error) && error.retriable && nodes.length > 1) return { groups: [] };
+        throw error;
+      })));
     const groups = new Map<string, { groupId: string; state: string; members: number }>();
     for (const listing of listings) for (const group of listing.groups) groups.set(group.groupId, { groupId: group.groupId, state: group.state, members: group.members });
     return [...groups.values()];

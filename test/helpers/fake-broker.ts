@@ -93,6 +93,8 @@ export class FakeCluster {
   controllerId = 0;
   /** Brokers left out of Metadata (gone from the cluster) though still listening. */
   readonly departed = new Set<number>();
+  /** Brokers Metadata still lists though they stopped listening (their session has not expired yet). */
+  readonly ghosts = new Set<number>();
   /** Which broker coordinates every group; -1: none (COORDINATOR_NOT_AVAILABLE). */
   coordinatorId = 0;
   readonly groups = new Map<string, GroupState>();
@@ -191,6 +193,8 @@ export class FakeCluster {
       case Api.JOIN_GROUP: case Api.SYNC_GROUP: case Api.HEARTBEAT: case Api.LEAVE_GROUP: case Api.OFFSET_COMMIT: case Api.OFFSET_FETCH:
         if (nodeId !== this.coordinatorId) throw { errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: `broker ${nodeId} does not coordinate this group` };
         return this.#group(request);
+      case Api.LIST_GROUPS:
+        return { groups: nodeId === this.coordinatorId ? [...this.groups].map(([groupId, group]) => ({ groupId, state: 'Stable', members: group.members.length })) : [] };
       case Api.CREATE_TOPICS: case Api.DELETE_TOPICS: case Api.ELECT_LEADERS:
         if (nodeId !== this.controllerId) throw { errorCode: wire('SLUICE_ERR_NOT_CONTROLLER'), errorMessage: `broker ${nodeId} is not the controller` };
         return this.#admin(request);
@@ -210,7 +214,7 @@ export class FakeCluster {
   #metadata(asked: string[]): unknown {
     const names = asked.length === 0 ? [...this.partitions.keys()] : asked;
     return {
-      brokers: [...this.nodes].filter(([nodeId, node]) => node.listening && !this.departed.has(nodeId)).map(([nodeId, node]) => ({ nodeId, host: '127.0.0.1', port: node.port })),
+      brokers: [...this.nodes].filter(([nodeId, node]) => (node.listening || this.ghosts.has(nodeId)) && !this.departed.has(nodeId)).map(([nodeId, node]) => ({ nodeId, host: '127.0.0.1', port: node.port })),
       controllerId: this.controllerId,
       topics: names.map((name) => {
         const partitions = this.partitions.get(name);

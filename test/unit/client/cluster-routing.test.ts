@@ -281,6 +281,17 @@ describe('group coordinator', () => {
 });
 
 describe('admin and the controller', () => {
+  it('lists the groups of every broker, skipping one that is listed but dead', async () => {
+    const fake = await cluster(3, { orders: 1 });
+    fake.coordinatorId = 1;
+    await client(fake.bootstrap).admin().resetOffsets('billing', 'orders', 'earliest');
+    await fake.node(2).close();
+    fake.ghosts.add(2);
+    const groups = await client(fake.node(0).bootstrap).admin().listGroups();
+    expect(groups).toEqual([{ groupId: 'billing', state: 'Stable', members: 0 }]);
+    expect(fake.seen(Api.LIST_GROUPS).map((request) => request.nodeId).sort()).toEqual([0, 1]);
+  });
+
   it('creates topics with a replication factor and configs on the controller, following NOT_CONTROLLER', async () => {
     const fake = await cluster(3, {});
     fake.controllerId = 1;
