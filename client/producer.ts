@@ -48,6 +48,8 @@ export interface ProducerOptions {
   /** Attempts after the first for a retriable error (default: unbounded, the delivery timeout bounds them). */
   retries?: number;
   retryBackoffMs?: number;
+  /** Longest pause between retries: the back-off doubles up to this (Kafka's retry.backoff.max.ms, default 1000). */
+  retryBackoffMaxMs?: number;
   /** How long a record may take from send() to acknowledgement, retries included (default 120 000). */
   deliveryTimeoutMs?: number;
   bufferMemoryBytes?: number;
@@ -119,7 +121,7 @@ export class Producer {
     this.#metadata = metadata;
     const acks = options.acks === 'all' ? -1 : options.acks ?? -1;
     this.#options = {
-      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100,
+      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
       bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, ...options, acks,
     };
     if (!(this.#options.deliveryTimeoutMs > 0)) {
@@ -356,7 +358,8 @@ export class Producer {
           for (const piece of pieces) piece.reject(failure);
           return;
         }
-        const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), 5_000);
+        // Capped low so a partition whose leader comes back (a failover) is tried again within a second.
+        const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), this.#options.retryBackoffMaxMs);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, deadline - Date.now()))));
         // A failed refresh (no broker reachable yet) is the next attempt's problem, not this one's.
         if (isStaleMetadata(error)) await this.#metadata.refresh().catch(() => {});

@@ -126,6 +126,26 @@ describe('producer routing', () => {
     expect(stored(fake, 'orders', 0)).toEqual(Array.from({ length: 10 }, (_, index) => `r${index}`));
   });
 
+  it('tries a partition again within about a second of its leader coming back after a long election', async () => {
+    let electedAt = Infinity;
+    const fake = await cluster(2, { orders: 1 });
+    const producer = client(fake.bootstrap).producer({ lingerMs: 0 });
+    await producer.send({ topic: 'orders', messages: [{ value: 'before', partition: 0 }] });
+    fake.moveLeader('orders', 0, -1);
+    const electing = setTimeout(() => {
+      fake.moveLeader('orders', 0, 1);
+      electedAt = Date.now();
+    }, 6400);
+    try {
+      await producer.send({ topic: 'orders', messages: [{ value: 'after', partition: 0 }] });
+    } finally {
+      clearTimeout(electing);
+    }
+    // Backing off to 5 s would wait until ~11 s; capped at 1 s it retries by ~7.5 s.
+    expect(Date.now() - electedAt).toBeLessThan(1500);
+    expect(stored(fake, 'orders', 0)).toEqual(['before', 'after']);
+  }, 20_000);
+
   it('closes the connection of a broker that left the metadata', async () => {
     const fake = await cluster(3, { orders: 3 });
     const producer = client(fake.node(0).bootstrap).producer({ lingerMs: 0, retryBackoffMs: 10 });
