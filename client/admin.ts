@@ -195,7 +195,11 @@ export class Admin {
       topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
     }
     const electionType = options.type === 'preferred' ? ElectionType.PREFERRED : ElectionType.UNCLEAN;
-    const response = await this.#onController((connection) => connection.request<'electLeaders'>(Api.ELECT_LEADERS, { electionType, ...(topics === undefined ? {} : { topics }) }));
+    const response = await this.#onController((connection) => connection.request<'electLeaders'>(Api.ELECT_LEADERS, { electionType, ...(topics === undefined ? {} : { topics }) }))
+      .catch((error: unknown) => {
+        if (!SluiceError.is(error) || error.code !== 'SLUICE_ERR_UNKNOWN_API') throw error;
+        throw new SluiceError('SLUICE_ERR_UNKNOWN_API', 'the broker does not elect leaders: it is not part of a cluster (a single broker leads every partition itself), or its version predates elections', { cause: error });
+      });
     const results: ElectionResult[] = [];
     for (const topic of response.topics) {
       for (const partition of topic.partitions) {

@@ -301,6 +301,13 @@ describe('group coordinator', () => {
 });
 
 describe('admin and the controller', () => {
+  it('says plainly that a broker without elections (a single node) cannot elect leaders', async () => {
+    const fake = await cluster(1, { orders: 1 }, {
+      intercept: (_nodeId, request) => (request.api === Api.ELECT_LEADERS ? { errorCode: errorCodes.SLUICE_ERR_UNKNOWN_API.wire, errorMessage: 'unknown API 19' } : undefined),
+    });
+    await expect(client(fake.bootstrap).admin().electLeaders({ type: 'preferred' })).rejects.toThrow(/does not elect leaders: it is not part of a cluster/);
+  });
+
   it('lists the groups of every broker, skipping one that is listed but dead', async () => {
     const fake = await cluster(3, { orders: 1 });
     fake.coordinatorId = 1;
