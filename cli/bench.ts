@@ -16,6 +16,8 @@ interface BenchFlags {
   workload?: string;
   topic?: string;
   partitions?: string;
+  replicationFactor?: string;
+  topicConfig?: string[];
   recordSize?: string;
   records?: string;
   duration?: string;
@@ -42,6 +44,16 @@ function number(text: string | undefined, flag: string): number | undefined {
   return value;
 }
 
+function topicConfigs(entries: string[]): Record<string, string> {
+  const configs: Record<string, string> = {};
+  for (const entry of entries) {
+    const separator = entry.indexOf('=');
+    if (separator <= 0) throw new Error(`--topic-config takes key=value, got "${entry}"`);
+    configs[entry.slice(0, separator)] = entry.slice(separator + 1);
+  }
+  return configs;
+}
+
 function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig {
   const preset = values.workload === undefined ? undefined : workloads[values.workload];
   if (values.workload !== undefined && preset === undefined) throw new Error(`unknown workload "${values.workload}"; known: ${Object.keys(workloads).join(', ')}`);
@@ -63,6 +75,8 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
     embedded: values.embedded === true,
     topic: values.topic ?? 'sluice-bench',
     partitions: number(values.partitions, '--partitions') ?? base.partitions ?? 6,
+    ...(values.replicationFactor === undefined ? {} : { replicationFactor: number(values.replicationFactor, '--replication-factor')! }),
+    ...((values.topicConfig ?? []).length === 0 ? {} : { topicConfigs: topicConfigs(values.topicConfig!) }),
     recordBytes: Math.max(8, number(values.recordSize, '--record-size') ?? base.recordBytes ?? 100),
     ...(records === undefined ? {} : { records }),
     ...(durationS === undefined ? {} : { durationS }),
@@ -132,6 +146,8 @@ function withLoadOptions(command: Command): Command {
     .option('--workload <name>', `start from a named workload: ${Object.keys(workloads).join(', ')}`)
     .option('--topic <name>', 'topic (default: sluice-bench)')
     .option('--partitions <n>', 'partitions of the topic (default: 6)')
+    .option('--replication-factor <r>', 'replicas of each partition when the topic is created (default: the broker\'s)')
+    .option('--topic-config <key=value>', 'a config of the topic when it is created, e.g. min.insync.replicas=2 (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--record-size <bytes>', 'value size (default: 100)')
     .option('--records <n>', 'records to send (default: 1,000,000 unless --duration)')
     .option('--duration <s>', 'run this long instead of a record count')

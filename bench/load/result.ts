@@ -9,6 +9,10 @@ export interface BenchConfig {
   embedded: boolean;
   topic: string;
   partitions: number;
+  /** Replicas per partition when the run creates the topic (default: the broker's). */
+  replicationFactor?: number;
+  /** Configs of the topic when the run creates it (min.insync.replicas, ...). */
+  topicConfigs?: Record<string, string>;
   recordBytes: number;
   records?: number;
   durationS?: number;

@@ -54,7 +54,13 @@ async function prepareTopic(config: BenchConfig, bootstrap: string): Promise<{ p
   const sluice = new Sluice({ bootstrap, connectTimeoutMs: 5000 });
   try {
     const admin = sluice.admin();
-    if (!(await admin.listTopics()).includes(config.topic)) await admin.createTopic(config.topic, { partitions: config.partitions });
+    if (!(await admin.listTopics()).includes(config.topic)) {
+      await admin.createTopic(config.topic, {
+        partitions: config.partitions,
+        ...(config.replicationFactor === undefined ? {} : { replicationFactor: config.replicationFactor }),
+        ...(config.topicConfigs === undefined ? {} : { configs: config.topicConfigs }),
+      });
+    }
     const description = await admin.describeTopic(config.topic);
     return {
       partitions: description.partitions.length,

@@ -114,6 +114,21 @@ describe('sluice cluster', () => {
   });
 });
 
+describe('sluice bench against a cluster', () => {
+  it('creates its topic with --replication-factor and --topic-config, produces to each leader, and verifies from each leader', async () => {
+    const cluster = await fakeCluster();
+    cluster.controllerId = 1;
+    const result = await runCli(['bench', 'produce', '--bootstrap', cluster.bootstrap, '--topic', 'load', '--partitions', '3', '--replication-factor', '3',
+      '--topic-config', 'min.insync.replicas=2', '--records', '3000', '--acks', 'all', '--verify', '--quiet'], { timeoutMs: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(cluster.created).toEqual([{ name: 'load', partitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+    expect(result.stdout).toContain('total: 3000 acknowledged, 0 missing, 0 duplicated, 0 out of order, 0 misplaced');
+    expect(cluster.produces.every((produce) => produce.nodeId === cluster.partition('load', produce.partition).leader)).toBe(true);
+    expect(new Set(cluster.seen(Api.FETCH).map((request) => request.nodeId))).toEqual(new Set([0, 1, 2]));
+  });
+});
+
 describe('--bootstrap lists in the data commands', () => {
   it('produces and consumes through a list whose first broker is down, each partition on its leader', async () => {
     const cluster = await fakeCluster({ orders: 3 });
