@@ -1,5 +1,6 @@
 /**
- * `sluice bench produce|consume|e2e [flags]` and `sluice bench compare A.json B.json`.
+ * `sluice bench produce|consume|e2e [flags]`, `sluice bench verify --acks-file F` and
+ * `sluice bench compare A.json B.json`.
  * Load tests against a running broker (--bootstrap) or one started for the run (--embedded).
  * Flags left out take the --workload's value, then the defaults named in the help.
  */
@@ -15,6 +16,8 @@ interface BenchFlags {
   workload?: string;
   topic?: string;
   partitions?: string;
+  replicationFactor?: string;
+  topicConfig?: string[];
   recordSize?: string;
   records?: string;
   duration?: string;
@@ -30,6 +33,8 @@ interface BenchFlags {
   json?: string;
   report?: string;
   quiet?: boolean;
+  verify?: boolean;
+  acksFile?: string;
 }
 
 function number(text: string | undefined, flag: string): number | undefined {
@@ -37,6 +42,16 @@ function number(text: string | undefined, flag: string): number | undefined {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} takes a non-negative number, got "${text}"`);
   return value;
+}
+
+function topicConfigs(entries: string[]): Record<string, string> {
+  const configs: Record<string, string> = {};
+  for (const entry of entries) {
+    const separator = entry.indexOf('=');
+    if (separator <= 0) throw new Error(`--topic-config takes key=value, got "${entry}"`);
+    configs[entry.slice(0, separator)] = entry.slice(separator + 1);
+  }
+  return configs;
 }
 
 function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig {
@@ -60,6 +75,8 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
     embedded: values.embedded === true,
     topic: values.topic ?? 'sluice-bench',
     partitions: number(values.partitions, '--partitions') ?? base.partitions ?? 6,
+    ...(values.replicationFactor === undefined ? {} : { replicationFactor: number(values.replicationFactor, '--replication-factor')! }),
+    ...((values.topicConfig ?? []).length === 0 ? {} : { topicConfigs: topicConfigs(values.topicConfig!) }),
     recordBytes: Math.max(8, number(values.recordSize, '--record-size') ?? base.recordBytes ?? 100),
     ...(records === undefined ? {} : { records }),
     ...(durationS === undefined ? {} : { durationS }),
@@ -70,6 +87,8 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
     batchSize: number(values.batchSize, '--batch-size') ?? base.batchSize ?? 16384,
     lingerMs: number(values.lingerMs, '--linger-ms') ?? base.lingerMs ?? 5,
     warmupS: number(values.warmup, '--warmup') ?? base.warmupS ?? 0,
+    ...(values.verify === true ? { verify: true } : {}),
+    ...(values.acksFile === undefined ? {} : { acksFile: values.acksFile }),
   };
 }
 
@@ -87,6 +106,11 @@ async function summary(result: BenchResult): Promise<string> {
     lines.push(barChart('records/s per second', result.series.slice(0, 30).map((sample) => [`${sample.second + 1}s`, sample.records])));
   }
   if (result.error !== undefined) lines.push(`ended early: ${result.error} (partial result)`);
+  if (result.config.verify) {
+    const { formatReport } = await import('../bench/verify.js');
+    if (result.failedRecords) lines.push(`${result.failedRecords.toLocaleString('en-US')} records were not acknowledged (their sends failed); they are not counted as missing`);
+    lines.push(result.verify !== undefined ? formatReport(result.verify) : `FAILED: could not read the topic back: ${result.verifyError ?? 'unknown reason'}`);
+  }
   return lines.join('\n');
 }
 
@@ -102,6 +126,16 @@ async function runMode(mode: BenchConfig['mode'], flags: BenchFlags): Promise<vo
   if (flags.report !== undefined) fs.writeFileSync(flags.report, renderReport([result]));
   process.stdout.write(`${await summary(result)}\n`);
   if (result.error !== undefined) process.exitCode = 1;
+  if (config.verify && result.verify?.ok !== true) process.exitCode = 1;
+}
+
+/** `sluice bench verify`: checks a topic again against the acknowledged ids a --verify run wrote. */
+async function verifyAgain(flags: { bootstrap?: string; acksFile: string; json?: boolean }): Promise<void> {
+  const { formatReport, verifyTopic } = await import('../bench/verify.js');
+  const acks = JSON.parse(fs.readFileSync(flags.acksFile, 'utf8')) as import('../bench/verify.js').AckLog;
+  const report = await verifyTopic(flags.bootstrap ?? '127.0.0.1:9400', acks);
+  process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
+  if (!report.ok) process.exitCode = 1;
 }
 
 /** The load flags every mode takes. */
@@ -112,6 +146,8 @@ function withLoadOptions(command: Command): Command {
     .option('--workload <name>', `start from a named workload: ${Object.keys(workloads).join(', ')}`)
     .option('--topic <name>', 'topic (default: sluice-bench)')
     .option('--partitions <n>', 'partitions of the topic (default: 6)')
+    .option('--replication-factor <r>', 'replicas of each partition when the topic is created (default: the broker\'s)')
+    .option('--topic-config <key=value>', 'a config of the topic when it is created, e.g. min.insync.replicas=2 (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--record-size <bytes>', 'value size (default: 100)')
     .option('--records <n>', 'records to send (default: 1,000,000 unless --duration)')
     .option('--duration <s>', 'run this long instead of a record count')
@@ -132,7 +168,7 @@ function withLoadOptions(command: Command): Command {
 export function benchCommand(program: Command): void {
   const bench = program.command('bench')
     .description('load tests with live progress, percentiles, JSON and HTML reports')
-    .argument('[mode]', 'produce, consume, e2e or compare')
+    .argument('[mode]', 'produce, consume, e2e, verify or compare')
     .action((mode: string | undefined, _flags: unknown, self: Command) => {
       if (mode === undefined) {
         self.outputHelp();
@@ -147,8 +183,21 @@ export function benchCommand(program: Command): void {
     ['e2e', 'producers at --rate and consumers at the live end; reports send-to-receive latency', 'sluice bench e2e --embedded --rate 20000 --duration 10'],
   ];
   for (const [mode, description, example] of modes) {
-    withExamples(withLoadOptions(bench.command(mode).description(description)).action((flags: BenchFlags) => runMode(mode, flags)), example);
+    const command = withLoadOptions(bench.command(mode).description(description));
+    const examples = [example];
+    if (mode === 'produce') {
+      command
+        .option('--verify', 'tag every record with an id, then read the topic back and report acknowledged-but-missing, duplicated and out-of-order records per partition (exit 1 if any acknowledged record is missing)')
+        .option('--acks-file <file>', 'with --verify: write the acknowledged ids, to check again later with `sluice bench verify`');
+      examples.push('sluice bench produce --bootstrap h1:9400,h2:9400 --topic checked --acks all --records 100000 --verify');
+    }
+    withExamples(command.action((flags: BenchFlags) => runMode(mode, flags)), ...examples);
   }
+  withExamples(bench.command('verify').description('check a topic again against the acknowledged ids a `bench produce --verify --acks-file` run wrote')
+    .requiredOption('--acks-file <file>', 'the file --acks-file wrote')
+    .option('--bootstrap <host:port,...>', 'brokers to read from (default: 127.0.0.1:9400)')
+    .option('--json', 'print the report as JSON')
+    .action((flags: { bootstrap?: string; acksFile: string; json?: boolean }) => verifyAgain(flags)), 'sluice bench verify --acks-file acks.json --bootstrap 127.0.0.1:9400');
   withExamples(bench.command('compare').description('compare two JSON results side by side')
     .argument('<a.json>', 'first result').argument('<b.json>', 'second result')
     .action(async (first: string, second: string) => {

@@ -1,4 +1,4 @@
-/** The client a command talks to the broker with, on the command's --bootstrap. */
+/** The client a command talks to the cluster with, from the command's --bootstrap list. */
 import type { Command } from 'commander';
 import type { Admin } from '../client/admin.js';
 import { Sluice } from '../client/sluice.js';

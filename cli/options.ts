@@ -5,7 +5,7 @@ export const defaultBootstrap = '127.0.0.1:9400';
 
 /** Adds --bootstrap; on a command with subcommands it applies to all of them. */
 export function withBootstrap(command: Command): Command {
-  return command.option('--bootstrap <host:port>', 'the broker to talk to', defaultBootstrap);
+  return command.option('--bootstrap <host:port>', 'the broker to talk to; a list h1:p1,h2:p2 is tried in turn', defaultBootstrap);
 }
 
 /** A parser for a whole number of at least `min`, for commander's argParser. */

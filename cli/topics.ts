@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { withAdmin } from './connect.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
+import { nodeList, table } from './table.js';
 
 function parseConfigs(entries: string[]): Record<string, string> {
   const configs: Record<string, string> = {};
@@ -22,11 +23,17 @@ export function topicsCommand(program: Command): void {
   withExamples(topics.command('create').argument('<name>', 'topic name')
     .description('create a topic')
     .option('--partitions <n>', 'number of partitions', wholeNumber(1), 1)
-    .option('--config <key=value>', 'a topic config (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, ...', collect, [])
-    .action((name: string, options: { partitions: number; config: string[] }, command: Command) => withAdmin(command, async (admin) => {
-      await admin.createTopic(name, { partitions: options.partitions, configs: parseConfigs(options.config) });
-      process.stdout.write(`created topic ${name} with ${options.partitions} partition${options.partitions === 1 ? '' : 's'}\n`);
-    })), 'sluice topics create orders --partitions 4 --config cleanup.policy=compact');
+    .option('--replication-factor <r>', 'copies of each partition (default: the broker\'s default.replication.factor)', wholeNumber(1))
+    .option('--config <key=value>', 'a topic config (repeatable): retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy, min.insync.replicas, ...', collect, [])
+    .action((name: string, options: { partitions: number; replicationFactor?: number; config: string[] }, command: Command) => withAdmin(command, async (admin) => {
+      await admin.createTopic(name, {
+        partitions: options.partitions, configs: parseConfigs(options.config),
+        ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
+      });
+      const factor = options.replicationFactor === undefined ? '' : `, replication factor ${options.replicationFactor}`;
+      process.stdout.write(`created topic ${name} with ${options.partitions} partition${options.partitions === 1 ? '' : 's'}${factor}\n`);
+    })), 'sluice topics create orders --partitions 4 --config cleanup.policy=compact',
+  'sluice topics create payments --partitions 6 --replication-factor 3 --config min.insync.replicas=2');
 
   withExamples(topics.command('list').description('list topic names, one a line')
     .option('--json', 'print a JSON array')
@@ -36,7 +43,7 @@ export function topicsCommand(program: Command): void {
     })), 'sluice topics list --bootstrap 127.0.0.1:9400');
 
   withExamples(topics.command('describe').argument('<name>', 'topic name')
-    .description('partitions of a topic with their leader, start and end offsets')
+    .description('partitions of a topic: leader, leader epoch, replicas, in-sync replicas, offline replicas, start and end offsets')
     .option('--json', 'print JSON')
     .action((name: string, options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
       const description = await admin.describeTopic(name);
@@ -45,10 +52,10 @@ export function topicsCommand(program: Command): void {
         return;
       }
       process.stdout.write(`topic ${description.name}: ${description.partitions.length} partitions\n`);
-      process.stdout.write('partition  leader  start-offset  end-offset\n');
-      for (const partition of description.partitions) {
-        process.stdout.write(`${String(partition.partition).padStart(9)}  ${String(partition.leader).padStart(6)}  ${String(partition.logStartOffset).padStart(12)}  ${String(partition.logEndOffset).padStart(10)}\n`);
-      }
+      process.stdout.write(table(['partition', 'leader', 'epoch', 'replicas', 'isr', 'offline', 'start-offset', 'end-offset'], description.partitions.map((partition) => [
+        partition.partition, partition.leader < 0 ? 'none' : partition.leader, partition.leaderEpoch, nodeList(partition.replicas), nodeList(partition.isr),
+        nodeList(partition.offlineReplicas), partition.logStartOffset, partition.logEndOffset,
+      ])));
     })), 'sluice topics describe orders --json');
 
   withExamples(topics.command('delete').argument('<name>', 'topic name')

@@ -1,13 +1,59 @@
 /**
- * Topic administration: create, delete, list, and describe (partitions with their offsets).
+ * Topic, group and cluster administration. Topic changes and elections go to the controller
+ * (found in the metadata, found again when a broker answers NOT_CONTROLLER); group requests go
+ * to the group's coordinator; offsets are asked of each partition's leader.
  */
 import type { BrokerConnection } from './connection.js';
-import { errorFromWire } from '../proto/errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../proto/messages.js';
+import { GroupCoordinator } from './groups/coordinator.js';
+import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
+import { errorFromWire, SluiceError } from '../proto/errors.js';
+import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, LATEST_TIMESTAMP } from '../proto/messages.js';
+
+export interface PartitionDescription {
+  partition: number;
+  /** -1: no leader now (offline, or an election is running). */
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  offlineReplicas: number[];
+  /** -1 when the leader could not be asked. */
+  logStartOffset: number;
+  logEndOffset: number;
+}
 
 export interface TopicDescription {
   name: string;
-  partitions: Array<{ partition: number; leader: number; logStartOffset: number; logEndOffset: number }>;
+  partitions: PartitionDescription[];
+}
+
+export interface ClusterDescription {
+  clusterId: string;
+  controllerId: number;
+  brokers: Array<ClusterBroker & { controller: boolean }>;
+}
+
+export interface CreateTopicOptions {
+  partitions?: number;
+  /** Copies of each partition (default: the broker's default.replication.factor, 1 on a single broker). */
+  replicationFactor?: number;
+  /** Topic configs: retention.ms, cleanup.policy, min.insync.replicas, ... */
+  configs?: Record<string, string>;
+  validateOnly?: boolean;
+}
+
+export interface ElectLeadersOptions {
+  type: 'preferred' | 'unclean';
+  /** Partitions to elect for; default every partition. */
+  partitions?: Array<{ topic: string; partition?: number }>;
+}
+
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /** Undefined when the election was done (or not needed: ELECTION_NOT_NEEDED is reported as `notNeeded`). */
+  error?: SluiceError;
+  notNeeded: boolean;
 }
 
 export interface GroupDescription {
@@ -21,38 +67,64 @@ export interface GroupDescription {
 
 export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
 
-export class Admin {
-  readonly #connection: BrokerConnection;
+/** How long a controller request keeps following a moving controller. */
+const controllerRetryMs = 30_000;
 
-  constructor(connection: BrokerConnection) {
-    this.#connection = connection;
+export class Admin {
+  readonly #metadata: MetadataCache;
+
+  constructor(metadata: MetadataCache) {
+    this.#metadata = metadata;
   }
 
-  async createTopic(name: string, options: { partitions?: number; configs?: Record<string, string>; validateOnly?: boolean } = {}): Promise<void> {
-    const response = await this.#connection.request<'createTopics'>(Api.CREATE_TOPICS, {
-      topics: [{ name, partitions: options.partitions ?? 1, replicationFactor: 1, configs: options.configs ?? {} }],
-      validateOnly: options.validateOnly ?? false,
+  /**
+   * Runs `work` on the controller; a broker that is not (or no longer) the controller makes
+   * the admin refresh the metadata and ask the controller it names.
+   */
+  async #onController<T>(work: (connection: BrokerConnection) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + controllerRetryMs;
+    for (;;) {
+      try {
+        return await work(await this.#metadata.controller());
+      } catch (error) {
+        const moved = SluiceError.is(error) && (error.code === 'SLUICE_ERR_NOT_CONTROLLER' || error.code === 'SLUICE_ERR_CONNECTION');
+        if (!moved || Date.now() >= deadline) throw error;
+        await this.#metadata.refresh().catch(() => {});
+      }
+    }
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
+    await this.#onController(async (connection) => {
+      const response = await connection.request<'createTopics'>(Api.CREATE_TOPICS, {
+        topics: [{
+          name, partitions: options.partitions ?? 1, configs: options.configs ?? {},
+          // Left out, the broker's default.replication.factor applies.
+          ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
+        }],
+        validateOnly: options.validateOnly ?? false,
+      });
+      const result = response.topics[0];
+      if (result !== undefined && result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
-    const result = response.topics[0];
-    if (result !== undefined && result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
   }
 
   async deleteTopic(name: string): Promise<void> {
-    const response = await this.#connection.request<'deleteTopics'>(Api.DELETE_TOPICS, { topics: [name] });
-    const result = response.topics[0];
-    if (result !== undefined && result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    await this.#onController(async (connection) => {
+      const response = await connection.request<'deleteTopics'>(Api.DELETE_TOPICS, { topics: [name] });
+      const result = response.topics[0];
+      if (result !== undefined && result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    });
+    this.#metadata.forget(name);
   }
 
   async listTopics(): Promise<string[]> {
-    const response = await this.#connection.request<'metadata'>(Api.METADATA, { topics: [] });
-    return response.topics.map((topic) => topic.name).sort();
+    return (await this.#metadata.allTopics()).map((topic) => topic.name).sort();
   }
 
+  /** A topic's partitions: leader, leader epoch, replicas, ISR, offline replicas, and offsets from each leader. */
   async describeTopic(name: string): Promise<TopicDescription> {
-    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics: [name] });
-    const topic = metadata.topics[0];
-    if (topic === undefined) throw errorFromWire(3, `unknown topic ${name}`);
-    if (topic.errorCode !== 0) throw errorFromWire(topic.errorCode, topic.errorMessage);
+    const topic = await this.#metadata.topic(name, { refresh: true });
     const indexes = topic.partitions.map((partition) => partition.partition);
     const [starts, ends] = await Promise.all([this.#offsets(name, indexes, EARLIEST_TIMESTAMP), this.#offsets(name, indexes, LATEST_TIMESTAMP)]);
     return {
@@ -60,26 +132,113 @@ export class Admin {
       partitions: topic.partitions.map((partition) => ({
         partition: partition.partition,
         leader: partition.leader,
+        leaderEpoch: partition.leaderEpoch ?? 0,
+        replicas: [...partition.replicas],
+        isr: [...partition.isr],
+        offlineReplicas: [...(partition.offlineReplicas ?? [])],
         logStartOffset: starts.get(partition.partition) ?? -1,
         logEndOffset: ends.get(partition.partition) ?? -1,
       })),
     };
   }
 
-  /** The broker that coordinates a group. */
-  async findCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
-    return this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: groupId, keyType: 0 });
+  /**
+   * The brokers of the cluster (alive or not), the controller and how many partitions each
+   * leads. A broker without DescribeCluster (a single node of an older version) is described
+   * from its Metadata.
+   */
+  async describeCluster(): Promise<ClusterDescription> {
+    let described: { clusterId: string; controllerId: number; brokers: ClusterBroker[] };
+    try {
+      described = await this.#metadata.pool.any((connection, request) => connection.request<'describeCluster'>(Api.DESCRIBE_CLUSTER, {}, request));
+    } catch (error) {
+      if (!SluiceError.is(error) || error.code !== 'SLUICE_ERR_UNKNOWN_API') throw error;
+      described = await this.#clusterFromMetadata();
+    }
+    return {
+      clusterId: described.clusterId,
+      controllerId: described.controllerId,
+      brokers: [...described.brokers].sort((a, b) => a.nodeId - b.nodeId).map((broker) => ({
+        nodeId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack ?? '', alive: broker.alive, brokerEpoch: broker.brokerEpoch,
+        leaderCount: broker.leaderCount, shuttingDown: broker.shuttingDown, controller: broker.nodeId === described.controllerId,
+      })),
+    };
   }
 
+  async #clusterFromMetadata(): Promise<{ clusterId: string; controllerId: number; brokers: ClusterBroker[] }> {
+    const topics = await this.#metadata.allTopics();
+    const leaderCounts = new Map<number, number>();
+    for (const topic of topics) for (const partition of topic.partitions) leaderCounts.set(partition.leader, (leaderCounts.get(partition.leader) ?? 0) + 1);
+    return {
+      clusterId: '',
+      controllerId: this.#metadata.controllerId,
+      brokers: [...this.#metadata.brokers.values()].map((broker) => ({
+        nodeId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack ?? '', alive: true, brokerEpoch: 0,
+        leaderCount: leaderCounts.get(broker.nodeId) ?? 0, shuttingDown: false,
+      })),
+    };
+  }
+
+  /**
+   * Asks the controller to elect leaders: 'preferred' moves leadership back to each
+   * partition's first replica where it is in sync; 'unclean' lets an out-of-sync replica lead
+   * an offline partition (records may be lost). Without `partitions`, every partition.
+   */
+  async electLeaders(options: ElectLeadersOptions): Promise<ElectionResult[]> {
+    let topics: Array<{ name: string; partitions: number[] }> | undefined;
+    if (options.partitions !== undefined) {
+      const byTopic = new Map<string, number[]>();
+      for (const entry of options.partitions) {
+        const partitions = entry.partition !== undefined ? [entry.partition] : (await this.#metadata.topic(entry.topic, { refresh: true })).partitions.map((partition) => partition.partition);
+        byTopic.set(entry.topic, [...(byTopic.get(entry.topic) ?? []), ...partitions]);
+      }
+      topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+    }
+    const electionType = options.type === 'preferred' ? ElectionType.PREFERRED : ElectionType.UNCLEAN;
+    const response = await this.#onController((connection) => connection.request<'electLeaders'>(Api.ELECT_LEADERS, { electionType, ...(topics === undefined ? {} : { topics }) }))
+      .catch((error: unknown) => {
+        if (!SluiceError.is(error) || error.code !== 'SLUICE_ERR_UNKNOWN_API') throw error;
+        throw new SluiceError('SLUICE_ERR_UNKNOWN_API', 'the broker does not elect leaders: it is not part of a cluster (a single broker leads every partition itself), or its version predates elections', { cause: error });
+      });
+    const results: ElectionResult[] = [];
+    for (const topic of response.topics) {
+      for (const partition of topic.partitions) {
+        const error = partition.errorCode === 0 ? undefined : errorFromWire(partition.errorCode, partition.errorMessage);
+        const notNeeded = error?.code === 'SLUICE_ERR_ELECTION_NOT_NEEDED';
+        results.push({ topic: topic.name, partition: partition.partition, notNeeded, ...(error === undefined || notNeeded ? {} : { error }) });
+      }
+    }
+    return results;
+  }
+
+  /** The broker that coordinates a group. */
+  async findCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
+    const coordinator = new GroupCoordinator(this.#metadata, groupId);
+    const connection = await coordinator.find();
+    return { nodeId: coordinator.nodeId, host: connection.options.host, port: connection.options.port };
+  }
+
+  /** Every group of the cluster: each broker lists the groups it coordinates. */
   async listGroups(): Promise<Array<{ groupId: string; state: string; members: number }>> {
-    return (await this.#connection.request<'listGroups'>(Api.LIST_GROUPS, {})).groups;
+    await this.#metadata.refresh();
+    const nodes = this.#metadata.pool.nodeIds();
+    // A broker that cannot answer now (dying, or just gone) coordinates nothing anyone can use: skip it.
+    const listings = await Promise.all(nodes.map((nodeId) => this.#metadata.pool.node(nodeId)!.request<'listGroups'>(Api.LIST_GROUPS, {}, { connectTimeoutMs: leaderConnectTimeoutMs })
+      .catch((error: unknown) => {
+        if (SluiceError.is(error) && error.retriable && nodes.length > 1) return { groups: [] };
+        throw error;
+      })));
+    const groups = new Map<string, { groupId: string; state: string; members: number }>();
+    for (const listing of listings) for (const group of listing.groups) groups.set(group.groupId, { groupId: group.groupId, state: group.state, members: group.members });
+    return [...groups.values()];
   }
 
   /** Committed offsets of a group with each partition's log end and lag. */
   async describeGroup(groupId: string): Promise<GroupDescription> {
+    const coordinator = new GroupCoordinator(this.#metadata, groupId);
     const [described, committed] = await Promise.all([
-      this.#connection.request<'describeGroups'>(Api.DESCRIBE_GROUPS, { groupIds: [groupId] }),
-      this.#connection.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics: [] }),
+      coordinator.request<'describeGroups'>(Api.DESCRIBE_GROUPS, { groupIds: [groupId] }),
+      coordinator.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics: [] }),
     ]);
     const group = described.groups[0];
     const memberDetails = (group?.members ?? []).map((member) => ({
@@ -120,13 +279,31 @@ export class Admin {
       }));
     }
     const entries = [...offsets].map(([partition, offset]) => ({ partition, offset }));
-    const response = await this.#connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] });
-    for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    await new GroupCoordinator(this.#metadata, groupId).call(async (connection) => {
+      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] });
+      for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    });
     return entries;
   }
 
+  /** Offsets at `timestamp` of a topic's partitions, each asked of its leader (a partition whose leader cannot answer is left out). */
   async #offsets(topic: string, partitions: number[], timestamp: number): Promise<Map<number, number>> {
-    const response = await this.#connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: partitions.map((partition) => ({ partition, timestamp })) }] });
-    return new Map((response.topics[0]?.partitions ?? []).map((partition) => [partition.partition, partition.offset]));
+    const byLeader = new Map<number, { connection: BrokerConnection; partitions: Array<{ partition: number; timestamp: number; currentLeaderEpoch: number }> }>();
+    for (const partition of partitions) {
+      const leader = await this.#metadata.leader(topic, partition).catch(() => undefined);
+      if (leader === undefined) continue;
+      let group = byLeader.get(leader.nodeId);
+      if (group === undefined) byLeader.set(leader.nodeId, group = { connection: leader.connection, partitions: [] });
+      group.partitions.push({ partition, timestamp, currentLeaderEpoch: leader.leaderEpoch });
+    }
+    const offsets = new Map<number, number>();
+    await Promise.all([...byLeader.values()].map(async (group) => {
+      const response = await group.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: group.partitions }] }).catch((error: unknown) => {
+        if (SluiceError.is(error) && error.retriable) return undefined;
+        throw error;
+      });
+      for (const partition of response?.topics[0]?.partitions ?? []) if (partition.errorCode === 0) offsets.set(partition.partition, partition.offset);
+    }));
+    return offsets;
   }
 }

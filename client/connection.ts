@@ -38,6 +38,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** The broker sends no response (produce with acks=0): resolve once written. */
   noResponse?: boolean;
+  /** How long to keep trying to connect for this request (default the connection's connectTimeoutMs). */
+  connectTimeoutMs?: number;
 }
 
 export class BrokerConnection {
@@ -47,6 +49,8 @@ export class BrokerConnection {
   #pending = new Map<number, Pending>();
   #nextCorrelationId = 1;
   #closed = false;
+  /** Closed because the broker left the cluster: requests fail as retriable, to be routed elsewhere. */
+  #retired = false;
 
   constructor(options: ConnectionOptions) {
     this.options = {
@@ -71,7 +75,7 @@ export class BrokerConnection {
   async request<F extends keyof RequestBodies>(api: ApiKey, body: RequestBodies[F], options: RequestOptions = {}): Promise<ResponseBodies[F]> {
     const field = apiBodyField[api] as F;
     options.signal?.throwIfAborted();
-    const socket = await this.#connect(options.signal);
+    const socket = await this.#connect(options.signal, options.connectTimeoutMs ?? this.options.connectTimeoutMs);
     const correlationId = this.#nextCorrelationId;
     this.#nextCorrelationId = (this.#nextCorrelationId % 0x7fffffff) + 1;
     const frame = encodeRequest({ api, version: 1, correlationId, clientId: this.options.clientId, [field]: body });
@@ -111,15 +115,16 @@ export class BrokerConnection {
     return new SluiceError('SLUICE_ERR_CONNECTION', `connection to ${this.address} failed: ${(cause as Error)?.message ?? cause}`, { cause });
   }
 
-  #connect(signal: AbortSignal | undefined): Promise<net.Socket> {
+  #connect(signal: AbortSignal | undefined, timeoutMs: number): Promise<net.Socket> {
+    if (this.#retired) return Promise.reject(this.#connectionError(new Error('the broker left the cluster metadata')));
     if (this.#closed) return Promise.reject(new SluiceError('SLUICE_ERR_ABORTED', 'the connection was closed'));
     if (this.#socket !== undefined) return Promise.resolve(this.#socket);
-    this.#connecting ??= this.#connectWithBackoff(signal).finally(() => { this.#connecting = undefined; });
+    this.#connecting ??= this.#connectWithBackoff(signal, timeoutMs).finally(() => { this.#connecting = undefined; });
     return this.#connecting;
   }
 
-  async #connectWithBackoff(signal: AbortSignal | undefined): Promise<net.Socket> {
-    const deadline = Date.now() + this.options.connectTimeoutMs;
+  async #connectWithBackoff(signal: AbortSignal | undefined, timeoutMs: number): Promise<net.Socket> {
+    const deadline = Date.now() + timeoutMs;
     let backoff = this.options.reconnectBackoffMs;
     for (;;) {
       try {
@@ -183,6 +188,16 @@ export class BrokerConnection {
     clearTimeout(pending.timer);
     if (response.errorCode !== 0) pending.reject(errorFromWire(response.errorCode, response.errorMessage));
     else pending.resolve(response[pending.field]);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connection of a broker that left the cluster: its requests fail as retriable. */
+  retire(): void {
+    this.#retired = true;
+    this.close();
   }
 
   close(): void {

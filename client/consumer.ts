@@ -8,14 +8,16 @@
  * The work is split: consumer/fetcher.ts fetches and buffers, consumer/positions.ts keeps
  * positions and commits, consumer/membership.ts ties the group membership to both.
  */
-import type { BrokerConnection } from './connection.js';
 import { SluiceError } from '../proto/errors.js';
 import type { DecodedRecord } from '../proto/record-batch/record-batch.js';
 import { Fetcher } from './consumer/fetcher.js';
 import { startMembership, type SubscribeOptions } from './consumer/membership.js';
 import { type OffsetEntry, Positions, type SeekTarget } from './consumer/positions.js';
 import type { AssignorName } from './groups/assignors.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import type { GroupMember } from './groups/group-member.js';
+import { type ClientLogger, defaultLogger } from './logger.js';
+import type { MetadataCache } from './metadata.js';
 
 export type ConsumerRecord = DecodedRecord;
 export type { SeekTarget } from './consumer/positions.js';
@@ -53,7 +55,8 @@ type Settings = Required<Omit<ConsumerOptions, 'groupId' | 'groupInstanceId'>> &
 const fencedCodes = new Set(['SLUICE_ERR_ILLEGAL_GENERATION', 'SLUICE_ERR_UNKNOWN_MEMBER_ID', 'SLUICE_ERR_REBALANCE_IN_PROGRESS']);
 
 export class Consumer {
-  readonly #connection: BrokerConnection;
+  readonly #metadata: MetadataCache;
+  readonly #coordinator: GroupCoordinator | undefined;
   readonly #options: Settings;
   readonly #positions: Positions;
   readonly #fetcher: Fetcher;
@@ -64,20 +67,21 @@ export class Consumer {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  constructor(connection: BrokerConnection, options: ConsumerOptions = {}) {
-    this.#connection = connection;
+  constructor(metadata: MetadataCache, options: ConsumerOptions = {}, logger: ClientLogger = defaultLogger()) {
+    this.#metadata = metadata;
+    this.#coordinator = options.groupId === undefined ? undefined : new GroupCoordinator(metadata, options.groupId);
     this.#options = {
       maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, partitionMaxBytes: 1024 * 1024,
       maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', autoCommit: true, autoCommitIntervalMs: 5000,
       assignor: 'cooperative-sticky', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, rebalanceTimeoutMs: options.sessionTimeoutMs ?? 10_000,
       ...options, groupId: options.groupId, groupInstanceId: options.groupInstanceId,
     };
-    this.#positions = new Positions(connection, {
+    this.#positions = new Positions(metadata, this.#coordinator, {
       groupId: this.#options.groupId,
       autoOffsetReset: this.#options.autoOffsetReset,
       membership: () => ({ generationId: this.#member?.generationId ?? -1, memberId: this.#member?.memberId ?? '' }),
     });
-    this.#fetcher = new Fetcher(connection, this.#positions, this.#options, {
+    this.#fetcher = new Fetcher(metadata, logger, this.#positions, this.#options, {
       onRecords: () => this.#wake(),
       onError: (error) => this.#fail(error),
       failed: () => this.#error !== undefined,
@@ -108,9 +112,9 @@ export class Consumer {
    */
   subscribe(topics: string[] | RegExp, options: SubscribeOptions = {}): void {
     const groupId = this.#options.groupId;
-    if (groupId === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'subscribe() needs a consumer created with a groupId');
+    if (groupId === undefined || this.#coordinator === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'subscribe() needs a consumer created with a groupId');
     if (this.#member !== undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'this consumer is already subscribed');
-    this.#member = startMembership(this.#connection, this.#positions, this.#fetcher, { ...this.#options, groupId, topics }, {
+    this.#member = startMembership(this.#coordinator, this.#metadata, this.#positions, this.#fetcher, { ...this.#options, groupId, topics }, {
       ...options,
       onError: (error) => this.#fail(error),
     });

@@ -1,7 +1,10 @@
 export { Sluice, type SluiceOptions } from './sluice.js';
 export { DeliveryError, Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
-export { Admin, type TopicDescription } from './admin.js';
+export {
+  Admin, type ClusterDescription, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,
+} from './admin.js';
+export type { ClientLogger } from './logger.js';
 export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from '../proto/errors.js';
 export { keyPartition, murmur2 } from './partitioner.js';
 export * from '../proto/record-batch/index.js';

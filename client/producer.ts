@@ -5,15 +5,19 @@
  * reorder a partition. Buffered bytes are bounded by `bufferMemoryBytes`: past it, `send()`
  * waits until earlier records are acknowledged (backpressure).
  *
+ * Each partition's batches go to its leader. An answer that says the client's metadata is
+ * stale (another leader, a fenced epoch, too few in-sync replicas, a lost connection) makes
+ * the producer refresh metadata before the retry, which then goes wherever the leader is now;
+ * the partition's later batches wait behind the retried one, so its order holds.
+ *
  * Every record has one delivery deadline, `deliveryTimeoutMs` after its send() (Kafka's
  * delivery.timeout.ms): retries of a batch stop once its oldest record passes it, and records
  * still queued behind a batch fail at their own deadline rather than waiting for their turn,
  * so a broker that cannot store is reported within the timeout, not after one full retry
  * cycle per queued batch.
  */
-import type { BrokerConnection } from './connection.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
-import type { MetadataCache } from './metadata.js';
+import { isStaleMetadata, leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { keyPartition, StickyPartitioner } from './partitioner.js';
 import { Api } from '../proto/messages.js';
 import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
@@ -44,6 +48,8 @@ export interface ProducerOptions {
   /** Attempts after the first for a retriable error (default: unbounded, the delivery timeout bounds them). */
   retries?: number;
   retryBackoffMs?: number;
+  /** Longest pause between retries: the back-off doubles up to this (Kafka's retry.backoff.max.ms, default 1000). */
+  retryBackoffMaxMs?: number;
   /** How long a record may take from send() to acknowledgement, retries included (default 120 000). */
   deliveryTimeoutMs?: number;
   bufferMemoryBytes?: number;
@@ -101,7 +107,6 @@ interface Undelivered {
 }
 
 export class Producer {
-  readonly #connection: BrokerConnection;
   readonly #metadata: MetadataCache;
   readonly #options: Required<Omit<ProducerOptions, 'acks'>> & { acks: 0 | 1 | -1 };
   readonly #sticky: StickyPartitioner;
@@ -112,12 +117,11 @@ export class Producer {
   #idleWaiters: Array<() => void> = [];
   #closed = false;
 
-  constructor(connection: BrokerConnection, metadata: MetadataCache, options: ProducerOptions = {}) {
-    this.#connection = connection;
+  constructor(metadata: MetadataCache, options: ProducerOptions = {}) {
     this.#metadata = metadata;
     const acks = options.acks === 'all' ? -1 : options.acks ?? -1;
     this.#options = {
-      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100,
+      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
       bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, ...options, acks,
     };
     if (!(this.#options.deliveryTimeoutMs > 0)) {
@@ -354,19 +358,24 @@ export class Producer {
           for (const piece of pieces) piece.reject(failure);
           return;
         }
-        const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), 5_000);
+        // Capped low so a partition whose leader comes back (a failover) is tried again within a second.
+        const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), this.#options.retryBackoffMaxMs);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, deadline - Date.now()))));
+        // A failed refresh (no broker reachable yet) is the next attempt's problem, not this one's.
+        if (isStaleMetadata(error)) await this.#metadata.refresh().catch(() => {});
       }
     }
   }
 
   async #produce(queue: PartitionQueue, batch: Buffer, timeoutMs: number): Promise<number> {
     const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
+    const { connection } = await this.#metadata.leader(queue.topic, queue.partition);
+    const connectTimeoutMs = Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs, timeoutMs);
     if (this.#options.acks === 0) {
-      await this.#connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true });
+      await connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true, connectTimeoutMs });
       return -1;
     }
-    const response = await this.#connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs });
+    const response = await connection.request<'produce'>(Api.PRODUCE, body, { timeoutMs, connectTimeoutMs });
     const result = response.topics[0]?.partitions[0];
     if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'the broker answered a produce with no partition result');
     if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);

@@ -21,10 +21,16 @@ export interface WorkerTask {
   partitions: number[];
   /** Consumers in e2e: record send-to-receive latency from the timestamps producers wrote. */
   measureLatency: boolean;
+  /**
+   * Producers of a --verify run: every record carries its id and partition (bench/verify.ts),
+   * failed sends are counted rather than fatal, and the acknowledged ids are written to
+   * `ackFile` before the worker reports that it is done.
+   */
+  verify?: { producerId: string; partitionCount: number; ackFile: string };
 }
 
 export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'tick'; records: number; bytes: number; histogram: string }
-  | { kind: 'done'; totalRecords: number }
+  | { kind: 'done'; totalRecords: number; failedRecords?: number }
   | { kind: 'error'; message: string; totalRecords: number };

@@ -1,5 +1,6 @@
 /** The settings and the results of one `sluice bench` run, as written with --json. */
 import type { Compression } from '../../proto/record-batch/record-batch.js';
+import type { VerifyReport } from '../verify.js';
 
 export interface BenchConfig {
   mode: 'produce' | 'consume' | 'e2e';
@@ -8,6 +9,10 @@ export interface BenchConfig {
   embedded: boolean;
   topic: string;
   partitions: number;
+  /** Replicas per partition when the run creates the topic (default: the broker's). */
+  replicationFactor?: number;
+  /** Configs of the topic when the run creates it (min.insync.replicas, ...). */
+  topicConfigs?: Record<string, string>;
   recordBytes: number;
   records?: number;
   durationS?: number;
@@ -22,6 +27,10 @@ export interface BenchConfig {
   lingerMs: number;
   /** Latencies of the first seconds are left out of the percentiles (the run warms up). */
   warmupS: number;
+  /** produce: tag every record, and read the topic back afterwards to check nothing acknowledged is missing. */
+  verify?: boolean;
+  /** With verify: where to write the acknowledged ids (bench/verify.ts AckLog), to check again later. */
+  acksFile?: string;
 }
 
 export interface LatencySummary {
@@ -54,4 +63,10 @@ export interface BenchResult {
   /** Set when the run ended early: the result holds what was measured until then. */
   error?: string;
   partial: boolean;
+  /** A --verify run: what reading the topic back found. */
+  verify?: VerifyReport;
+  /** A --verify run: records whose send failed for good (not acknowledged, so not counted as missing). */
+  failedRecords?: number;
+  /** A --verify run whose read-back could not be done: why. */
+  verifyError?: string;
 }

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import hdr from 'hdr-histogram-js';
 import { packageRoot } from '../../proto/package-root.js';
 import { Sluice } from '../../client/sluice.js';
@@ -15,6 +16,7 @@ import { type BrokerProcess, launchBroker } from '../broker-process.js';
 import type { WorkerMessage, WorkerTask } from './messages.js';
 import type { Progress } from './progress.js';
 import type { BenchConfig, BenchResult, LatencySummary, SecondSample } from './result.js';
+import { type AckLog, type ProducerAcks, verifyTopic } from '../verify.js';
 
 const workerPath = path.join(packageRoot(import.meta.url), 'dist', 'bench', 'load', 'worker.js');
 const histogramOptions = { lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 } as const;
@@ -52,7 +54,13 @@ async function prepareTopic(config: BenchConfig, bootstrap: string): Promise<{ p
   const sluice = new Sluice({ bootstrap, connectTimeoutMs: 5000 });
   try {
     const admin = sluice.admin();
-    if (!(await admin.listTopics()).includes(config.topic)) await admin.createTopic(config.topic, { partitions: config.partitions });
+    if (!(await admin.listTopics()).includes(config.topic)) {
+      await admin.createTopic(config.topic, {
+        partitions: config.partitions,
+        ...(config.replicationFactor === undefined ? {} : { replicationFactor: config.replicationFactor }),
+        ...(config.topicConfigs === undefined ? {} : { configs: config.topicConfigs }),
+      });
+    }
     const description = await admin.describeTopic(config.topic);
     return {
       partitions: description.partitions.length,
@@ -114,11 +122,45 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
     if (config.mode === 'consume' && config.embedded) await fillForConsume(config, bootstrap, progress);
     const { partitions, available } = await prepareTopic(config, bootstrap);
     const tasks = tasksFor(config, bootstrap, partitions, available);
+    const verifying = config.verify === true && config.mode === 'produce' ? prepareVerify(tasks, partitions) : undefined;
     const outcome = await drive(config, tasks, progress, broker);
-    return { ...outcome, config: { ...config, bootstrap }, partitions, startedAt: started.toISOString(), environment: environment() };
+    const result: BenchResult = { ...outcome, config: { ...config, bootstrap }, partitions, startedAt: started.toISOString(), environment: environment() };
+    if (verifying !== undefined) {
+      progress.note(`reading ${config.topic} back to verify it`);
+      Object.assign(result, await finishVerify(config, bootstrap, verifying, outcome.failedRecords ?? 0));
+    }
+    return result;
   } finally {
     await broker?.stop();
     if (dataDirectory !== undefined) fs.rmSync(dataDirectory, { recursive: true, force: true });
+  }
+}
+
+/** Gives every producer of a verify run its id and a file for its acknowledged ids. */
+function prepareVerify(tasks: WorkerTask[], partitions: number): { runId: string; directory: string } {
+  const runId = crypto.randomBytes(6).toString('hex');
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
+  for (const task of tasks) {
+    if (task.role !== 'producer') continue;
+    task.verify = { producerId: `${runId}-${task.index}`, partitionCount: partitions, ackFile: path.join(directory, `producer-${task.index}.json`) };
+  }
+  return { runId, directory };
+}
+
+/** Collects what the producers had acknowledged and checks the topic against it. */
+async function finishVerify(config: BenchConfig, bootstrap: string, verifying: { runId: string; directory: string }, failedRecords: number): Promise<Partial<BenchResult>> {
+  try {
+    const producers: ProducerAcks[] = fs.readdirSync(verifying.directory).filter((name) => name.endsWith('.json')).sort()
+      .map((name) => JSON.parse(fs.readFileSync(path.join(verifying.directory, name), 'utf8')) as ProducerAcks);
+    const acks: AckLog = { runId: verifying.runId, topic: config.topic, producers };
+    if (config.acksFile !== undefined) fs.writeFileSync(config.acksFile, `${JSON.stringify(acks)}\n`);
+    try {
+      return { verify: await verifyTopic(bootstrap, acks), failedRecords };
+    } catch (error) {
+      return { verifyError: error instanceof Error ? error.message : String(error), failedRecords };
+    }
+  } finally {
+    fs.rmSync(verifying.directory, { recursive: true, force: true });
   }
 }
 
@@ -136,7 +178,7 @@ function environment(): BenchResult['environment'] {
   return { node: process.version, platform: `${os.type()} ${os.release()}`, cpus: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}`, memoryBytes: os.totalmem() };
 }
 
-type DriveOutcome = Pick<BenchResult, 'series' | 'latency' | 'totals' | 'error' | 'partial'>;
+type DriveOutcome = Pick<BenchResult, 'series' | 'latency' | 'totals' | 'error' | 'partial' | 'failedRecords'>;
 
 /** Runs the workers to the end (or the first failure) and merges what they report. */
 function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, broker: BrokerProcess | undefined): Promise<DriveOutcome> {
@@ -151,6 +193,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
     let bytes = 0;
     let lastProgressAt = performance.now();
     let error: string | undefined;
+    let failedRecords: number | undefined;
     let finished = false;
     const workers: Worker[] = tasks.map((task) => ({ child: fork(workerPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }), task, started: false, ready: false, done: false, totalRecords: 0 }));
     const second = () => Math.floor((performance.now() - startedAt) / 1000);
@@ -175,6 +218,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
         totals: { records: counted, bytes, seconds, recordsPerSec: counted / seconds, mbps: bytes / 1024 ** 2 / seconds },
         ...(error === undefined ? {} : { error }),
         partial: error !== undefined,
+        ...(failedRecords === undefined ? {} : { failedRecords }),
       });
     };
     const onMessage = (worker: Worker, message: WorkerMessage) => {
@@ -205,6 +249,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
       } else {
         worker.done = true;
         worker.totalRecords = message.totalRecords;
+        if (message.failedRecords !== undefined) failedRecords = (failedRecords ?? 0) + message.failedRecords;
         if (workers.every((candidate) => candidate.done || (config.mode === 'e2e' && candidate.task.role === 'consumer' && counted >= totalProduced()))) finish();
       }
     };

@@ -9,10 +9,13 @@
  * and send-to-receive latencies count from when the record should have gone out, not when it
  * did (coordinated omission corrected).
  */
+import fs from 'node:fs';
 import hdr from 'hdr-histogram-js';
 import type { Consumer } from '../../client/consumer.js';
-import type { Producer } from '../../client/producer.js';
+import { keyPartition } from '../../client/partitioner.js';
+import { DeliveryError, type Producer, type ProducerRecord } from '../../client/producer.js';
 import { Sluice } from '../../client/sluice.js';
+import { AckRecorder, verifyHeaders } from '../verify.js';
 import type { WorkerMessage, WorkerTask } from './messages.js';
 
 const histogramOptions = { lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 } as const;
@@ -52,7 +55,16 @@ function makeKey(task: WorkerTask, sequence: number): Buffer | null {
   return Buffer.from(`key-${key}`);
 }
 
-async function produce(task: WorkerTask, producer: Producer, meter: Meter, stopAt: number): Promise<void> {
+/** Consecutive records a verifying producer sends to one partition before moving to the next. */
+const verifyRunLength = 100;
+
+/** What a verifying producer knows at the end: which records were acknowledged, how many failed. */
+interface VerifyState {
+  recorder: AckRecorder;
+  failed: number;
+}
+
+async function produce(task: WorkerTask, producer: Producer, meter: Meter, stopAt: number, verify: VerifyState | undefined): Promise<void> {
   const template = Buffer.alloc(task.recordBytes, 'x');
   const perSend = task.rate === undefined ? 500 : Math.max(1, Math.round(task.rate / 1000));
   const started = performance.now();
@@ -66,16 +78,37 @@ async function produce(task: WorkerTask, producer: Producer, meter: Meter, stopA
     }
     const intendedMicros = (performance.timeOrigin + (task.rate === undefined ? performance.now() : intended)) * 1000;
     const count = Math.min(perSend, task.records - sequence);
-    const messages = new Array(count);
+    const messages = new Array<ProducerRecord>(count);
+    const first = sequence;
     for (let index = 0; index < count; index += 1) {
       const value = Buffer.from(template);
       value.writeDoubleBE(intendedMicros, 0);
-      messages[index] = { key: makeKey(task, sequence + index), value, timestamp: Math.floor(intendedMicros / 1000) };
+      const key = makeKey(task, sequence + index);
+      messages[index] = { key, value, timestamp: Math.floor(intendedMicros / 1000) };
+      if (task.verify !== undefined) {
+        const { partitionCount, producerId } = task.verify;
+        const partition = key === null ? Math.floor((sequence + index) / verifyRunLength) % partitionCount : keyPartition(key, partitionCount);
+        Object.assign(messages[index]!, { partition, headers: verifyHeaders(producerId, sequence + index, partition) });
+      }
     }
     sequence += count;
+    const acknowledged = (index: number) => verify?.recorder.acknowledged(first + index, messages[index]!.partition!);
     const sending = producer.send({ topic: task.topic, messages }).then(() => {
+      if (verify !== undefined) for (let index = 0; index < count; index += 1) acknowledged(index);
       meter.add(count, count * task.recordBytes);
       meter.histogram.recordValue(Math.max(1, Math.round(nowMicros() - intendedMicros)));
+    }, (error: unknown) => {
+      // A verify run goes on through failures: they are what it is there to look at.
+      if (verify === undefined) throw error;
+      const results = error instanceof DeliveryError ? error.results : [];
+      let delivered = 0;
+      results.forEach((result, index) => {
+        if (result === undefined) return;
+        acknowledged(index);
+        delivered += 1;
+      });
+      verify.failed += count - delivered;
+      meter.add(delivered, delivered * task.recordBytes);
     });
     inflight.add(sending);
     void sending.finally(() => inflight.delete(sending));
@@ -108,22 +141,37 @@ async function run(task: WorkerTask): Promise<void> {
   const meter = new Meter();
   const ticker = setInterval(() => meter.flush(), 1000);
   const stopAt = task.durationMs === undefined ? Infinity : Date.now() + task.durationMs;
+  const verify: VerifyState | undefined = task.verify === undefined ? undefined : { recorder: new AckRecorder(task.verify.producerId), failed: 0 };
+  // Written every second and before the coordinator hears of the end (it may kill this process
+  // at once): a killed worker's last second of acknowledgements is not claimed, never the reverse.
+  const writeAcks = () => {
+    if (task.verify === undefined || verify === undefined) return;
+    fs.writeFileSync(`${task.verify.ackFile}.tmp`, JSON.stringify(verify.recorder.toJSON()));
+    fs.renameSync(`${task.verify.ackFile}.tmp`, task.verify.ackFile);
+  };
+  const ackTicker = verify === undefined ? undefined : setInterval(writeAcks, 1000);
   try {
     if (task.role === 'producer') {
       const producer = sluice.producer({
-        acks: task.acks, compression: task.compression, batchSize: task.batchSize, lingerMs: task.lingerMs, retries: 2, retryBackoffMs: 100,
+        acks: task.acks, compression: task.compression, batchSize: task.batchSize, lingerMs: task.lingerMs, retryBackoffMs: 100,
+        // A verify run retries through leader changes and dead brokers, bounded by the delivery timeout; a load run fails fast.
+        ...(verify === undefined ? { retries: 2 } : { deliveryTimeoutMs: 60_000 }),
       });
-      await produce(task, producer, meter, stopAt);
+      await produce(task, producer, meter, stopAt, verify);
     } else {
       const consumer = sluice.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
       await consume(task, consumer, meter, stopAt);
     }
     clearInterval(ticker);
     meter.flush();
-    send({ kind: 'done', totalRecords: meter.totalRecords });
+    clearInterval(ackTicker);
+    writeAcks();
+    send({ kind: 'done', totalRecords: meter.totalRecords, ...(verify === undefined ? {} : { failedRecords: verify.failed }) });
   } catch (error) {
     clearInterval(ticker);
     meter.flush();
+    clearInterval(ackTicker);
+    writeAcks();
     send({ kind: 'error', message: error instanceof Error ? error.message : String(error), totalRecords: meter.totalRecords });
   } finally {
     await Promise.race([sluice.close(), new Promise((resolve) => setTimeout(resolve, 2000))]);

@@ -7,8 +7,10 @@
  * records, so nothing fetched for an old position is ever handed out.
  */
 import type { BrokerConnection } from '../connection.js';
-import { errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
-import { Api, type FetchResponse } from '../../proto/messages.js';
+import type { ClientLogger } from '../logger.js';
+import { leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
+import { errorCodes, errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
+import { Api, type FetchPartition, type FetchResponse } from '../../proto/messages.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, checkMagicAndCrc, type DecodedRecord, decodeRecords } from '../../proto/record-batch/record-batch.js';
 import { type PartitionState, partitionKey, type Positions } from './positions.js';
@@ -39,8 +41,11 @@ interface Asked {
   offset: number;
 }
 
+/** One leader's answer to a fetch (or why there is none). */
 interface FetchRound {
-  response: FetchResponse;
+  nodeId: number;
+  response?: FetchResponse;
+  error?: unknown;
   asked: Map<string, Asked>;
 }
 
@@ -60,7 +65,8 @@ interface Buffered {
 }
 
 export class Fetcher {
-  readonly #connection: BrokerConnection;
+  readonly #metadata: MetadataCache;
+  readonly #logger: ClientLogger;
   readonly #positions: Positions;
   readonly #options: FetcherOptions;
   readonly #events: FetcherEvents;
@@ -68,11 +74,19 @@ export class Fetcher {
   #buffer: Buffered[] = [];
   #bufferedRecords = 0;
   #fetching: Promise<void> | undefined;
+  /** The fetch in flight to each leader, by node id, and the partitions it asked for. */
+  readonly #inflight = new Map<number, Promise<FetchRound>>();
+  readonly #busy = new Set<PartitionState>();
+  /** Partitions waiting for fresh metadata, and when to try them again. */
+  readonly #retryAt = new Map<PartitionState, number>();
+  readonly #retryBackoffMs = 100;
+  #refreshing: Promise<void> | undefined;
   #stopped = false;
   readonly #abort = new AbortController();
 
-  constructor(connection: BrokerConnection, positions: Positions, options: FetcherOptions, events: FetcherEvents) {
-    this.#connection = connection;
+  constructor(metadata: MetadataCache, logger: ClientLogger, positions: Positions, options: FetcherOptions, events: FetcherEvents) {
+    this.#metadata = metadata;
+    this.#logger = logger;
     this.#positions = positions;
     this.#options = options;
     this.#events = events;
@@ -94,6 +108,7 @@ export class Fetcher {
   }
 
   clear(): void {
+    this.#retryAt.clear();
     this.#buffer = [];
     this.#bufferedRecords = 0;
   }
@@ -138,83 +153,176 @@ export class Fetcher {
   }
 
   /**
-   * Keeps one fetch in flight while the previous response is decoded: the next fetch offsets
-   * come from the batch headers alone, so the broker prepares the next response (on the other
-   * core) while this process decodes records.
+   * Keeps one fetch in flight per leader: each partition is fetched from its leader (with the
+   * leader epoch the metadata gave), and a leader's next fetch is sent as soon as its previous
+   * answer is in, before that answer is decoded (the next fetch offsets come from the batch
+   * headers alone), so the broker prepares the next response on the other core while this
+   * process decodes records, and a quiet leader's long poll never holds up a busy one.
    */
   async #fetchLoop(): Promise<void> {
     let backoffMs = 50;
-    let next: Promise<FetchRound> | undefined;
-    while (!this.#stopped && !this.#events.failed()) {
-      try {
-        if (next === undefined) {
-          if (this.#bufferedRecords >= this.#options.bufferedRecordsMax) return;
-          await this.#positions.resolve();
-          next = this.#sendFetch();
+    try {
+      while (!this.#stopped && !this.#events.failed()) {
+        try {
+          const room = this.#bufferedRecords < this.#options.bufferedRecordsMax;
+          if (room) {
+            await this.#positions.resolve();
+            this.#sendFetches();
+          }
+          if (this.#inflight.size === 0 && (!room || this.#positions.size === 0)) return;
+          const round = await this.#nextRound();
+          if (round === undefined) continue;
+          this.#inflight.delete(round.nodeId);
+          for (const asked of round.asked.values()) this.#busy.delete(asked.state);
+          if (round.error !== undefined) {
+            if (this.#stopped) return;
+            if (!SluiceError.is(round.error) || !round.error.retriable) throw round.error;
+            this.#leaderFailed([...round.asked.values()].map((asked) => asked.state));
+            continue;
+          }
+          const decodes = this.#advance(round);
+          if (this.#bufferedRecords < this.#options.bufferedRecordsMax) this.#sendFetches();
+          for (const decode of decodes) this.#decode(decode);
+          this.#events.onRecords();
+          backoffMs = 50;
+        } catch (error) {
+          if (this.#stopped) return;
+          if (!SluiceError.is(error) || !error.retriable) {
+            this.#events.onError(error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, backoffMs));
+          backoffMs = Math.min(backoffMs * 2, 2000);
         }
-        const round = await next;
-        next = undefined;
-        const decodes = this.#advance(round);
-        if (this.#positions.allResolved() && this.#bufferedRecords < this.#options.bufferedRecordsMax) next = this.#sendFetch();
-        for (const decode of decodes) this.#decode(decode);
-        this.#events.onRecords();
-        backoffMs = 50;
-      } catch (error) {
-        next = undefined;
-        if (this.#stopped) return;
-        if (!SluiceError.is(error) || !error.retriable) {
-          this.#events.onError(error);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
-        backoffMs = Math.min(backoffMs * 2, 2000);
       }
+    } finally {
+      // Answers still in flight are dropped: their partitions are fetched again on restart.
+      this.#inflight.clear();
+      this.#busy.clear();
     }
   }
 
-  #sendFetch(): Promise<FetchRound> {
-    const asked = new Map<string, Asked>();
-    const byTopic = new Map<string, Array<{ partition: number; fetchOffset: number; maxBytes: number }>>();
+  /** The next leader's answer, or undefined when a partition waiting on fresh metadata may be tried again. */
+  async #nextRound(): Promise<FetchRound | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const waits: Array<Promise<FetchRound | undefined>> = [...this.#inflight.values()];
+    const now = Date.now();
+    let retryAt = Infinity;
+    for (const at of this.#retryAt.values()) retryAt = Math.min(retryAt, at);
+    if (retryAt < Infinity || waits.length === 0) {
+      waits.push(new Promise((resolve) => { timer = setTimeout(() => resolve(undefined), Math.max(1, Math.min(retryAt, now + 100) - now)); }));
+    }
+    try {
+      return await Promise.race(waits);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends a fetch to every leader that has partitions ready and none in flight. A partition
+   * whose leader the metadata does not know waits for a refresh.
+   */
+  #sendFetches(): void {
+    const now = Date.now();
+    const byNode = new Map<number, { connection: BrokerConnection; states: Array<{ state: PartitionState; leaderEpoch: number }> }>();
     for (const state of this.#positions.values()) {
+      if (state.fetchOffset === undefined || this.#busy.has(state)) continue;
+      const retryAt = this.#retryAt.get(state);
+      if (retryAt !== undefined) {
+        if (retryAt > now) continue;
+        this.#retryAt.delete(state);
+      }
+      const metadata = this.#metadata.partition(state.topic, state.partition);
+      const connection = metadata === undefined || metadata.leader < 0 ? undefined : this.#metadata.pool.node(metadata.leader);
+      if (metadata === undefined || connection === undefined) {
+        this.#leaderFailed([state]);
+        continue;
+      }
+      if (this.#inflight.has(metadata.leader)) continue;
+      let group = byNode.get(metadata.leader);
+      if (group === undefined) byNode.set(metadata.leader, group = { connection, states: [] });
+      group.states.push({ state, leaderEpoch: metadata.leaderEpoch ?? 0 });
+    }
+    for (const [nodeId, { connection, states }] of byNode) {
+      const round = this.#sendFetch(nodeId, connection, states);
+      for (const { state } of states) this.#busy.add(state);
+      this.#inflight.set(nodeId, round);
+    }
+  }
+
+  /** Partitions whose leader failed them wait a little, while the metadata is refreshed. */
+  #leaderFailed(states: PartitionState[]): void {
+    const at = Date.now() + this.#retryBackoffMs;
+    for (const state of states) this.#retryAt.set(state, at);
+    if (this.#refreshing !== undefined) return;
+    const unknown = [...new Set(states.filter((state) => this.#metadata.partition(state.topic, state.partition) === undefined).map((state) => state.topic))];
+    const refreshed = unknown.length > 0 ? Promise.all(unknown.map((topic) => this.#metadata.topic(topic, { signal: this.#abort.signal }))) : this.#metadata.refresh(this.#abort.signal);
+    this.#refreshing = refreshed.then(() => {
+      // A partition the topic does not have will not appear by waiting.
+      const absent = states.find((state) => this.#metadata.partition(state.topic, state.partition) === undefined);
+      if (absent !== undefined && !this.#stopped) {
+        this.#events.onError(new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${absent.topic} has no partition ${absent.partition}`));
+      }
+    }, (error: unknown) => {
+      if (SluiceError.is(error) && !error.retriable && !this.#stopped) this.#events.onError(error);
+    }).finally(() => { this.#refreshing = undefined; });
+  }
+
+  #sendFetch(nodeId: number, connection: BrokerConnection, states: Array<{ state: PartitionState; leaderEpoch: number }>): Promise<FetchRound> {
+    const asked = new Map<string, Asked>();
+    const byTopic = new Map<string, FetchPartition[]>();
+    for (const { state, leaderEpoch } of states) {
       const offset = state.fetchOffset!;
       asked.set(partitionKey(state.topic, state.partition), { state, epoch: state.epoch, offset });
       let partitions = byTopic.get(state.topic);
       if (partitions === undefined) byTopic.set(state.topic, partitions = []);
-      partitions.push({ partition: state.partition, fetchOffset: offset, maxBytes: this.#options.partitionMaxBytes });
+      partitions.push({ partition: state.partition, fetchOffset: offset, maxBytes: this.#options.partitionMaxBytes, currentLeaderEpoch: leaderEpoch });
     }
-    const request = this.#connection.request<'fetch'>(Api.FETCH, {
+    return connection.request<'fetch'>(Api.FETCH, {
       maxWaitMs: this.#options.maxWaitMs,
       minBytes: this.#options.minBytes,
       maxBytes: this.#options.maxBytes,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-    }, { signal: this.#abort.signal, timeoutMs: this.#connection.options.requestTimeoutMs + this.#options.maxWaitMs });
-    const round = request.then((response) => ({ response, asked }));
-    round.catch(() => {});
-    return round;
+    }, {
+      signal: this.#abort.signal, timeoutMs: connection.options.requestTimeoutMs + this.#options.maxWaitMs,
+      connectTimeoutMs: Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs),
+    })
+      .then((response): FetchRound => ({ nodeId, response, asked }), (error: unknown): FetchRound => ({ nodeId, error, asked }));
   }
 
   /**
    * Checks every batch of a response (CRC) and moves each partition's fetch offset past it;
    * returns what is left to decode. Results for a partition that was sought or unassigned
-   * since, or whose fetch offset moved on, are dropped.
+   * since, or whose fetch offset moved on, are dropped. A partition whose leader moved waits
+   * for fresh metadata; one whose position is out of the leader's range (after a truncation,
+   * or retention) starts again where autoOffsetReset says.
    */
   #advance(round: FetchRound): PendingDecode[] {
     const decodes: PendingDecode[] = [];
-    for (const topic of round.response.topics) {
+    const moved: PartitionState[] = [];
+    for (const topic of round.response!.topics) {
       for (const result of topic.partitions) {
         const asked = round.asked.get(partitionKey(topic.name, result.partition));
         if (asked === undefined) continue;
         const { state } = asked;
         if (state.epoch !== asked.epoch || state.fetchOffset !== asked.offset) continue;
         if (result.errorCode !== 0) {
-          if (result.errorCode === 1) {
+          if (result.errorCode === errorCodes.SLUICE_ERR_OFFSET_OUT_OF_RANGE.wire) {
             const error = new OffsetOutOfRangeError(asked.offset, result.logStartOffset, result.highWatermark);
             if (this.#options.autoOffsetReset === 'none') throw error;
+            this.#logger.warn({ topic: state.topic, partition: state.partition, fetchOffset: asked.offset, logStartOffset: result.logStartOffset, highWatermark: result.highWatermark, reset: this.#options.autoOffsetReset },
+              `fetch offset ${asked.offset} of ${state.topic}/${state.partition} is out of the leader's range (a leader change truncated the log, or retention deleted it); resetting to ${this.#options.autoOffsetReset}`);
             state.fetchOffset = undefined;
             state.skipCommitted = true;
             continue;
           }
-          throw errorFromWire(result.errorCode, result.errorMessage);
+          // Any retriable answer waits for the partition's turn again (after a metadata refresh);
+          // throwing here would drop what the other partitions of this answer brought.
+          const error = errorFromWire(result.errorCode, result.errorMessage);
+          if (!error.retriable) throw error;
+          moved.push(state);
+          continue;
         }
         state.highWatermark = result.highWatermark;
         const records = result.records;
@@ -227,6 +335,7 @@ export class Fetcher {
         if (records.length > 0) decodes.push({ state, epoch: state.epoch, records, fromOffset: asked.offset });
       }
     }
+    if (moved.length > 0) this.#leaderFailed(moved);
     return decodes;
   }
 

@@ -5,9 +5,10 @@
  * autoCommit), are reported to the application, and are dropped with whatever was buffered
  * for them, so no record of a revoked partition is handed out afterwards.
  */
-import type { BrokerConnection } from '../connection.js';
 import type { TopicPartition } from '../groups/assignors.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
 import { GroupMember, type GroupMemberOptions } from '../groups/group-member.js';
+import type { MetadataCache } from '../metadata.js';
 import type { Fetcher } from './fetcher.js';
 import { partitionKey, type Positions } from './positions.js';
 
@@ -26,10 +27,10 @@ export interface SubscribeOptions {
 export type MembershipOptions = Omit<GroupMemberOptions, 'onRevoked' | 'onAssigned' | 'onError'> & { autoCommit: boolean };
 
 /** Joins the group and keeps the consumer's partitions in step with its assignment. */
-export function startMembership(connection: BrokerConnection, positions: Positions, fetcher: Fetcher, options: MembershipOptions,
+export function startMembership(coordinator: GroupCoordinator, metadata: MetadataCache, positions: Positions, fetcher: Fetcher, options: MembershipOptions,
   callbacks: SubscribeOptions & { onError: (error: unknown) => void }): GroupMember {
   const { autoCommit: _autoCommit, ...settings } = options;
-  const member = new GroupMember(connection, {
+  const member = new GroupMember(coordinator, metadata, {
     ...settings,
     onRevoked: async (revoked) => {
       if (options.autoCommit) {

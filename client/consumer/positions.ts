@@ -5,7 +5,8 @@
  * iterator yields them), by a seek, or when a start is resolved from the group's committed
  * offset or autoOffsetReset; so a commit never covers a record the application was not given.
  */
-import type { BrokerConnection } from '../connection.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
+import type { MetadataCache } from '../metadata.js';
 import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../proto/messages.js';
 
@@ -43,12 +44,14 @@ export interface PositionsOptions {
 }
 
 export class Positions {
-  readonly #connection: BrokerConnection;
+  readonly #metadata: MetadataCache;
+  readonly #coordinator: GroupCoordinator | undefined;
   readonly #options: PositionsOptions;
   readonly #states = new Map<string, PartitionState>();
 
-  constructor(connection: BrokerConnection, options: PositionsOptions) {
-    this.#connection = connection;
+  constructor(metadata: MetadataCache, coordinator: GroupCoordinator | undefined, options: PositionsOptions) {
+    this.#metadata = metadata;
+    this.#coordinator = coordinator;
     this.#options = options;
   }
 
@@ -121,7 +124,8 @@ export class Positions {
    */
   async commit(offsets?: OffsetEntry[]): Promise<void> {
     const groupId = this.#options.groupId;
-    if (groupId === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'commit() needs a consumer created with a groupId');
+    const coordinator = this.#coordinator;
+    if (groupId === undefined || coordinator === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'commit() needs a consumer created with a groupId');
     const entries = offsets ?? this.uncommitted();
     if (entries.length === 0) return;
     const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
@@ -131,12 +135,14 @@ export class Positions {
       partitions.push({ partition: entry.partition, offset: entry.offset });
     }
     const { generationId, memberId } = this.#options.membership();
-    const response = await this.#connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, {
-      groupId, generationId, memberId, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    await coordinator.call(async (connection) => {
+      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, {
+        groupId, generationId, memberId, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      });
+      for (const topic of response.topics) {
+        for (const result of topic.partitions) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+      }
     });
-    for (const topic of response.topics) {
-      for (const result of topic.partitions) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
-    }
     for (const entry of entries) {
       const state = this.get(entry.topic, entry.partition);
       if (state !== undefined) state.committed = entry.offset;
@@ -146,8 +152,8 @@ export class Positions {
   /** The group's committed offsets for the given topics, by partitionKey. */
   async committedOffsets(topics: string[]): Promise<Map<string, number>> {
     const groupId = this.#options.groupId;
-    if (groupId === undefined) return new Map();
-    const response = await this.#connection.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics });
+    if (groupId === undefined || this.#coordinator === undefined) return new Map();
+    const response = await this.#coordinator.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics });
     const offsets = new Map<string, number>();
     for (const topic of response.topics) for (const partition of topic.partitions) offsets.set(partitionKey(topic.name, partition.partition), partition.offset);
     return offsets;
@@ -156,10 +162,13 @@ export class Positions {
   /** Resolves 'earliest', 'latest' or a time to an offset with ListOffsets (-1: no record that late). */
   async offsetFor(topic: string, partition: number, target: Exclude<SeekTarget, number>): Promise<number> {
     const timestamp = target === 'earliest' ? EARLIEST_TIMESTAMP : target === 'latest' ? LATEST_TIMESTAMP : target.timestamp;
-    const response = await this.#connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition, timestamp }] }] });
-    const result = response.topics[0]?.partitions[0];
-    if (result === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'ListOffsets answered with no partition');
-    if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
+    const result = await this.#metadata.onLeader(topic, partition, async ({ connection, leaderEpoch }) => {
+      const response = await connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition, timestamp, currentLeaderEpoch: leaderEpoch }] }] });
+      const answer = response.topics[0]?.partitions[0];
+      if (answer === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'ListOffsets answered with no partition');
+      if (answer.errorCode !== 0) throw errorFromWire(answer.errorCode, answer.errorMessage);
+      return answer;
+    });
     if (result.offset < 0 && typeof target === 'object') return this.offsetFor(topic, partition, 'latest');
     return result.offset;
   }

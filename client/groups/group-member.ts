@@ -7,8 +7,9 @@
  * cooperative-sticky a member keeps its partitions through the rebalance and only those that
  * move are revoked; the leader asks for a follow-up round, in which they are handed over.
  */
-import type { BrokerConnection } from '../connection.js';
+import type { MetadataCache } from '../metadata.js';
 import { SluiceError } from '../../proto/errors.js';
+import type { GroupCoordinator } from './coordinator.js';
 import { Api } from '../../proto/messages.js';
 import { type AssignorName, assignors, type MemberSubscription, type TopicPartition } from './assignors.js';
 
@@ -43,7 +44,8 @@ interface AssignmentDocument {
 const label = (entry: TopicPartition) => `${entry.topic}\u0000${entry.partition}`;
 
 export class GroupMember {
-  readonly #connection: BrokerConnection;
+  readonly #coordinator: GroupCoordinator;
+  readonly #metadata: MetadataCache;
   readonly #options: GroupMemberOptions;
   #memberId = '';
   #generationId = -1;
@@ -54,8 +56,9 @@ export class GroupMember {
   #rejoin = true;
   readonly #abort = new AbortController();
 
-  constructor(connection: BrokerConnection, options: GroupMemberOptions) {
-    this.#connection = connection;
+  constructor(coordinator: GroupCoordinator, metadata: MetadataCache, options: GroupMemberOptions) {
+    this.#coordinator = coordinator;
+    this.#metadata = metadata;
     this.#options = options;
   }
 
@@ -107,20 +110,16 @@ export class GroupMember {
   async #subscribedTopics(): Promise<string[]> {
     const { topics } = this.#options;
     if (Array.isArray(topics)) return topics;
-    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics: [] }, { signal: this.#abort.signal });
-    return metadata.topics.map((topic) => topic.name).filter((name) => topics.test(name) && !name.startsWith('__'));
+    const all = await this.#metadata.allTopics(this.#abort.signal);
+    return all.map((topic) => topic.name).filter((name) => topics.test(name) && !name.startsWith('__'));
   }
 
   async #joinAndSync(): Promise<void> {
-    if (this.#memberId === '') {
-      // The coordinator is the one broker today; asking keeps the client right for a cluster.
-      await this.#connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#options.groupId, keyType: 0 }, { signal: this.#abort.signal });
-    }
     const cooperative = this.#options.assignor === 'cooperative-sticky';
     if (!cooperative) await this.#revoke(this.#owned);
     const topics = await this.#subscribedTopics();
     const subscription: Subscription = { topics, owned: this.#owned };
-    const joined = await this.#connection.request<'joinGroup'>(Api.JOIN_GROUP, {
+    const joined = await this.#coordinator.request<'joinGroup'>(Api.JOIN_GROUP, {
       groupId: this.#options.groupId,
       sessionTimeoutMs: this.#options.sessionTimeoutMs,
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
@@ -132,7 +131,7 @@ export class GroupMember {
     this.#memberId = joined.memberId;
     this.#generationId = joined.generationId;
     const assignments = joined.leader === joined.memberId ? await this.#assign(joined.members.map((member) => ({ memberId: member.memberId, metadata: member.metadata }))) : [];
-    const synced = await this.#connection.request<'syncGroup'>(Api.SYNC_GROUP, {
+    const synced = await this.#coordinator.request<'syncGroup'>(Api.SYNC_GROUP, {
       groupId: this.#options.groupId, generationId: joined.generationId, memberId: joined.memberId, assignments,
     }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000, signal: this.#abort.signal });
     const document = synced.assignment.length === 0 ? { partitions: [], followUp: false } : JSON.parse(synced.assignment.toString()) as AssignmentDocument;
@@ -152,8 +151,15 @@ export class GroupMember {
       return { memberId: member.memberId, topics: subscription.topics, owned: subscription.owned };
     });
     const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
-    const metadata = await this.#connection.request<'metadata'>(Api.METADATA, { topics }, { signal: this.#abort.signal });
-    const partitionsPerTopic = new Map(metadata.topics.filter((topic) => topic.errorCode === 0).map((topic) => [topic.name, topic.partitions.length]));
+    const partitionsPerTopic = new Map<string, number>();
+    for (const topic of topics) {
+      // A topic that is gone or unknown is left out of the assignment, as the broker's Metadata error said.
+      const described = await this.#metadata.topic(topic, { refresh: true, signal: this.#abort.signal }).catch((error: unknown) => {
+        if (SluiceError.is(error) && !error.retriable) return undefined;
+        throw error;
+      });
+      if (described !== undefined) partitionsPerTopic.set(topic, described.partitions.length);
+    }
     const { assignment, followUp } = assignors[this.#options.assignor](subscriptions, partitionsPerTopic);
     return [...assignment].map(([memberId, partitions]) => ({
       memberId, assignment: Buffer.from(JSON.stringify({ partitions, followUp } satisfies AssignmentDocument)),
@@ -170,7 +176,7 @@ export class GroupMember {
   async #heartbeat(): Promise<void> {
     await this.#sleep(this.#options.heartbeatIntervalMs);
     if (this.#stopped || this.#rejoin) return;
-    await this.#connection.request<'heartbeat'>(Api.HEARTBEAT, { groupId: this.#options.groupId, generationId: this.#generationId, memberId: this.#memberId }, { signal: this.#abort.signal });
+    await this.#coordinator.request<'heartbeat'>(Api.HEARTBEAT, { groupId: this.#options.groupId, generationId: this.#generationId, memberId: this.#memberId }, { signal: this.#abort.signal });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -190,6 +196,8 @@ export class GroupMember {
     this.#wake?.();
     await this.#loop?.catch(() => {});
     if (this.#memberId === '') return;
-    await this.#connection.request<'leaveGroup'>(Api.LEAVE_GROUP, { groupId: this.#options.groupId, memberId: this.#memberId }).catch(() => {});
+    await this.#coordinator.request<'leaveGroup'>(Api.LEAVE_GROUP, { groupId: this.#options.groupId, memberId: this.#memberId },
+      // Leaving is a courtesy (the session would expire anyway): a missing coordinator must not hold close() up.
+      { signal: AbortSignal.timeout(3000) }).catch(() => {});
   }
 }

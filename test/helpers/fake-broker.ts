@@ -1,14 +1,30 @@
 /**
- * A small protocol peer that plays a broker for client tests: it answers ApiVersions and
- * Metadata as a broker with the given topics would, and every Produce with what `produce`
- * decides (by default a retriable storage error, as a broker with a full disk answers). It
- * speaks the real wire format (proto/wire.ts, proto/frame-decoder.ts) on 127.0.0.1.
+ * Protocol peers that play brokers for client tests, speaking the real wire format
+ * (proto/wire.ts, proto/frame-decoder.ts) on 127.0.0.1.
+ *
+ * `FakeBroker.start({ topics, produce })` is one broker that answers every Produce with what
+ * `produce` decides (by default a retriable storage error, as a broker with a full disk).
+ *
+ * `FakeCluster.start({ brokers: 3, topics })` is several brokers that share one view of the
+ * cluster: Metadata lists every live broker and each partition's leader, leader epoch,
+ * replicas, ISR and offline replicas; a test moves leaders (bumping the epoch), truncates a
+ * partition's log, moves the controller or a group's coordinator, stops and restarts brokers
+ * and drops their connections. Each partition has one log (what its replicas agree on):
+ * Produce appends to it on the leader, Fetch reads it from the leader, checking the
+ * request's leader epoch as a broker does (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), and
+ * a request to a broker that is not the leader, controller or coordinator gets
+ * NOT_LEADER_OR_FOLLOWER / NOT_CONTROLLER / NOT_COORDINATOR. `intercept` answers any request
+ * with an error first.
  */
 import net from 'node:net';
-import { errorCodes } from '../../proto/errors.js';
+import { errorCodes, type ErrorCode } from '../../proto/errors.js';
 import { FrameDecoder } from '../../proto/frame-decoder.js';
-import { Api, apiBodyField, type ApiKey, type RequestEnvelope, type ProduceRequest } from '../../proto/messages.js';
+import {
+  Api, apiBodyField, type ApiKey, type CreateTopicsRequest, type ElectLeadersRequest, type FetchRequest, type JoinGroupRequest, type ListOffsetsRequest,
+  type OffsetCommitRequest, type OffsetFetchRequest, type ProduceRequest, type RequestEnvelope, type SyncGroupRequest,
+} from '../../proto/messages.js';
 import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { setBaseOffset } from '../../proto/record-batch/record-batch.js';
 import { decodeRequest, encodeResponse } from '../../proto/wire.js';
 
 export interface ProduceAttempt {
@@ -17,41 +33,416 @@ export interface ProduceAttempt {
   /** How many produces this partition got before this one. */
   attempt: number;
   at: number;
+  /** The broker that got it. */
+  nodeId: number;
 }
+
+export type ProduceAnswer = { errorCode: number; errorMessage?: string; baseOffset?: number };
 
 export interface FakeBrokerOptions {
   /** Partition count per topic. */
   topics: Record<string, number>;
   /** The answer to one partition of a produce; default: SLUICE_ERR_STORAGE every time. */
-  produce?: (attempt: ProduceAttempt) => { errorCode: number; errorMessage?: string; baseOffset?: number };
+  produce?: (attempt: ProduceAttempt) => ProduceAnswer;
 }
 
-export const storageError = () => ({ errorCode: errorCodes.SLUICE_ERR_STORAGE.wire, errorMessage: 'no space left on device (ENOSPC) writing segment 0' });
+export const storageError = (): ProduceAnswer => ({ errorCode: errorCodes.SLUICE_ERR_STORAGE.wire, errorMessage: 'no space left on device (ENOSPC) writing segment 0' });
 
-export class FakeBroker {
-  readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
-  readonly #options: FakeBrokerOptions;
-  readonly #nextOffsets = new Map<string, number>();
-  readonly #attempts = new Map<string, number>();
-  /** Every produce partition received, in order. */
+const wire = (code: ErrorCode) => errorCodes[code].wire;
+
+export interface FakePartition {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  offlineReplicas: number[];
+  /** Stored batches (base offsets set), in order. */
+  batches: Array<{ baseOffset: number; count: number; bytes: Buffer }>;
+  logEnd: number;
+}
+
+/** A request one broker got, for tests to check where requests went. */
+export interface SeenRequest {
+  nodeId: number;
+  api: number;
+  body: unknown;
+}
+
+export interface FakeClusterOptions {
+  brokers: number;
+  /** Partition count per topic; replicas are every broker, leaders spread round-robin. */
+  topics?: Record<string, number>;
+  /** Answers a request with an error before the fake looks at it; undefined: answer normally. */
+  intercept?: (nodeId: number, request: RequestEnvelope) => { errorCode: number; errorMessage?: string } | undefined;
+  /** Default produce answer on the leader (after leadership checks); undefined: append. */
+  produce?: (attempt: ProduceAttempt) => ProduceAnswer | undefined;
+}
+
+interface GroupState {
+  generationId: number;
+  members: string[];
+  assignments: Map<string, Buffer>;
+  offsets: Map<string, number>;
+}
+
+export class FakeCluster {
+  readonly nodes = new Map<number, FakeBroker>();
+  readonly partitions = new Map<string, FakePartition[]>();
+  readonly requests: SeenRequest[] = [];
   readonly produces: ProduceAttempt[] = [];
-  port = 0;
+  controllerId = 0;
+  /** Brokers left out of Metadata (gone from the cluster) though still listening. */
+  readonly departed = new Set<number>();
+  /** Brokers Metadata still lists though they stopped listening (their session has not expired yet). */
+  readonly ghosts = new Set<number>();
+  /** Which broker coordinates every group; -1: none (COORDINATOR_NOT_AVAILABLE). */
+  coordinatorId = 0;
+  readonly groups = new Map<string, GroupState>();
+  intercept: FakeClusterOptions['intercept'];
+  produce: FakeClusterOptions['produce'];
+  readonly #attempts = new Map<string, number>();
 
-  private constructor(options: FakeBrokerOptions) {
-    this.#options = options;
-    this.#server = net.createServer((socket) => this.#serve(socket));
+  static async start(options: FakeClusterOptions): Promise<FakeCluster> {
+    const cluster = new FakeCluster();
+    cluster.intercept = options.intercept;
+    cluster.produce = options.produce;
+    for (let nodeId = 0; nodeId < options.brokers; nodeId += 1) cluster.nodes.set(nodeId, await FakeBroker.listen(cluster, nodeId, 0));
+    for (const [name, count] of Object.entries(options.topics ?? {})) cluster.createTopic(name, count);
+    return cluster;
   }
 
+  get bootstrap(): string {
+    return [...this.nodes.values()].map((node) => node.bootstrap).join(',');
+  }
+
+  node(nodeId: number): FakeBroker {
+    return this.nodes.get(nodeId)!;
+  }
+
+  createTopic(name: string, count: number, replicationFactor = this.nodes.size): void {
+    const ids = [...this.nodes.keys()];
+    this.partitions.set(name, Array.from({ length: count }, (_, partition) => {
+      const replicas = Array.from({ length: replicationFactor }, (_, index) => ids[(partition + index) % ids.length]!);
+      return { leader: replicas[0]!, leaderEpoch: 0, replicas, isr: [...replicas], offlineReplicas: [], batches: [], logEnd: 0 };
+    }));
+  }
+
+  partition(topic: string, partition: number): FakePartition {
+    return this.partitions.get(topic)![partition]!;
+  }
+
+  /** Moves a partition's leadership (-1: offline) and bumps its leader epoch. */
+  moveLeader(topic: string, partition: number, leader: number): void {
+    const state = this.partition(topic, partition);
+    state.leader = leader;
+    state.leaderEpoch += 1;
+  }
+
+  /** Cuts a partition's log back to `offset` (a new leader that lacked the tail). */
+  truncate(topic: string, partition: number, offset: number): void {
+    const state = this.partition(topic, partition);
+    state.batches = state.batches.filter((batch) => batch.baseOffset + batch.count <= offset);
+    state.logEnd = state.batches.reduce((end, batch) => Math.max(end, batch.baseOffset + batch.count), 0);
+  }
+
+  /** Appends a batch as the leader would; returns its base offset. */
+  append(topic: string, partition: number, batch: Buffer): number {
+    const state = this.partition(topic, partition);
+    const bytes = Buffer.from(batch);
+    setBaseOffset(bytes, 0, state.logEnd);
+    const count = bytes.readInt32BE(RECORDS_COUNT_OFFSET);
+    state.batches.push({ baseOffset: state.logEnd, count, bytes });
+    state.logEnd += count;
+    return state.logEnd - count;
+  }
+
+  /** Requests of one API, in order, with the broker that got each. */
+  seen(api: number): SeenRequest[] {
+    return this.requests.filter((request) => request.api === api);
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes.values()) await node.close();
+  }
+
+  // --- answers -------------------------------------------------------------------------------
+
+  answer(nodeId: number, request: RequestEnvelope): unknown {
+    const field = apiBodyField[request.api as ApiKey];
+    this.requests.push({ nodeId, api: request.api, body: request[field] });
+    const injected = this.intercept?.(nodeId, request);
+    if (injected !== undefined) throw injected;
+    switch (request.api) {
+      case Api.API_VERSIONS:
+        return { apis: Object.values(Api).map((api) => ({ api, minVersion: 1, maxVersion: 1 })), brokerVersion: 'fake' };
+      case Api.METADATA:
+        return this.#metadata((request.metadata as { topics?: string[] }).topics ?? []);
+      case Api.PRODUCE:
+        return this.#produce(nodeId, request.produce as ProduceRequest);
+      case Api.FETCH:
+        return this.#fetch(nodeId, request.fetch as FetchRequest);
+      case Api.LIST_OFFSETS:
+        return this.#listOffsets(nodeId, request.listOffsets as ListOffsetsRequest);
+      case Api.FIND_COORDINATOR: {
+        const coordinator = this.nodes.get(this.coordinatorId);
+        if (coordinator === undefined || !coordinator.listening) {
+          return { nodeId: -1, host: '', port: 0, errorCode: wire('SLUICE_ERR_COORDINATOR_NOT_AVAILABLE'), errorMessage: 'no coordinator' };
+        }
+        return { nodeId: this.coordinatorId, host: '127.0.0.1', port: coordinator.port };
+      }
+      case Api.JOIN_GROUP: case Api.SYNC_GROUP: case Api.HEARTBEAT: case Api.LEAVE_GROUP: case Api.OFFSET_COMMIT: case Api.OFFSET_FETCH:
+        if (nodeId !== this.coordinatorId) throw { errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: `broker ${nodeId} does not coordinate this group` };
+        return this.#group(request);
+      case Api.LIST_GROUPS:
+        return { groups: nodeId === this.coordinatorId ? [...this.groups].map(([groupId, group]) => ({ groupId, state: 'Stable', members: group.members.length })) : [] };
+      case Api.CREATE_TOPICS: case Api.DELETE_TOPICS: case Api.ELECT_LEADERS:
+        if (nodeId !== this.controllerId) throw { errorCode: wire('SLUICE_ERR_NOT_CONTROLLER'), errorMessage: `broker ${nodeId} is not the controller` };
+        return this.#admin(request);
+      case Api.DESCRIBE_CLUSTER:
+        return {
+          clusterId: 'fake', controllerId: this.controllerId,
+          brokers: [...this.nodes].map(([id, node]) => ({
+            nodeId: id, host: '127.0.0.1', port: node.port, rack: `rack-${id}`, alive: node.listening, brokerEpoch: 1, shuttingDown: false,
+            leaderCount: [...this.partitions.values()].flat().filter((partition) => partition.leader === id).length,
+          })),
+        };
+      default:
+        return undefined;
+    }
+  }
+
+  #metadata(asked: string[]): unknown {
+    const names = asked.length === 0 ? [...this.partitions.keys()] : asked;
+    return {
+      brokers: [...this.nodes].filter(([nodeId, node]) => (node.listening || this.ghosts.has(nodeId)) && !this.departed.has(nodeId)).map(([nodeId, node]) => ({ nodeId, host: '127.0.0.1', port: node.port })),
+      controllerId: this.controllerId,
+      topics: names.map((name) => {
+        const partitions = this.partitions.get(name);
+        if (partitions === undefined) return { name, errorCode: wire('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION'), errorMessage: `unknown topic ${name}`, partitions: [] };
+        return {
+          name, errorCode: 0, errorMessage: '',
+          partitions: partitions.map((state, partition) => ({
+            partition, errorCode: 0, leader: state.leader, leaderEpoch: state.leaderEpoch, replicas: state.replicas, isr: state.isr, offlineReplicas: state.offlineReplicas,
+          })),
+        };
+      }),
+    };
+  }
+
+  /** Why `nodeId` may not serve this partition now, as a wire error code (0: it may). */
+  #leadershipError(nodeId: number, topic: string, partition: number, currentLeaderEpoch?: number | null): number {
+    const state = this.partitions.get(topic)?.[partition];
+    if (state === undefined) return wire('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION');
+    if (state.leader !== nodeId) return state.leader < 0 ? wire('SLUICE_ERR_LEADER_NOT_AVAILABLE') : wire('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER');
+    if (currentLeaderEpoch !== undefined && currentLeaderEpoch !== null) {
+      if (currentLeaderEpoch < state.leaderEpoch) return wire('SLUICE_ERR_FENCED_LEADER_EPOCH');
+      if (currentLeaderEpoch > state.leaderEpoch) return wire('SLUICE_ERR_UNKNOWN_LEADER_EPOCH');
+    }
+    return 0;
+  }
+
+  #produce(nodeId: number, produce: ProduceRequest): unknown {
+    return {
+      topics: produce.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map(({ partition, records }) => {
+          const failed = (errorCode: number, errorMessage = '') => ({ partition, errorCode, errorMessage, baseOffset: -1, logStartOffset: 0, logAppendTimeMs: -1 });
+          const key = `${topic.name}/${partition}`;
+          const attempt: ProduceAttempt = { topic: topic.name, partition, attempt: this.#attempts.get(key) ?? 0, at: Date.now(), nodeId };
+          this.#attempts.set(key, attempt.attempt + 1);
+          this.produces.push(attempt);
+          const refused = this.#leadershipError(nodeId, topic.name, partition);
+          if (refused !== 0) return failed(refused, `broker ${nodeId} cannot take ${key}`);
+          const answer = this.produce?.(attempt);
+          if (answer !== undefined && answer.errorCode !== 0) return failed(answer.errorCode, answer.errorMessage);
+          return { partition, errorCode: 0, errorMessage: '', baseOffset: this.append(topic.name, partition, records), logStartOffset: 0, logAppendTimeMs: -1 };
+        }),
+      })),
+    };
+  }
+
+  #fetch(nodeId: number, fetch: FetchRequest): unknown {
+    return {
+      topics: fetch.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((asked) => {
+          const result = { partition: asked.partition, errorCode: 0, errorMessage: '', highWatermark: -1, logStartOffset: 0, records: Buffer.alloc(0) };
+          const refused = this.#leadershipError(nodeId, topic.name, asked.partition, asked.currentLeaderEpoch);
+          if (refused !== 0) return { ...result, errorCode: refused, errorMessage: `broker ${nodeId} refuses to serve ${topic.name}/${asked.partition}` };
+          const state = this.partition(topic.name, asked.partition);
+          if (asked.fetchOffset > state.logEnd) return { ...result, errorCode: wire('SLUICE_ERR_OFFSET_OUT_OF_RANGE'), errorMessage: 'past the log end', highWatermark: state.logEnd };
+          const batches = state.batches.filter((batch) => batch.baseOffset + batch.count > asked.fetchOffset);
+          return { ...result, highWatermark: state.logEnd, records: Buffer.concat(batches.map((batch) => batch.bytes)) };
+        }),
+      })),
+    };
+  }
+
+  #listOffsets(nodeId: number, request: ListOffsetsRequest): unknown {
+    return {
+      topics: request.topics.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((asked) => {
+          const refused = this.#leadershipError(nodeId, topic.name, asked.partition, asked.currentLeaderEpoch);
+          if (refused !== 0) return { partition: asked.partition, errorCode: refused, errorMessage: 'not the leader', offset: -1, timestamp: -1 };
+          const state = this.partition(topic.name, asked.partition);
+          return { partition: asked.partition, errorCode: 0, errorMessage: '', offset: asked.timestamp === -2 ? 0 : state.logEnd, timestamp: -1, leaderEpoch: state.leaderEpoch };
+        }),
+      })),
+    };
+  }
+
+  #groupState(groupId: string): GroupState {
+    let group = this.groups.get(groupId);
+    if (group === undefined) this.groups.set(groupId, group = { generationId: 0, members: [], assignments: new Map(), offsets: new Map() });
+    return group;
+  }
+
+  /** A one-generation-at-a-time group: every join starts a new generation with the members that joined. */
+  #group(request: RequestEnvelope): unknown {
+    switch (request.api) {
+      case Api.JOIN_GROUP: {
+        const join = request.joinGroup as JoinGroupRequest;
+        const group = this.#groupState(join.groupId);
+        const memberId = join.memberId || `member-${group.members.length + 1}-${Date.now()}`;
+        if (!group.members.includes(memberId)) group.members.push(memberId);
+        group.generationId += 1;
+        const protocol = join.protocols[0]!;
+        return { generationId: group.generationId, protocolName: protocol.name, leader: group.members[0], memberId, members: group.members[0] === memberId ? [{ memberId, groupInstanceId: '', metadata: protocol.metadata }] : [] };
+      }
+      case Api.SYNC_GROUP: {
+        const sync = request.syncGroup as SyncGroupRequest;
+        const group = this.#groupState(sync.groupId);
+        for (const entry of sync.assignments) group.assignments.set(entry.memberId, entry.assignment);
+        return { assignment: group.assignments.get(sync.memberId) ?? Buffer.alloc(0) };
+      }
+      case Api.HEARTBEAT: case Api.LEAVE_GROUP:
+        return {};
+      case Api.OFFSET_COMMIT: {
+        const commit = request.offsetCommit as OffsetCommitRequest;
+        const group = this.#groupState(commit.groupId);
+        return {
+          topics: commit.topics.map((topic) => ({
+            name: topic.name,
+            partitions: topic.partitions.map((entry) => {
+              group.offsets.set(`${topic.name}/${entry.partition}`, entry.offset);
+              return { partition: entry.partition, errorCode: 0, errorMessage: '' };
+            }),
+          })),
+        };
+      }
+      default: {
+        const fetch = request.offsetFetch as OffsetFetchRequest;
+        const group = this.#groupState(fetch.groupId);
+        const byTopic = new Map<string, Array<{ partition: number; offset: number; metadata: string; commitTimestamp: number }>>();
+        for (const [key, offset] of group.offsets) {
+          const [topic, partition] = key.split('/') as [string, string];
+          if ((fetch.topics?.length ?? 0) > 0 && !fetch.topics!.includes(topic)) continue;
+          byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition: Number(partition), offset, metadata: '', commitTimestamp: 0 }]);
+        }
+        return { topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+      }
+    }
+  }
+
+  #admin(request: RequestEnvelope): unknown {
+    if (request.api === Api.CREATE_TOPICS) {
+      const create = request.createTopics as CreateTopicsRequest;
+      return {
+        topics: create.topics.map((topic) => {
+          if (this.partitions.has(topic.name)) return { name: topic.name, errorCode: wire('SLUICE_ERR_TOPIC_ALREADY_EXISTS'), errorMessage: `topic ${topic.name} exists` };
+          if ((topic.replicationFactor ?? 1) > this.nodes.size) return { name: topic.name, errorCode: wire('SLUICE_ERR_INVALID_REPLICATION_FACTOR'), errorMessage: 'too few brokers' };
+          this.createTopic(topic.name, topic.partitions, topic.replicationFactor || 1);
+          this.created.push({ name: topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor ?? 0, configs: { ...(topic.configs ?? {}) } });
+          return { name: topic.name, errorCode: 0, errorMessage: '' };
+        }),
+      };
+    }
+    if (request.api === Api.DELETE_TOPICS) {
+      return { topics: (request.deleteTopics as { topics: string[] }).topics.map((name) => ({ name, errorCode: this.partitions.delete(name) ? 0 : wire('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION'), errorMessage: '' })) };
+    }
+    const elect = request.electLeaders as ElectLeadersRequest;
+    this.elections.push({ electionType: elect.electionType, topics: (elect.topics ?? []).map((topic) => ({ name: topic.name, partitions: [...topic.partitions] })) });
+    const wanted = (elect.topics ?? []).length > 0 ? elect.topics! : [...this.partitions].map(([name, partitions]) => ({ name, partitions: partitions.map((_, index) => index) }));
+    return {
+      topics: wanted.map((topic) => ({
+        name: topic.name,
+        partitions: topic.partitions.map((partition) => {
+          const state = this.partition(topic.name, partition);
+          if (state.leader === state.replicas[0]) return { partition, errorCode: wire('SLUICE_ERR_ELECTION_NOT_NEEDED'), errorMessage: 'already led by its preferred replica' };
+          this.moveLeader(topic.name, partition, state.replicas[0]!);
+          return { partition, errorCode: 0, errorMessage: '' };
+        }),
+      })),
+    };
+  }
+
+  /** CreateTopics the controller took, as asked. */
+  readonly created: Array<{ name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }> = [];
+  /** ElectLeaders the controller took, as asked. */
+  readonly elections: Array<{ electionType: number; topics: Array<{ name: string; partitions: number[] }> }> = [];
+}
+
+export class FakeBroker {
+  #server: net.Server | undefined;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #cluster: FakeCluster;
+  readonly nodeId: number;
+  port = 0;
+
+  private constructor(cluster: FakeCluster, nodeId: number) {
+    this.#cluster = cluster;
+    this.nodeId = nodeId;
+  }
+
+  /** One broker whose every produce is answered by `options.produce` (default a storage error). */
   static async start(options: FakeBrokerOptions): Promise<FakeBroker> {
-    const broker = new FakeBroker(options);
-    await new Promise<void>((resolve) => broker.#server.listen(0, '127.0.0.1', resolve));
-    broker.port = (broker.#server.address() as net.AddressInfo).port;
+    const produce = options.produce ?? storageError;
+    const cluster = await FakeCluster.start({ brokers: 1, topics: options.topics, produce: (attempt) => {
+      const answer = produce(attempt);
+      return answer.errorCode === 0 ? undefined : answer;
+    } });
+    return cluster.node(0);
+  }
+
+  static async listen(cluster: FakeCluster, nodeId: number, port: number): Promise<FakeBroker> {
+    const broker = new FakeBroker(cluster, nodeId);
+    await broker.restart(port);
     return broker;
   }
 
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
+  /** Every produce partition the cluster received, in order. */
+  get produces(): ProduceAttempt[] {
+    return this.#cluster.produces;
+  }
+
+  /** Starts listening again (on the same port unless told otherwise). */
+  async restart(port = this.port): Promise<void> {
+    const server = net.createServer((socket) => this.#serve(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
+    this.#server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
+  /** Client connections open now. */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Breaks every open connection (the client sees them drop); the broker keeps listening. */
+  dropConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   #serve(socket: net.Socket): void {
@@ -60,60 +451,35 @@ export class FakeBroker {
     socket.on('error', () => {});
     const decoder = new FrameDecoder(64 * 1024 * 1024);
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
-        const request = decodeRequest(frame);
-        const field = apiBodyField[request.api as ApiKey];
-        const body = this.#answer(request);
-        socket.write(encodeResponse(body === undefined
-          ? { correlationId: request.correlationId, errorCode: errorCodes.SLUICE_ERR_UNKNOWN_API.wire, errorMessage: `the fake broker does not answer api ${request.api}` }
-          : { correlationId: request.correlationId, errorCode: 0, errorMessage: '', [field]: body }));
-      }
+      for (const frame of decoder.push(chunk)) this.#reply(socket, decodeRequest(frame));
     });
   }
 
-  #answer(request: RequestEnvelope): unknown {
-    switch (request.api) {
-      case Api.API_VERSIONS:
-        return { apis: [Api.API_VERSIONS, Api.METADATA, Api.PRODUCE].map((api) => ({ api, minVersion: 1, maxVersion: 1 })), brokerVersion: 'fake' };
-      case Api.METADATA: {
-        const asked = (request.metadata as { topics?: string[] }).topics ?? [];
-        const names = asked.length === 0 ? Object.keys(this.#options.topics) : asked;
-        return {
-          brokers: [{ nodeId: 0, host: '127.0.0.1', port: this.port }],
-          controllerId: 0,
-          topics: names.map((name) => {
-            const count = this.#options.topics[name];
-            if (count === undefined) return { name, errorCode: errorCodes.SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION.wire, errorMessage: `unknown topic ${name}`, partitions: [] };
-            return { name, errorCode: 0, errorMessage: '', partitions: Array.from({ length: count }, (_, partition) => ({ partition, errorCode: 0, leader: 0, replicas: [0], isr: [0] })) };
-          }),
-        };
-      }
-      case Api.PRODUCE: {
-        const produce = request.produce as ProduceRequest;
-        return {
-          topics: produce.topics.map((topic) => ({
-            name: topic.name,
-            partitions: topic.partitions.map(({ partition, records }) => {
-              const key = `${topic.name}/${partition}`;
-              const attempt: ProduceAttempt = { topic: topic.name, partition, attempt: this.#attempts.get(key) ?? 0, at: Date.now() };
-              this.#attempts.set(key, attempt.attempt + 1);
-              this.produces.push(attempt);
-              const answer = (this.#options.produce ?? storageError)(attempt);
-              if (answer.errorCode !== 0) return { partition, errorCode: answer.errorCode, errorMessage: answer.errorMessage ?? '', baseOffset: -1, logStartOffset: 0, logAppendTimeMs: -1 };
-              const baseOffset = this.#nextOffsets.get(key) ?? 0;
-              this.#nextOffsets.set(key, baseOffset + records.readInt32BE(RECORDS_COUNT_OFFSET));
-              return { partition, errorCode: 0, errorMessage: '', baseOffset, logStartOffset: 0, logAppendTimeMs: -1 };
-            }),
-          })),
-        };
-      }
-      default:
-        return undefined;
+  #reply(socket: net.Socket, request: RequestEnvelope): void {
+    const field = apiBodyField[request.api as ApiKey];
+    let answer: Record<string, unknown>;
+    try {
+      const body = this.#cluster.answer(this.nodeId, request);
+      answer = body === undefined
+        ? { correlationId: request.correlationId, errorCode: errorCodes.SLUICE_ERR_UNKNOWN_API.wire, errorMessage: `the fake broker does not answer api ${request.api}` }
+        : { correlationId: request.correlationId, errorCode: 0, errorMessage: '', [field]: body };
+    } catch (thrown) {
+      const { errorCode, errorMessage } = thrown as { errorCode: number; errorMessage?: string };
+      answer = { correlationId: request.correlationId, errorCode, errorMessage: errorMessage ?? '' };
     }
+    const send = () => { if (!socket.destroyed) socket.write(encodeResponse(answer as never)); };
+    // An empty fetch waits a little, as a long poll does, so a client does not spin on the fake.
+    const fetch = answer.fetch as { topics: Array<{ partitions: Array<{ records: Buffer; errorCode: number }> }> } | undefined;
+    const empty = fetch?.topics.every((topic) => topic.partitions.every((partition) => partition.records.length === 0 && partition.errorCode === 0));
+    if (empty) setTimeout(send, Math.min(50, (request.fetch as FetchRequest).maxWaitMs));
+    else send();
   }
 
+  /** Stops listening and drops every connection (a dead broker); restart() brings it back. */
   async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const server = this.#server;
+    this.#server = undefined;
+    this.dropConnections();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
