@@ -3,12 +3,14 @@
  * `sluice`: the command line. Scripts depend on these forms, so they stay stable:
  *
  *   sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT] ...
- *   sluice topics create NAME --partitions N [--config k=v ...] | list | describe NAME | delete NAME
+ *   sluice topics create NAME --partitions N [--replication-factor R] [--config k=v ...] | list | describe NAME | delete NAME
+ *   sluice cluster brokers | elect-leaders --preferred|--unclean [--topic T [--partition P]]
  *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4] [--delivery-timeout-ms N]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
- *   sluice bench produce|consume|e2e [flags] | compare A.json B.json
+ *   sluice bench produce|consume|e2e [flags] [--verify [--acks-file F]] [--replication-factor R] [--topic-config k=v]
+ *                | verify --acks-file F | compare A.json B.json
  *   sluice dev-cluster [--brokers N] [--data DIR] [--base-port P]
  *
  * Parsing and help come from commander (every command and subcommand answers -h/--help with
@@ -19,6 +21,7 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench.js';
 import { brokerCommand } from './broker.js';
+import { clusterCommand } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { describeError } from './describe-error.js';
 import { devClusterCommand } from './dev-cluster.js';
@@ -32,9 +35,10 @@ const program = new Command('sluice')
   .exitOverride()
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
-  .addHelpText('after', '\nEvery client command takes --bootstrap HOST:PORT (default 127.0.0.1:9400); `sluice COMMAND --help` shows its options.\n');
+  .addHelpText('after', '\nEvery client command takes --bootstrap HOST:PORT[,HOST:PORT...] (default 127.0.0.1:9400); `sluice COMMAND --help` shows its options.\n');
 brokerCommand(program);
 topicsCommand(program);
+clusterCommand(program);
 produceCommand(program);
 consumeCommand(program);
 groupsCommand(program);
