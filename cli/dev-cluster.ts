@@ -57,9 +57,9 @@ export function devClusterCommand(program: Command): void {
             ],
             readyTimeoutMs: 30_000,
           }));
-          process.stderr.write(`broker ${nodeId}: 127.0.0.1:${flags.basePort + nodeId - 1} (http ${flags.basePort + 100 + nodeId - 1}), data ${path.join(root, `broker-${nodeId}`)}\n`);
+          process.stderr.write(`broker ${nodeId}: 127.0.0.1:${flags.basePort + nodeId - 1} (http ${flags.basePort + 100 + nodeId - 1}), pid ${brokers.at(-1)!.child.pid}, data ${path.join(root, `broker-${nodeId}`)}\n`);
         }
-        process.stderr.write(`etcd: ${etcd.endpoints.join(', ')}\n`);
+        process.stderr.write(`etcd: ${etcd.endpoints.join(', ')}, pid ${etcd.members.map((member) => member.pid).join(', ')}\n`);
         process.stdout.write(`${brokers.map((broker) => broker.bootstrap).join(',')}\n`);
         process.stderr.write('try: sluice topics create demo --partitions 3 --replication-factor 3 --bootstrap <the list above>\nCtrl-C stops the cluster.\n');
         for (const broker of brokers) {
