@@ -223,12 +223,17 @@ export class LeaderState {
    * replicas outside it (§F), but not while the committed ISR is below min ISR (KAFKA-15583).
    * Returns true when it moved.
    */
-  maybeAdvanceHighWatermark(leaderLogEndOffset: number, nowMs: number): boolean {
+  maybeAdvanceHighWatermark(
+    leaderLogEndOffset: number, nowMs: number, eligible: (followerId: number, brokerEpoch: number) => boolean = () => true,
+  ): boolean {
     if (this.underMinIsr) return false;
     const maximal = this.maximalIsr;
     let candidate = leaderLogEndOffset;
     for (const follower of this.#followers.values()) {
-      const counts = maximal.includes(follower.id) || (follower.logEndOffset >= 0 && this.#caughtUp(follower, leaderLogEndOffset, nowMs));
+      // Outside the ISR only a live, eligible replica counts: a dead broker was "caught up" for
+      // up to the lag time after it died, and its frozen log end would pin the high watermark.
+      const counts = maximal.includes(follower.id)
+        || (follower.logEndOffset >= 0 && this.#caughtUp(follower, leaderLogEndOffset, nowMs) && eligible(follower.id, follower.brokerEpoch));
       if (counts && follower.logEndOffset < candidate) candidate = follower.logEndOffset;
     }
     if (candidate <= this.#highWatermark) return false;

@@ -36,7 +36,7 @@ export interface FollowerLag {
   replica: number;
   /** Leader log end minus the follower's (−1: the follower has not fetched since this broker became leader). */
   lagRecords: number;
-  /** Time since the follower was last caught up. */
+  /** Time since the follower was last caught up (−1: not since this broker became leader). */
   lagMs: number;
 }
 
@@ -347,7 +347,8 @@ export class ReplicaManager {
         lags.push({
           topic: partition.topic, partition: partition.index, replica: follower.id,
           lagRecords: follower.logEndOffset < 0 ? -1 : end - follower.logEndOffset,
-          lagMs: follower.logEndOffset === end ? 0 : Math.max(0, now - follower.lastCaughtUpTimeMs),
+          // Never caught up since this broker became leader (a replica outside the ISR): -1, not "since 1970".
+          lagMs: follower.logEndOffset === end ? 0 : follower.lastCaughtUpTimeMs <= 0 ? -1 : Math.max(0, now - follower.lastCaughtUpTimeMs),
         });
       }
     }

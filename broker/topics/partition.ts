@@ -142,7 +142,8 @@ export class Partition {
 
   #advanceHighWatermark(): void {
     const leader = this.#leader!;
-    if (leader.maybeAdvanceHighWatermark(this.log.logEndOffset, this.#hooks!.nowMs())) this.#highWatermarkMoved();
+    const hooks = this.#hooks!;
+    if (leader.maybeAdvanceHighWatermark(this.log.logEndOffset, hooks.nowMs(), hooks.isrEligible)) this.#highWatermarkMoved();
   }
 
   /**
@@ -205,7 +206,7 @@ export class Partition {
     if (!leader.recordFetch(replicaId, { ...fetch, nowMs })) return false;
     const change = leader.maybeExpandIsr(replicaId, hooks.isrEligible(replicaId, fetch.brokerEpoch));
     if (change !== undefined) hooks.proposeIsr(this, change);
-    if (leader.maybeAdvanceHighWatermark(this.log.logEndOffset, nowMs)) this.#highWatermarkMoved();
+    if (leader.maybeAdvanceHighWatermark(this.log.logEndOffset, nowMs, hooks.isrEligible)) this.#highWatermarkMoved();
     return true;
   }
 

@@ -57,6 +57,16 @@ describe('LeaderState high watermark', () => {
     expect(state.highWatermark).toBe(10);
   });
 
+  it('does not count a caught-up replica outside the ISR whose broker is gone (its frozen log end would pin the high watermark)', () => {
+    // Broker 2 was caught up at 10 and then died; the controller took it out of the ISR.
+    const state = leader({ isr: [0, 1] });
+    state.recordFetch(2, fetchAt(10, 10, 1));
+    state.recordFetch(1, fetchAt(20, 20, 2));
+    const alive = (id: number) => id !== 2;
+    expect(state.maybeAdvanceHighWatermark(20, 2, alive)).toBe(true);
+    expect(state.highWatermark).toBe(20);
+  });
+
   it('keeps the high watermark of an earlier term', () => {
     const first = leader({}, { hw: 9 });
     const next = new LeaderState({
