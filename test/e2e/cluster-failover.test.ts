@@ -88,4 +88,31 @@ describe('a three-broker cluster under SIGKILL', () => {
       for (const copy of copies.slice(1)) expect(Buffer.concat(copy).equals(Buffer.concat(copies[0]!))).toBe(true);
     }
   }, 420_000);
+
+  it('keeps acknowledging acks=all once a dead broker is fenced, without waiting out replica.lag.time.max.ms', async () => {
+    // A 60 s lag time: only the controller fencing the dead broker (lease 2 s) can take it out of the ISR in time.
+    const cluster = await startCluster({ brokers: 3, args: ['--replica-lag-time-max-ms', '60000'] });
+    const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} } as never });
+    const admin = sluice.admin();
+    await admin.createTopic('fenced', { partitions: 3, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
+    await waitForFullIsr(admin, 'fenced');
+    const producer = sluice.producer({ acks: 'all', deliveryTimeoutMs: 30_000 });
+    for (let partition = 0; partition < 3; partition += 1) await producer.send({ topic: 'fenced', messages: [{ value: 'before', partition }] });
+
+    const killedAt = Date.now();
+    await cluster.kill(3);
+    await Promise.all([0, 1, 2].map((partition) => producer.send({ topic: 'fenced', messages: [{ value: 'after', partition }] })));
+    const tookMs = Date.now() - killedAt;
+    process.stdout.write(`acks=all on every partition again ${tookMs} ms after a broker was SIGKILLed (lag time 60 s)\n`);
+    expect(tookMs).toBeLessThan(60_000);
+    const description = await admin.describeTopic('fenced');
+    for (const partition of description.partitions) expect(partition.isr).not.toContain(3);
+    // The survivors never shrank an ISR themselves: the controller's fencing did it.
+    for (const nodeId of [1, 2]) {
+      const metrics = await (await fetch(`http://127.0.0.1:${cluster.broker(nodeId).process!.httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^sluice_isr_shrinks_total 0$/m);
+    }
+    await producer.close();
+    await sluice.close();
+  }, 120_000);
 });
