@@ -15,22 +15,12 @@ import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
+import { writeTextCheckpoint } from '../storage/checkpoint.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
-
-/** Written and synced before the caller goes on: the marker must not vanish in a crash once the log is in use. */
-function writeFileDurably(file: string, text: string): void {
-  const fd = fs.openSync(file, 'w', 0o644);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 export { type AppendListener, Partition } from './partition.js';
 
@@ -255,7 +245,8 @@ export class TopicManager {
     const existing = topic.partitionAt(index);
     if (existing !== undefined) return existing;
     const directory = this.#partitionDirectory(record.name, index);
-    const marker = path.join(directory, 'partition.metadata');
+    const markerName = 'partition.metadata';
+    const marker = path.join(directory, markerName);
     const expected = `version: 0\ntopic_id: ${record.topicId ?? ''}\n`;
     let ours = false;
     try {
@@ -267,7 +258,7 @@ export class TopicManager {
       if (!ours) fs.rmSync(directory, { recursive: true, force: true });
       const opened = Log.open(directory, { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions });
       // Written after the log exists: a crash in between leaves no marker, and the next open starts clean.
-      if (!ours) writeFileDurably(marker, expected);
+      if (!ours) writeTextCheckpoint(directory, markerName, expected);
       return opened;
     });
     const partition = new Partition(record.name, index, log);
