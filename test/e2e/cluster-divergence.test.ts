@@ -1,10 +1,13 @@
 /**
  * The KIP-101 case on a real cluster (etcd and three brokers as processes, lease 2 s), built with
  * SIGSTOP/SIGCONT: both followers are paused, the leader appends acks=1 records they never get
- * (beyond the high watermark), the leader is paused until its lease expires and a follower is
+ * (beyond the high watermark) and an acks=all batch that waits for them, the leader is paused until its lease expires and a follower is
  * elected, acks=all records go to the new leader at those same offsets, and the old leader is
  * resumed. It must truncate what it had beyond the high watermark (by leader epoch, not keep it)
- * and afterwards every replica holds the same bytes. A consumer reading from whichever broker
+ * and answer the waiting acks=all batch NOT_LEADER_OR_FOLLOWER (never acknowledge it, though with
+ * min.insync.replicas=1 a shrink to itself would let its high watermark pass it: the metadata
+ * store must refuse that shrink from a deposed leader); afterwards every replica holds the same
+ * bytes. A consumer reading from whichever broker
  * leads, up to the high watermark, the whole time, never sees a record that later vanishes: every
  * record it saw is in the final log at the same offset.
  */
@@ -12,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { brokerMemory } from '../../bench/broker-process.js';
 import { Log } from '../../broker/storage/log.js';
 import { Sluice } from '../../client/sluice.js';
+import { errorCodes } from '../../proto/errors.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster } from '../helpers/cluster.js';
 import { leaders, replicaBatches, waitForFullIsr } from '../helpers/cluster-checks.js';
@@ -33,7 +37,7 @@ describe('a leader with records beyond the high watermark loses its leadership',
     const cluster = await startCluster({ brokers: 3 });
     const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = sluice.admin();
-    await createTopicOnceRegistered(admin, topic, { partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
+    await createTopicOnceRegistered(admin, topic, { partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '1' } });
     await waitForFullIsr(admin, topic);
     const oldLeader = cluster.broker((await leaders(admin, topic)).get(0)!);
     const followers = cluster.brokers.filter((broker) => broker !== oldLeader);
@@ -71,11 +75,15 @@ describe('a leader with records beyond the high watermark loses its leadership',
       paused.add(broker.nodeId);
       cluster.pause(broker.nodeId);
     }
+    const followersPausedAt = Date.now();
     await waitFor('no follower fetch parked on the leader', async () => (await brokerMemory(oldLeader.process!.httpPort)).parkedRequests === 0, 5000);
     const beyond = await produceTo(oldLeader, topic, 0, values('beyond-the-high-watermark', 5), 1, 5000);
     expect(beyond.errorCode, beyond.errorMessage).toBe(0);
+    // An acks=all batch is written too and waits: it must never be acknowledged, as it will vanish.
+    const waiting = produceTo(oldLeader, topic, 0, values('never-acknowledged', 3), -1, 60_000);
+    await waitFor('the acks=all batch to be written on the old leader', async () => (await partitionOn(oldLeader, topic, 0)).logEndOffset === 18, 5000);
     const stranded = await partitionOn(oldLeader, topic, 0);
-    expect(stranded).toMatchObject({ role: 'leader', highWatermark: 10, logEndOffset: 15 });
+    expect(stranded).toMatchObject({ role: 'leader', highWatermark: 10, logEndOffset: 18 });
 
     const pausedAt = Date.now();
     paused.add(oldLeader.nodeId);
@@ -105,14 +113,25 @@ describe('a leader with records beyond the high watermark loses its leadership',
     expect(replacement.errorCode, replacement.errorMessage).toBe(0);
     expect(replacement.baseOffset).toBe(10);
     const ackedMs = Date.now() - pausedAt;
+    // The old leader stays paused past replica.lag.time.max.ms (3 s) since its followers last
+    // fetched, so on waking, before it hears of the new leader, its ISR timer proposes shrinking
+    // the ISR to itself: with min.insync.replicas=1 that would let its high watermark pass the
+    // waiting acks=all batch, so the metadata store must refuse it from a deposed leader.
+    await waitFor('the replica lag time to pass for the old leader', () => Date.now() - followersPausedAt > 3500, 10_000);
+    const logLinesBefore = oldLeader.logs().length;
 
     const resumedAt = Date.now();
     cluster.resume(oldLeader.nodeId);
     paused.delete(oldLeader.nodeId);
     const line = await waitForLogLine(oldLeader, 'truncating a diverged follower log', 20_000);
     const truncatedMs = Date.now() - resumedAt;
-    expect(line).toMatchObject({ topic, partition: 0, from: 15, to: 10 });
+    expect(line).toMatchObject({ topic, partition: 0, from: 18, to: 10 });
+    const refused = await waiting;
+    expect(refused.errorCode, `the old leader acknowledged a batch it then truncated: ${refused.errorMessage}`).toBe(errorCodes.SLUICE_ERR_NOT_LEADER_OR_FOLLOWER.wire);
     expect(oldLeader.logs().some((entry) => entry.includes('acknowledged offsets are lost'))).toBe(false);
+    const woke = oldLeader.logs().slice(logLinesBefore);
+    expect(woke.some((entry) => entry.includes('"kind":"shrink"') && entry.includes('proposing ISR change')), 'the deposed leader tried to shrink the ISR').toBe(true);
+    expect(woke.some((entry) => entry.includes('ISR shrunk')), 'the deposed leader\'s shrink was committed').toBe(false);
     await waitForFullIsr(admin, topic, 30_000);
     const healedMs = Date.now() - resumedAt;
     await waitFor('the consumer to see every committed record', () => seen.size === 17, 10_000);
@@ -130,8 +149,8 @@ describe('a leader with records beyond the high watermark loses its leadership',
     expect(final).toEqual([...values('committed', 10), ...values('new-leader', 7)]);
     for (const [offset, value] of seen) expect(final[offset], `offset ${offset} as the consumer saw it`).toBe(value);
 
-    process.stdout.write(`divergence: old leader ${oldLeader.nodeId} paused with 5 records beyond HW 10; broker ${newLeaderId} elected ${electedMs} ms later, `
-      + `acks=all there ${ackedMs} ms after the pause; old leader truncated 15 -> 10 ${truncatedMs} ms after it resumed, ISR full again after ${healedMs} ms; `
+    process.stdout.write(`divergence: old leader ${oldLeader.nodeId} paused with 8 records beyond HW 10 (5 acks=1, 3 acks=all waiting); broker ${newLeaderId} elected ${electedMs} ms later, `
+      + `acks=all there ${ackedMs} ms after the pause; old leader truncated 18 -> 10 ${truncatedMs} ms after it resumed (its waiting acks=all answered ${refused.errorCode} after ${refused.elapsedMs} ms), ISR full again after ${healedMs} ms; `
       + `consumer saw ${seen.size} records, all in the final log; replicas identical\n`);
   }, 90_000);
 });

@@ -6,7 +6,9 @@
  * - once the ISR is the leader alone, acks=all is refused with NOT_ENOUGH_REPLICAS (19) and
  *   nothing is written (the leader's log end does not move), while acks=1 is still appended;
  * - when the two come back the leader expands the ISR to all three (metadata shows it, the
- *   leader's sluice_isr_expands_total moved) and acks=all succeeds again.
+ *   leader's sluice_isr_expands_total moved) and acks=all succeeds again; an acks=all produce
+ *   with a long timeout sent before the shrink stays parked through shrink and expansion and
+ *   then succeeds.
  * Exact answer codes come from single produce requests sent to the leader (no client retries).
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,10 +45,12 @@ describe('min.insync.replicas=2 with two of three brokers down', () => {
     await Promise.all(followers.map((id) => cluster.kill(id)));
 
     // Still three in the committed ISR: the batch is written and waits for followers that are gone.
+    // A second one with a long timeout stays parked through the shrink until the ISR grows back.
     const requestTimeoutMs = 1000;
-    const early = await produceTo(leader, topic, 0, ['waits for dead followers'], -1, requestTimeoutMs);
-    const sentWithin = early.elapsedMs;
-    expect(early.errorCode, early.errorMessage).toBe(errorCodes.SLUICE_ERR_REQUEST_TIMED_OUT.wire);
+    const pending = produceTo(leader, topic, 0, ['waits for dead followers'], -1, requestTimeoutMs);
+    const parked = produceTo(leader, topic, 0, ['parked until the followers return'], -1, 60_000);
+    const early = await pending;
+        expect(early.errorCode, early.errorMessage).toBe(errorCodes.SLUICE_ERR_REQUEST_TIMED_OUT.wire);
     expect(early.elapsedMs).toBeGreaterThanOrEqual(requestTimeoutMs - 5);
     expect(early.elapsedMs).toBeLessThan(requestTimeoutMs + 1500);
 
@@ -76,6 +80,9 @@ describe('min.insync.replicas=2 with two of three brokers down', () => {
     expect([...healed.isr].sort()).toEqual([1, 2, 3]);
     expect(await metric(leader, 'sluice_isr_expands_total')).toBeGreaterThanOrEqual(expandsBefore + 2);
 
+    const stayed = await parked;
+    expect(stayed.errorCode, stayed.errorMessage).toBe(0);
+    expect(stayed.baseOffset).toBe(2);
     const after = await produceTo(leader, topic, 0, ['all three in sync again'], -1, 5000);
     expect(after.errorCode, after.errorMessage).toBe(0);
     // The acks=1 record and the timed-out batch are committed now too; the refused one never existed.
@@ -87,11 +94,12 @@ describe('min.insync.replicas=2 with two of three brokers down', () => {
       for (const record of await consumer.poll({ timeoutMs: 500 })) values.push(record.value?.toString() ?? '');
     }
     await consumer.close();
-    expect(values).toEqual(['all three in sync', 'waits for dead followers', 'acks=1 alone', 'all three in sync again']);
+    expect(values).toEqual(['all three in sync', 'waits for dead followers', 'parked until the followers return', 'acks=1 alone', 'all three in sync again']);
 
-    process.stdout.write(`min ISR: acks=all before the shrink answered REQUEST_TIMED_OUT after ${sentWithin} ms (timeout ${requestTimeoutMs}); `
-      + `ISR shrank to the leader ${shrunkMs} ms after the kill; NOT_ENOUGH_REPLICAS answered in ${refused.elapsedMs} ms; `
-      + `acks=1 in ${one.elapsedMs} ms; ISR back to 3 ${expandedMs} ms after restart; acks=all then in ${after.elapsedMs} ms\n`);
+    process.stdout.write(`min ISR: acks=all before the shrink answered REQUEST_TIMED_OUT after ${early.elapsedMs} ms (timeout ${requestTimeoutMs}); `
+      + `ISR shrank to the leader (acks=all refused from then on) ${shrunkMs} ms after the kill; NOT_ENOUGH_REPLICAS answered in ${refused.elapsedMs} ms; `
+      + `acks=1 in ${one.elapsedMs} ms; ISR back to 3 ${expandedMs} ms after restart; the acks=all parked through it all answered after ${stayed.elapsedMs} ms; `
+      + `acks=all then in ${after.elapsedMs} ms\n`);
     await sluice.close();
   }, 90_000);
 });

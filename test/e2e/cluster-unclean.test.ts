@@ -3,8 +3,9 @@
  * replica.lag.time.max.ms 3 s). One replica is made stale: SIGSTOPped until it has left the
  * ISR, then acks=all records it lacks are acknowledged by the other two, then both of those are
  * SIGKILLed and the stale one resumed.
- * - Off (the default): the partition goes offline (leader −1 in metadata, produce answers a
- *   retriable error) rather than let the stale replica lead; when an ISR member comes back it
+ * - Off (the default): the partition goes offline (leader −1 in metadata; a produce to the stale
+ *   replica answers a retriable error, and so does the client's with retries off) rather than let
+ *   the stale replica lead; when an ISR member comes back it
  *   leads and every acknowledged record is there.
  * - On (`unclean.leader.election.enable=true`): the stale replica leads; a former ISR member that
  *   comes back truncates what it had beyond the new leader's log end, counts exactly those
@@ -15,7 +16,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { highWatermarkFile, readOffsetCheckpoint } from '../../broker/storage/checkpoint.js';
 import { Sluice } from '../../client/sluice.js';
-import { errorFromWire } from '../../proto/errors.js';
+import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, type ClusterBroker, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { leaders, replicaBatches, waitForFullIsr } from '../helpers/cluster-checks.js';
@@ -121,6 +122,13 @@ describe('every in-sync replica down, a stale one up', () => {
     expect(refused.errorCode).not.toBe(0);
     expect(errorFromWire(refused.errorCode, refused.errorMessage).retriable).toBe(true);
     expect((await partitionOn(stale, topic, 0)).logEndOffset).toBe(10);
+    // The client, retries off, reports a retriable error too (the partition has no leader).
+    const client = new Sluice({ bootstrap: `127.0.0.1:${stale.port}`, logger: quiet });
+    const failure = await client.producer({ acks: 'all', retries: 0, deliveryTimeoutMs: 5000 })
+      .send({ topic, messages: [{ value: 'nor this', partition: 0 }] }).then(() => undefined, (error: unknown) => error);
+    await client.close();
+    expect(SluiceError.is(failure), String(failure)).toBe(true);
+    expect((failure as SluiceError).retriable, String(failure)).toBe(true);
 
     // The stored ISR names who holds everything acknowledged: only it may lead again.
     const returning = cluster.broker(offline.isr[0]!);
@@ -134,7 +142,7 @@ describe('every in-sync replica down, a stale one up', () => {
     expect(stale.logs().some((line) => line.includes('unclean leader election'))).toBe(false);
 
     process.stdout.write(`unclean off: ${figures.join(', ')}; offline (leader -1) ${offlineMs} ms after the ISR was killed; `
-      + `produce answered ${refused.errorCode} (retriable); returning ISR member ${returning.nodeId} led ${ledMs} ms after its start; `
+      + `produce answered ${refused.errorCode} (retriable), the client ${(failure as SluiceError).code}; returning ISR member ${returning.nodeId} led ${ledMs} ms after its start; `
       + `${acknowledged.length} of ${acknowledged.length} acknowledged records there\n`);
   }, 90_000);
 
