@@ -1,15 +1,15 @@
 /**
  * The KIP-101 case on a real cluster (etcd and three brokers as processes, lease 2 s), built with
- * SIGSTOP/SIGCONT: both followers are paused, the leader appends acks=1 records they never get
- * (beyond the high watermark) and an acks=all batch that waits for them, the leader is paused until its lease expires and a follower is
- * elected, acks=all records go to the new leader at those same offsets, and the old leader is
- * resumed. It must truncate what it had beyond the high watermark (by leader epoch, not keep it)
- * and answer the waiting acks=all batch NOT_LEADER_OR_FOLLOWER (never acknowledge it, though with
- * min.insync.replicas=1 a shrink to itself would let its high watermark pass it: the metadata
- * store must refuse that shrink from a deposed leader); afterwards every replica holds the same
- * bytes. A consumer reading from whichever broker
- * leads, up to the high watermark, the whole time, never sees a record that later vanishes: every
- * record it saw is in the final log at the same offset.
+ * SIGSTOP/SIGCONT: both followers are paused; the leader appends acks=1 records they never get
+ * (beyond the high watermark) and an acks=all batch that waits for them; the leader is paused
+ * until its lease expires and a follower is elected; acks=all records go to the new leader at
+ * those same offsets; the old leader is resumed. It must truncate what it had beyond the high
+ * watermark (by leader epoch) and answer the waiting acks=all batch NOT_LEADER_OR_FOLLOWER,
+ * never acknowledge it: with min.insync.replicas=1 a shrink of the ISR to itself would let its
+ * high watermark pass the batch, so the metadata store must refuse that shrink from a deposed
+ * leader. Afterwards every replica holds the same bytes, and a consumer that read up to the
+ * high watermark from whichever broker led, the whole time, saw only records that are in the
+ * final log at the same offsets.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { brokerMemory } from '../../bench/broker-process.js';
