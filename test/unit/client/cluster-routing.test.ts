@@ -319,6 +319,21 @@ describe('admin and the controller', () => {
     expect(fake.seen(Api.LIST_GROUPS).map((request) => request.nodeId).sort()).toEqual([0, 1]);
   });
 
+  it('describes a topic whose leader just died without waiting out the connect timeout (its offsets unknown)', async () => {
+    const fake = await cluster(3, { orders: 3 });
+    const dead = fake.partition('orders', 1).leader;
+    await fake.node(dead).close();
+    fake.ghosts.add(dead);
+    const admin = client(fake.node((dead + 1) % 3).bootstrap, { connectTimeoutMs: 10_000 }).admin();
+    const started = performance.now();
+    const topic = await admin.describeTopic('orders');
+    const elapsedMs = performance.now() - started;
+    expect(topic.partitions[1]).toMatchObject({ leader: dead, logEndOffset: -1 });
+    expect(topic.partitions.filter((partition) => partition.leader !== dead).every((partition) => partition.logEndOffset === 0)).toBe(true);
+    // A dead leader costs one short connect attempt (leaderConnectTimeoutMs, 1 s), not the connection's 10 s.
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+
   it('creates topics with a replication factor and configs on the controller, following NOT_CONTROLLER', async () => {
     const fake = await cluster(3, {});
     fake.controllerId = 1;
