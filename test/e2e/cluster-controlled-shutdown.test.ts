@@ -85,7 +85,7 @@ async function stopAndRestart(cluster: TestCluster, admin: Admin, load: ReturnTy
       while (sampling) {
         const description = await observer.admin().describeTopic(topic).catch(() => undefined);
         const now = Date.now();
-        if (description !== undefined && description.partitions.some((p) => led.includes(p.partition) && p.leader < 0)) leaderlessMs += now - last;
+        if (description?.partitions.some((p) => led.includes(p.partition) && p.leader < 0)) leaderlessMs += now - last;
         last = now;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

@@ -8,7 +8,7 @@
  * an offset nobody had processed, and the committed offsets reach the end of each partition.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Consumer } from '../../client/consumer.js';
+import type { Consumer, ConsumerRecord } from '../../client/consumer.js';
 import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster } from '../helpers/cluster.js';
@@ -54,7 +54,7 @@ function runMember(sluice: Sluice, name: string, processed: Processed, running: 
   consumer.subscribe([topic]);
   const done = (async () => {
     while (running()) {
-      let records;
+      let records: ConsumerRecord[];
       try {
         records = await consumer.poll({ timeoutMs: 200 });
       } catch (error) {
