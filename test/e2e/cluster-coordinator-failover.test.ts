@@ -12,7 +12,7 @@ import type { Consumer, ConsumerRecord } from '../../client/consumer.js';
 import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster } from '../helpers/cluster.js';
-import { waitForFullIsr } from '../helpers/cluster-checks.js';
+import { waitForBrokersAlive, waitForFullIsr } from '../helpers/cluster-checks.js';
 
 afterAll(cleanupCluster);
 
@@ -74,6 +74,7 @@ function runMember(sluice: Sluice, name: string, processed: Processed, running: 
 describe('group coordinator failover', () => {
   it('members follow the coordinator to its new broker after a SIGKILL and carry on from their committed offsets, skipping nothing', async () => {
     const cluster = await startCluster({ brokers: 3, args: ['--offsets-topic-num-partitions', '6', '--group-initial-rebalance-delay-ms', '200'] });
+    await waitForBrokersAlive(cluster);
     const producerClient = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = producerClient.admin();
     await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
@@ -107,7 +108,8 @@ describe('group coordinator failover', () => {
     const clients = [new Sluice({ bootstrap: cluster.bootstrap, logger: quiet }), new Sluice({ bootstrap: cluster.bootstrap, logger: quiet })];
     const members = clients.map((client, index) => runMember(client, `member-${index + 1}`, processed, () => consuming));
     try {
-      await waitFor('both members consuming', () => members.every((member) => member.consumer.assignment().length > 0) && members.every((member) => member.batches() > 3), 30_000);
+      await waitFor('both members consuming, a few hundred records in', () => members.every((member) => member.consumer.assignment().length > 0 && member.batches() > 3)
+        && [...Array(partitions).keys()].every((p) => processed.next(p) > 100), 30_000);
       const coordinator = await admin.findCoordinator(groupId);
       const before = [...Array(partitions).keys()].map((p) => processed.next(p));
       const killedAt = Date.now();

@@ -12,7 +12,7 @@ import type { Admin } from '../../client/admin.js';
 import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
+import { leaders, waitForBrokersAlive, waitForFullIsr } from '../helpers/cluster-checks.js';
 
 afterAll(cleanupCluster);
 
@@ -91,6 +91,7 @@ async function killLeaderAndWaitForElection(cluster: TestCluster, admin: Admin, 
 describe('etcd outages under a running cluster', () => {
   it('single etcd stopped for 10 s: produce and fetch go on, CreateTopics fails fast with METADATA_STORE, elections resume once it is back', async () => {
     const cluster = await startCluster({ brokers: 3 });
+    await waitForBrokersAlive(cluster);
     const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = sluice.admin();
     await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
@@ -140,6 +141,7 @@ describe('etcd outages under a running cluster', () => {
 
   it('3-member etcd with one member stopped for 10 s: produce, fetch, CreateTopics and elections all keep working', async () => {
     const cluster = await startCluster({ brokers: 3, etcdMembers: 3 });
+    await waitForBrokersAlive(cluster);
     const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = sluice.admin();
     await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
