@@ -279,8 +279,8 @@ export class Admin {
       }));
     }
     const entries = [...offsets].map(([partition, offset]) => ({ partition, offset }));
-    await new GroupCoordinator(this.#metadata, groupId).call(async (connection) => {
-      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] });
+    await new GroupCoordinator(this.#metadata, groupId).call(async (connection, request) => {
+      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] }, request);
       for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
     return entries;

@@ -300,6 +300,29 @@ describe('group coordinator', () => {
   });
 });
 
+describe('a coordinator that died', () => {
+  it('costs a commit one short connect attempt per FindCoordinator answer naming it, not the connection\'s 10 s connect timeout', async () => {
+    const fake = await cluster(3, { orders: 2 });
+    fake.coordinatorId = 1;
+    const consumer = client(fake.node(0).bootstrap, { connectTimeoutMs: 10_000 }).consumer({ groupId: 'workers', autoCommit: false });
+    await consumer.commit([{ topic: 'orders', partition: 0, offset: 3 }]);
+    // The coordinator's broker dies, and for a while FindCoordinator still names it (its lease has not expired).
+    await fake.node(1).close();
+    fake.ghosts.add(1);
+    const started = performance.now();
+    const moved = setTimeout(() => { fake.coordinatorId = 0; }, 1500);
+    try {
+      await consumer.commit([{ topic: 'orders', partition: 0, offset: 5 }]);
+    } finally {
+      clearTimeout(moved);
+    }
+    const elapsedMs = performance.now() - started;
+    expect(fake.groups.get('workers')!.offsets.get('orders/0')).toBe(5);
+    expect(fake.seen(Api.OFFSET_COMMIT).at(-1)!.nodeId).toBe(0);
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+});
+
 describe('admin and the controller', () => {
   it('says plainly that a broker without elections (a single node) cannot elect leaders', async () => {
     const fake = await cluster(1, { orders: 1 }, {
