@@ -279,8 +279,8 @@ export class Admin {
       }));
     }
     const entries = [...offsets].map(([partition, offset]) => ({ partition, offset }));
-    await new GroupCoordinator(this.#metadata, groupId).call(async (connection) => {
-      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] });
+    await new GroupCoordinator(this.#metadata, groupId).call(async (connection, request) => {
+      const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, { groupId, generationId: -1, memberId: '', topics: [{ name: topic, partitions: entries }] }, request);
       for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
     return entries;
@@ -298,7 +298,9 @@ export class Admin {
     }
     const offsets = new Map<number, number>();
     await Promise.all([...byLeader.values()].map(async (group) => {
-      const response = await group.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: group.partitions }] }).catch((error: unknown) => {
+      // A leader that just died must not hold describeTopic for the whole connect timeout: its
+      // offsets are reported unknown after one short attempt, as the producer treats a dead leader.
+      const response = await group.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: group.partitions }] }, { connectTimeoutMs: leaderConnectTimeoutMs }).catch((error: unknown) => {
         if (SluiceError.is(error) && error.retriable) return undefined;
         throw error;
       });

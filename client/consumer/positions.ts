@@ -135,10 +135,10 @@ export class Positions {
       partitions.push({ partition: entry.partition, offset: entry.offset });
     }
     const { generationId, memberId } = this.#options.membership();
-    await coordinator.call(async (connection) => {
+    await coordinator.call(async (connection, request) => {
       const response = await connection.request<'offsetCommit'>(Api.OFFSET_COMMIT, {
         groupId, generationId, memberId, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
-      });
+      }, request);
       for (const topic of response.topics) {
         for (const result of topic.partitions) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
       }

@@ -5,7 +5,7 @@
  * back-off, until `retryForMs` has passed.
  */
 import type { BrokerConnection, RequestOptions } from '../connection.js';
-import type { MetadataCache } from '../metadata.js';
+import { leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
 import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api, type ApiKey, type RequestBodies, type ResponseBodies } from '../../proto/messages.js';
 
@@ -68,12 +68,15 @@ export class GroupCoordinator {
    * Runs `work` on the coordinator's connection; when the coordinator moved, finds it again
    * and runs it again. Other errors are thrown as they are.
    */
-  async call<T>(work: (connection: BrokerConnection) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async call<T>(work: (connection: BrokerConnection, request: { connectTimeoutMs: number }) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const deadline = Date.now() + this.#retryForMs;
     let backoffMs = this.#retryBackoffMs;
     for (;;) {
       try {
-        return await work(await this.find(signal));
+        const connection = await this.find(signal);
+        // A coordinator that died is still named by FindCoordinator until its lease expires: one
+        // short connect attempt, then find it again, rather than the connection's whole connect timeout.
+        return await work(connection, { connectTimeoutMs: Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs) });
       } catch (error) {
         // A coordinator that stopped answering may have moved: look again next time, but a
         // slow request is not repeated here (the caller's own retry decides).
@@ -88,6 +91,6 @@ export class GroupCoordinator {
 
   /** One request to the coordinator, following it when it moves. */
   request<F extends keyof RequestBodies>(api: ApiKey, body: RequestBodies[F], options: RequestOptions = {}): Promise<ResponseBodies[F]> {
-    return this.call((connection) => connection.request<F>(api, body, options), options.signal);
+    return this.call((connection, request) => connection.request<F>(api, body, { ...request, ...options }), options.signal);
   }
 }

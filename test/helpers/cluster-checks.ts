@@ -44,3 +44,20 @@ export function replicaBatches(cluster: TestCluster, topic: string, partition: n
   }
   return copies;
 }
+
+/**
+ * Waits until every running broker sees all of them alive and knows the controller: a broker
+ * is "ready" once registered, but the controller may not have watched the last registration
+ * yet, and a topic created then would be refused for too few live brokers.
+ */
+export async function waitForBrokersAlive(cluster: TestCluster, timeoutMs = 15_000): Promise<void> {
+  const running = cluster.brokers.filter((broker) => broker.process !== undefined);
+  await waitFor(`${running.length} brokers seeing each other`, async () => {
+    const views = await Promise.all(running.map(async (broker) => {
+      const response = await fetch(`http://127.0.0.1:${broker.process!.httpPort}/v1/cluster`).catch(() => undefined);
+      return response?.ok ? await response.json() as { controllerId: number; brokers: Array<{ nodeId: number; alive: boolean }> } : undefined;
+    }));
+    return views.every((view) => view !== undefined && view.controllerId >= 0
+      && running.every((broker) => view.brokers.some((seen) => seen.nodeId === broker.nodeId && seen.alive)));
+  }, timeoutMs);
+}

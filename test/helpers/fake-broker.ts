@@ -185,7 +185,8 @@ export class FakeCluster {
         return this.#listOffsets(nodeId, request.listOffsets as ListOffsetsRequest);
       case Api.FIND_COORDINATOR: {
         const coordinator = this.nodes.get(this.coordinatorId);
-        if (coordinator === undefined || !coordinator.listening) {
+        // A ghost (dead but still in the metadata, its lease not expired yet) is still named.
+        if (coordinator === undefined || (!coordinator.listening && !this.ghosts.has(this.coordinatorId))) {
           return { nodeId: -1, host: '', port: 0, errorCode: wire('SLUICE_ERR_COORDINATOR_NOT_AVAILABLE'), errorMessage: 'no coordinator' };
         }
         return { nodeId: this.coordinatorId, host: '127.0.0.1', port: coordinator.port };

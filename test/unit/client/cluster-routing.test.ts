@@ -300,6 +300,29 @@ describe('group coordinator', () => {
   });
 });
 
+describe('a coordinator that died', () => {
+  it('costs a commit one short connect attempt per FindCoordinator answer naming it, not the connection\'s 10 s connect timeout', async () => {
+    const fake = await cluster(3, { orders: 2 });
+    fake.coordinatorId = 1;
+    const consumer = client(fake.node(0).bootstrap, { connectTimeoutMs: 10_000 }).consumer({ groupId: 'workers', autoCommit: false });
+    await consumer.commit([{ topic: 'orders', partition: 0, offset: 3 }]);
+    // The coordinator's broker dies, and for a while FindCoordinator still names it (its lease has not expired).
+    await fake.node(1).close();
+    fake.ghosts.add(1);
+    const started = performance.now();
+    const moved = setTimeout(() => { fake.coordinatorId = 0; }, 1500);
+    try {
+      await consumer.commit([{ topic: 'orders', partition: 0, offset: 5 }]);
+    } finally {
+      clearTimeout(moved);
+    }
+    const elapsedMs = performance.now() - started;
+    expect(fake.groups.get('workers')!.offsets.get('orders/0')).toBe(5);
+    expect(fake.seen(Api.OFFSET_COMMIT).at(-1)!.nodeId).toBe(0);
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+});
+
 describe('admin and the controller', () => {
   it('says plainly that a broker without elections (a single node) cannot elect leaders', async () => {
     const fake = await cluster(1, { orders: 1 }, {
@@ -317,6 +340,21 @@ describe('admin and the controller', () => {
     const groups = await client(fake.node(0).bootstrap).admin().listGroups();
     expect(groups).toEqual([{ groupId: 'billing', state: 'Stable', members: 0 }]);
     expect(fake.seen(Api.LIST_GROUPS).map((request) => request.nodeId).sort()).toEqual([0, 1]);
+  });
+
+  it('describes a topic whose leader just died without waiting out the connect timeout (its offsets unknown)', async () => {
+    const fake = await cluster(3, { orders: 3 });
+    const dead = fake.partition('orders', 1).leader;
+    await fake.node(dead).close();
+    fake.ghosts.add(dead);
+    const admin = client(fake.node((dead + 1) % 3).bootstrap, { connectTimeoutMs: 10_000 }).admin();
+    const started = performance.now();
+    const topic = await admin.describeTopic('orders');
+    const elapsedMs = performance.now() - started;
+    expect(topic.partitions[1]).toMatchObject({ leader: dead, logEndOffset: -1 });
+    expect(topic.partitions.filter((partition) => partition.leader !== dead).every((partition) => partition.logEndOffset === 0)).toBe(true);
+    // A dead leader costs one short connect attempt (leaderConnectTimeoutMs, 1 s), not the connection's 10 s.
+    expect(elapsedMs).toBeLessThan(5_000);
   });
 
   it('creates topics with a replication factor and configs on the controller, following NOT_CONTROLLER', async () => {
