@@ -174,7 +174,7 @@ async function catchUp(cluster: ProcessCluster, admin: Admin, topic: string, byt
     return true;
   }, 120_000);
   const isrMs = performance.now() - started;
-  return { victim, missedBytes, produceMBps: produced.mbps, readyMs, caughtUpMs, isrMs, mbps: missedBytes / 1024 ** 2 / (caughtUpMs / 1000) };
+  return { victim, missedBytes, produceMBps: produced.mbps, readyMs, caughtUpMs, isrMs, mbps: missedBytes / 1024 ** 2 / (caughtUpMs / 1000), afterReadyMBps: missedBytes / 1024 ** 2 / ((caughtUpMs - readyMs) / 1000) };
 }
 
 function median(list: number[]): number {
@@ -280,6 +280,7 @@ async function main(): Promise<void> {
       catchUpMs: Math.round(catchup.caughtUpMs),
       catchUpIsrMs: Math.round(catchup.isrMs),
       catchUpMBps: round(catchup.mbps),
+      catchUpAfterReadyMBps: round(catchup.afterReadyMBps),
       loopbackMBps: round(loopback),
       rawWriteMBps: round(rawWrite),
       catchUpVsLoopback: round(catchup.mbps / loopback, 3),
@@ -307,7 +308,7 @@ async function main(): Promise<void> {
       ['loopback socket', result.loopbackMBps],
     ]));
     progress(`failover (leader SIGKILL → acks=all produce acknowledged): ${failoverMs.join(', ')} ms, median ${result.failoverMedianMs} ms`);
-    progress(`catch-up of ${(result.catchUpBytes / 1024 ** 2).toFixed(0)} MiB: log end reached after ${(result.catchUpMs / 1000).toFixed(1)} s (${result.catchUpMBps} MB/s, broker ready after ${(result.catchUpReadyMs / 1000).toFixed(1)} s), back in the ISR after ${(result.catchUpIsrMs / 1000).toFixed(1)} s`);
+    progress(`catch-up of ${(result.catchUpBytes / 1024 ** 2).toFixed(0)} MiB: log end reached after ${(result.catchUpMs / 1000).toFixed(1)} s (${result.catchUpMBps} MB/s; broker ready after ${(result.catchUpReadyMs / 1000).toFixed(1)} s, ${result.catchUpAfterReadyMBps} MB/s from then), back in the ISR after ${(result.catchUpIsrMs / 1000).toFixed(1)} s`);
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     process.off('SIGINT', interrupted);
