@@ -1,22 +1,31 @@
 /**
- * Child process of the e2e benchmark, so the client does not share a thread with the broker
- * or the coordinator. Modes:
+ * Child process of the e2e and cluster benchmarks, so the client does not share a thread with
+ * the brokers or the coordinator. Modes:
  *   produce BOOTSTRAP TOPIC RECORDS COMPRESSION [RATE]  — as fast as possible, or at RATE
  *       records/s with latency measured from each send's intended time (coordinated
  *       omission corrected)
  *   consume BOOTSTRAP TOPIC PARTITIONS RECORDS          — read everything from the start
+ * Options: --acks 1|all (default 1), --value-bytes N (default 100).
  * Prints one JSON line with its figures.
  */
+import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import { Sluice } from '../client/sluice.js';
 
-const [mode, bootstrap, topic, countText, fourth, rateText] = process.argv.slice(2);
+const { positionals, values: options } = parseArgs({
+  allowPositionals: true,
+  options: { acks: { type: 'string', default: '1' }, 'value-bytes': { type: 'string', default: '100' } },
+});
+const [mode, bootstrap, topic, countText, fourth, rateText] = positionals;
+if (options.acks !== '1' && options.acks !== 'all') throw new Error(`--acks must be 1 or all, not ${options.acks}`);
+const acks = options.acks === 'all' ? 'all' : 1;
 const sluice = new Sluice({ bootstrap: bootstrap! });
-const value = Buffer.alloc(100, 'x');
+const value = Buffer.alloc(Number(options['value-bytes']), 'x');
 
 async function produceMax(records: number, compression: 'none' | 'lz4'): Promise<void> {
-  const producer = sluice.producer({ acks: 1, compression, lingerMs: 5, batchSize: 64 * 1024, bufferMemoryBytes: 64 * 1024 * 1024 });
-  const chunk = 2000;
+  const producer = sluice.producer({ acks, compression, lingerMs: 5, batchSize: Math.max(64 * 1024, value.length * 16), bufferMemoryBytes: 64 * 1024 * 1024 });
+  // About 200 KB of values per send whatever the record size, so 16 sends in flight fit the buffer.
+  const chunk = Math.max(1, Math.round(200_000 / value.length));
   const inflight = new Set<Promise<unknown>>();
   const started = process.hrtime.bigint();
   for (let sent = 0; sent < records; sent += chunk) {
@@ -39,7 +48,7 @@ async function produceMax(records: number, compression: 'none' | 'lz4'): Promise
  * so the figures describe a broker whose memory and code are warm.
  */
 async function produceAtRate(records: number, compression: 'none' | 'lz4', rate: number, warmupMs = 2000): Promise<void> {
-  const producer = sluice.producer({ acks: 1, compression, lingerMs: 0 });
+  const producer = sluice.producer({ acks, compression, lingerMs: 0 });
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const perSlot = Math.max(1, Math.round(rate / 1000));
   const warmupSlots = Math.round(warmupMs);

@@ -7,16 +7,15 @@
  *
  *   npm run bench:e2e -- [--json] [--records N]
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Sluice } from '../client/sluice.js';
-import { packageRoot } from '../proto/package-root.js';
 import { launchBroker } from './broker-process.js';
 import { loopbackMBps } from './loopback.js';
 import { barChart } from './report.js';
+import { runWorker } from './run-worker.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,23 +26,7 @@ const { values } = parseArgs({
 });
 const records = Number(values.records);
 const partitions = 6;
-const worker = path.join(packageRoot(import.meta.url), 'dist', 'bench', 'e2e-worker.js');
 const progress = (text: string) => process.stderr.write(`${text}\n`);
-
-function runWorker<T>(args: string[]): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').pop();
-      if (code !== 0 || line === undefined || line === '') reject(new Error(`worker ${args.join(' ')} exited ${code}`));
-      else resolve(JSON.parse(line) as T);
-    });
-  });
-}
 
 interface Throughput { records: number; seconds: number; recordsPerSec: number; mbps: number }
 interface Latency { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number }
