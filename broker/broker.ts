@@ -66,6 +66,11 @@ export interface ClusterOptions {
   uncleanLeaderElection: boolean;
   /** How long a stopping broker waits for the controller to move its leaderships away. */
   controlledShutdownTimeoutMs: number;
+  /**
+   * Source address of this broker's connections to other brokers (replica fetches), so a
+   * firewall rule on a broker's own address cuts all of its links at once; default: the OS picks.
+   */
+  localAddress?: string;
 }
 
 export interface BrokerOptions {
@@ -199,7 +204,7 @@ export class Broker {
           ?? Promise.resolve({ kind: 'unavailable' as const, message: 'not connected to etcd yet' }),
       } satisfies PartitionStateWriter,
       settings: options.replicaSettings,
-      localAddress: undefined,
+      localAddress: options.cluster.localAddress,
     });
     this.replicas = replication === undefined ? undefined : new ReplicaManager({
       nodeId: options.nodeId ?? 0, brokerEpoch: replication.brokerEpoch, topics: this.topics, writer: replication.writer,

@@ -4,6 +4,7 @@
  * gracefully on SIGTERM or SIGINT. A new flag is one `.option()` line and one field in
  * `brokerConfig`.
  */
+import net from 'node:net';
 import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
 import type { BrokerOptions, ClusterOptions } from '../broker/broker.js';
@@ -20,6 +21,15 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
     throw new SluiceError('SLUICE_ERR_CONFIG', `${flag} must be HOST:PORT (port 0 picks a free one), got "${text}"`);
   }
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** An IP address this machine has, for the source of outgoing connections (no port, no name). */
+export function parseLocalAddress(text: string): string {
+  const address = text.trim().replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(address) === 0) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `--local-address must be an IP address of this machine (no port), got "${text}"`);
+  }
+  return address;
 }
 
 /** `etcd://h1:p1,h2:p2` (each part may repeat the scheme) → etcd client URLs. */
@@ -40,6 +50,7 @@ interface BrokerFlags {
   cluster?: string;
   clusterName: string;
   advertise?: string;
+  localAddress?: string;
   rack?: string;
   brokerSessionTimeoutMs: number;
   defaultReplicationFactor: number;
@@ -90,9 +101,10 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     minInsyncReplicas: flags.minInsyncReplicas ?? 1,
     uncleanLeaderElection: flags.uncleanLeaderElection === true,
     controlledShutdownTimeoutMs: flags.controlledShutdownTimeoutMs,
+    localAddress: flags.localAddress === undefined ? undefined : parseLocalAddress(flags.localAddress),
   };
-  if (cluster === undefined && (flags.nodeId !== 0 || flags.defaultReplicationFactor !== 1)) {
-    throw new SluiceError('SLUICE_ERR_CONFIG', '--node-id and --default-replication-factor need --cluster etcd://HOST:PORT (a broker without --cluster runs alone as node 0)');
+  if (cluster === undefined && (flags.nodeId !== 0 || flags.defaultReplicationFactor !== 1 || flags.localAddress !== undefined)) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', '--node-id, --default-replication-factor and --local-address need --cluster etcd://HOST:PORT (a broker without --cluster runs alone as node 0)');
   }
   return {
     dataDirectory: flags.data,
@@ -138,6 +150,7 @@ export function brokerCommand(program: Command): void {
     .option('--cluster <etcd://host:port,...>', 'join the cluster whose metadata lives in this etcd (without it the broker runs alone)')
     .option('--cluster-name <name>', 'the cluster\'s key prefix in etcd, so clusters can share one etcd', 'sluice')
     .option('--advertise <host:port>', 'the address metadata gives clients and other brokers for this broker (default: the listen address)')
+    .option('--local-address <ip>', 'source address of this broker\'s connections to other brokers (replica fetches); default: the OS picks')
     .option('--rack <id>', 'broker.rack: replicas of a partition are spread over racks')
     .option('--broker-session-timeout-ms <n>', 'broker.session.timeout.ms: a broker silent this long is dead and loses its leaderships (whole seconds in etcd)', wholeNumber(1000), 9000)
     .option('--default-replication-factor <n>', 'default.replication.factor for topics created without one', wholeNumber(1), 1)

@@ -100,13 +100,16 @@ export class BrokerPool {
    * the last metadata, then the bootstrap list, round after round until connectTimeoutMs has
    * passed. With several candidates each connection attempt is short, so a dead broker costs
    * little. A broker that cannot be reached (or drops the connection) is skipped; any other
-   * error ends the search.
+   * error ends the search. `avoidNodeId` goes last: a leader that just failed a request may be
+   * cut off from its cluster, and its own metadata would still name it leader.
    */
-  async any<T>(work: (connection: BrokerConnection, request: { connectTimeoutMs: number }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async any<T>(work: (connection: BrokerConnection, request: { connectTimeoutMs: number }) => Promise<T>, signal?: AbortSignal, avoidNodeId?: number): Promise<T> {
     const candidates = new Map<string, BrokerAddress>();
     const known = [...this.#nodes.values(), ...this.#bootstrap];
     const last = known.find((address) => addressKey(address) === this.#lastGood);
-    for (const address of [...(last === undefined ? [] : [last]), ...known]) candidates.set(addressKey(address), address);
+    const avoided = avoidNodeId === undefined ? undefined : this.#nodes.get(avoidNodeId);
+    const ordered = [...(last === undefined ? [] : [last]), ...known].filter((address) => avoided === undefined || addressKey(address) !== addressKey(avoided));
+    for (const address of [...ordered, ...(avoided === undefined ? [] : [avoided])]) candidates.set(addressKey(address), address);
     const { connectTimeoutMs } = this.connectionOptions;
     const attemptMs = candidates.size === 1 ? connectTimeoutMs : Math.min(connectTimeoutMs, 1000);
     const deadline = Date.now() + connectTimeoutMs;

@@ -130,13 +130,14 @@ export class MetadataCache {
 
   /**
    * Fetches fresh metadata for every topic in use. A refresh already running is shared; a new
-   * one starts no sooner than refreshBackoffMs after the previous one started.
+   * one starts no sooner than refreshBackoffMs after the previous one started. `failedNodeId`,
+   * the leader whose failure asks for it, is asked last (BrokerPool.any).
    */
-  refresh(signal?: AbortSignal): Promise<void> {
+  refresh(signal?: AbortSignal, failedNodeId?: number): Promise<void> {
     this.#refreshing ??= (async () => {
       const waitMs = this.#lastRefreshAt + this.#refreshBackoffMs - Date.now();
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-      await this.#fetch([...this.#wanted], signal);
+      await this.#fetch([...this.#wanted], signal, failedNodeId);
     })().finally(() => { this.#refreshing = undefined; });
     return this.#refreshing;
   }
@@ -151,14 +152,14 @@ export class MetadataCache {
     this.#wanted.delete(name);
   }
 
-  async #fetch(topics: string[], signal?: AbortSignal): Promise<MetadataResponse> {
+  async #fetch(topics: string[], signal?: AbortSignal, avoidNodeId?: number): Promise<MetadataResponse> {
     this.#lastRefreshAt = Date.now();
     let answeredBy: BrokerAddress | undefined;
     const response = await this.pool.any(async (connection, request) => {
       const answer = await connection.request<'metadata'>(Api.METADATA, { topics }, { signal, connectTimeoutMs: request.connectTimeoutMs });
       answeredBy = { host: connection.options.host, port: connection.options.port };
       return answer;
-    }, signal);
+    }, signal, avoidNodeId);
     this.#brokers = new Map(response.brokers.map((broker) => [broker.nodeId, broker]));
     this.#controllerId = response.controllerId;
     this.pool.setBrokers(response.brokers, answeredBy!);

@@ -77,6 +77,8 @@ interface PartitionQueue {
   expiry: NodeJS.Timeout | undefined;
   /** The last error a produce to this partition got, reported as the cause of a timeout. */
   lastError: unknown;
+  /** The broker the last produce of this partition went to (−1: none yet). */
+  leaderId: number;
 }
 
 const toBuffer = (value: Bytes | null | undefined): Buffer | null =>
@@ -240,7 +242,7 @@ export class Producer {
     const id = `${topic}\u0000${partition}`;
     let queue = this.#queues.get(id);
     if (queue === undefined) {
-      queue = { topic, partition, pieces: [], bytes: 0, inflight: false, timer: undefined, expiry: undefined, lastError: undefined };
+      queue = { topic, partition, pieces: [], bytes: 0, inflight: false, timer: undefined, expiry: undefined, lastError: undefined, leaderId: -1 };
       this.#queues.set(id, queue);
     }
     queue.pieces.push(piece);
@@ -362,14 +364,15 @@ export class Producer {
         const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(attempt, 30), this.#options.retryBackoffMaxMs);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, deadline - Date.now()))));
         // A failed refresh (no broker reachable yet) is the next attempt's problem, not this one's.
-        if (isStaleMetadata(error)) await this.#metadata.refresh().catch(() => {});
+        if (isStaleMetadata(error)) await this.#metadata.refresh(undefined, queue.leaderId).catch(() => {});
       }
     }
   }
 
   async #produce(queue: PartitionQueue, batch: Buffer, timeoutMs: number): Promise<number> {
     const body = { acks: this.#options.acks, timeoutMs: this.#options.requestTimeoutMs, topics: [{ name: queue.topic, partitions: [{ partition: queue.partition, records: batch }] }] };
-    const { connection } = await this.#metadata.leader(queue.topic, queue.partition);
+    const { connection, nodeId } = await this.#metadata.leader(queue.topic, queue.partition);
+    queue.leaderId = nodeId;
     const connectTimeoutMs = Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs, timeoutMs);
     if (this.#options.acks === 0) {
       await connection.request<'produce'>(Api.PRODUCE, body, { noResponse: true, connectTimeoutMs });

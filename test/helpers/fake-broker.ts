@@ -95,6 +95,12 @@ export class FakeCluster {
   readonly departed = new Set<number>();
   /** Brokers Metadata still lists though they stopped listening (their session has not expired yet). */
   readonly ghosts = new Set<number>();
+  /**
+   * Brokers cut off from the rest of the cluster, with the Metadata answer they had then: clients
+   * still reach them, they go on naming themselves leaders, and every produce they get times out
+   * (their followers cannot fetch it). See isolate().
+   */
+  readonly isolated = new Map<number, unknown>();
   /** Which broker coordinates every group; -1: none (COORDINATOR_NOT_AVAILABLE). */
   coordinatorId = 0;
   readonly groups = new Map<string, GroupState>();
@@ -138,6 +144,11 @@ export class FakeCluster {
     state.leaderEpoch += 1;
   }
 
+  /** Cuts a broker off from the rest of the cluster (a network partition): it keeps its present view. */
+  isolate(nodeId: number): void {
+    this.isolated.set(nodeId, this.#metadata([...this.partitions.keys()]));
+  }
+
   /** Cuts a partition's log back to `offset` (a new leader that lacked the tail). */
   truncate(topic: string, partition: number, offset: number): void {
     const state = this.partition(topic, partition);
@@ -172,6 +183,19 @@ export class FakeCluster {
     this.requests.push({ nodeId, api: request.api, body: request[field] });
     const injected = this.intercept?.(nodeId, request);
     if (injected !== undefined) throw injected;
+    const frozen = this.isolated.get(nodeId);
+    if (frozen !== undefined && request.api === Api.METADATA) return frozen;
+    if (frozen !== undefined && request.api === Api.PRODUCE) {
+      const produce = request.produce as ProduceRequest;
+      return {
+        topics: produce.topics.map((topic) => ({
+          name: topic.name,
+          partitions: topic.partitions.map(({ partition }) => ({
+            partition, errorCode: wire('SLUICE_ERR_REQUEST_TIMED_OUT'), errorMessage: `broker ${nodeId} is cut off from its followers`, baseOffset: -1, logStartOffset: 0, logAppendTimeMs: -1,
+          })),
+        })),
+      };
+    }
     switch (request.api) {
       case Api.API_VERSIONS:
         return { apis: Object.values(Api).map((api) => ({ api, minVersion: 1, maxVersion: 1 })), brokerVersion: 'fake' };

@@ -109,6 +109,18 @@ describe('producer routing', () => {
     expect(fake.produces.map((produce) => produce.nodeId)).toEqual([1, 2]);
   });
 
+  it('asks another broker for metadata after its leader failed it, so a leader cut off from the cluster (still naming itself) is left for the new one', async () => {
+    const fake = await cluster(3, { orders: 3 });
+    // Broker 0 leads partition 0 and, first of the bootstrap list, answers the client's metadata.
+    const producer = client(fake.bootstrap).producer({ acks: 'all', lingerMs: 0, retryBackoffMs: 10, deliveryTimeoutMs: 5_000 });
+    await producer.send({ topic: 'orders', messages: [{ value: 'before', partition: 0 }] });
+    fake.isolate(0);
+    fake.moveLeader('orders', 0, 1);
+    await producer.send({ topic: 'orders', messages: [{ value: 'after', partition: 0 }] });
+    expect(stored(fake, 'orders', 0)).toEqual(['before', 'after']);
+    expect(fake.produces.at(-1)!.nodeId).toBe(1);
+  });
+
   it('retries FENCED_LEADER_EPOCH and NOT_ENOUGH_REPLICAS in order, later batches waiting behind the retried one', async () => {
     let refusals = 0;
     const fake = await cluster(1, { orders: 1 }, {
