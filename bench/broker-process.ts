@@ -23,6 +23,10 @@ export interface BrokerProcess {
 
 export interface StartOptions {
   port?: number;
+  /** The address both listeners bind (default 127.0.0.1). */
+  host?: string;
+  /** Prefix of the command line, e.g. `nsenter --net=...` to run the broker in a network namespace. */
+  command?: string[];
   args?: string[];
   /** Flags for node itself, before the script: --max-old-space-size=64, --expose-gc. */
   nodeArgs?: string[];
@@ -30,8 +34,10 @@ export interface StartOptions {
 }
 
 export async function launchBroker(dataDirectory: string, options: StartOptions = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [
-    ...(options.nodeArgs ?? []), cliEntry, 'broker', '--data', dataDirectory, '--listen', `127.0.0.1:${options.port ?? 0}`, '--http-listen', '127.0.0.1:0', ...(options.args ?? []),
+  const host = options.host ?? '127.0.0.1';
+  const [program, ...prefix] = [...(options.command ?? []), process.execPath];
+  const child = spawn(program!, [
+    ...prefix, ...(options.nodeArgs ?? []), cliEntry, 'broker', '--data', dataDirectory, '--listen', `${host}:${options.port ?? 0}`, '--http-listen', `${host}:0`, ...(options.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -61,7 +67,7 @@ export async function launchBroker(dataDirectory: string, options: StartOptions 
   });
   const { port, httpPort } = await ready;
   const broker: BrokerProcess = {
-    port, httpPort, bootstrap: `127.0.0.1:${port}`, dataDirectory, child, logs, exited,
+    port, httpPort, bootstrap: `${host}:${port}`, dataDirectory, child, logs, exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

@@ -13,7 +13,7 @@ import path from 'node:path';
 
 export interface EtcdMember {
   name: string;
-  /** http://127.0.0.1:PORT — what clients dial. */
+  /** http://HOST:PORT — what clients dial. */
   clientUrl: string;
   peerUrl: string;
   dataDirectory: string;
@@ -41,8 +41,15 @@ export interface EtcdOptions {
   /** Parent of the members' data directories; a new temporary directory by default. */
   dataDirectory?: string;
   readyTimeoutMs?: number;
-  /** Fixed ports per member (dev-cluster with a kept data directory must come back on the same ones). */
-  ports?: Array<{ client: number; peer: number }>;
+  /**
+   * Fixed ports per member (dev-cluster with a kept data directory must come back on the same
+   * ones); `extraClients`: more client ports of that member (fault tests give each broker its own).
+   */
+  ports?: Array<{ client: number; peer: number; extraClients?: number[] }>;
+  /** The address members listen on (default 127.0.0.1). */
+  host?: string;
+  /** Prefix of the command line, e.g. `nsenter --net=...` to run etcd in a network namespace. */
+  command?: string[];
 }
 
 const notInstalled = 'etcd is not on PATH: install it with `apt-get install etcd-server`';
@@ -104,13 +111,13 @@ class Member implements EtcdMember {
 
   constructor(
     readonly name: string, readonly clientUrl: string, readonly peerUrl: string, readonly dataDirectory: string,
-    initialCluster: string, token: string, binary: string, readyTimeoutMs: number,
+    initialCluster: string, token: string, command: string[], readyTimeoutMs: number, extraClientUrls: string[] = [],
   ) {
-    this.#binary = binary;
+    this.#binary = command[0]!;
     this.#readyTimeoutMs = readyTimeoutMs;
     this.#args = [
-      '--name', name, '--data-dir', dataDirectory,
-      '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
+      ...command.slice(1), '--name', name, '--data-dir', dataDirectory,
+      '--listen-client-urls', [clientUrl, ...extraClientUrls].join(','), '--advertise-client-urls', clientUrl,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-token', token, '--initial-cluster-state', 'new',
       '--heartbeat-interval', '50', '--election-timeout', '500', '--log-level', 'warn', '--logger', 'zap',
@@ -170,19 +177,20 @@ class Member implements EtcdMember {
 }
 
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster> {
-  const binary = etcdBinary();
+  const command = [...(options.command ?? []), etcdBinary()];
+  const host = options.host ?? '127.0.0.1';
   const count = options.members ?? 1;
   const ownDirectory = options.dataDirectory === undefined;
   const root = options.dataDirectory ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-etcd-'));
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
-  const ports: Array<{ client: number; peer: number }> = [...(options.ports ?? [])];
+  const ports: Array<{ client: number; peer: number; extraClients?: number[] }> = [...(options.ports ?? [])];
   for (let i = ports.length; i < count; i += 1) ports.push({ client: await freePort(), peer: await freePort() });
   const names = ports.map((_, i) => `m${i + 1}`);
-  const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+  const initialCluster = ports.map((p, i) => `${names[i]}=http://${host}:${p.peer}`).join(',');
   const token = randomUUID();
   const members = ports.map((p, i) => new Member(
-    names[i]!, `http://127.0.0.1:${p.client}`, `http://127.0.0.1:${p.peer}`, path.join(root, names[i]!),
-    initialCluster, token, binary, readyTimeoutMs,
+    names[i]!, `http://${host}:${p.client}`, `http://${host}:${p.peer}`, path.join(root, names[i]!),
+    initialCluster, token, command, readyTimeoutMs, (p.extraClients ?? []).map((port) => `http://${host}:${port}`),
   ));
   const cluster: EtcdCluster = {
     members,

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type BrokerProcess, launchBroker } from '../../bench/broker-process.js';
 import { cleanupEtcd, type EtcdCluster, startTestEtcd } from './etcd.js';
+import type { NetworkNamespace } from './network-namespace.js';
 
 export interface ClusterBroker {
   nodeId: number;
@@ -39,25 +40,60 @@ export interface ClusterOptions {
   /** Extra flags for every broker. */
   args?: string[];
   sessionTimeoutMs?: number;
+  /** Run everything inside a network namespace, each process on its own address (fault tests). */
+  network?: ClusterNetwork;
+}
+
+/**
+ * Where a cluster's processes run when links between them are to be cut: etcd and each broker
+ * on its own loopback address inside `namespace`, every broker binding its connections to other
+ * brokers to its address (--local-address) and dialling etcd on a client port of its own (the
+ * etcd client cannot choose its source address), so rules by address and port cut one broker off.
+ */
+export interface ClusterNetwork {
+  namespace: NetworkNamespace;
+  etcdHost: string;
+  brokerHost(nodeId: number): string;
+  /** The etcd client port only broker `nodeId` dials. */
+  etcdPort(nodeId: number): number;
 }
 
 const clusters = new Set<{ root: string; brokers: ClusterBroker[] }>();
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cluster-'));
-  const etcd = await startTestEtcd({ members: options.etcdMembers ?? 1, dataDirectory: path.join(root, 'etcd') });
-  const endpoints = `etcd://${etcd.endpoints.map((url) => url.replace(/^http:\/\//, '')).join(',')}`;
+  const network = options.network;
+  const brokerCount = options.brokers ?? 3;
+  const nodeIds = Array.from({ length: brokerCount }, (_, index) => index + 1);
+  if (network !== undefined && (options.etcdMembers ?? 1) !== 1) throw new Error('a cluster in a network namespace has one etcd member');
+  const etcd = await startTestEtcd({
+    members: options.etcdMembers ?? 1, dataDirectory: path.join(root, 'etcd'),
+    ...(network === undefined ? {} : {
+      host: network.etcdHost, command: network.namespace.command,
+      // The peer port is used inside the namespace only, where nothing else listens.
+      ports: [{ client: await network.namespace.expose(network.etcdHost), peer: 2380, extraClients: nodeIds.map((nodeId) => network.etcdPort(nodeId)) }],
+    }),
+  });
+  const endpointsFor = (nodeId: number) => network === undefined
+    ? `etcd://${etcd.endpoints.map((url) => url.replace(/^http:\/\//, '')).join(',')}`
+    : `etcd://${network.etcdHost}:${network.etcdPort(nodeId)}`;
+  const hostOf = (nodeId: number) => network?.brokerHost(nodeId) ?? '127.0.0.1';
   const brokers: ClusterBroker[] = [];
   const record = { root, brokers };
   clusters.add(record);
   const earlierLogs = new Map<number, string[]>();
 
   const launch = async (broker: ClusterBroker) => {
+    const host = hostOf(broker.nodeId);
+    // In a namespace the port is chosen outside, where the test reaches it, and kept across restarts.
+    if (network !== undefined && broker.port === 0) broker.port = await network.namespace.expose(host);
     const started = await launchBroker(broker.dataDirectory, {
       port: broker.port,
+      ...(network === undefined ? {} : { host, command: network.namespace.command }),
       args: [
-        '--node-id', String(broker.nodeId), '--cluster', endpoints, '--broker-session-timeout-ms', String(options.sessionTimeoutMs ?? 2000),
-        '--replica-lag-time-max-ms', '3000', '--replica-fetch-wait-max-ms', '200', '--replica-fetch-backoff-ms', '100', ...(options.args ?? []),
+        '--node-id', String(broker.nodeId), '--cluster', endpointsFor(broker.nodeId), '--broker-session-timeout-ms', String(options.sessionTimeoutMs ?? 2000),
+        '--replica-lag-time-max-ms', '3000', '--replica-fetch-wait-max-ms', '200', '--replica-fetch-backoff-ms', '100',
+        ...(network === undefined ? [] : ['--local-address', host]), ...(options.args ?? []),
       ],
       readyTimeoutMs: 30_000,
     });
@@ -69,7 +105,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     });
   };
 
-  for (let nodeId = 1; nodeId <= (options.brokers ?? 3); nodeId += 1) {
+  for (const nodeId of nodeIds) {
     const broker: ClusterBroker = {
       nodeId, port: 0, dataDirectory: path.join(root, `broker-${nodeId}`), process: undefined,
       logs: () => [...(earlierLogs.get(nodeId) ?? []), ...(broker.process?.logs ?? [])],
@@ -87,7 +123,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   return {
     etcd,
     brokers,
-    bootstrap: brokers.map((broker) => `127.0.0.1:${broker.port}`).join(','),
+    bootstrap: brokers.map((broker) => `${hostOf(broker.nodeId)}:${broker.port}`).join(','),
     broker: find,
     async kill(nodeId) {
       const broker = find(nodeId);
