@@ -6,11 +6,11 @@
  * `cluster brokers` lists the brokers; `cluster elect-leaders --preferred` asks the controller.
  * (`sluice cluster` needs its registration in cli/main.ts: clusterCommand(program).)
  */
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Api, ElectionType } from '../../proto/messages.js';
 import { runCli } from '../helpers/cli.js';
 import { FakeCluster } from '../helpers/fake-broker.js';
+import { freePort } from '../../bench/etcd-process.js';
 
 const open: FakeCluster[] = [];
 afterEach(async () => {
@@ -23,13 +23,8 @@ async function fakeCluster(topics: Record<string, number> = {}): Promise<FakeClu
   return cluster;
 }
 
-async function deadAddress(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
-}
+/** A port nothing listens on. */
+const deadAddress = async (): Promise<string> => `127.0.0.1:${await freePort()}`;
 
 describe('sluice topics in a cluster', () => {
   it('creates a topic with --replication-factor and --config on the controller, from a bootstrap list whose first broker is down', async () => {

@@ -71,6 +71,26 @@ function traffic(sluice: Sluice) {
   };
 }
 
+/** Three brokers on `etcdMembers` etcd members, the topic at full ISR, and traffic flowing through it. */
+async function clusterUnderLoad(etcdMembers: number) {
+  const cluster = await startCluster({ brokers: 3, etcdMembers });
+  await waitForBrokersAlive(cluster);
+  const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
+  const admin = sluice.admin();
+  await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
+  await waitForFullIsr(admin, topic);
+  const load = traffic(sluice);
+  const warmUp = Date.now();
+  try {
+    await waitFor('traffic flowing', () => load.counts(warmUp, Date.now()).acks > 20 && load.counts(warmUp, Date.now()).fetched > 20, 15_000);
+  } catch (error) {
+    await load.stop();
+    await sluice.close();
+    throw error;
+  }
+  return { cluster, sluice, admin, load };
+}
+
 /** SIGKILLs the leader of partition 0 and waits for another broker to lead it and take an acks=all produce; returns the time that took. */
 async function killLeaderAndWaitForElection(cluster: TestCluster, admin: Admin, sluice: Sluice): Promise<{ victim: number; leader: number; electedMs: number; producedMs: number }> {
   const victim = (await leaders(admin, topic)).get(0)!;
@@ -90,16 +110,8 @@ async function killLeaderAndWaitForElection(cluster: TestCluster, admin: Admin, 
 
 describe('etcd outages under a running cluster', () => {
   it('single etcd stopped for 10 s: produce and fetch go on, CreateTopics fails fast with METADATA_STORE, elections resume once it is back', async () => {
-    const cluster = await startCluster({ brokers: 3 });
-    await waitForBrokersAlive(cluster);
-    const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
-    const admin = sluice.admin();
-    await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
-    await waitForFullIsr(admin, topic);
-    const load = traffic(sluice);
+    const { cluster, sluice, admin, load } = await clusterUnderLoad(1);
     try {
-      const warmUp = Date.now();
-      await waitFor('traffic flowing', () => load.counts(warmUp, Date.now()).acks > 20 && load.counts(warmUp, Date.now()).fetched > 20, 15_000);
 
       await cluster.etcd.members[0]!.stop();
       const down = Date.now();
@@ -140,16 +152,8 @@ describe('etcd outages under a running cluster', () => {
   }, 90_000);
 
   it('3-member etcd with one member stopped for 10 s: produce, fetch, CreateTopics and elections all keep working', async () => {
-    const cluster = await startCluster({ brokers: 3, etcdMembers: 3 });
-    await waitForBrokersAlive(cluster);
-    const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
-    const admin = sluice.admin();
-    await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
-    await waitForFullIsr(admin, topic);
-    const load = traffic(sluice);
+    const { cluster, sluice, admin, load } = await clusterUnderLoad(3);
     try {
-      const warmUp = Date.now();
-      await waitFor('traffic flowing', () => load.counts(warmUp, Date.now()).acks > 20 && load.counts(warmUp, Date.now()).fetched > 20, 15_000);
 
       await cluster.etcd.members[2]!.stop();
       const down = Date.now();

@@ -7,7 +7,6 @@
  * consumer whose position is past a truncated log resetting (and saying so); group requests
  * following the coordinator; topic changes and elections following the controller.
  */
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sluice } from '../../../client/sluice.js';
 import { errorCodes } from '../../../proto/errors.js';
@@ -15,6 +14,7 @@ import { Api, ElectionType, type FetchRequest } from '../../../proto/messages.js
 import { decodeRecords } from '../../../proto/record-batch/record-batch.js';
 import { waitFor } from '../../helpers/broker-process.js';
 import { FakeCluster } from '../../helpers/fake-broker.js';
+import { freePort } from '../../../bench/etcd-process.js';
 
 const open: Array<{ close: () => Promise<void> }> = [];
 afterEach(async () => {
@@ -34,13 +34,7 @@ function client(bootstrap: string | string[], options: ConstructorParameters<typ
 }
 
 /** A port nothing listens on. */
-async function deadAddress(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
-}
+const deadAddress = async (): Promise<string> => `127.0.0.1:${await freePort()}`;
 
 /** The values stored in a fake partition's log, in offset order. */
 function stored(fake: FakeCluster, topic: string, partition: number): string[] {
