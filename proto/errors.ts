@@ -28,6 +28,8 @@ export const errorCodes = {
   SLUICE_ERR_REBALANCE_IN_PROGRESS: { wire: 27, retriable: true, hint: 'the group is rebalancing; rejoin to get a new assignment' },
   SLUICE_ERR_FENCED_INSTANCE_ID: { wire: 82, retriable: false, hint: 'another instance with this group.instance.id replaced this one; stop it' },
   SLUICE_ERR_ILLEGAL_GENERATION: { wire: 22, retriable: false, hint: 'the member is not part of the group\'s current generation; rejoin before committing' },
+  SLUICE_ERR_NON_EMPTY_GROUP: { wire: 68, retriable: false, hint: 'the group still has live members; stop its consumers before deleting it' },
+  SLUICE_ERR_GROUP_ID_NOT_FOUND: { wire: 69, retriable: false, hint: 'no such group on its coordinator; check the group id' },
   SLUICE_ERR_TOPIC_ALREADY_EXISTS: { wire: 36, retriable: false, hint: 'pick another name, or delete the topic first' },
   SLUICE_ERR_INVALID_PARTITIONS: { wire: 37, retriable: false, hint: 'a topic needs 1 to 10000 partitions' },
   SLUICE_ERR_FRAME_TOO_LARGE: { wire: 1003, retriable: false, hint: 'send smaller requests or raise the broker\'s --max-frame-bytes' },

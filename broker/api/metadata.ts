@@ -1,18 +1,10 @@
 /**
- * Metadata: the live brokers, the controller, and per partition its leader, leader epoch,
- * replicas, in-sync replicas and the replicas whose broker is down, as the cluster knows them
- * (on a single broker: itself for everything).
+ * Metadata on the native protocol: the live brokers at their native addresses, the
+ * controller, and the topics from the metadata service. No topics asked means every topic.
  */
-import { SluiceError } from '../../proto/errors.js';
-import { Api, type MetadataRequest, type TopicMetadata } from '../../proto/messages.js';
+import { Api, type MetadataRequest } from '../../proto/messages.js';
+import { describeTopics } from '../services/metadata.js';
 import type { ApiHandler, BrokerContext } from './context.js';
-import { itemResult } from './item-result.js';
-
-function describe(context: BrokerContext, name: string): TopicMetadata {
-  const partitions = context.cluster.describeTopic(name);
-  if (partitions === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `unknown topic ${JSON.stringify(name)}`);
-  return { name, errorCode: 0, errorMessage: '', partitions };
-}
 
 export const metadataHandler: ApiHandler = {
   api: Api.METADATA,
@@ -21,14 +13,8 @@ export const metadataHandler: ApiHandler = {
   minVersion: 1,
   maxVersion: 1,
   handle(request, context: BrokerContext) {
-    const body = request.metadata as MetadataRequest;
-    const names = body.topics ?? [];
-    const topics = names.length === 0
-      ? context.cluster.topicNames().map((name) => describe(context, name))
-      : names.map((name) => itemResult(context, { api: 'Metadata', topic: name }, (): TopicMetadata => ({ name, errorCode: 0, errorMessage: '', partitions: [] }), () => {
-        context.topicOrAutoCreate(name);
-        return describe(context, name);
-      }));
+    const names = (request.metadata as MetadataRequest).topics ?? [];
+    const topics = describeTopics(context, names.length === 0 ? undefined : names);
     return {
       kind: 'body',
       body: { brokers: context.cluster.brokers(), topics, controllerId: context.cluster.controllerId(), clusterId: context.cluster.clusterId },

@@ -1,77 +1,7 @@
-/**
- * Produce: per partition, validate the producer's batch record by record (one CRC pass, then
- * a walk of every record, as Kafka's LogValidator), stamp its maxTimestamp, append it, and
- * answer with its base offset. Only the partition's leader accepts it, and stamps its leader
- * epoch into the batch. acks=0 sends no response; acks=1 answers after the leader's append
- * (page cache: survives a broker crash, not a power loss); acks=-1 (all) is refused when the ISR
- * is below min.insync.replicas, otherwise waits until every in-sync replica has the batch (the
- * high watermark passes it, up to the request's timeout), and for the sync that covers the batch
- * when the topic has a flush policy.
- */
-import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
-import { Api, type ProducePartitionResult, type ProduceRequest } from '../../proto/messages.js';
-import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
-import type { DelayedProduceOutcome } from '../replication/delayed-produce.js';
-import type { LogConfig } from '../storage/log-config.js';
-import { checkNotInternal } from '../topics/topic-name.js';
-import type { ApiHandler, BrokerContext } from './context.js';
-import { itemResultAsync } from './item-result.js';
-
-/** CreateTime bounds around the broker's clock `now` (Kafka 3.6+ before/after.max.ms). */
-function timestampBounds(config: LogConfig, now: number): { lowestTimestamp: number; highestTimestamp: number } {
-  return { lowestTimestamp: now - config.messageTimestampBeforeMaxMs, highestTimestamp: now + config.messageTimestampAfterMaxMs };
-}
-
-function replicationFailure(outcome: Exclude<DelayedProduceOutcome, null>, topic: string, partition: number, timeoutMs: number): string {
-  switch (outcome) {
-    case 'SLUICE_ERR_REQUEST_TIMED_OUT':
-      return `${topic}-${partition}: the batch was written on the leader but not replicated to every in-sync replica within ${timeoutMs} ms`;
-    case 'SLUICE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND':
-      return `${topic}-${partition}: the batch was written and replicated, but the in-sync replicas fell below min.insync.replicas`;
-    case 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER':
-      return `${topic}-${partition}: this broker stopped leading the partition before the batch was replicated; refresh metadata and retry`;
-  }
-}
-
-function producePartition(
-  context: BrokerContext, topicName: string, partitionIndex: number, records: Buffer, acks: number, timeoutMs: number,
-): Promise<ProducePartitionResult> {
-  const failed = (): ProducePartitionResult => ({ partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 });
-  return itemResultAsync(context, { api: 'Produce', topic: topicName, partition: partitionIndex }, failed, async () => {
-    checkNotInternal(topicName, 'produce to');
-    const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
-    const partition = context.topics.partition(topic.record.name, partitionIndex);
-    partition.checkLeader();
-    // acks=all is refused before anything is written when the ISR is too small (§D).
-    if (acks === -1) partition.checkEnoughReplicas();
-    const config = partition.log.config;
-    const now = Date.now();
-    const logAppendTime = config.messageTimestampType === 'LogAppendTime';
-    const batch = validateProducerBatch(records, config.maxMessageBytes, { timestamps: logAppendTime ? undefined : timestampBounds(config, now) });
-    // Compaction keeps the last record per key, so a compacted topic needs a key on every record.
-    if (config.cleanupPolicy.includes('compact') && batch.hasNullKey) {
-      throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
-    }
-    // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
-    if (logAppendTime) setMaxTimestamp(records, 0, 'log-append', now);
-    else setMaxTimestamp(records, 0, 'create', batch.recordsMaxTimestamp);
-    const appended = partition.log.append(records, { verified: true, leaderEpoch: partition.leaderEpoch });
-    partition.notifyAppend(records.length);
-    context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
-    if (acks === -1) {
-      const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
-      if (replicated !== null) {
-        const outcome = await replicated;
-        if (outcome !== null) throw new SluiceError(outcome, replicationFailure(outcome, topicName, partitionIndex, timeoutMs));
-      }
-      if (partition.log.syncsOnItsOwn) await partition.log.waitForSync(appended.lastOffset);
-    }
-    return {
-      partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: appended.baseOffset, logStartOffset: partition.log.logStartOffset,
-      logAppendTimeMs: logAppendTime ? now : -1,
-    };
-  });
-}
+/** Produce on the native protocol: the produce service (broker/services/produce.ts) answers. */
+import { Api, type ProduceRequest } from '../../proto/messages.js';
+import { produce } from '../services/produce.js';
+import type { ApiHandler } from './context.js';
 
 export const produceHandler: ApiHandler = {
   api: Api.PRODUCE,
@@ -81,13 +11,7 @@ export const produceHandler: ApiHandler = {
   maxVersion: 1,
   async handle(request, context) {
     const body = request.produce as ProduceRequest;
-    if (body.acks !== 0 && body.acks !== 1 && body.acks !== -1) {
-      throw new SluiceError('SLUICE_ERR_INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${body.acks}`);
-    }
-    const topics = await Promise.all(body.topics.map(async (topic) => ({
-      name: topic.name,
-      partitions: await Promise.all(topic.partitions.map((partition) => producePartition(context, topic.name, partition.partition, partition.records, body.acks, body.timeoutMs))),
-    })));
+    const topics = await produce(context, body);
     return body.acks === 0 ? { kind: 'none' } : { kind: 'body', body: { topics } };
   },
 };

@@ -7,19 +7,8 @@
  *   Response { 1: correlation_id, 15: fetch { 1: topics { 1: name, 2: partitions {
  *     1..5: partition fields, 15: records } } } }
  */
-import type { FetchPartitionResult } from '../../proto/messages.js';
 import { FetchPartitionResultType, uvarint, uvarintSize } from '../../proto/wire.js';
-
-export interface FetchPartitionOutput {
-  result: Omit<FetchPartitionResult, 'records'>;
-  slices: Buffer[];
-  bytes: number;
-}
-
-export interface FetchTopicOutput {
-  name: string;
-  partitions: FetchPartitionOutput[];
-}
+import type { FetchTopicOutput } from '../services/fetch.js';
 
 const tag = (field: number, wireType: number) => uvarint((field << 3) | wireType);
 const lengthDelimited = 2;
