@@ -1,6 +1,6 @@
 /**
  * Launches a real broker as a child process on ephemeral ports (or a given port) with a data
- * directory, learns its ports from the "broker ready" log line, and stops it (SIGTERM, or
+ * directory, learns its ports (native, Kafka, HTTP) from the "broker ready" log line, and stops it (SIGTERM, or
  * SIGKILL to simulate a crash). Used by the benchmarks and, through test/helpers, the tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -12,7 +12,11 @@ export const cliEntry = path.join(packageRoot(import.meta.url), 'dist', 'cli', '
 export interface BrokerProcess {
   port: number;
   httpPort: number;
+  /** The Kafka listener's port; −1 when it is off. */
+  kafkaPort: number;
   bootstrap: string;
+  /** HOST:PORT of the Kafka listener, for Kafka clients ('' when it is off). */
+  kafkaBootstrap: string;
   dataDirectory: string;
   child: ChildProcess;
   logs: string[];
@@ -23,6 +27,8 @@ export interface BrokerProcess {
 
 export interface StartOptions {
   port?: number;
+  /** The Kafka listener's port (default 0: a free one), or 'off'. */
+  kafkaPort?: number | 'off';
   /** The address both listeners bind (default 127.0.0.1). */
   host?: string;
   /** Prefix of the command line, e.g. `nsenter --net=...` to run the broker in a network namespace. */
@@ -37,13 +43,14 @@ export async function launchBroker(dataDirectory: string, options: StartOptions 
   const host = options.host ?? '127.0.0.1';
   const [program, ...prefix] = [...(options.command ?? []), process.execPath];
   const child = spawn(program!, [
-    ...prefix, ...(options.nodeArgs ?? []), cliEntry, 'broker', '--data', dataDirectory, '--listen', `${host}:${options.port ?? 0}`, '--http-listen', `${host}:0`, ...(options.args ?? []),
+    ...prefix, ...(options.nodeArgs ?? []), cliEntry, 'broker', '--data', dataDirectory, '--listen', `${host}:${options.port ?? 0}`, '--http-listen', `${host}:0`,
+    '--kafka-listen', options.kafkaPort === 'off' ? 'off' : `${host}:${options.kafkaPort ?? 0}`, ...(options.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  const ready = new Promise<{ port: number; httpPort: number }>((resolve, reject) => {
+  const ready = new Promise<{ port: number; httpPort: number; kafkaPort: number }>((resolve, reject) => {
     let pending = '';
     const timer = setTimeout(() => reject(new Error(`broker not ready in time; logs:\n${logs.join('\n')}`)), options.readyTimeoutMs ?? 15_000);
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -54,8 +61,8 @@ export async function launchBroker(dataDirectory: string, options: StartOptions 
         logs.push(line);
         if (line.includes('"broker ready"')) {
           clearTimeout(timer);
-          const parsed = JSON.parse(line) as { port: number; httpPort: number };
-          resolve({ port: parsed.port, httpPort: parsed.httpPort });
+          const parsed = JSON.parse(line) as { port: number; httpPort: number; kafkaPort: number };
+          resolve({ port: parsed.port, httpPort: parsed.httpPort, kafkaPort: parsed.kafkaPort });
         }
       }
     });
@@ -65,9 +72,9 @@ export async function launchBroker(dataDirectory: string, options: StartOptions 
       reject(new Error(`broker exited (${code ?? signal}) before it was ready; logs:\n${logs.join('\n')}`));
     });
   });
-  const { port, httpPort } = await ready;
+  const { port, httpPort, kafkaPort } = await ready;
   const broker: BrokerProcess = {
-    port, httpPort, bootstrap: `${host}:${port}`, dataDirectory, child, logs, exited,
+    port, httpPort, kafkaPort, bootstrap: `${host}:${port}`, kafkaBootstrap: kafkaPort < 0 ? '' : `${host}:${kafkaPort}`, dataDirectory, child, logs, exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

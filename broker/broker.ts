@@ -1,6 +1,6 @@
 /**
  * A broker process's parts, wired together: topic logs in the data directory, the binary
- * protocol server, the admin HTTP server, and the retention timer; and a graceful stop that
+ * protocol server, the Kafka protocol server, the admin HTTP server, and the retention timer; and a graceful stop that
  * stops accepting, answers in-flight requests, syncs and closes every log (leaving the
  * clean-shutdown marker), then closes the servers.
  */
@@ -28,6 +28,8 @@ import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
 import { limits } from './limits.js';
 import { Connection } from './protocol/connection.js';
+import { NativeProtocol } from './protocol/native-protocol.js';
+import { KafkaProtocol } from './kafka/kafka-protocol.js';
 import { RequestMemory } from './protocol/request-memory.js';
 import type { PartitionStateWriter } from './cluster/partition-state.js';
 import { ReplicaManager } from './replication/replica-manager.js';
@@ -73,10 +75,21 @@ export interface ClusterOptions {
   localAddress?: string;
 }
 
+/** The Kafka-protocol listener (`--kafka-listen`). */
+export interface KafkaListenerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** What Kafka metadata announces for this broker (default: the listen address and bound port). */
+  advertise?: { host: string; port: number };
+}
+
 export interface BrokerOptions {
   dataDirectory: string;
   /** What metadata announces for this broker, when clients must not use the listen address. */
   advertise?: { host: string; port: number };
+  /** Serve Kafka's wire protocol too; absent: no Kafka listener. */
+  kafka?: KafkaListenerOptions;
   cluster?: ClusterOptions;
   /** replica.* settings of cluster mode. */
   replicaSettings?: Partial<ReplicationSettings>;
@@ -138,6 +151,7 @@ export class Broker {
   /** In cluster mode connections are refused until the broker is registered and has its metadata. */
   #accepting: boolean;
   readonly #server: net.Server;
+  readonly #kafkaServer: net.Server | undefined;
   readonly #connections = new Set<Connection>();
   readonly #handlers: Map<number, ApiHandler>;
   readonly #retention: RetentionTimer;
@@ -174,7 +188,10 @@ export class Broker {
       (error, log) => logger.error({ err: error, log: log.directory }, 'retention failed'));
     const single = new SingleBroker(this.topics, () => ({
       nodeId: this.#context.settings.nodeId, host: this.#context.settings.advertisedHost, port: this.#context.settings.advertisedPort,
-    }));
+    }), () => {
+      const kafka = this.#context.settings.kafkaAdvertised;
+      return kafka === undefined ? undefined : { nodeId: this.#context.settings.nodeId, host: kafka.host, port: kafka.port };
+    });
     this.#context = {
       cluster: single,
       topics: this.topics,
@@ -213,16 +230,22 @@ export class Broker {
     if (this.replicas !== undefined) this.metrics.watchReplication(this.replicas, () => this.metadata?.isController ?? false);
     this.#requestMemory = new RequestMemory(options.queuedRequestBytesMax ?? limits.queuedRequestBytesMax);
     this.metrics.watchRequestMemory(this.#requestMemory);
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#server = net.createServer((socket) => this.#accept(socket, 'native'));
     this.#server.maxConnections = options.connectionsMax ?? limits.connectionsMax;
-    this.#server.on('drop', (peer) => this.#refused(peer));
+    this.#server.on('drop', (peer) => this.#refused(peer, this.#server));
+    if (options.kafka !== undefined) {
+      const kafkaServer = net.createServer((socket) => this.#accept(socket, 'kafka'));
+      kafkaServer.maxConnections = options.connectionsMax ?? limits.connectionsMax;
+      kafkaServer.on('drop', (peer) => this.#refused(peer, kafkaServer));
+      this.#kafkaServer = kafkaServer;
+    }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
       cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(),
     }) : undefined;
   }
 
-  /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports. */
-  async start(): Promise<{ port: number; httpPort: number }> {
+  /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports (kafkaPort −1 without a Kafka listener). */
+  async start(): Promise<{ port: number; httpPort: number; kafkaPort: number }> {
     const started = Date.now();
     const cluster = this.options.cluster;
     if (cluster === undefined) repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
@@ -247,14 +270,27 @@ export class Broker {
     });
     const port = (this.#server.address() as net.AddressInfo).port;
     this.#context.settings.advertisedPort = this.options.advertise?.port ?? port;
+    let kafkaPort = -1;
+    const kafka = this.options.kafka;
+    if (this.#kafkaServer !== undefined && kafka !== undefined) {
+      const kafkaServer = this.#kafkaServer;
+      await new Promise<void>((resolve, reject) => {
+        kafkaServer.once('error', reject);
+        kafkaServer.listen(kafka.port, kafka.host, () => resolve());
+      });
+      kafkaPort = (kafkaServer.address() as net.AddressInfo).port;
+      this.#context.settings.kafkaAdvertised = kafka.advertise ?? { host: kafka.host, port: kafkaPort };
+    }
     let httpPort = -1;
     if (this.#admin !== undefined) {
       await this.#admin.listen({ host: this.options.httpHost, port: this.options.httpPort });
       httpPort = (this.#admin.server.address() as net.AddressInfo).port;
     }
     if (cluster !== undefined) await this.#joinCluster(cluster);
-    this.options.logger.info({ host: this.options.host, port, httpPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started }, 'broker ready');
-    return { port, httpPort };
+    this.options.logger.info({
+      host: this.options.host, port, httpPort, kafkaPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started,
+    }, 'broker ready');
+    return { port, httpPort, kafkaPort };
   }
 
   /**
@@ -267,7 +303,7 @@ export class Broker {
     const metadata = await ClusterMetadata.connect({
       endpoints: cluster.endpoints,
       clusterName: cluster.name,
-      self: { nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: cluster.rack },
+      self: { nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: cluster.rack, kafka: settings.kafkaAdvertised },
       sessionTimeoutMs: cluster.sessionTimeoutMs,
       logger,
       controller: {
@@ -291,7 +327,7 @@ export class Broker {
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
   }
 
-  #accept(socket: net.Socket): void {
+  #accept(socket: net.Socket, protocol: 'native' | 'kafka'): void {
     if (!this.#accepting) {
       socket.destroy();
       return;
@@ -300,7 +336,8 @@ export class Broker {
       socket.destroy();
       return;
     }
-    const connection = new Connection(socket, this.#handlers, this.#context, {
+    const frames = protocol === 'kafka' ? new KafkaProtocol(this.#context) : new NativeProtocol(this.#handlers, this.#context);
+    const connection = new Connection(socket, frames, this.#context, {
       frameBytesMax: this.options.frameBytesMax,
       inflightRequestsMax: limits.inflightRequestsMax,
       idleTimeoutMs: this.options.idleTimeoutMs,
@@ -317,15 +354,15 @@ export class Broker {
   }
 
   /** A connection past max.connections, already closed by the server; logged at most once a second. */
-  #refused(peer: net.DropArgument | undefined): void {
+  #refused(peer: net.DropArgument | undefined, server: net.Server): void {
     this.metrics.connectionRefused();
     this.#refusedSinceLog += 1;
     if (this.#refusalLogTimer !== undefined) return;
-    this.options.logger.warn({ remote: `${peer?.remoteAddress}:${peer?.remotePort}`, refused: this.#refusedSinceLog, connectionsMax: this.#server.maxConnections }, 'refused a connection: max.connections reached');
+    this.options.logger.warn({ remote: `${peer?.remoteAddress}:${peer?.remotePort}`, local: `${peer?.localAddress}:${peer?.localPort}`, refused: this.#refusedSinceLog, connectionsMax: server.maxConnections }, 'refused a connection: max.connections reached');
     this.#refusedSinceLog = 0;
     this.#refusalLogTimer = setTimeout(() => {
       this.#refusalLogTimer = undefined;
-      if (this.#refusedSinceLog > 0) this.options.logger.warn({ refused: this.#refusedSinceLog, connectionsMax: this.#server.maxConnections }, 'refused more connections: max.connections reached');
+      if (this.#refusedSinceLog > 0) this.options.logger.warn({ refused: this.#refusedSinceLog, connectionsMax: server.maxConnections }, 'refused more connections: max.connections reached');
       this.#refusedSinceLog = 0;
     }, 1000).unref();
   }
@@ -364,7 +401,8 @@ export class Broker {
     this.groups.close();
     // acks=all produces waiting on followers would otherwise hold the stop until they time out.
     this.replicas?.failWaitingProduces();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = Promise.all([this.#server, ...(this.#kafkaServer === undefined ? [] : [this.#kafkaServer])]
+      .map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, limits.shutdownGraceMs).unref());
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();

@@ -1,13 +1,14 @@
 /**
  * `sluice broker` (also what `npm start` runs): starts one broker on the embedded default
- * (data in ./data, protocol on 127.0.0.1:9400, admin HTTP on 127.0.0.1:9401) and stops it
+ * (data in ./data, protocol on 127.0.0.1:9400, Kafka protocol on 127.0.0.1:9092, admin HTTP on
+ * 127.0.0.1:9401) and stops it
  * gracefully on SIGTERM or SIGINT. A new flag is one `.option()` line and one field in
  * `brokerConfig`.
  */
 import net from 'node:net';
 import type { Command } from 'commander';
 import { SluiceError } from '../proto/errors.js';
-import type { BrokerOptions, ClusterOptions } from '../broker/broker.js';
+import type { BrokerOptions, ClusterOptions, KafkaListenerOptions } from '../broker/broker.js';
 import { defaultReplicationSettings as replicationDefaults } from '../broker/replication/replication-settings.js';
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { limits } from '../broker/limits.js';
@@ -66,6 +67,8 @@ interface BrokerFlags {
   replicaFetchMaxBytes: number;
   replicaFetchBackoffMs: number;
   listen: string;
+  kafkaListen: string;
+  kafkaAdvertise?: string;
   httpListen: string;
   http: boolean;
   autoCreateTopics?: boolean;
@@ -85,8 +88,19 @@ interface BrokerFlags {
   logLevel: string;
 }
 
+/** `--kafka-listen HOST:PORT` (or `off`) and `--kafka-advertise HOST:PORT` → the Kafka listener, or none. */
+export function kafkaListener(listen: string, advertise: string | undefined): KafkaListenerOptions | undefined {
+  if (listen.trim().toLowerCase() === 'off') {
+    if (advertise !== undefined) throw new SluiceError('SLUICE_ERR_CONFIG', '--kafka-advertise needs a Kafka listener; drop it or --kafka-listen off');
+    return undefined;
+  }
+  const { host, port } = parseHostPort(listen, '--kafka-listen');
+  return { host, port, ...(advertise === undefined ? {} : { advertise: parseHostPort(advertise, '--kafka-advertise') }) };
+}
+
 function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
   const listen = parseHostPort(flags.listen, '--listen');
+  const kafka = kafkaListener(flags.kafkaListen, flags.kafkaAdvertise);
   const http = parseHostPort(flags.httpListen, '--http-listen');
   const cluster: ClusterOptions | undefined = flags.cluster === undefined ? undefined : {
     endpoints: parseClusterEndpoints(flags.cluster),
@@ -110,6 +124,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     dataDirectory: flags.data,
     nodeId: flags.nodeId,
     advertise: flags.advertise === undefined ? undefined : parseHostPort(flags.advertise, '--advertise'),
+    ...(kafka === undefined ? {} : { kafka }),
     cluster,
     replicaSettings: {
       replicaLagTimeMaxMs: flags.replicaLagTimeMaxMs,
@@ -166,6 +181,8 @@ export function brokerCommand(program: Command): void {
     .option('--replica-fetch-max-bytes <n>', 'replica.fetch.max.bytes per partition of a follower fetch', wholeNumber(1), replicationDefaults.replicaFetchMaxBytes)
     .option('--replica-fetch-backoff-ms <n>', 'replica.fetch.backoff.ms: a follower\'s pause after a failed fetch', wholeNumber(1), replicationDefaults.replicaFetchBackoffMs)
     .option('--listen <host:port>', 'protocol listener (port 0 picks a free one)', '127.0.0.1:9400')
+    .option('--kafka-listen <host:port|off>', 'Kafka protocol listener for unchanged Kafka clients (port 0 picks a free one; off: none)', '127.0.0.1:9092')
+    .option('--kafka-advertise <host:port>', 'the address Kafka metadata gives clients for this broker (default: the Kafka listen address)')
     .option('--http-listen <host:port>', 'admin HTTP listener (/v1, /metrics)', '127.0.0.1:9401')
     .option('--no-http', 'no admin HTTP listener')
     .option('--auto-create-topics', 'create unknown topics on first metadata request')
@@ -199,6 +216,6 @@ export function brokerCommand(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
       await broker.start();
     });
-  withExamples(command, 'sluice broker --data /var/lib/sluice --listen 0.0.0.0:9400',
-    'sluice broker --node-id 1 --cluster etcd://127.0.0.1:2379 --data ./data-1 --listen 127.0.0.1:9410 --http-listen 127.0.0.1:9411');
+  withExamples(command, 'sluice broker --data /var/lib/sluice --listen 0.0.0.0:9400 --kafka-listen 0.0.0.0:9092 --kafka-advertise kafka.example.com:9092',
+    'sluice broker --node-id 1 --cluster etcd://127.0.0.1:2379 --data ./data-1 --listen 127.0.0.1:9410 --kafka-listen 127.0.0.1:9412 --http-listen 127.0.0.1:9411');
 }

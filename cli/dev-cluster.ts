@@ -3,7 +3,8 @@
  * and failover: an etcd from PATH and N brokers (node ids 1..N) as child processes in the
  * foreground, their bootstrap list printed, everything stopped on Ctrl-C (the brokers first,
  * each handing its leaderships away, then etcd). Ports: brokers at BASE, BASE+1, …; their
- * admin HTTP at BASE+100+i; etcd at BASE+200 (client) and BASE+201 (peer).
+ * admin HTTP at BASE+100+i; etcd at BASE+200 (client) and BASE+201 (peer); their Kafka
+ * listeners at KAFKA_BASE+i (9092, 9093, … by default, where Kafka clients look first).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ interface DevClusterFlags {
   brokers: number;
   data?: string;
   basePort: number;
+  kafkaBasePort: number;
   sessionTimeoutMs: number;
 }
 
@@ -26,6 +28,7 @@ export function devClusterCommand(program: Command): void {
     .option('--brokers <n>', 'how many brokers', wholeNumber(1), 3)
     .option('--data <dir>', 'keep etcd\'s and the brokers\' data here across runs (default: a temporary directory removed at exit)')
     .option('--base-port <port>', 'first broker port; HTTP at +100, etcd at +200 and +201', wholeNumber(1), 9400)
+    .option('--kafka-base-port <port>', 'first broker\'s Kafka listener; the others follow', wholeNumber(1), 9092)
     .option('--session-timeout-ms <n>', 'broker.session.timeout.ms: how soon a dead broker loses its leaderships', wholeNumber(1000), 6000)
     .action(async (flags: DevClusterFlags) => {
       const temporary = flags.data === undefined;
@@ -50,6 +53,7 @@ export function devClusterCommand(program: Command): void {
         for (let nodeId = 1; nodeId <= flags.brokers; nodeId += 1) {
           brokers.push(await launchBroker(path.join(root, `broker-${nodeId}`), {
             port: flags.basePort + nodeId - 1,
+            kafkaPort: flags.kafkaBasePort + nodeId - 1,
             args: [
               '--node-id', String(nodeId), '--cluster', cluster, '--http-listen', `127.0.0.1:${flags.basePort + 100 + nodeId - 1}`,
               '--broker-session-timeout-ms', String(flags.sessionTimeoutMs), '--default-replication-factor', String(Math.min(3, flags.brokers)),
@@ -57,10 +61,11 @@ export function devClusterCommand(program: Command): void {
             ],
             readyTimeoutMs: 30_000,
           }));
-          process.stderr.write(`broker ${nodeId}: 127.0.0.1:${flags.basePort + nodeId - 1} (http ${flags.basePort + 100 + nodeId - 1}), pid ${brokers.at(-1)!.child.pid}, data ${path.join(root, `broker-${nodeId}`)}\n`);
+          process.stderr.write(`broker ${nodeId}: 127.0.0.1:${flags.basePort + nodeId - 1} (kafka ${flags.kafkaBasePort + nodeId - 1}, http ${flags.basePort + 100 + nodeId - 1}), pid ${brokers.at(-1)!.child.pid}, data ${path.join(root, `broker-${nodeId}`)}\n`);
         }
         process.stderr.write(`etcd: ${etcd.endpoints.join(', ')}, pid ${etcd.members.map((member) => member.pid).join(', ')}\n`);
         process.stdout.write(`${brokers.map((broker) => broker.bootstrap).join(',')}\n`);
+        process.stderr.write(`Kafka clients: ${brokers.map((broker) => broker.kafkaBootstrap).join(',')}\n`);
         process.stderr.write('try: sluice topics create demo --partitions 3 --replication-factor 3 --bootstrap <the list above>\nCtrl-C stops the cluster.\n');
         for (const broker of brokers) {
           void broker.exited.then(({ code, signal }) => {
@@ -72,5 +77,5 @@ export function devClusterCommand(program: Command): void {
         throw error;
       }
     });
-  withExamples(command, 'sluice dev-cluster --brokers 3', 'sluice dev-cluster --brokers 5 --data ./cluster --base-port 19400');
+  withExamples(command, 'sluice dev-cluster --brokers 3', 'sluice dev-cluster --brokers 5 --data ./cluster --base-port 19400 --kafka-base-port 19092');
 }

@@ -21,6 +21,8 @@ export interface BrokerSettings {
   defaultPartitions: number;
   /** The most record bytes one fetch response carries (fetch.max.bytes). */
   fetchBytesMax: number;
+  /** What Kafka-protocol metadata announces for this broker; absent when its Kafka listener is off. */
+  kafkaAdvertised?: { host: string; port: number };
 }
 
 /**
@@ -31,13 +33,25 @@ export interface ClusterView {
   readonly clusterId: string;
   /** -1 while no controller is elected. */
   controllerId(): number;
-  /** Live brokers, this one included. */
+  /** Live brokers, this one included, at their native addresses. */
   brokers(): BrokerInfo[];
+  /** Live brokers that have a Kafka listener, at its advertised address. */
+  kafkaBrokers(): BrokerInfo[];
   topicNames(): string[];
+  /** The topic's id (a UUID); undefined for an unknown topic. */
+  topicId(name: string): string | undefined;
+  /** The name of the topic with this id; undefined when no topic has it. */
+  topicName(topicId: string): string | undefined;
   /** Every partition of the topic, wherever it lives; undefined for an unknown topic. */
   describeTopic(name: string): PartitionMetadata[] | undefined;
   createTopic(topic: CreateTopic, validateOnly: boolean): Promise<void>;
   deleteTopic(name: string): Promise<void>;
+  /** Grows a topic to `count` partitions (CreatePartitions). */
+  createPartitions(name: string, count: number, validateOnly: boolean): Promise<void>;
+  /** The topic's config overrides (key=value as users set them); undefined for an unknown topic. */
+  topicConfigs(name: string): Record<string, string> | undefined;
+  /** Replaces the topic's config overrides with `configs`, checked first (IncrementalAlterConfigs). */
+  alterTopicConfigs(name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void>;
   describeCluster(): DescribeClusterResponse;
   electLeaders(request: ElectLeadersRequest): Promise<ElectLeadersResponse>;
 }

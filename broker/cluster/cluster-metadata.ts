@@ -22,16 +22,17 @@ import { createEtcdClient, storeError } from './etcd-client.js';
 import { validateAlterPartition } from './isr-rules.js';
 import { ClusterKeys } from './keys.js';
 import type { AlterPartitionOutcome, BrokerEndpoint, IsrProposal, PartitionState, PartitionStateWriter } from './partition-state.js';
-import { type BrokerRegistration, decodeBroker, decodeControllerEpoch, decodePartitionState, decodeTopic, encodePartitionState, type TopicRecord } from './records.js';
+import { type BrokerRegistration, decodeBroker, type KafkaAddress, decodeControllerEpoch, decodePartitionState, decodeTopic, encodePartitionState, type TopicRecord } from './records.js';
 
-export type { BrokerRegistration, TopicRecord } from './records.js';
+export type { BrokerRegistration, KafkaAddress, TopicRecord } from './records.js';
 export type { ControllerSettings, CreateTopicRequest, ElectLeadersResult, PartitionRef } from './controller.js';
 
 export interface ClusterMetadataOptions {
   /** etcd members: `host:port`, `http://host:port` or `etcd://host:port`. */
   endpoints: readonly string[];
   clusterName: string;
-  self: Omit<BrokerEndpoint, 'brokerEpoch'>;
+  /** `kafka`: the advertised address of its Kafka listener, which Metadata on every broker's Kafka listener lists. */
+  self: Omit<BrokerEndpoint, 'brokerEpoch'> & { kafka?: KafkaAddress };
   /** Lease TTL of the registration and of the controller candidacy (rounded up to whole seconds). */
   sessionTimeoutMs: number;
   logger: Logger;
@@ -308,6 +309,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         }
         const registration: BrokerRegistration = { nodeId: parsed.nodeId, host: stored.host, port: stored.port, brokerEpoch: Number(kv.create_revision), shuttingDown: stored.shuttingDown };
         if (stored.rack !== undefined) registration.rack = stored.rack;
+        if (stored.kafka !== undefined) registration.kafka = stored.kafka;
         this.#brokerModRevisions.set(parsed.nodeId, kv.mod_revision);
         const before = this.#brokers.get(parsed.nodeId);
         if (before && JSON.stringify(before) === JSON.stringify(registration)) return;
@@ -423,8 +425,8 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   // ---- registration ----
 
   #registrationValue(): string {
-    const { host, port, rack } = this.#options.self;
-    return JSON.stringify({ host, port, rack, shuttingDown: this.#shuttingDown });
+    const { host, port, rack, kafka } = this.#options.self;
+    return JSON.stringify({ host, port, rack, kafka, shuttingDown: this.#shuttingDown });
   }
 
   async #registerWithin(timeoutMs: number): Promise<void> {
@@ -595,6 +597,14 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
 
   async deleteTopic(name: string): Promise<void> {
     await this.#requireController('DeleteTopics').deleteTopic(name);
+  }
+
+  async createPartitions(name: string, count: number): Promise<void> {
+    await this.#requireController('CreatePartitions').createPartitions(name, count);
+  }
+
+  async alterTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    await this.#requireController('IncrementalAlterConfigs').alterTopicConfigs(name, configs);
   }
 
   /** ElectLeaders: type 0 preferred, 1 unclean; partitions absent = all. */

@@ -15,7 +15,7 @@ import type { ClusterView } from '../api/context.js';
 import { offsetsTopic, offsetsTopicConfigs } from '../groups/offsets-topic.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 import { checkNotInternal } from '../topics/topic-name.js';
-import type { TopicManager } from '../topics/topic-manager.js';
+import { checkLiveChange, type TopicManager } from '../topics/topic-manager.js';
 import type { ClusterMetadata, TopicRecord } from './cluster-metadata.js';
 import { ClusterOffsetsPartitions } from './cluster-offsets-partitions.js';
 import type { PartitionState } from './partition-state.js';
@@ -67,6 +67,7 @@ export class ClusterNode implements ClusterView {
       }
     });
     metadata.on('partitionDeleted', (topic, partition) => this.#drop(topic, partition));
+    metadata.on('topicChanged', (topic) => this.#topics.recordChanged(this.#localRecord(topic)));
     metadata.on('topicDeleted', (topic) => {
       for (const partition of [...(this.#topics.find(topic.name)?.partitions ?? [])]) this.#drop(topic.name, partition.index);
       this.#forgetTopic(topic.name);
@@ -153,8 +154,21 @@ export class ClusterNode implements ClusterView {
       .map((broker) => ({ nodeId: broker.nodeId, host: broker.host, port: broker.port, rack: broker.rack ?? '' }));
   }
 
+  kafkaBrokers(): BrokerInfo[] {
+    return [...this.#metadata.brokers.values()].sort((a, b) => a.nodeId - b.nodeId).flatMap((broker) =>
+      (broker.kafka === undefined ? [] : [{ nodeId: broker.nodeId, host: broker.kafka.host, port: broker.kafka.port, rack: broker.rack ?? '' }]));
+  }
+
   topicNames(): string[] {
     return this.#metadata.topics().map((topic) => topic.name).sort();
+  }
+
+  topicId(name: string): string | undefined {
+    return this.#metadata.topic(name)?.topicId;
+  }
+
+  topicName(topicId: string): string | undefined {
+    return this.#metadata.topics().find((topic) => topic.topicId === topicId)?.name;
   }
 
   describeTopic(name: string): PartitionMetadata[] | undefined {
@@ -199,6 +213,40 @@ export class ClusterNode implements ClusterView {
   async deleteTopic(name: string): Promise<void> {
     checkNotInternal(name, 'delete');
     await this.#metadata.deleteTopic(name);
+  }
+
+  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<void> {
+    checkNotInternal(name, 'add partitions to');
+    if (validateOnly) {
+      this.#requireController('CreatePartitions');
+      const topic = this.#metadata.topic(name);
+      if (topic === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+      if (!Number.isInteger(count) || count <= topic.partitions) {
+        throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name} has ${topic.partitions} partitions; it can only grow, not to ${count}`);
+      }
+      return;
+    }
+    await this.#metadata.createPartitions(name, count);
+  }
+
+  topicConfigs(name: string): Record<string, string> | undefined {
+    return this.#metadata.topic(name)?.configs;
+  }
+
+  async alterTopicConfigs(name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
+    checkNotInternal(name, 'change the configs of');
+    const topic = this.#metadata.topic(name);
+    if (topic === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    checkLiveChange(this.#topics.resolveConfig(topic.configs), this.#topics.resolveConfig(configs));
+    if (validateOnly) {
+      this.#requireController('IncrementalAlterConfigs');
+      return;
+    }
+    await this.#metadata.alterTopicConfigs(name, configs);
+  }
+
+  #requireController(what: string): void {
+    if (!this.#metadata.isController) throw new SluiceError('SLUICE_ERR_NOT_CONTROLLER', `${what} must go to the controller (broker ${this.#metadata.controllerId})`);
   }
 
   describeCluster(): DescribeClusterResponse {

@@ -117,6 +117,41 @@ export class ControllerWrites {
     }
   }
 
+  /**
+   * A changed topic record (more partitions, other configs) and the states of its new
+   * partitions, if the topic still exists and those partitions do not; the rest of a long list
+   * of states follows in further guarded transactions, as in createTopic.
+   */
+  async updateTopic(topic: TopicRecord, newStates: PartitionState[] = []): Promise<void> {
+    const what = `updating topic ${topic.name}`;
+    const topicKey = this.#keys.topic(topic.name);
+    const put = (state: PartitionState) => this.#client.put(this.#keys.partitionState(state.topic, state.partition)).value(encodePartitionState(state, this.epoch));
+    const first = newStates.slice(0, maxTxnOps - 1);
+    let guard = this.#guard().and(topicKey, 'Version', '>', 0);
+    if (first[0] !== undefined) guard = guard.and(this.#keys.partitionState(topic.name, first[0].partition), 'Version', '==', 0);
+    let result: ITxnResponse;
+    try {
+      result = await guard.then(this.#client.put(topicKey).value(encodeTopic(topic)), ...first.map(put))
+        .else(this.#client.get(this.#fence.key))
+        .commit();
+    } catch (error) {
+      throw storeError(what, error);
+    }
+    if (!result.succeeded) {
+      this.#checkFence(result.responses[0]?.response_range.kvs, what);
+      throw new SluiceError('SLUICE_ERR_INVALID_UPDATE_VERSION', `topic ${topic.name} was deleted or changed meanwhile; look at it again and retry`);
+    }
+    for (let start = first.length; start < newStates.length; start += maxTxnOps - 1) {
+      const chunk = newStates.slice(start, start + maxTxnOps - 1);
+      try {
+        result = await this.#guard().then(...chunk.map(put)).else(this.#client.get(this.#fence.key)).commit();
+      } catch (error) {
+        throw storeError(what, error);
+      }
+      if (!result.succeeded) this.#checkFence(result.responses[0]?.response_range.kvs, what);
+    }
+  }
+
   async deleteTopic(name: string): Promise<void> {
     const what = `deleting topic ${name}`;
     const topicKey = this.#keys.topic(name);

@@ -205,6 +205,30 @@ export class Controller {
     return topic;
   }
 
+  /** CreatePartitions: the topic grows to `count` partitions, the new ones placed like a new topic's. */
+  async createPartitions(name: string, count: number): Promise<void> {
+    const topic = this.#view.topic(name);
+    if (topic === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    if (!Number.isInteger(count) || count <= topic.partitions) {
+      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name} has ${topic.partitions} partitions; it can only grow, not to ${count}`);
+    }
+    const assignment = assignReplicas([...this.#view.brokers.values()].filter((b) => !b.shuttingDown).map((b) => b.nodeId),
+      count - topic.partitions, topic.replicationFactor);
+    const states: PartitionState[] = assignment.map((replicas, offset) => ({
+      topic: name, partition: topic.partitions + offset, replicas, isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0, leaderRecoveryState: 'recovered',
+    }));
+    await this.#writes.updateTopic({ ...topic, partitions: count }, states).catch((error: unknown) => this.#rethrow(error));
+    this.#logger.info({ topic: name, from: topic.partitions, to: count }, 'partitions added');
+  }
+
+  /** IncrementalAlterConfigs: the topic's config overrides become `configs` (checked by the caller). */
+  async alterTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const topic = this.#view.topic(name);
+    if (topic === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    await this.#writes.updateTopic({ ...topic, configs }).catch((error: unknown) => this.#rethrow(error));
+    this.#logger.info({ topic: name, configs }, 'topic configs changed');
+  }
+
   async deleteTopic(name: string): Promise<void> {
     await this.#writes.deleteTopic(name).catch((error: unknown) => this.#rethrow(error));
     this.#logger.info({ topic: name }, 'topic deleted');

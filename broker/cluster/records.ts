@@ -4,9 +4,16 @@
  */
 import type { BrokerEndpoint, LeaderRecoveryState, PartitionState } from './partition-state.js';
 
-/** A live broker as its registration says: endpoint, epoch and whether it is shutting down. */
+/** Where a broker's Kafka-protocol listener takes clients (absent when it has none). */
+export interface KafkaAddress {
+  host: string;
+  port: number;
+}
+
+/** A live broker as its registration says: endpoint, epoch, Kafka address, and whether it is shutting down. */
 export interface BrokerRegistration extends BrokerEndpoint {
   shuttingDown: boolean;
+  kafka?: KafkaAddress;
 }
 
 export interface TopicRecord {
@@ -22,6 +29,7 @@ export interface StoredBroker {
   port: number;
   rack?: string;
   shuttingDown: boolean;
+  kafka?: KafkaAddress;
 }
 
 /** A partition state as stored: the shared PartitionState plus the epoch of the controller that wrote it. */
@@ -50,6 +58,8 @@ export function decodeBroker(text: string): StoredBroker | null {
   if (!isObject(value) || typeof value['host'] !== 'string' || !Number.isInteger(value['port'])) return null;
   const broker: StoredBroker = { host: value['host'], port: value['port'] as number, shuttingDown: value['shuttingDown'] === true };
   if (typeof value['rack'] === 'string') broker.rack = value['rack'];
+  const kafka = value['kafka'];
+  if (isObject(kafka) && typeof kafka['host'] === 'string' && Number.isInteger(kafka['port'])) broker.kafka = { host: kafka['host'], port: kafka['port'] as number };
   return broker;
 }
 

@@ -1,9 +1,9 @@
 /**
- * One client connection: splits the byte stream into frames, decodes requests, runs them
- * concurrently (responses go out as each finishes, matched by correlation id), and turns every
- * failure into an error response. Nothing a client sends can throw out of here: a bad frame
- * gets its error code and, unless the stream itself can no longer be trusted (an oversized
- * frame), the connection keeps serving.
+ * One client connection, whatever its protocol: splits the byte stream into frames (4-byte
+ * length, then the message: Sluice's framing and Kafka's alike), hands each to the protocol
+ * (native-protocol.ts, or broker/kafka/kafka-protocol.ts), many at once, and bounds what the
+ * connection may hold. Nothing a client sends can throw out of here: the protocol turns every
+ * failure into an error response or, when the stream can no longer be trusted, a close.
  *
  * Memory is bounded by pausing reads, never by refusing requests. Before the broker reads a
  * frame it gets memory for the frame's declared size: first from the connection's own small
@@ -18,10 +18,8 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { errorToWire, SluiceError } from '../../proto/errors.js';
-import type { RequestEnvelope } from '../../proto/messages.js';
-import { decodeRequest, encodeResponse } from '../../proto/wire.js';
-import type { ApiHandler, BrokerContext } from '../api/context.js';
+import { SluiceError } from '../../proto/errors.js';
+import type { BrokerContext } from '../api/context.js';
 import { limits } from '../limits.js';
 import { FrameReader } from '../../proto/frame-reader.js';
 import type { RequestMemory } from './request-memory.js';
@@ -37,6 +35,26 @@ export interface ConnectionOptions {
   memory: RequestMemory;
 }
 
+/** What a connection offers its protocol. */
+export interface ConnectionIo {
+  readonly logger: Logger;
+  /** Queues one response (maybe several buffers) in one corked batch. */
+  write(...buffers: Buffer[]): void;
+  /** Reads nothing more and closes once what is queued is written (the protocol cannot go on with this client). */
+  close(): void;
+}
+
+/** What one connection's protocol does with its frames; one instance per connection. */
+export interface FrameProtocol {
+  /**
+   * Runs one request frame and resolves once its answer (if any) is queued on the socket: the
+   * frame holds its memory and its in-flight slot until then. Never rejects.
+   */
+  handle(frame: Buffer, io: ConnectionIo): Promise<void>;
+  /** What to send before closing a stream that can no longer be trusted (an oversized or too slow frame); may be nothing. */
+  closingAnswer(error: SluiceError): Buffer[];
+}
+
 /** Memory held by one frame: from the connection's allowance or from the shared pool. */
 interface Reservation {
   bytes: number;
@@ -45,7 +63,8 @@ interface Reservation {
 
 export class Connection {
   readonly #socket: net.Socket;
-  readonly #handlers: ReadonlyMap<number, ApiHandler>;
+  readonly #protocol: FrameProtocol;
+  readonly #io: ConnectionIo;
   readonly #context: BrokerContext;
   readonly #options: ConnectionOptions;
   readonly #reader = new FrameReader();
@@ -61,12 +80,20 @@ export class Connection {
   #closed = false;
   #idle: (() => void) | undefined;
 
-  constructor(socket: net.Socket, handlers: ReadonlyMap<number, ApiHandler>, context: BrokerContext, options: ConnectionOptions) {
+  constructor(socket: net.Socket, protocol: FrameProtocol, context: BrokerContext, options: ConnectionOptions) {
     this.#socket = socket;
-    this.#handlers = handlers;
+    this.#protocol = protocol;
     this.#context = context;
     this.#options = options;
     this.#logger = context.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.#io = {
+      logger: this.#logger,
+      write: (...buffers) => this.#write(...buffers),
+      close: () => {
+        this.#stopReading();
+        socket.end(() => socket.destroy());
+      },
+    };
     socket.setNoDelay(true);
     socket.setTimeout(options.idleTimeoutMs, () => {
       if (this.#inflight === 0) socket.destroy();
@@ -177,7 +204,8 @@ export class Connection {
   /** Answers with `error`, stops reading for good and closes once the answers in flight are out. */
   #abandon(error: SluiceError): void {
     if (error.code !== 'SLUICE_ERR_REQUEST_TIMED_OUT') this.#logger.warn({ err: error }, 'closing connection after a bad frame');
-    this.#write(encodeResponse({ correlationId: 0, ...errorToWire(error) }));
+    const answer = this.#protocol.closingAnswer(error);
+    if (answer.length > 0) this.#write(...answer);
     this.#stopReading();
     this.#socket.end(() => this.#socket.destroy());
   }
@@ -197,34 +225,11 @@ export class Connection {
   }
 
   async #handleFrame(frame: Buffer, reservation: Reservation): Promise<void> {
-    const started = process.hrtime.bigint();
-    let handler: ApiHandler | undefined;
     try {
-      let request: RequestEnvelope;
-      try {
-        request = decodeRequest(frame);
-      } catch (error) {
-        this.#write(encodeResponse({ correlationId: 0, ...errorToWire(error) }));
-        return;
-      }
-      const correlationId = request.correlationId;
-      handler = this.#handlers.get(request.api);
-      try {
-        if (handler === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN_API', `unknown API ${request.api}`);
-        if (request.version < handler.minVersion || request.version > handler.maxVersion) {
-          throw new SluiceError('SLUICE_ERR_UNSUPPORTED_VERSION', `${handler.name} supports versions ${handler.minVersion}..${handler.maxVersion}, not ${request.version}`);
-        }
-        if (request.body !== handler.bodyField) {
-          throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `${handler.name} needs a ${handler.bodyField} body, got ${request.body ?? 'none'}`);
-        }
-        const result = await handler.handle(request, this.#context);
-        if (result.kind === 'body') this.#write(encodeResponse({ correlationId, [handler.bodyField]: result.body } as never));
-        else if (result.kind === 'frames') this.#write(...result.frames);
-      } catch (error) {
-        if (!SluiceError.is(error)) this.#logger.error({ err: error, api: request.api }, 'request failed');
-        this.#write(encodeResponse({ correlationId, ...errorToWire(error) }));
-      }
-      this.#context.metrics.observeRequest(handler?.name ?? 'unknown', Number(process.hrtime.bigint() - started) / 1e9);
+      await this.#protocol.handle(frame, this.#io);
+    } catch (error) {
+      // A protocol answers its own failures; reaching here is a bug, and still must not crash the broker.
+      this.#logger.error({ err: error }, 'request handling failed');
     } finally {
       this.#inflight -= 1;
       this.#release(reservation);

@@ -26,3 +26,15 @@ export async function deleteTopics(context: BrokerContext, names: readonly strin
       return { name, errorCode: 0, errorMessage: '' };
     })));
 }
+
+/** CreatePartitions, per topic: grows each to its new count (in a cluster, on the controller). */
+export async function createPartitions(
+  context: BrokerContext, topics: ReadonlyArray<{ name: string; count: number }>, validateOnly: boolean,
+): Promise<TopicResult[]> {
+  return await Promise.all(topics.map((topic) => itemResultAsync(context, { api: 'CreatePartitions', topic: topic.name },
+    () => ({ name: topic.name, errorCode: 0, errorMessage: '' }), async () => {
+      await context.cluster.createPartitions(topic.name, topic.count, validateOnly);
+      if (!validateOnly) context.logger.info({ topic: topic.name, partitions: topic.count }, 'partitions added');
+      return { name: topic.name, errorCode: 0, errorMessage: '' };
+    })));
+}

@@ -12,10 +12,13 @@ export class SingleBroker implements ClusterView {
   readonly clusterId = 'single-broker';
   readonly #topics: TopicManager;
   readonly #self: () => BrokerInfo;
+  readonly #kafkaSelf: () => BrokerInfo | undefined;
 
-  constructor(topics: TopicManager, self: () => BrokerInfo) {
+  /** `kafkaSelf`: this broker at its Kafka listener's advertised address, undefined when it has none. */
+  constructor(topics: TopicManager, self: () => BrokerInfo, kafkaSelf: () => BrokerInfo | undefined = () => undefined) {
     this.#topics = topics;
     this.#self = self;
+    this.#kafkaSelf = kafkaSelf;
   }
 
   controllerId(): number {
@@ -26,8 +29,21 @@ export class SingleBroker implements ClusterView {
     return [this.#self()];
   }
 
+  kafkaBrokers(): BrokerInfo[] {
+    const self = this.#kafkaSelf();
+    return self === undefined ? [] : [self];
+  }
+
   topicNames(): string[] {
     return this.#topics.topics().map((topic) => topic.record.name);
+  }
+
+  topicId(name: string): string | undefined {
+    return this.#topics.find(name)?.record.topicId;
+  }
+
+  topicName(topicId: string): string | undefined {
+    return this.#topics.topics().find((topic) => topic.record.topicId === topicId)?.record.name;
   }
 
   describeTopic(name: string): PartitionMetadata[] | undefined {
@@ -48,6 +64,20 @@ export class SingleBroker implements ClusterView {
   async deleteTopic(name: string): Promise<void> {
     checkNotInternal(name, 'delete');
     this.#topics.delete(name);
+  }
+
+  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<void> {
+    checkNotInternal(name, 'add partitions to');
+    this.#topics.addPartitions(name, count, validateOnly);
+  }
+
+  topicConfigs(name: string): Record<string, string> | undefined {
+    return this.#topics.find(name)?.record.configs;
+  }
+
+  async alterTopicConfigs(name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
+    checkNotInternal(name, 'change the configs of');
+    this.#topics.alterConfigs(name, configs, validateOnly);
   }
 
   describeCluster(): DescribeClusterResponse {

@@ -10,11 +10,12 @@
  * directory to `…-delete`, closes its log (descriptors and disk blocks freed at once) and
  * removes it; a start finishes any such removal left behind.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
-import { type LogConfig, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
+import { type LogConfig, logConfigKeys, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { writeTextCheckpoint } from '../storage/checkpoint.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
@@ -25,20 +26,60 @@ import { type TopicRecord, TopicStore } from './topic-store.js';
 export { type AppendListener, Partition } from './partition.js';
 
 /**
+ * Settings a running log cannot take from a changed config: the active segment was mapped at
+ * its segment.bytes, and the flush policy's timers were set up when the log opened.
+ */
+const fixedWhileOpen = ['segmentBytes', 'flushMessages', 'flushMs'] as const;
+
+/**
+ * Puts a changed record in force: logs and segments read their settings from their config
+ * object on every use (retention, compaction, timestamps, max.message.bytes, segment.ms and
+ * index sizes of later segments), so the new values are copied into it; a leader's
+ * min.insync.replicas is kept apart and set too.
+ */
+function applyConfig(topic: Topic, record: TopicRecord, config: LogConfig): void {
+  topic.updateRecord(record);
+  Object.assign(topic.config, config);
+  for (const partition of topic.partitions) {
+    Object.assign(partition.log.config, config);
+    if (partition.leaderState !== undefined) partition.leaderState.minInsyncReplicas = config.minInsyncReplicas;
+  }
+}
+
+/** Refuses a config change a running log cannot apply (it would need a restart). */
+export function checkLiveChange(current: LogConfig, next: LogConfig): void {
+  for (const field of fixedWhileOpen) {
+    if (current[field] !== next[field]) {
+      const key = Object.entries(logConfigKeys).find(([, value]) => value === field)?.[0] ?? field;
+      throw new SluiceError('SLUICE_ERR_CONFIG', `${key} cannot change on a live topic (from ${current[field]} to ${next[field]}); set it when creating the topic`);
+    }
+  }
+}
+
+/**
  * A topic as this broker holds it. On a single broker every partition is here; in a cluster
  * only those this broker is a replica of, so `partitions` lists what is local (in index order)
  * and `partitionAt` looks one up by its index.
  */
 export class Topic {
-  readonly record: TopicRecord;
   readonly config: LogConfig;
+  #record: TopicRecord;
   #partitions: Partition[] = [];
   readonly #byIndex: Array<Partition | undefined> = [];
 
   constructor(record: TopicRecord, config: LogConfig, partitions: Partition[]) {
-    this.record = record;
+    this.#record = record;
     this.config = config;
     for (const partition of partitions) this.add(partition);
+  }
+
+  get record(): TopicRecord {
+    return this.#record;
+  }
+
+  /** The topic's record changed (more partitions, other configs); the caller applies what follows from it. */
+  updateRecord(record: TopicRecord): void {
+    this.#record = record;
   }
 
   get partitions(): readonly Partition[] {
@@ -100,7 +141,8 @@ export class TopicManager {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
     try {
-      for (const record of this.#store?.load() ?? []) {
+      for (const stored of this.#store?.load() ?? []) {
+        const record = this.#withTopicId(stored);
         const config = this.#configOf(record);
         this.#register(record, config, this.#openLogs(record, config));
       }
@@ -110,8 +152,19 @@ export class TopicManager {
     }
   }
 
+  /**
+   * A topic made before topics had ids gets one now, saved, so Kafka clients that name topics
+   * by id (Metadata v10+, Fetch v13+) see the same id across restarts.
+   */
+  #withTopicId(record: TopicRecord): TopicRecord {
+    if (record.topicId !== undefined) return record;
+    const withId = { ...record, topicId: crypto.randomUUID() };
+    this.#localStore.save(withId);
+    return withId;
+  }
+
   #configOf(record: TopicRecord): LogConfig {
-    return resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(record.configs) });
+    return this.resolveConfig(record.configs);
   }
 
   /** Opens every partition log of a topic, or none: on failure the opened ones are closed. */
@@ -172,7 +225,7 @@ export class TopicManager {
     resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
     const store = this.#localStore;
     if (validateOnly) return undefined;
-    const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now() };
+    const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now(), topicId: crypto.randomUUID() };
     const config = this.#configOf(record);
     const logs = this.#openLogs(record, config, true);
     try {
@@ -189,6 +242,73 @@ export class TopicManager {
       throw storageError(`topic ${name} could not be saved; nothing was created`, error);
     }
     return this.#register(record, config, logs);
+  }
+
+  /**
+   * CreatePartitions on a single broker: grows the topic to `count` partitions (never shrinks
+   * it). The new logs are opened first and the record saved last, as `create` does, so a failure
+   * leaves the topic as it was.
+   */
+  addPartitions(name: string, count: number, validateOnly = false): void {
+    const topic = this.get(name);
+    const current = topic.record.partitions;
+    if (!Number.isInteger(count) || count <= current || count > limits.partitionsMax) {
+      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name} has ${current} partitions; it can grow to ${current + 1}..${limits.partitionsMax}, not ${count}`);
+    }
+    const store = this.#localStore;
+    if (validateOnly) return;
+    const record: TopicRecord = { ...topic.record, partitions: count };
+    const added: Log[] = [];
+    try {
+      for (let index = current; index < count; index += 1) {
+        const directory = this.#partitionDirectory(name, index);
+        fs.rmSync(directory, { recursive: true, force: true });
+        added.push(Log.open(directory, { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions }));
+      }
+      store.save(record);
+    } catch (error) {
+      for (const log of added) {
+        try {
+          log.delete();
+        } catch {
+          // The first error is the one to report; a later create or restart removes what is left.
+        }
+      }
+      throw storageError(`topic ${name} could not grow to ${count} partitions; it keeps ${current}`, error);
+    }
+    topic.updateRecord(record);
+    added.forEach((log, offset) => {
+      const partition = new Partition(name, current + offset, log);
+      this.#partitionOpened?.(partition);
+      topic.add(partition);
+    });
+  }
+
+  /**
+   * Replaces a topic's config overrides on a single broker (IncrementalAlterConfigs): checked,
+   * saved, then applied to the open logs (see `applyConfig`).
+   */
+  alterConfigs(name: string, configs: Record<string, string>, validateOnly = false): void {
+    const topic = this.get(name);
+    const config = resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    checkLiveChange(topic.config, config);
+    const store = this.#localStore;
+    if (validateOnly) return;
+    const record: TopicRecord = { ...topic.record, configs };
+    store.save(record);
+    applyConfig(topic, record, config);
+  }
+
+  /** In a cluster: the topic's record in etcd changed (partitions added, configs altered); follows it here. */
+  recordChanged(record: TopicRecord): void {
+    const topic = this.#topics.get(record.name);
+    if (topic === undefined) return;
+    applyConfig(topic, record, this.resolveConfig(record.configs));
+  }
+
+  /** A topic's effective settings for its config overrides: the broker's defaults under them. */
+  resolveConfig(configs: Record<string, string>): LogConfig {
+    return resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
   }
 
   /**

@@ -13,7 +13,11 @@ export interface TopicRecord {
   partitions: number;
   configs: Record<string, string>;
   createdAtMs: number;
-  /** In a cluster: the id etcd gave the topic, so a re-created topic of the same name is told apart. */
+  /**
+   * The topic's id (a UUID), so a re-created topic of the same name is told apart: in a cluster
+   * the one etcd holds; on a single broker its own, made at creation (or at the first start of
+   * a data directory from before ids). Kafka clients name topics by it.
+   */
   topicId?: string;
 }
 

@@ -29,9 +29,11 @@ function alive(pid: number): boolean {
 
 describe('sluice dev-cluster', () => {
   it('starts etcd and two brokers that form a cluster, and stops them all on SIGINT', async () => {
-    // Brokers at BASE, BASE+1, HTTP at +100, etcd at +200/+201: find a base with room.
+    // Brokers at BASE, BASE+1, HTTP at +100, etcd at +200/+201, Kafka (as asked) at +300: find a base with room.
     const basePort = 20_000 + ((await freePort()) % 20_000);
-    const child = spawn(process.execPath, [cliEntry, 'dev-cluster', '--brokers', '2', '--base-port', String(basePort), '--session-timeout-ms', '2000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [
+      cliEntry, 'dev-cluster', '--brokers', '2', '--base-port', String(basePort), '--kafka-base-port', String(basePort + 300), '--session-timeout-ms', '2000',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stdout = '';
     let stderr = '';
@@ -48,6 +50,8 @@ describe('sluice dev-cluster', () => {
       const cluster = JSON.parse(result.stdout) as { controllerId: number; brokers: Array<{ nodeId: number; alive: boolean }> };
       return cluster.controllerId > 0 && cluster.brokers.filter((broker) => broker.alive).map((broker) => broker.nodeId).sort().join() === '1,2';
     }, 30_000);
+
+    expect(stderr).toContain(`Kafka clients: 127.0.0.1:${basePort + 300},127.0.0.1:${basePort + 301}`);
 
     const pids = [...stderr.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
     child.kill('SIGINT');
