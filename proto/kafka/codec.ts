@@ -542,9 +542,19 @@ interface TaggedField {
   isDefault: (value: unknown) => boolean;
 }
 
-/** Tagged fields at their default are left out, as Kafka does; arrays count as default when empty. */
+/**
+ * Tagged fields at their default are left out, as Kafka does: arrays when empty, structs when
+ * every field is at its default (a field left out counts as default).
+ */
 function defaultTest(field: FieldSchema): (value: unknown) => boolean {
-  if (field.type === 'struct') return () => false;
+  if (field.type === 'struct') {
+    const inner = field.fields.map((f) => ({ name: f.name, isDefault: defaultTest(f) }));
+    return (v) => {
+      if (v === null || typeof v !== 'object') return false;
+      const value = v as Record<string, unknown>;
+      return inner.every(({ name, isDefault }) => value[name] === undefined || isDefault(value[name]));
+    };
+  }
   if (field.type.startsWith('[]')) {
     return field.default === null ? (v) => v === null : (v) => Array.isArray(v) && v.length === 0;
   }
