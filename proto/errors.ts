@@ -56,6 +56,7 @@ export const errorCodes = {
   SLUICE_ERR_INVALID_UPDATE_VERSION: { wire: 95, retriable: false, hint: 'the partition state changed since it was read; read it again' },
   SLUICE_ERR_INELIGIBLE_REPLICA: { wire: 107, retriable: false, hint: 'a proposed in-sync replica is not registered, is shutting down, or has a stale broker epoch' },
   SLUICE_ERR_METADATA_STORE: { wire: 1008, retriable: true, hint: 'the cluster\'s etcd is unreachable; produce and fetch go on, elections and topic changes wait for it' },
+  SLUICE_ERR_KAFKA_PROTOCOL: { wire: 1104, retriable: false, hint: 'a Kafka protocol message does not parse for the API key and version in its header, or a value does not fit its field; check the client, or report the frame' },
   SLUICE_ERR_CONNECTION: { wire: 1100, retriable: true, hint: 'check that a broker listens at the bootstrap address' },
   SLUICE_ERR_TIMEOUT: { wire: 1101, retriable: true, hint: 'the broker did not answer in time; it may be overloaded or unreachable' },
   SLUICE_ERR_ABORTED: { wire: 1102, retriable: false, hint: 'the operation was cancelled by its AbortSignal or by close()' },
