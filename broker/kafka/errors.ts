@@ -5,19 +5,17 @@
  * answer depends on what was asked (a partition's log closing means "go to the leader again", a
  * coordinator stopping means "find the coordinator again"), the scope decides.
  */
-import { errorCodes, errorToWire, SluiceError } from '../../proto/errors.js';
+import { errorCodes, errorToWire } from '../../proto/errors.js';
+import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 
 /** What an error is about: a partition's data, a group or transactional coordinator, or an admin operation. */
 export type ErrorScope = 'partition' | 'coordinator' | 'admin';
 
-const unknownServerError = -1;
-const notLeaderOrFollower = 6;
-const requestTimedOut = 7;
-const coordinatorNotAvailable = 15;
-const unsupportedVersion = 35;
-const invalidConfig = 40;
-const invalidRequest = 42;
-const kafkaStorageError = 56;
+const {
+  UNKNOWN_SERVER_ERROR: unknownServerError, NOT_LEADER_OR_FOLLOWER: notLeaderOrFollower, REQUEST_TIMED_OUT: requestTimedOut,
+  COORDINATOR_NOT_AVAILABLE: coordinatorNotAvailable, UNSUPPORTED_VERSION: unsupportedVersion, INVALID_CONFIG: invalidConfig,
+  INVALID_REQUEST: invalidRequest, KAFKA_STORAGE_ERROR: kafkaStorageError,
+} = kafkaErrorCodes;
 
 /** Kafka's number for a Sluice wire code. */
 export function kafkaErrorCode(sluiceWire: number, scope: ErrorScope): number {
@@ -59,8 +57,4 @@ export function kafkaError(error: unknown, scope: ErrorScope): KafkaError {
 /** A result's Sluice error fields (errorCode, errorMessage) in Kafka's terms. */
 export function kafkaResultError(result: { errorCode: number; errorMessage?: string }, scope: ErrorScope): KafkaError {
   return { errorCode: kafkaErrorCode(result.errorCode, scope), errorMessage: result.errorMessage ?? '' };
-}
-
-export function isSluiceError(error: unknown): boolean {
-  return SluiceError.is(error);
 }

@@ -9,6 +9,7 @@
  * From v13 topics are named by id. A Kafka fetch is always a consumer's (Sluice brokers
  * replicate over their own protocol), whatever replica id it carries.
  */
+import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import { fetchRequest, fetchResponse } from '../../proto/kafka/messages/fetch.js';
 import type { FetchTopic } from '../../proto/messages.js';
 import { fetchRecords } from '../services/fetch.js';
@@ -16,8 +17,7 @@ import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
 
 const noRecords = Buffer.alloc(0);
-const fetchSessionIdNotFound = 70;
-const unknownTopicId = 100;
+const { FETCH_SESSION_ID_NOT_FOUND: fetchSessionIdNotFound, UNKNOWN_TOPIC_ID: unknownTopicId } = kafkaErrorCodes;
 /** Kafka's default fetch.max.bytes per partition when a request says 0. */
 const partitionBytesDefault = 1024 * 1024;
 

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { KafkaMessage, KafkaMessageInput, MessageSchema } from '../../proto/kafka/schema.js';
 import type { BrokerContext } from '../api/context.js';
-import type { KafkaError } from './errors.js';
+import type { ErrorScope, KafkaError } from './errors.js';
 
 export interface KafkaRequestContext {
   /** The request's API version. */
@@ -21,6 +21,8 @@ export interface KafkaHandler<Q extends MessageSchema = MessageSchema, R extends
   readonly name: string;
   readonly request: Q;
   readonly response: R;
+  /** How its errors map to Kafka's (default 'partition'). */
+  readonly scope?: ErrorScope;
   /** The response; undefined when the request gets none (Produce with acks=0). */
   handle(request: KafkaMessage<Q>, context: KafkaRequestContext): Promise<KafkaMessageInput<R> | undefined> | KafkaMessageInput<R> | undefined;
   /** The response to a request that failed as a whole. */

@@ -5,6 +5,7 @@
  * (latest tiered) has no tiered storage to look at: offset −1. −3 (the record with the highest
  * timestamp) is not looked up yet and answers INVALID_REQUEST for that partition.
  */
+import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../proto/kafka/messages/list-offsets.js';
 import { EARLIEST_TIMESTAMP } from '../../proto/messages.js';
 import { listOffsets } from '../services/list-offsets.js';
@@ -14,7 +15,7 @@ import { kafkaHandler } from './handler.js';
 const maxTimestamp = -3;
 const earliestLocalTimestamp = -4;
 const latestTieredTimestamp = -5;
-const invalidRequest = 42;
+const invalidRequest = kafkaErrorCodes.INVALID_REQUEST;
 /** Replica id −2 (a debugging tool) may ask any replica; any other Kafka client asks as a consumer. */
 const debugReplicaId = -2;
 

@@ -6,13 +6,14 @@
  * the request allows it (v4+).
  */
 import { ZERO_UUID } from '../../proto/kafka/codec.js';
+import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import { metadataRequest, metadataResponse } from '../../proto/kafka/messages/metadata.js';
 import { describeTopics } from '../services/metadata.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
 
-const unknownTopicId = 100;
+const unknownTopicId = kafkaErrorCodes.UNKNOWN_TOPIC_ID;
 const authorizedOperationsUnknown = -2147483648;
 
 export const metadataHandler = kafkaHandler({
@@ -44,15 +45,15 @@ export const metadataHandler = kafkaHandler({
       })),
       topicAuthorizedOperations: authorizedOperationsUnknown,
     }));
-    for (const topic of asked) {
-      if (topic.name === undefined) topics.push({ errorCode: unknownTopicId, name: null as unknown as string, topicId: topic.id!, isInternal: false, partitions: [], topicAuthorizedOperations: authorizedOperationsUnknown });
-    }
+    const unknownIds = asked.flatMap((topic) => (topic.name === undefined
+      ? [{ errorCode: unknownTopicId, name: null, topicId: topic.id!, isInternal: false, partitions: [], topicAuthorizedOperations: authorizedOperationsUnknown }]
+      : []));
     return {
       throttleTimeMs: 0,
       brokers: cluster.kafkaBrokers().map((node) => ({ nodeId: node.nodeId, host: node.host, port: node.port, rack: node.rack || null })),
       clusterId: cluster.clusterId,
       controllerId: cluster.controllerId(),
-      topics,
+      topics: [...topics, ...unknownIds],
       errorCode: 0,
     };
   },

@@ -1,0 +1,51 @@
+/**
+ * OffsetForLeaderEpoch (clients check their position after a leader change, KIP-320) and
+ * InitProducerId (idempotent producers ask for an id before producing), over their services.
+ */
+import { initProducerIdRequest, initProducerIdResponse } from '../../proto/kafka/messages/init-producer-id.js';
+import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../proto/kafka/messages/offset-for-leader-epoch.js';
+import { offsetsForLeaderEpoch } from '../services/offsets-for-leader-epoch.js';
+import { initProducerId } from '../services/producer-ids.js';
+import { kafkaResultError } from './errors.js';
+import { kafkaHandler } from './handler.js';
+
+export const offsetForLeaderEpochHandler = kafkaHandler({
+  name: 'OffsetForLeaderEpoch',
+  request: offsetForLeaderEpochRequest,
+  response: offsetForLeaderEpochResponse,
+  handle(request, { broker }) {
+    const results = offsetsForLeaderEpoch(broker, {
+      topics: request.topics.map((topic) => ({
+        name: topic.topic,
+        partitions: topic.partitions.map((partition) => ({ partition: partition.partition, currentLeaderEpoch: partition.currentLeaderEpoch, leaderEpoch: partition.leaderEpoch })),
+      })),
+    });
+    return {
+      throttleTimeMs: 0,
+      topics: results.map((topic) => ({
+        topic: topic.name,
+        partitions: topic.partitions.map((result) => ({
+          errorCode: kafkaResultError(result, 'partition').errorCode, partition: result.partition, leaderEpoch: result.leaderEpoch, endOffset: result.endOffset,
+        })),
+      })),
+    };
+  },
+  failed: (request, error) => ({
+    throttleTimeMs: 0,
+    topics: request.topics.map((topic) => ({
+      topic: topic.topic, partitions: topic.partitions.map((partition) => ({ errorCode: error.errorCode, partition: partition.partition })),
+    })),
+  }),
+});
+
+/** An id for an idempotent producer; transactional ids are refused (transactions are issue 12). */
+export const initProducerIdHandler = kafkaHandler({
+  name: 'InitProducerId',
+  request: initProducerIdRequest,
+  response: initProducerIdResponse,
+  scope: 'coordinator',
+  handle(request, { broker }) {
+    return { throttleTimeMs: 0, errorCode: 0, ...initProducerId(broker, request.transactionalId) };
+  },
+  failed: (_request, error) => ({ throttleTimeMs: 0, errorCode: error.errorCode, producerId: -1, producerEpoch: -1 }),
+});
