@@ -576,7 +576,7 @@ function compileStruct(fields: readonly FieldSchema[], ctx: Context, where: stri
   for (const field of fields) {
     if (seen.has(field.name)) throw new Error(`schema bug: field '${field.name}' twice at ${where}`);
     seen.add(field.name);
-    const path = where === '' ? field.name : `${where}.${field.name}`;
+    const path = `${where}${where.endsWith(':') ? ' ' : '.'}${field.name}`;
     names.push(field.name);
     if (!inVersions(field.versions, ctx.version)) {
       readers.push(absentValue(field));
@@ -602,7 +602,7 @@ function compileStruct(fields: readonly FieldSchema[], ctx: Context, where: stri
 
   const taggedByTag = new Map(tagged.map((field) => [field.tag, field]));
   const flexible = ctx.flexible;
-  const tagsWhere = `${where === '' ? '' : `${where}.`}<tagged fields>`;
+  const tagsWhere = `${where} <tagged fields>`;
   const fieldCount = names.length;
 
   const read: ReadFn = (r) => {
@@ -636,7 +636,7 @@ function compileStruct(fields: readonly FieldSchema[], ctx: Context, where: stri
 
   const inlineCount = inline.length;
   const write: WriteFn = (w, v) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(where || 'message', v, 'an object');
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(where.replace(/:$/, ''), v, 'an object');
     const value = v as Record<string, unknown>;
     for (let i = 0; i < inlineCount; i += 1) {
       const field = inline[i]!;
@@ -694,8 +694,9 @@ function codecFor(schema: MessageSchema, version: number): MessageCodec {
     throw new KafkaProtocolError(`${schema.name} has no version ${version} (valid: ${schema.validVersions})`);
   }
   const ctx: Context = { version, flexible: inVersions(schema.flexibleVersions, version) };
-  const compiled = compileStruct(schema.fields, ctx, '');
+  // Paths in error messages start with the message and version: "FetchRequest v12: topics[].partitions[].partition".
   const label = `${schema.name} v${version}`;
+  const compiled = compileStruct(schema.fields, ctx, `${label}:`);
   codec = {
     read: (r) => {
       try {
@@ -718,7 +719,7 @@ function codecFor(schema: MessageSchema, version: number): MessageCodec {
 }
 
 function asProtocolError(error: unknown, label: string): KafkaProtocolError {
-  if (error instanceof KafkaProtocolError) return new KafkaProtocolError(`${label}: ${error.detail}`);
+  if (error instanceof KafkaProtocolError) return error;
   return new KafkaProtocolError(`${label}: ${error instanceof Error ? error.message : String(error)}`);
 }
 

@@ -36,7 +36,7 @@ describe('Kafka codec round trip', () => {
   }
 
   it('decodes at an offset into a larger buffer, leaving trailing bytes alone', () => {
-    const { produceRequest } = { produceRequest: kafkaApis.produce.request };
+    const produceRequest = kafkaApis.produce.request;
     const sample = sampleMessage(produceRequest, 9, 'full');
     const body = encode(produceRequest, 9, sample.input);
     const frame = Buffer.concat([Buffer.from([1, 2, 3]), body, Buffer.from([9, 9])]);
