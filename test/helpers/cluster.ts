@@ -15,6 +15,8 @@ import type { NetworkNamespace } from './network-namespace.js';
 export interface ClusterBroker {
   nodeId: number;
   port: number;
+  /** Its Kafka listener's port, kept across restarts like `port`. */
+  kafkaPort: number;
   dataDirectory: string;
   /** The running process; undefined while it is down. */
   process: BrokerProcess | undefined;
@@ -26,6 +28,8 @@ export interface TestCluster {
   etcd: EtcdCluster;
   brokers: ClusterBroker[];
   bootstrap: string;
+  /** The Kafka listeners of the brokers as first started, for Kafka clients. */
+  kafkaBootstrap: string;
   broker(nodeId: number): ClusterBroker;
   kill(nodeId: number): Promise<void>;
   stop(nodeId: number): Promise<void>;
@@ -89,6 +93,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     if (network !== undefined && broker.port === 0) broker.port = await network.namespace.expose(host);
     const started = await launchBroker(broker.dataDirectory, {
       port: broker.port,
+      kafkaPort: broker.kafkaPort,
       ...(network === undefined ? {} : { host, command: network.namespace.command }),
       args: [
         '--node-id', String(broker.nodeId), '--cluster', endpointsFor(broker.nodeId), '--broker-session-timeout-ms', String(options.sessionTimeoutMs ?? 2000),
@@ -98,6 +103,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       readyTimeoutMs: 30_000,
     });
     broker.port = started.port;
+    broker.kafkaPort = started.kafkaPort;
     broker.process = started;
     void started.exited.then(() => {
       earlierLogs.set(broker.nodeId, [...(earlierLogs.get(broker.nodeId) ?? []), ...started.logs]);
@@ -107,7 +113,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
 
   for (const nodeId of nodeIds) {
     const broker: ClusterBroker = {
-      nodeId, port: 0, dataDirectory: path.join(root, `broker-${nodeId}`), process: undefined,
+      nodeId, port: 0, kafkaPort: 0, dataDirectory: path.join(root, `broker-${nodeId}`), process: undefined,
       logs: () => [...(earlierLogs.get(nodeId) ?? []), ...(broker.process?.logs ?? [])],
     };
     brokers.push(broker);
@@ -124,6 +130,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     etcd,
     brokers,
     bootstrap: brokers.map((broker) => `${hostOf(broker.nodeId)}:${broker.port}`).join(','),
+    kafkaBootstrap: brokers.map((broker) => `${hostOf(broker.nodeId)}:${broker.kafkaPort}`).join(','),
     broker: find,
     async kill(nodeId) {
       const broker = find(nodeId);

@@ -35,12 +35,12 @@ export function expectKcatOk(result: KcatResult, what: string): string {
   return result.stdout;
 }
 
-/** A KafkaJS client for the listener; its warnings and errors are collected instead of printed. */
+/** A KafkaJS client for the listener (`bootstrap`: HOST:PORT[,HOST:PORT...]); its warnings and errors are collected instead of printed. */
 export function kafkajs(bootstrap: string, options: Partial<KafkaConfig> = {}): { kafka: Kafka; logs: string[] } {
   const logs: string[] = [];
   const kafka = new Kafka({
     clientId: 'sluice-test',
-    brokers: [bootstrap],
+    brokers: bootstrap.split(','),
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log }) => {
       if (level <= logLevel.WARN) logs.push(`${logLevel[level]} ${namespace}: ${log.message} ${JSON.stringify(log)}`);
