@@ -8,7 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/broker-process.js';
+import { kafkaApis } from '../../proto/kafka/apis.js';
 import { expectKcatOk, kafkajs, kcat } from '../helpers/kafka-clients.js';
+import { decodeResponse, KafkaWire, requestFrame } from '../helpers/kafka-wire.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -73,6 +75,41 @@ describe('the Kafka listener in a cluster', () => {
     await admin.disconnect();
     expect(logs.filter((line) => line.startsWith('ERROR'))).toEqual([]);
   }, 120_000);
+
+  it('adds partitions and changes configs through the controller, seen by every broker', async () => {
+    const { kafka } = kafkajs(cluster.kafkaBootstrap);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic: 'replicated', count: 8 }] });
+    await waitFor('8 partitions everywhere', async () => {
+      for (const nodeId of [1, 2, 3]) {
+        const topic = (await metadataFrom(nodeId)).topics.find((candidate) => candidate.topic === 'replicated');
+        if (topic?.partitions.length !== 8 || topic.partitions.some((partition) => partition.leader < 0)) return false;
+      }
+      return true;
+    }, 30_000);
+    const producer = kafka.producer();
+    await producer.connect();
+    const [result] = await producer.send({ topic: 'replicated', acks: -1, messages: [{ value: 'in a new partition', partition: 7 }] });
+    expect(result).toMatchObject({ partition: 7, errorCode: 0, baseOffset: '0' });
+    await producer.disconnect();
+
+    const controller = (await metadataFrom(1)).controllerid;
+    const wire = await KafkaWire.connect(cluster.broker(controller).kafkaPort);
+    const api = kafkaApis.incrementalAlterConfigs;
+    wire.send(requestFrame(api.request, 1, 1, { resources: [{ resourceType: 2, resourceName: 'replicated', configs: [{ name: 'retention.ms', configOperation: 0, value: '7200000' }] }], validateOnly: false }));
+    expect(decodeResponse(api.response, 1, (await wire.frame())!).body.responses[0]).toMatchObject({ errorCode: 0 });
+    wire.close();
+    const other = [1, 2, 3].find((nodeId) => nodeId !== controller)!;
+    const elsewhere = kafkajs(`127.0.0.1:${cluster.broker(other).kafkaPort}`).kafka.admin();
+    await elsewhere.connect();
+    await waitFor('the new retention.ms on another broker', async () => {
+      const described = await elsewhere.describeConfigs({ resources: [{ type: 2, name: 'replicated', configNames: ['retention.ms'] }], includeSynonyms: false });
+      return described.resources[0]!.configEntries[0]?.configValue === '7200000';
+    }, 20_000);
+    await elsewhere.disconnect();
+    await admin.disconnect();
+  }, 90_000);
 
   it('stops announcing a broker once it has left the cluster', async () => {
     await cluster.stop(3);
