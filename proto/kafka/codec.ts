@@ -649,13 +649,16 @@ function compileStruct(fields: readonly FieldSchema[], ctx: Context, where: stri
       w.buf[w.pos++] = 0;
       return;
     }
-    const present: Array<{ field: TaggedField; value: unknown }> = [];
+    let present = 0;
     for (const field of tagged) {
       const fieldValue = value[field.name];
-      if (fieldValue !== undefined && !field.isDefault(fieldValue)) present.push({ field, value: fieldValue });
+      if (fieldValue !== undefined && !field.isDefault(fieldValue)) present += 1;
     }
-    writeUvarint(w, present.length);
-    for (const { field, value: fieldValue } of present) {
+    writeUvarint(w, present);
+    if (present === 0) return;
+    for (const field of tagged) {
+      const fieldValue = value[field.name];
+      if (fieldValue === undefined || field.isDefault(fieldValue)) continue;
       // A tagged value is preceded by its size, so it is written aside first (they are small).
       const aside = new Writer(64);
       field.write(aside, fieldValue);

@@ -142,8 +142,11 @@ export type StructValue<Fs extends readonly FieldSchema[], M extends Mode> = Sim
   }
 >;
 
-/** A decoded message: every field of every version, absent ones at their default. */
-export type KafkaMessage<S extends MessageSchema> = StructValue<S['fields'], 'decoded'>;
+/**
+ * A decoded message: every field of every version, absent ones at their default. For a schema
+ * not known at compile time (a registry lookup by API key) it is a plain record.
+ */
+export type KafkaMessage<S extends MessageSchema> = string extends S['name'] ? Record<string, unknown> : StructValue<S['fields'], 'decoded'>;
 
 /** A message to encode: what KafkaMessage has, with defaultable fields optional. */
-export type KafkaMessageInput<S extends MessageSchema> = StructValue<S['fields'], 'input'>;
+export type KafkaMessageInput<S extends MessageSchema> = string extends S['name'] ? Record<string, unknown> : StructValue<S['fields'], 'input'>;

@@ -44,7 +44,7 @@ export const offsetForLeaderEpochResponse = {
             { name: 'errorCode', type: 'int16', versions: '0+' },
             { name: 'partition', type: 'int32', versions: '0+' },
             { name: 'leaderEpoch', type: 'int32', versions: '1+', default: -1 },
-            { name: 'endOffset', type: 'int64', versions: '0+', default: -1 },
+            { name: 'endOffset', type: 'int64', versions: '0+' },
           ],
         },
       ],
