@@ -87,22 +87,14 @@ export class Admin {
       try {
         return await work(await this.#metadata.controller());
       } catch (error) {
-        // METADATA_STORE: the controller's etcd call missed its deadline (etcd down, or stalled on
-        // a loaded machine); Kafka's admin client likewise retries retriable errors until its timeout.
-        const retry = SluiceError.is(error) && (error.code === 'SLUICE_ERR_NOT_CONTROLLER' || error.code === 'SLUICE_ERR_CONNECTION' || error.code === 'SLUICE_ERR_METADATA_STORE');
-        if (!retry || Date.now() >= deadline) throw error;
+        const moved = SluiceError.is(error) && (error.code === 'SLUICE_ERR_NOT_CONTROLLER' || error.code === 'SLUICE_ERR_CONNECTION');
+        if (!moved || Date.now() >= deadline) throw error;
         await this.#metadata.refresh().catch(() => {});
       }
     }
   }
 
   async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
-    // An attempt that timed out in etcd may still have created the topic: a retry then finds it.
-    let uncertain = false;
-    const timedOut = (error: unknown) => {
-      if (SluiceError.is(error) && error.code === 'SLUICE_ERR_METADATA_STORE') uncertain = true;
-      return error;
-    };
     await this.#onController(async (connection) => {
       const response = await connection.request<'createTopics'>(Api.CREATE_TOPICS, {
         topics: [{
@@ -111,20 +103,10 @@ export class Admin {
           ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
         }],
         validateOnly: options.validateOnly ?? false,
-      }).catch((error: unknown) => { throw timedOut(error); });
+      });
       const result = response.topics[0];
-      if (result === undefined || result.errorCode === 0) return;
-      const error = errorFromWire(result.errorCode, result.errorMessage);
-      if (error.code === 'SLUICE_ERR_TOPIC_ALREADY_EXISTS' && uncertain && await this.#createdAsAsked(name, options)) return;
-      throw timedOut(error);
+      if (result !== undefined && result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
-  }
-
-  /** Whether the topic that exists has what createTopic asked for (so an earlier, timed-out attempt made it). */
-  async #createdAsAsked(name: string, options: CreateTopicOptions): Promise<boolean> {
-    const described = await this.#metadata.topic(name, { refresh: true }).catch(() => undefined);
-    if (described === undefined || described.partitions.length !== (options.partitions ?? 1)) return false;
-    return options.replicationFactor === undefined || described.partitions.every((partition) => partition.replicas.length === options.replicationFactor);
   }
 
   async deleteTopic(name: string): Promise<void> {
