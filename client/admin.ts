@@ -5,7 +5,9 @@
  */
 import type { BrokerConnection } from './connection.js';
 import { GroupCoordinator } from './groups/coordinator.js';
+import { readMemberAssignment } from './groups/member-metadata.js';
 import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
+import { ConsumerProtocolError } from '../proto/consumer-protocol.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
 import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, LATEST_TIMESTAMP } from '../proto/messages.js';
 
@@ -66,6 +68,16 @@ export interface GroupDescription {
 }
 
 export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
+/** A member's partitions; bytes that are not ConsumerProtocol (a group of another kind) show none rather than failing the describe. */
+function assignedForDescribe(assignment: Buffer): Array<{ topic: string; partition: number }> {
+  try {
+    return readMemberAssignment(assignment).partitions;
+  } catch (error) {
+    if (error instanceof ConsumerProtocolError) return [];
+    throw error;
+  }
+}
 
 /** How long a controller request keeps following a moving controller. */
 const controllerRetryMs = 30_000;
@@ -243,7 +255,7 @@ export class Admin {
     const group = described.groups[0];
     const memberDetails = (group?.members ?? []).map((member) => ({
       memberId: member.memberId, clientId: member.clientId, groupInstanceId: member.groupInstanceId,
-      partitions: member.assignment.length === 0 ? [] : (JSON.parse(member.assignment.toString()) as { partitions: Array<{ topic: string; partition: number }> }).partitions,
+      partitions: assignedForDescribe(member.assignment),
     }));
     const partitions: GroupDescription['partitions'] = [];
     for (const topic of committed.topics) {

@@ -237,3 +237,29 @@ export function decodeAssignment(buffer: Buffer): ConsumerAssignment {
   const version = readVersion(reader, 'assignment');
   return { version, assignedPartitions: reader.topicPartitions('assignedPartitions'), userData: reader.nullableBytes('userData') };
 }
+
+/** Partitions grouped per topic, in the order the topics first appear. */
+export function byTopic(partitions: ReadonlyArray<{ topic: string; partition: number }>): TopicPartitions[] {
+  const grouped = new Map<string, number[]>();
+  for (const entry of partitions) {
+    const list = grouped.get(entry.topic);
+    if (list === undefined) grouped.set(entry.topic, [entry.partition]);
+    else list.push(entry.partition);
+  }
+  return [...grouped].map(([topic, list]) => ({ topic, partitions: list }));
+}
+
+/** One entry per partition; a partition listed twice is kept once. */
+export function flatten(entries: readonly TopicPartitions[]): Array<{ topic: string; partition: number }> {
+  const seen = new Set<string>();
+  const partitions: Array<{ topic: string; partition: number }> = [];
+  for (const { topic, partitions: list } of entries) {
+    for (const partition of list) {
+      const key = `${topic}\u0000${partition}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      partitions.push({ topic, partition });
+    }
+  }
+  return partitions;
+}
