@@ -263,3 +263,25 @@ export function flatten(entries: readonly TopicPartitions[]): Array<{ topic: str
   }
   return partitions;
 }
+
+/**
+ * A group member's subscribed topics and assigned partitions, for people describing a group.
+ * null where there is nothing readable: a group of another protocol type, or bytes that are not
+ * ConsumerProtocol. An assignment not handed out yet (no bytes) is no partitions.
+ */
+export function describeConsumerMember(protocolType: string, metadata: Buffer, assignment: Buffer):
+  { topics: string[] | null; partitions: Array<{ topic: string; partition: number }> | null } {
+  if (protocolType !== consumerProtocolType) return { topics: null, partitions: null };
+  const readable = <T>(read: () => T): T | null => {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof ConsumerProtocolError) return null;
+      throw error;
+    }
+  };
+  return {
+    topics: metadata.length === 0 ? null : readable(() => decodeSubscription(metadata).topics),
+    partitions: assignment.length === 0 ? [] : readable(() => flatten(decodeAssignment(assignment).assignedPartitions)),
+  };
+}

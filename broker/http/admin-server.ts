@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConsumerProtocolError, decodeAssignment, flatten } from '../../proto/consumer-protocol.js';
+import { describeConsumerMember } from '../../proto/consumer-protocol.js';
 import { SluiceError } from '../../proto/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -15,17 +15,6 @@ import { registerDebugMemory } from './debug-memory.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { ClusterView } from '../api/context.js';
 import type { ReplicationCounts } from '../replication/replica-manager.js';
-
-/** A consumer group member's partitions (ConsumerProtocol); null when the bytes are not that (a group of another kind). */
-function assignedPartitions(assignment: Buffer): Array<{ topic: string; partition: number }> | null {
-  if (assignment.length === 0) return [];
-  try {
-    return flatten(decodeAssignment(assignment).assignedPartitions);
-  } catch (error) {
-    if (error instanceof ConsumerProtocolError) return null;
-    throw error;
-  }
-}
 
 function directorySize(directory: string): number {
   let total = 0;
@@ -99,12 +88,11 @@ export function createAdminServer(
       state: live?.state ?? 'Empty',
       generationId: live?.generationId ?? 0,
       protocol: live?.protocolName ?? '',
-      members: (live?.members ?? []).map((member) => ({
-        memberId: member.memberId,
-        groupInstanceId: member.groupInstanceId,
-        clientId: member.clientId,
-        assignment: assignedPartitions(member.assignment),
-      })),
+      members: (live?.members ?? []).map((member) => {
+        // Subscribed topics and assigned partitions, null when the bytes are not ConsumerProtocol.
+        const { topics, partitions } = describeConsumerMember(live!.protocolType, member.metadata, member.assignment);
+        return { memberId: member.memberId, groupInstanceId: member.groupInstanceId, clientId: member.clientId, topics, assignment: partitions };
+      }),
       partitions,
       totalLag: partitions.reduce((total, entry) => total + Math.max(0, entry.lag), 0),
     };

@@ -1,13 +1,15 @@
 /**
  * Kafka's ConsumerProtocol subscription and assignment: golden bytes built by hand from the
  * layout in Kafka's ConsumerProtocolSubscription/Assignment schemas, round trips of every
- * version, Kafka's rule for newer versions, KafkaJS's short version-1 subscription, and
- * truncated or random bytes ending in a ConsumerProtocolError and nothing else.
+ * version, Kafka's rule for newer versions, KafkaJS's short version-1 subscription, truncated
+ * or random bytes ending in a ConsumerProtocolError and nothing else, and what describing a
+ * member shows.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type ConsumerAssignment, ConsumerProtocolError, type ConsumerSubscription, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription,
+  type ConsumerAssignment, ConsumerProtocolError, type ConsumerSubscription, decodeAssignment, decodeSubscription, describeConsumerMember, encodeAssignment,
+  encodeSubscription,
 } from '../../../proto/consumer-protocol.js';
 import { SluiceError } from '../../../proto/errors.js';
 
@@ -169,5 +171,21 @@ describe('ConsumerProtocol fuzzing', () => {
       decodeOrTypedError(decodeSubscription, mangled);
       decodeOrTypedError(decodeAssignment, mangled);
     }), { numRuns: 2000 });
+  });
+});
+
+describe('describing a member', () => {
+  const subscription = encodeSubscription({ topics: ['orders'] });
+  const assignment = encodeAssignment({ assignedPartitions: [{ topic: 'orders', partitions: [1, 3] }] });
+
+  it('shows a consumer group member\'s topics and partitions', () => {
+    expect(describeConsumerMember('consumer', subscription, assignment)).toEqual({ topics: ['orders'], partitions: [{ topic: 'orders', partition: 1 }, { topic: 'orders', partition: 3 }] });
+    // Before the leader handed anything out.
+    expect(describeConsumerMember('consumer', subscription, Buffer.alloc(0))).toEqual({ topics: ['orders'], partitions: [] });
+  });
+
+  it('shows nothing it cannot read: another protocol type, or bytes that are not ConsumerProtocol', () => {
+    expect(describeConsumerMember('connect', subscription, assignment)).toEqual({ topics: null, partitions: null });
+    expect(describeConsumerMember('consumer', Buffer.from('{}'), Buffer.from('{"partitions":[]}'))).toEqual({ topics: null, partitions: null });
   });
 });
