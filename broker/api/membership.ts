@@ -50,7 +50,7 @@ export const describeGroupsHandler = handler(Api.DESCRIBE_GROUPS, 'DescribeGroup
     kind: 'body',
     body: {
       groups: ids.map((groupId) => context.groups.describe(groupId)
-        ?? { groupId, state: context.offsets.committed(groupId).length > 0 ? 'Empty' : 'Dead', generationId: 0, protocolName: '', leader: '', members: [] }),
+        ?? { groupId, state: context.offsets.committed(groupId).length > 0 ? 'Empty' : 'Dead', generationId: 0, protocolType: '', protocolName: '', leader: '', members: [] }),
     },
   };
 });

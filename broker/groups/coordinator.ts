@@ -56,9 +56,12 @@ export interface GroupSnapshot {
   groupId: string;
   state: GroupState;
   generationId: number;
+  /** The members' protocol type ("consumer" for consumer groups); '' while the group has no members. */
+  protocolType: string;
   protocolName: string;
   leader: string;
-  members: Array<{ memberId: string; groupInstanceId: string; clientId: string; assignment: Buffer }>;
+  /** metadata: what the member announced for the group's protocol (opaque to the broker). */
+  members: Array<{ memberId: string; groupInstanceId: string; clientId: string; metadata: Buffer; assignment: Buffer }>;
 }
 
 class Group {
@@ -203,9 +206,13 @@ export class GroupCoordinator {
   describe(groupId: string): GroupSnapshot | undefined {
     const group = this.#groups.get(groupId);
     if (group === undefined) return undefined;
+    const members = [...group.members.values()];
     return {
-      groupId, state: group.state, generationId: group.generation, protocolName: group.protocolName, leader: group.leader,
-      members: [...group.members.values()].map((member) => ({ memberId: member.memberId, groupInstanceId: member.instanceId, clientId: member.clientId, assignment: member.assignment })),
+      groupId, state: group.state, generationId: group.generation, protocolType: members[0]?.protocolType ?? '', protocolName: group.protocolName, leader: group.leader,
+      members: members.map((member) => ({
+        memberId: member.memberId, groupInstanceId: member.instanceId, clientId: member.clientId,
+        metadata: member.protocols.find((protocol) => protocol.name === group.protocolName)?.metadata ?? Buffer.alloc(0), assignment: member.assignment,
+      })),
     };
   }
 
