@@ -21,6 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Admin } from '../client/admin.js';
 import { Sluice } from '../client/sluice.js';
+import { SluiceError } from '../proto/errors.js';
 import { type BrokerProcess, launchBroker } from './broker-process.js';
 import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
 import { loopbackMBps } from './loopback.js';
@@ -48,6 +49,27 @@ const replicated = { partitions, replicationFactor: 3, configs: { 'min.insync.re
 const catchUpValueBytes = 16 * 1024;
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 const quiet = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} } as never;
+
+/**
+ * A create the controller could not write to etcd in time (a retriable METADATA_STORE, seen on a
+ * loaded machine) is tried again; TOPIC_ALREADY_EXISTS after such a try means that try did write it,
+ * since nothing else creates topics in this bench's own cluster.
+ */
+async function createRetrying(admin: Admin, topic: string, options: Parameters<Admin['createTopic']>[1]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let retried = false;
+  for (;;) {
+    try {
+      await admin.createTopic(topic, options);
+      return;
+    } catch (error) {
+      if (retried && SluiceError.is(error) && error.code === 'SLUICE_ERR_TOPIC_ALREADY_EXISTS') return;
+      if (!SluiceError.is(error) || !error.retriable || Date.now() > deadline) throw error;
+      retried = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 
 interface Throughput { records: number; seconds: number; recordsPerSec: number; mbps: number }
 interface Latency { rate: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number }
@@ -225,10 +247,10 @@ async function main(): Promise<void> {
     clients.add(sluice);
     const admin = sluice.admin();
     for (const topic of ['all', 'one', 'latency', 'catchup']) {
-      await admin.createTopic(topic, replicated);
+      await createRetrying(admin, topic, replicated);
       await waitForFullIsr(admin, topic);
     }
-    await admin.createTopic('failover', { ...replicated, partitions: 1 });
+    await createRetrying(admin, 'failover', { ...replicated, partitions: 1 });
     await waitForFullIsr(admin, 'failover');
     progress(`2. three brokers (${cluster.bootstrap}), acks=all ...`);
     const clusterAll = await runWorker<Throughput>(['produce', cluster.bootstrap, 'all', String(records), 'none', '--acks', 'all']);

@@ -38,7 +38,7 @@ export function groupsCommand(program: Command): void {
     })), 'sluice groups list');
 
   withExamples(groups.command('describe').argument('<group>', 'group id')
-    .description('a group\'s state, members with their partitions, and committed offsets with lag')
+    .description('a group\'s state and assignor, each member (Kafka clients\' too) with its topics and partitions, and committed offsets with lag')
     .option('--json', 'print JSON')
     .action((group: string, options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
       const description = await admin.describeGroup(group);
@@ -46,10 +46,16 @@ export function groupsCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify(description)}\n`);
         return;
       }
-      process.stdout.write(`group ${group}: ${description.state}, generation ${description.generationId}, ${description.members} members\n`);
+      const assignor = description.protocolName === '' ? '' : `, assignor ${description.protocolName}`;
+      process.stdout.write(`group ${group}: ${description.state}, generation ${description.generationId}, ${description.members} members${assignor}\n`);
       for (const member of description.memberDetails) {
+        const who = `  member ${member.memberId}${member.groupInstanceId === '' ? '' : ` (instance ${member.groupInstanceId})`}, client ${member.clientId || '(none)'}`;
+        if (!member.readable) {
+          process.stdout.write(`${who}: subscription and assignment are not Kafka's ConsumerProtocol\n`);
+          continue;
+        }
         const owned = member.partitions.map((entry) => `${entry.topic}/${entry.partition}`).join(' ') || '(none)';
-        process.stdout.write(`  member ${member.memberId}${member.groupInstanceId === '' ? '' : ` (instance ${member.groupInstanceId})`}: ${owned}\n`);
+        process.stdout.write(`${who}: topics ${member.topics.join(' ') || '(none)'}; partitions ${owned}\n`);
       }
       process.stdout.write('topic                 partition  committed   log-end       lag\n');
       for (const partition of description.partitions) {

@@ -6,6 +6,7 @@
 import type { BrokerConnection } from './connection.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
+import { describeConsumerMember } from '../proto/consumer-protocol.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
 import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, LATEST_TIMESTAMP } from '../proto/messages.js';
 
@@ -61,7 +62,16 @@ export interface GroupDescription {
   state: string;
   members: number;
   generationId: number;
-  memberDetails: Array<{ memberId: string; clientId: string; groupInstanceId: string; partitions: Array<{ topic: string; partition: number }> }>;
+  /** The assignor the group uses ('' while it has no members). */
+  protocolName: string;
+  memberDetails: Array<{
+    memberId: string; clientId: string; groupInstanceId: string;
+    /** False when the member's bytes are not Kafka's ConsumerProtocol (a group of another kind): its topics and partitions are unknown. */
+    readable: boolean;
+    /** The topics it subscribes to, and the partitions it was assigned. */
+    topics: string[];
+    partitions: Array<{ topic: string; partition: number }>;
+  }>;
   partitions: Array<{ topic: string; partition: number; committedOffset: number; logEndOffset: number; lag: number; commitTimestamp: number }>;
 }
 
@@ -241,10 +251,14 @@ export class Admin {
       coordinator.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics: [] }),
     ]);
     const group = described.groups[0];
-    const memberDetails = (group?.members ?? []).map((member) => ({
-      memberId: member.memberId, clientId: member.clientId, groupInstanceId: member.groupInstanceId,
-      partitions: member.assignment.length === 0 ? [] : (JSON.parse(member.assignment.toString()) as { partitions: Array<{ topic: string; partition: number }> }).partitions,
-    }));
+    const memberDetails = (group?.members ?? []).map((member) => {
+      // Kafka clients' members too: everyone in a consumer group writes ConsumerProtocol.
+      const { topics, partitions } = describeConsumerMember(group!.protocolType, member.metadata, member.assignment);
+      return {
+        memberId: member.memberId, clientId: member.clientId, groupInstanceId: member.groupInstanceId,
+        readable: topics !== null && partitions !== null, topics: topics ?? [], partitions: partitions ?? [],
+      };
+    });
     const partitions: GroupDescription['partitions'] = [];
     for (const topic of committed.topics) {
       const ends = await this.#offsets(topic.name, topic.partitions.map((partition) => partition.partition), LATEST_TIMESTAMP);
@@ -256,7 +270,9 @@ export class Admin {
         });
       }
     }
-    return { groupId, state: group?.state ?? 'Dead', members: memberDetails.length, generationId: group?.generationId ?? 0, memberDetails, partitions };
+    return {
+      groupId, state: group?.state ?? 'Dead', members: memberDetails.length, generationId: group?.generationId ?? 0, protocolName: group?.protocolName ?? '', memberDetails, partitions,
+    };
   }
 
   /**

@@ -13,7 +13,7 @@ import type { DecodedRecord } from '../proto/record-batch/record-batch.js';
 import { Fetcher } from './consumer/fetcher.js';
 import { startMembership, type SubscribeOptions } from './consumer/membership.js';
 import { type OffsetEntry, Positions, type SeekTarget } from './consumer/positions.js';
-import type { AssignorName } from './groups/assignors.js';
+import type { AssignorChoice } from './groups/assignors.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import type { GroupMember } from './groups/group-member.js';
 import { type ClientLogger, defaultLogger } from './logger.js';
@@ -39,8 +39,12 @@ export interface ConsumerOptions {
   /** With a groupId: commit the consumed positions every autoCommitIntervalMs and on close (default true). */
   autoCommit?: boolean;
   autoCommitIntervalMs?: number;
-  /** subscribe(): how the group's leader splits partitions (default cooperative-sticky). */
-  assignor?: AssignorName;
+  /**
+   * subscribe(): how the group's leader splits partitions (default cooperative-sticky), or
+   * several assignors in order of preference. Kafka's names; 'RoundRobinAssigner' is round robin
+   * under KafkaJS's name, to share a group with KafkaJS consumers.
+   */
+  assignor?: AssignorChoice;
   /** subscribe(): the coordinator drops a member silent for this long (default 10 s). */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;

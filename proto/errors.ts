@@ -60,6 +60,7 @@ export const errorCodes = {
   SLUICE_ERR_CONNECTION: { wire: 1100, retriable: true, hint: 'check that a broker listens at the bootstrap address' },
   SLUICE_ERR_TIMEOUT: { wire: 1101, retriable: true, hint: 'the broker did not answer in time; it may be overloaded or unreachable' },
   SLUICE_ERR_ABORTED: { wire: 1102, retriable: false, hint: 'the operation was cancelled by its AbortSignal or by close()' },
+  SLUICE_ERR_CONSUMER_PROTOCOL: { wire: 1103, retriable: false, hint: 'group subscription or assignment bytes are not Kafka\'s ConsumerProtocol, or a value does not fit it; every member of a group must speak it (Kafka consumers and current Sluice clients do)' },
 } as const satisfies Record<string, { wire: number; retriable: boolean; hint: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -126,8 +126,10 @@ export interface SyncGroupRequest { groupId: string; generationId: number; membe
 export interface SyncGroupResponse { assignment: Buffer }
 export interface HeartbeatRequest { groupId: string; generationId: number; memberId: string }
 export interface LeaveGroupRequest { groupId: string; memberId: string }
-export interface GroupMemberDescription { memberId: string; groupInstanceId: string; clientId: string; assignment: Buffer }
-export interface GroupDescriptionResult { groupId: string; state: string; generationId: number; protocolName: string; leader: string; members: GroupMemberDescription[] }
+export interface GroupMemberDescription { memberId: string; groupInstanceId: string; clientId: string; assignment: Buffer; metadata: Buffer }
+export interface GroupDescriptionResult {
+  groupId: string; state: string; generationId: number; protocolType: string; protocolName: string; leader: string; members: GroupMemberDescription[];
+}
 export interface DescribeGroupsResponse { groups: GroupDescriptionResult[] }
 
 export interface FindCoordinatorResponse { nodeId: number; host: string; port: number; errorCode?: number; errorMessage?: string }

@@ -5,7 +5,7 @@
 import {
   Api, type HeartbeatRequest, type JoinGroupRequest, type LeaveGroupRequest, type SyncGroupRequest,
 } from '../../proto/messages.js';
-import { coordinatorOrError, describeGroup, groupDescription, heartbeat, joinGroup, leaveGroup, syncGroup } from '../services/groups.js';
+import { coordinatorOrError, describeGroup, heartbeat, joinGroup, leaveGroup, syncGroup } from '../services/groups.js';
 import type { ApiHandler } from './context.js';
 
 const handler = (api: number, name: string, bodyField: ApiHandler['bodyField'], handle: ApiHandler['handle']): ApiHandler =>
@@ -33,7 +33,7 @@ export const leaveGroupHandler = handler(Api.LEAVE_GROUP, 'LeaveGroup', 'leaveGr
 export const describeGroupsHandler = handler(Api.DESCRIBE_GROUPS, 'DescribeGroups', 'describeGroups', (request, context) => {
   const ids = (request.describeGroups as { groupIds: string[] }).groupIds;
   for (const groupId of ids) context.offsets.checkCoordinator(groupId);
-  return { kind: 'body', body: { groups: ids.map((groupId) => groupDescription(describeGroup(context, groupId))) } };
+  return { kind: 'body', body: { groups: ids.map((groupId) => describeGroup(context, groupId)) } };
 });
 
 /** The coordinator at its native address; COORDINATOR_NOT_AVAILABLE, in the response's error fields, while there is none. */

@@ -56,11 +56,11 @@ export interface GroupSnapshot {
   groupId: string;
   state: GroupState;
   generationId: number;
-  /** The members' protocol type ("consumer" for Kafka consumers); '' with no members. */
+  /** The members' protocol type ("consumer" for consumer groups); '' while the group has no members. */
   protocolType: string;
   protocolName: string;
   leader: string;
-  /** `metadata`: the member's subscription bytes for the group's chosen protocol (empty before one is chosen). */
+  /** metadata: what the member announced for the group's protocol (opaque to the broker). */
   members: Array<{ memberId: string; groupInstanceId: string; clientId: string; metadata: Buffer; assignment: Buffer }>;
 }
 

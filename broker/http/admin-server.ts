@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import path from 'node:path';
+import { describeConsumerMember } from '../../proto/consumer-protocol.js';
 import { SluiceError } from '../../proto/errors.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -87,12 +88,11 @@ export function createAdminServer(
       state: live?.state ?? 'Empty',
       generationId: live?.generationId ?? 0,
       protocol: live?.protocolName ?? '',
-      members: (live?.members ?? []).map((member) => ({
-        memberId: member.memberId,
-        groupInstanceId: member.groupInstanceId,
-        clientId: member.clientId,
-        assignment: member.assignment.length === 0 ? [] : (JSON.parse(member.assignment.toString()) as { partitions: unknown[] }).partitions,
-      })),
+      members: (live?.members ?? []).map((member) => {
+        // Subscribed topics and assigned partitions, null when the bytes are not ConsumerProtocol.
+        const { topics, partitions } = describeConsumerMember(live!.protocolType, member.metadata, member.assignment);
+        return { memberId: member.memberId, groupInstanceId: member.groupInstanceId, clientId: member.clientId, topics, assignment: partitions };
+      }),
       partitions,
       totalLag: partitions.reduce((total, entry) => total + Math.max(0, entry.lag), 0),
     };

@@ -33,7 +33,7 @@ export const offsetForLeaderEpochHandler = kafkaHandler({
   failed: (request, error) => ({
     throttleTimeMs: 0,
     topics: request.topics.map((topic) => ({
-      topic: topic.topic, partitions: topic.partitions.map((partition) => ({ errorCode: error.errorCode, partition: partition.partition })),
+      topic: topic.topic, partitions: topic.partitions.map((partition) => ({ errorCode: error.errorCode, partition: partition.partition, leaderEpoch: -1, endOffset: -1 })),
     })),
   }),
 });

@@ -15,7 +15,7 @@
  */
 import { errorToWire, SluiceError } from '../../proto/errors.js';
 import type {
-  FindCoordinatorResponse, GroupDescriptionResult, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest, OffsetCommitResponse,
+  FindCoordinatorResponse, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest, OffsetCommitResponse,
   OffsetFetchTopic, SyncGroupRequest,
 } from '../../proto/messages.js';
 import type { GroupSnapshot } from '../groups/coordinator.js';
@@ -73,15 +73,6 @@ export function describeGroup(context: BrokerContext, groupId: string): GroupSna
   context.offsets.checkCoordinator(groupId);
   return context.groups.describe(groupId)
     ?? { groupId, state: context.offsets.committed(groupId).length > 0 ? 'Empty' : 'Dead', generationId: 0, protocolType: '', protocolName: '', leader: '', members: [] };
-}
-
-/** The native answer's shape of a group description (member subscriptions and protocol type are Kafka's extras). */
-export function groupDescription(snapshot: GroupSnapshot): GroupDescriptionResult {
-  const { groupId, state, generationId, protocolName, leader } = snapshot;
-  return {
-    groupId, state, generationId, protocolName, leader,
-    members: snapshot.members.map(({ memberId, groupInstanceId, clientId, assignment }) => ({ memberId, groupInstanceId, clientId, assignment })),
-  };
 }
 
 export function listGroups(context: BrokerContext): GroupListing[] {

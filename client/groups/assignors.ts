@@ -10,6 +10,12 @@
  *   partitions it owns as the balance allows; a partition that changes owner is only taken
  *   away in this round (revoked) and handed to its new owner in the next one (KIP-429), so
  *   partitions that do not move never stop being consumed.
+ *
+ * The names are the protocol names members announce in JoinGroup, and they are Kafka's, so a
+ * group mixing Kafka and Sluice clients agrees on one: `range`, `roundrobin` and
+ * `cooperative-sticky` are what the Java client and librdkafka call theirs. KafkaJS announces
+ * its round-robin assigner as `RoundRobinAssigner`; a Sluice member that announces that name
+ * assigns round robin too, so it can share a group with KafkaJS consumers.
  */
 
 export interface TopicPartition {
@@ -30,7 +36,10 @@ export interface AssignmentResult {
   followUp: boolean;
 }
 
-export type AssignorName = 'range' | 'roundrobin' | 'cooperative-sticky';
+export type AssignorName = 'range' | 'roundrobin' | 'cooperative-sticky' | 'RoundRobinAssigner';
+
+/** One assignor, or several in order of preference (the group picks one every member announced). */
+export type AssignorChoice = AssignorName | readonly AssignorName[];
 
 const byId = (a: MemberSubscription, b: MemberSubscription) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0);
 const label = (entry: TopicPartition) => `${entry.topic}\u0000${entry.partition}`;
@@ -141,4 +150,9 @@ export const assignors: Record<AssignorName, (members: MemberSubscription[], par
   range: rangeAssign,
   roundrobin: roundRobinAssign,
   'cooperative-sticky': cooperativeStickyAssign,
+  RoundRobinAssigner: roundRobinAssign,
 };
+
+export function isAssignorName(name: string): name is AssignorName {
+  return Object.hasOwn(assignors, name);
+}

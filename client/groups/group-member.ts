@@ -1,22 +1,28 @@
 /**
  * A consumer's membership of a group: joins, lets the leader run the assignor, syncs, sends
  * heartbeats, and rejoins when the coordinator says the group is rebalancing. Subscriptions and
- * assignments travel as small JSON documents (opaque bytes to the broker).
+ * assignments travel in Kafka's ConsumerProtocol (member-metadata.ts), so Kafka consumers can
+ * be members of the same group, leader included.
  *
  * Eager assignors (range, roundrobin) give up every partition before rejoining. With
  * cooperative-sticky a member keeps its partitions through the rebalance and only those that
- * move are revoked; the leader asks for a follow-up round, in which they are handed over.
+ * move are revoked; a follow-up round, in which they are handed over, comes at once. As in
+ * Kafka's clients, a member announcing several assignors behaves eagerly unless every one of
+ * them is cooperative, since it cannot know before joining which one the group picks.
  */
 import type { MetadataCache } from '../metadata.js';
 import { SluiceError } from '../../proto/errors.js';
 import type { GroupCoordinator } from './coordinator.js';
 import { Api } from '../../proto/messages.js';
-import { type AssignorName, assignors, type MemberSubscription, type TopicPartition } from './assignors.js';
+import { consumerProtocolType } from '../../proto/consumer-protocol.js';
+import { type AssignorChoice, type AssignorName, assignors, isAssignorName, type TopicPartition } from './assignors.js';
+import { encodeMemberAssignment, encodeMemberSubscription, readMemberAssignment, readMemberSubscription } from './member-metadata.js';
 
 export interface GroupMemberOptions {
   groupId: string;
   topics: string[] | RegExp;
-  assignor: AssignorName;
+  /** Announced in this order of preference; the group uses one that every member announced. */
+  assignor: AssignorChoice;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -31,22 +37,14 @@ export interface GroupMemberOptions {
   onError: (error: unknown) => void;
 }
 
-interface Subscription {
-  topics: string[];
-  owned: TopicPartition[];
-}
-
-interface AssignmentDocument {
-  partitions: TopicPartition[];
-  followUp: boolean;
-}
-
 const label = (entry: TopicPartition) => `${entry.topic}\u0000${entry.partition}`;
 
 export class GroupMember {
   readonly #coordinator: GroupCoordinator;
   readonly #metadata: MetadataCache;
   readonly #options: GroupMemberOptions;
+  readonly #assignors: readonly AssignorName[];
+  readonly #cooperative: boolean;
   #memberId = '';
   #generationId = -1;
   #owned: TopicPartition[] = [];
@@ -60,6 +58,9 @@ export class GroupMember {
     this.#coordinator = coordinator;
     this.#metadata = metadata;
     this.#options = options;
+    this.#assignors = typeof options.assignor === 'string' ? [options.assignor] : options.assignor;
+    if (this.#assignors.length === 0) throw new SluiceError('SLUICE_ERR_CONFIG', 'assignor: name at least one assignor');
+    this.#cooperative = this.#assignors.every((name) => name === 'cooperative-sticky');
   }
 
   get memberId(): string {
@@ -115,41 +116,43 @@ export class GroupMember {
   }
 
   async #joinAndSync(): Promise<void> {
-    const cooperative = this.#options.assignor === 'cooperative-sticky';
-    if (!cooperative) await this.#revoke(this.#owned);
-    const topics = await this.#subscribedTopics();
-    const subscription: Subscription = { topics, owned: this.#owned };
+    if (!this.#cooperative) await this.#revoke(this.#owned);
+    const metadata = encodeMemberSubscription(await this.#subscribedTopics(), this.#owned, this.#generationId);
     const joined = await this.#coordinator.request<'joinGroup'>(Api.JOIN_GROUP, {
       groupId: this.#options.groupId,
       sessionTimeoutMs: this.#options.sessionTimeoutMs,
       rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
       memberId: this.#memberId,
       ...(this.#options.groupInstanceId === undefined ? {} : { groupInstanceId: this.#options.groupInstanceId }),
-      protocolType: 'consumer',
-      protocols: [{ name: this.#options.assignor, metadata: Buffer.from(JSON.stringify(subscription)) }],
+      protocolType: consumerProtocolType,
+      protocols: this.#assignors.map((name) => ({ name, metadata })),
     }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000, signal: this.#abort.signal });
     this.#memberId = joined.memberId;
     this.#generationId = joined.generationId;
-    const assignments = joined.leader === joined.memberId ? await this.#assign(joined.members.map((member) => ({ memberId: member.memberId, metadata: member.metadata }))) : [];
+    const assignments = joined.leader === joined.memberId ? await this.#assign(joined.protocolName, joined.members) : [];
     const synced = await this.#coordinator.request<'syncGroup'>(Api.SYNC_GROUP, {
       groupId: this.#options.groupId, generationId: joined.generationId, memberId: joined.memberId, assignments,
     }, { timeoutMs: this.#options.rebalanceTimeoutMs + 30_000, signal: this.#abort.signal });
-    const document = synced.assignment.length === 0 ? { partitions: [], followUp: false } : JSON.parse(synced.assignment.toString()) as AssignmentDocument;
-    const next = new Set(document.partitions.map(label));
-    await this.#revoke(this.#owned.filter((entry) => !next.has(label(entry))));
+    const assigned = readMemberAssignment(synced.assignment);
+    const next = new Set(assigned.partitions.map(label));
+    const revoked = this.#owned.filter((entry) => !next.has(label(entry)));
+    await this.#revoke(revoked);
     const had = new Set(this.#owned.map(label));
-    this.#owned = document.partitions;
-    await this.#options.onAssigned(this.#owned, this.#owned.filter((entry) => !had.has(label(entry))), document.followUp);
-    // A cooperative round that revoked partitions is followed at once by the round that hands them over.
-    this.#rejoin = document.followUp;
+    this.#owned = assigned.partitions;
+    // A cooperative round that revoked partitions is followed at once by the round that hands
+    // them over. A Sluice leader says so; under a Kafka client's leader the member that lost
+    // partitions rejoins, which is what starts that round in Kafka's cooperative protocol.
+    const followUp = assigned.followUp === true || (this.#cooperative && revoked.length > 0);
+    await this.#options.onAssigned(this.#owned, this.#owned.filter((entry) => !had.has(label(entry))), followUp);
+    this.#rejoin = followUp;
   }
 
-  /** The leader's job: run the assignor over every member's subscription. */
-  async #assign(members: Array<{ memberId: string; metadata: Buffer }>): Promise<Array<{ memberId: string; assignment: Buffer }>> {
-    const subscriptions: MemberSubscription[] = members.map((member) => {
-      const subscription = JSON.parse(member.metadata.toString()) as Subscription;
-      return { memberId: member.memberId, topics: subscription.topics, owned: subscription.owned };
-    });
+  /** The leader's job: run the assignor the group picked over every member's subscription. */
+  async #assign(protocolName: string, members: Array<{ memberId: string; metadata: Buffer }>): Promise<Array<{ memberId: string; assignment: Buffer }>> {
+    if (!isAssignorName(protocolName) || !this.#assignors.includes(protocolName)) {
+      throw new SluiceError('SLUICE_ERR_INCONSISTENT_GROUP_PROTOCOL', `the group picked assignor "${protocolName}", which this member did not announce (it announced ${this.#assignors.join(', ')})`);
+    }
+    const subscriptions = members.map((member) => readMemberSubscription(member.memberId, member.metadata));
     const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
     const partitionsPerTopic = new Map<string, number>();
     for (const topic of topics) {
@@ -160,10 +163,8 @@ export class GroupMember {
       });
       if (described !== undefined) partitionsPerTopic.set(topic, described.partitions.length);
     }
-    const { assignment, followUp } = assignors[this.#options.assignor](subscriptions, partitionsPerTopic);
-    return [...assignment].map(([memberId, partitions]) => ({
-      memberId, assignment: Buffer.from(JSON.stringify({ partitions, followUp } satisfies AssignmentDocument)),
-    }));
+    const { assignment, followUp } = assignors[protocolName](subscriptions, partitionsPerTopic);
+    return [...assignment].map(([memberId, partitions]) => ({ memberId, assignment: encodeMemberAssignment(partitions, followUp) }));
   }
 
   async #revoke(partitions: TopicPartition[]): Promise<void> {

@@ -16,7 +16,7 @@ import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { runCli } from '../helpers/cli.js';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { leaders, waitForBrokersAlive, waitForFullIsr } from '../helpers/cluster-checks.js';
+import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
 
 afterAll(cleanupCluster);
 
@@ -115,7 +115,6 @@ async function stopAndRestart(cluster: TestCluster, admin: Admin, load: ReturnTy
 describe('controlled shutdown under an acks=all producer', () => {
   it('surfaces no error and loses nothing when the busiest broker and then the controller are SIGTERMed, and elect-leaders --preferred restores preferred leaders', async () => {
     const cluster = await startCluster({ brokers: 3, args: ['--no-auto-leader-rebalance'] });
-    await waitForBrokersAlive(cluster);
     const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = sluice.admin();
     await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
@@ -163,7 +162,6 @@ describe('controlled shutdown under an acks=all producer', () => {
 
   it('moves leadership back to the preferred replicas by itself after the broker returns (short leader-imbalance check)', async () => {
     const cluster = await startCluster({ brokers: 3, args: ['--leader-imbalance-check-interval-ms', '1000'] });
-    await waitForBrokersAlive(cluster);
     const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = sluice.admin();
     try {

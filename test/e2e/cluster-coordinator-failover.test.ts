@@ -12,7 +12,7 @@ import type { Consumer, ConsumerRecord } from '../../client/consumer.js';
 import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster } from '../helpers/cluster.js';
-import { waitForBrokersAlive, waitForFullIsr } from '../helpers/cluster-checks.js';
+import { waitForFullIsr } from '../helpers/cluster-checks.js';
 
 afterAll(cleanupCluster);
 
@@ -74,7 +74,6 @@ function runMember(sluice: Sluice, name: string, processed: Processed, running: 
 describe('group coordinator failover', () => {
   it('members follow the coordinator to its new broker after a SIGKILL and carry on from their committed offsets, skipping nothing', async () => {
     const cluster = await startCluster({ brokers: 3, args: ['--offsets-topic-num-partitions', '6', '--group-initial-rebalance-delay-ms', '200'] });
-    await waitForBrokersAlive(cluster);
     const producerClient = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     const admin = producerClient.admin();
     await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });

@@ -12,7 +12,7 @@ import type { Admin } from '../../client/admin.js';
 import { Sluice } from '../../client/sluice.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { leaders, waitForBrokersAlive, waitForFullIsr } from '../helpers/cluster-checks.js';
+import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
 
 afterAll(cleanupCluster);
 
@@ -74,7 +74,6 @@ function traffic(sluice: Sluice) {
 /** Three brokers on `etcdMembers` etcd members, the topic at full ISR, and traffic flowing through it. */
 async function clusterUnderLoad(etcdMembers: number) {
   const cluster = await startCluster({ brokers: 3, etcdMembers });
-  await waitForBrokersAlive(cluster);
   const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
   const admin = sluice.admin();
   await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });

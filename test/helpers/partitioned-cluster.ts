@@ -6,6 +6,8 @@
  * rules live in one chain of the namespace: `heal()` empties it, and the namespace goes away
  * with its processes.
  */
+import { Sluice } from '../../client/sluice.js';
+import { waitFor } from './broker-process.js';
 import { type ClusterNetwork, type ClusterOptions, startCluster, type TestCluster } from './cluster.js';
 import { type NetworkNamespace, startNetworkNamespace } from './network-namespace.js';
 
@@ -19,6 +21,7 @@ export interface PartitionableCluster extends TestCluster {
 }
 
 const chain = 'SLUICE-CUTS';
+const quiet = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} } as never;
 
 export async function startPartitionableCluster(options: Omit<ClusterOptions, 'network' | 'etcdMembers'> = {}): Promise<PartitionableCluster> {
   const namespace = await startNetworkNamespace();
@@ -31,6 +34,16 @@ export async function startPartitionableCluster(options: Omit<ClusterOptions, 'n
     etcdPort: (nodeId) => 2380 + nodeId,
   };
   const cluster = await startCluster({ ...options, network });
+  // As startCluster does outside a namespace: every broker alive in the controller's view before any topic is made.
+  const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
+  try {
+    await waitFor('every broker alive in the cluster\'s view', async () => {
+      const view = await sluice.admin().describeCluster().catch(() => undefined);
+      return view !== undefined && view.controllerId >= 0 && cluster.brokers.every((broker) => view.brokers.some((seen) => seen.nodeId === broker.nodeId && seen.alive));
+    }, 15_000);
+  } finally {
+    await sluice.close();
+  }
   const drop = (...match: string[]) => namespace.iptables('-A', chain, ...match, '-j', 'DROP');
   return {
     ...cluster,
