@@ -80,6 +80,16 @@ describe('kcat against the Kafka listener', () => {
     }
   }, 120_000);
 
+  // gzip, snappy and zstd join this list with the broker's decompression of them (issue 11, part K3).
+  it.each(['lz4'])('round-trips lines compressed with kcat -z %s, byte for byte', async (codec) => {
+    const topic = `compressed-${codec}`;
+    await sluice.admin().createTopic(topic, { partitions: 1 });
+    const lines = Array.from({ length: 2000 }, (_, index) => `${codec} line ${index} ${'x'.repeat(index % 300)}`);
+    expectKcatOk(await kcat(broker.kafkaBootstrap, ['-P', '-t', topic, '-z', codec, '-X', 'linger.ms=50'], `${lines.join('\n')}\n`), `-P -z ${codec}`);
+    const consumed = expectKcatOk(await kcat(broker.kafkaBootstrap, ['-C', '-t', topic, '-e', '-q', '-o', 'beginning', '-f', '%s\n']), '-C');
+    expect(consumed).toBe(`${lines.join('\n')}\n`);
+  }, 60_000);
+
   it('starts at an offset, at the last N of each partition, and at a timestamp', async () => {
     await sluice.admin().createTopic('starts', { partitions: 2 });
     const early = Array.from({ length: 100 }, (_, index) => `k${index}\tearly-${index}`).join('\n');
