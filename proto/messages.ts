@@ -153,6 +153,8 @@ export interface ElectLeadersResponse {
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
+/** The record with the highest timestamp (Kafka 3.0+, KIP-734). */
+export const MAX_TIMESTAMP = -3;
 
 export interface RequestBodies {
   apiVersions: Record<string, never>;

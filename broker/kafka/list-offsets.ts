@@ -1,21 +1,17 @@
 /**
  * ListOffsets: latest (−1, the high watermark, which is also the last stable offset while Sluice
  * has no transactions), earliest (−2; and −4, the earliest local offset, the same without tiered
- * storage), or the first offset at or after a timestamp, from the list-offsets service. −5
- * (latest tiered) has no tiered storage to look at: offset −1. −3 (the record with the highest
- * timestamp) is not looked up yet and answers INVALID_REQUEST for that partition.
+ * storage), the highest timestamp (−3), or the first offset at or after a timestamp, from the
+ * list-offsets service. −5 (latest tiered) has no tiered storage to look at: offset −1.
  */
-import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../proto/kafka/messages/list-offsets.js';
 import { EARLIEST_TIMESTAMP } from '../../proto/messages.js';
 import { listOffsets } from '../services/list-offsets.js';
 import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
 
-const maxTimestamp = -3;
 const earliestLocalTimestamp = -4;
 const latestTieredTimestamp = -5;
-const invalidRequest = kafkaErrorCodes.INVALID_REQUEST;
 /** Replica id −2 (a debugging tool) may ask any replica; any other Kafka client asks as a consumer. */
 const debugReplicaId = -2;
 
@@ -24,13 +20,13 @@ export const listOffsetsHandler = kafkaHandler({
   request: listOffsetsRequest,
   response: listOffsetsResponse,
   handle(request, { broker }) {
+    // Partitions answered here rather than by the service (no tiered storage to ask).
     const special = new Map<string, { errorCode: number; offset: number }>();
     const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
     const topics = request.topics.map((topic) => ({
       name: topic.name,
       partitions: topic.partitions.flatMap((partition) => {
-        if (partition.timestamp === maxTimestamp) special.set(key(topic.name, partition.partitionIndex), { errorCode: invalidRequest, offset: -1 });
-        else if (partition.timestamp === latestTieredTimestamp) special.set(key(topic.name, partition.partitionIndex), { errorCode: 0, offset: -1 });
+        if (partition.timestamp === latestTieredTimestamp) special.set(key(topic.name, partition.partitionIndex), { errorCode: 0, offset: -1 });
         else return [{ partition: partition.partitionIndex, timestamp: partition.timestamp === earliestLocalTimestamp ? EARLIEST_TIMESTAMP : partition.timestamp, currentLeaderEpoch: partition.currentLeaderEpoch }];
         return [];
       }),

@@ -1,5 +1,6 @@
 /**
- * The list-offsets service both listeners call: the log end (-1), the log start (-2), or the first offset at or after a time.
+ * The list-offsets service both listeners call: the log end (-1), the log start (-2), the
+ * record with the highest timestamp (-3), or the first offset at or after a time.
  * Only the leader answers (§E). A client's "latest" is the high watermark, and a new leader
  * whose high watermark has not reached the start of its epoch answers OFFSET_NOT_AVAILABLE
  * (retriable) rather than an offset that may still move back; a follower replica (`replica_id`
@@ -7,7 +8,7 @@
  */
 import { SluiceError } from '../../proto/errors.js';
 import {
-  EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type ListOffsetsPartition, type ListOffsetsPartitionResult, type ListOffsetsRequest, type ListOffsetsTopicResult,
+  EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type ListOffsetsPartition, MAX_TIMESTAMP, type ListOffsetsPartitionResult, type ListOffsetsRequest, type ListOffsetsTopicResult,
 } from '../../proto/messages.js';
 import type { Partition } from '../topics/partition.js';
 import type { BrokerContext } from '../api/context.js';
@@ -29,7 +30,7 @@ function offsetFor(partition: Partition, wanted: ListOffsetsPartition, replicaId
     return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: fetchable, timestamp: -1 };
   }
   if (wanted.timestamp === EARLIEST_TIMESTAMP) return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: log.logStartOffset, timestamp: -1 };
-  const found = log.offsetForTimestamp(wanted.timestamp);
+  const found = wanted.timestamp === MAX_TIMESTAMP ? log.maxTimestamp() : log.offsetForTimestamp(wanted.timestamp);
   if (found !== undefined && found.offset >= fetchable) {
     if (!fromReplica && partition.highWatermark < epochStart) throw notAvailable();
     return { partition: wanted.partition, errorCode: 0, errorMessage: '', offset: -1, timestamp: -1 };

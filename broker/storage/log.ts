@@ -367,6 +367,21 @@ export class Log {
     return { slices, bytes };
   }
 
+  /**
+   * The highest record timestamp in the log and where it is: the last offset of the first batch
+   * that carries it (Kafka's answer to ListOffsets' MAX_TIMESTAMP, per batch as its segments
+   * track it); undefined for a log without records.
+   */
+  maxTimestamp(): { offset: number; timestamp: number } | undefined {
+    this.#checkOpen();
+    let found: { offset: number; timestamp: number } | undefined;
+    for (const segment of this.#segments) {
+      if (segment.nextOffset <= this.#logStartOffset || segment.maxTimestamp < 0) continue;
+      if (found === undefined || segment.maxTimestamp > found.timestamp) found = { offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestamp };
+    }
+    return found;
+  }
+
   /** The first record at or after `timestamp`; undefined when every record is older. */
   offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | undefined {
     this.#checkOpen();

@@ -199,6 +199,11 @@ export class Segment {
     return this.#maxTimestamp;
   }
 
+  /** The last offset of the first batch carrying maxTimestamp. */
+  get offsetOfMaxTimestamp(): number {
+    return this.#offsetOfMaxTimestamp;
+  }
+
   /** maxTimestamp of the first batch: the clock `segment.ms` is measured from. */
   get firstBatchTimestamp(): number {
     return this.#size === 0 ? -1 : batchMaxTimestamp(this.#log.buffer, 0);

@@ -90,6 +90,32 @@ describe('the Kafka listener protocol', () => {
     expect(await wire.frame(2, 300)).toBeUndefined();
   });
 
+  it('lists offsets: earliest, latest, by timestamp, and the record with the highest timestamp', async () => {
+    await sluice.admin().createTopic('times', { partitions: 1 });
+    const wire = await connect();
+    const now = Date.now();
+    const produce = (correlationId: number, timestamps: number[]) => requestFrame(produceRequest, 9, correlationId, {
+      transactionalId: null, acks: 1, timeoutMs: 1000,
+      topicData: [{ name: 'times', partitionData: [{ index: 0, records: buildRecordBatch(timestamps.map((timestamp) => ({ key: null, value: Buffer.from('t'), timestamp }))) }] }],
+    });
+    // Offsets 0-1, 2-4 (holding the newest record, at offset 3), 5.
+    wire.send(Buffer.concat([produce(1, [now - 3000, now - 2000]), produce(2, [now - 1500, now, now - 1000]), produce(3, [now - 500])]));
+    await wire.frame(3);
+    const api = kafkaApis.listOffsets;
+    const ask = (correlationId: number, timestamp: number) => requestFrame(api.request, 7, correlationId, {
+      replicaId: -1, isolationLevel: 0, topics: [{ name: 'times', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }],
+    });
+    const answers: Array<[number, number]> = [];
+    for (const [index, timestamp] of [-2, -1, now - 1600, now + 1000, -3].entries()) {
+      wire.send(ask(10 + index, timestamp));
+      const partition = decodeResponse(api.response, 7, (await wire.frame(4 + index))!).body.topics[0]!.partitions[0]!;
+      expect(partition.errorCode).toBe(0);
+      answers.push([partition.offset, partition.timestamp]);
+    }
+    // Max timestamp: the last offset of the batch that holds it, as its segment tracks it.
+    expect(answers).toEqual([[0, -1], [6, -1], [2, now - 1500], [-1, -1], [4, now]]);
+  });
+
   it('names topics by id (Metadata v10+, Fetch v13+), the same id after a restart', async () => {
     const idOf = async (wire: KafkaWire) => {
       wire.send(metadataFrame(1));
