@@ -12,7 +12,7 @@ import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { SluiceError } from '../../../../proto/errors.js';
 import { codecById, codecByName, type Compression, compressionTypes, isCompression } from '../../../../proto/record-batch/compression.js';
 import { buildRecordBatch, checkBatch, decodeRecords, readBatchHeader, validateProducerBatch } from '../../../../proto/record-batch/record-batch.js';
-import { goldenBatches } from './fixtures/golden-batches.js';
+import { goldenBatches } from '../../../helpers/golden-batches.js';
 import { seededRandom } from '../../../helpers/random.js';
 
 const zstd = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
@@ -262,7 +262,7 @@ describe('zstd', () => {
   });
 });
 
-describe('batches real Kafka clients wrote (fixtures/golden-batches.ts)', () => {
+describe('batches real Kafka clients wrote (test/helpers/golden-batches.ts)', () => {
   const expected = Array.from({ length: 40 }, (_, index) => ({
     offset: index,
     key: `key-${(index + 1) % 7}`,
