@@ -7,7 +7,9 @@
  *   - librdkafka 2.0.2 on the Kafka listener: `kcat -P` of a file of N lines, and
  *     `kcat -C -o beginning -c N -e` into a file (kcat's times include its start and metadata).
  * For every phase: records/s and MB/s as the client saw them, and the broker's CPU time per
- * record (user + system, from /proc/PID/stat before and after). Baseline from the same run:
+ * record (user + system, from /proc/PID/stat before and after), and how many Produce or Fetch
+ * requests it answered (its /metrics), to tell per-request from per-record cost. Before the first phase, an
+ * unmeasured warm-up sends records/5 (at most 200,000) through each listener. Baseline from the same run:
  * Node-to-Node loopback socket throughput. Each figure's ratio to Sluice's own client.
  *
  *   npm run bench:kafka -- [--json] [--records N]
@@ -27,7 +29,7 @@ import { killWorkers, runWorker } from './run-worker.js';
 const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
-    records: { type: 'string', default: '1000000' },
+    records: { type: 'string', default: '2000000' },
   },
 });
 const records = Number(values.records);
@@ -45,7 +47,16 @@ const clockTicks = (() => {
 })();
 
 interface Throughput { records: number; seconds: number; recordsPerSec: number; mbps: number }
-interface Phase extends Throughput { brokerCpuSeconds: number; brokerCpuUsPerRecord: number }
+interface Phase extends Throughput { brokerCpuSeconds: number; brokerCpuUsPerRecord: number; requests: number }
+
+/** How many requests of each API the broker has answered (the count of its request duration histogram, from /metrics). */
+async function requestCounts(httpPort: number): Promise<Map<string, number>> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  if (!response.ok) throw new Error(`GET /metrics answered ${response.status}`);
+  const counts = new Map<string, number>();
+  for (const match of (await response.text()).matchAll(/^sluice_request_duration_seconds_count\{api="([^"]+)"\} (\d+)$/gm)) counts.set(match[1]!, Number(match[2]));
+  return counts;
+}
 
 /** User + system CPU seconds the process has used so far (fields 14 and 15 of /proc/PID/stat, after the command name). */
 function cpuSeconds(pid: number): number {
@@ -111,23 +122,37 @@ async function main(): Promise<void> {
     const pid = broker.child.pid!;
     sluice = new Sluice({ bootstrap: broker.bootstrap });
     const admin = sluice.admin();
-    for (const topic of ['sluice', 'kafkajs', 'kcat']) await admin.createTopic(topic, { partitions });
+    for (const topic of ['warmup', 'sluice', 'kafkajs', 'kcat']) await admin.createTopic(topic, { partitions });
     progress(`kafka bench: broker pid ${pid}, native ${broker.bootstrap}, Kafka ${broker.kafkaBootstrap}; ${records.toLocaleString('en-US')} records of ${valueBytes} bytes, null keys, ${partitions} partitions, acks=1`);
 
-    /** Runs one phase, with the broker's CPU time around it; a produce phase is checked against the topic's log ends. */
+    // Unmeasured: both listeners' produce paths run before the first measured phase, so it does not pay alone for a cold broker.
+    const warmup = Math.min(200_000, Math.max(1000, Math.round(records / 5)));
+    const lines = path.join(scratch, 'lines');
+    fs.writeFileSync(lines, `${'x'.repeat(valueBytes)}\n`.repeat(warmup));
+    progress(`warm-up: ${warmup.toLocaleString('en-US')} records through each listener ...`);
+    await runWorker<Throughput>(['produce', broker.bootstrap, 'warmup', String(warmup), 'none', '--acks', '1']);
+    await run('kcat', ['-b', broker.kafkaBootstrap, '-P', '-t', 'warmup', '-X', 'acks=1'], { stdin: lines });
+
+    /**
+     * Runs one phase, with the broker's CPU time and its count of Produce or Fetch requests (of the
+     * listener the client uses) around it; a produce phase is checked against the topic's log ends.
+     */
     const phase = async (label: string, topic: string, direction: 'produce' | 'consume', body: () => Promise<Throughput>): Promise<Phase> => {
       progress(`${label} ...`);
+      const api = `${topic === 'sluice' ? '' : 'kafka.'}${direction === 'produce' ? 'Produce' : 'Fetch'}`;
+      const requestsBefore = (await requestCounts(broker.httpPort)).get(api) ?? 0;
       const before = cpuSeconds(pid);
       const measured = await body();
       const brokerCpuSeconds = cpuSeconds(pid) - before;
+      const requests = ((await requestCounts(broker.httpPort)).get(api) ?? 0) - requestsBefore;
       if (direction === 'produce') {
         const stored = (await admin.describeTopic(topic)).partitions.reduce((sum, partition) => sum + partition.logEndOffset, 0);
         if (stored !== records) throw new Error(`${label}: the broker holds ${stored} records of ${topic}, not ${records}`);
       } else if (measured.records !== records) {
         throw new Error(`${label}: read ${measured.records} records, not ${records}`);
       }
-      const result = { ...measured, brokerCpuSeconds, brokerCpuUsPerRecord: (brokerCpuSeconds * 1e6) / records };
-      progress(`  ${Math.round(result.recordsPerSec).toLocaleString('en-US')} records/s, broker CPU ${result.brokerCpuUsPerRecord.toFixed(2)} µs/record`);
+      const result = { ...measured, brokerCpuSeconds, brokerCpuUsPerRecord: (brokerCpuSeconds * 1e6) / records, requests };
+      progress(`  ${Math.round(result.recordsPerSec).toLocaleString('en-US')} records/s, broker CPU ${result.brokerCpuUsPerRecord.toFixed(2)} µs/record, ${requests.toLocaleString('en-US')} ${api} requests`);
       return result;
     };
 
@@ -141,7 +166,6 @@ async function main(): Promise<void> {
     const kafkajsConsume = await phase('KafkaJS, consume (group member)', 'kafkajs', 'consume',
       async () => lastLine<Throughput>((await run(process.execPath, [kafkaWorker, 'consume', broker.kafkaBootstrap, 'kafkajs', String(records)])).stdout));
 
-    const lines = path.join(scratch, 'lines');
     fs.writeFileSync(lines, `${'x'.repeat(valueBytes)}\n`.repeat(records));
     const kcatProduce = await phase('kcat (librdkafka), produce: -P of a file of lines', 'kcat', 'produce', async () => {
       const { seconds } = await run('kcat', ['-b', broker.kafkaBootstrap, '-P', '-t', 'kcat', '-X', 'acks=1'], { stdin: lines });
@@ -171,6 +195,8 @@ async function main(): Promise<void> {
       figures[`${name}MBps`] = round(measured.mbps);
       figures[`${name}Seconds`] = round(measured.seconds, 3);
       figures[`${name}BrokerCpuUsPerRecord`] = round(measured.brokerCpuUsPerRecord, 3);
+      figures[`${name}Requests`] = measured.requests;
+      figures[`${name}RecordsPerRequest`] = Math.round(records / measured.requests);
       figures[`${name}VsSluice`] = round(measured.recordsPerSec / base.recordsPerSec, 3);
       figures[`${name}BrokerCpuVsSluice`] = round(measured.brokerCpuUsPerRecord / base.brokerCpuUsPerRecord, 3);
       figures[`${name}VsLoopback`] = round(measured.mbps / loopback, 4);

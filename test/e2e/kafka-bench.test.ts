@@ -1,7 +1,8 @@
 /**
  * `npm run bench:kafka` as people run it, at a tiny size: every client (Sluice's own, KafkaJS,
  * kcat) produces and consumes all its records, the figures agree with each other (rates with
- * times, MB/s with records/s, ratios with the rates they compare), and whether it ends or is
+ * times, MB/s with records/s, ratios with the rates they compare, records per request with the
+ * requests the broker counted on the client's listener), and whether it ends or is
  * interrupted with SIGINT it leaves no broker, worker or kcat process and no temporary file
  * behind. Its temporary files go under a TMPDIR of this test's own, so what it leaves is seen exactly.
  */
@@ -83,6 +84,9 @@ describe('bench:kafka', () => {
       expect(figure(`${phase}VsSluice`), phase).toBeCloseTo(rate / figure(`${base}RecordsPerSec`), 2);
       expect(figure(`${phase}VsLoopback`), phase).toBeCloseTo(figure(`${phase}MBps`) / figure('loopbackMBps'), 3);
       expect(figure(`${phase}BrokerCpuUsPerRecord`), phase).toBeGreaterThanOrEqual(0);
+      // The broker answered the phase's Produce or Fetch requests on the client's listener.
+      expect(figure(`${phase}Requests`), phase).toBeGreaterThan(0);
+      expect(figure(`${phase}RecordsPerRequest`), phase).toBe(Math.round(records / figure(`${phase}Requests`)));
     }
     expect(figure('sluiceProduceVsSluice')).toBe(1);
     // The broker does work to store records, whoever sends them: 20,000 records take more than a clock tick.
