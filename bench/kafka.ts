@@ -140,11 +140,18 @@ async function main(): Promise<void> {
     const phase = async (label: string, topic: string, direction: 'produce' | 'consume', body: () => Promise<Throughput>): Promise<Phase> => {
       progress(`${label} ...`);
       const api = `${topic === 'sluice' ? '' : 'kafka.'}${direction === 'produce' ? 'Produce' : 'Fetch'}`;
-      const requestsBefore = (await requestCounts(broker.httpPort)).get(api) ?? 0;
+      const countsBefore = await requestCounts(broker.httpPort);
       const before = cpuSeconds(pid);
       const measured = await body();
       const brokerCpuSeconds = cpuSeconds(pid) - before;
-      const requests = ((await requestCounts(broker.httpPort)).get(api) ?? 0) - requestsBefore;
+      // The phase's other requests too (group membership, commits, metadata): they cost the broker CPU as well.
+      const others: string[] = [];
+      let requests = 0;
+      for (const [name, count] of await requestCounts(broker.httpPort)) {
+        const made = count - (countsBefore.get(name) ?? 0);
+        if (name === api) requests = made;
+        else if (made > 0) others.push(`${made.toLocaleString('en-US')} ${name}`);
+      }
       if (direction === 'produce') {
         const stored = (await admin.describeTopic(topic)).partitions.reduce((sum, partition) => sum + partition.logEndOffset, 0);
         if (stored !== records) throw new Error(`${label}: the broker holds ${stored} records of ${topic}, not ${records}`);
@@ -152,7 +159,7 @@ async function main(): Promise<void> {
         throw new Error(`${label}: read ${measured.records} records, not ${records}`);
       }
       const result = { ...measured, brokerCpuSeconds, brokerCpuUsPerRecord: (brokerCpuSeconds * 1e6) / records, requests };
-      progress(`  ${Math.round(result.recordsPerSec).toLocaleString('en-US')} records/s, broker CPU ${result.brokerCpuUsPerRecord.toFixed(2)} µs/record, ${requests.toLocaleString('en-US')} ${api} requests`);
+      progress(`  ${Math.round(result.recordsPerSec).toLocaleString('en-US')} records/s, broker CPU ${result.brokerCpuUsPerRecord.toFixed(2)} µs/record, ${requests.toLocaleString('en-US')} ${api} requests${others.length > 0 ? ` (and ${others.join(', ')})` : ''}`);
       return result;
     };
 
