@@ -275,7 +275,8 @@ export class Broker {
     if (this.#kafkaServer !== undefined && kafka !== undefined) {
       const kafkaServer = this.#kafkaServer;
       await new Promise<void>((resolve, reject) => {
-        kafkaServer.once('error', reject);
+        kafkaServer.once('error', (error: NodeJS.ErrnoException) => reject(new SluiceError('SLUICE_ERR_CONFIG',
+          `cannot listen for Kafka clients on ${kafka.host}:${kafka.port} (${error.code ?? error.message}); give each broker on this host its own --kafka-listen HOST:PORT, or --kafka-listen off`, { cause: error })));
         kafkaServer.listen(kafka.port, kafka.host, () => resolve());
       });
       kafkaPort = (kafkaServer.address() as net.AddressInfo).port;

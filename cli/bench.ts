@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { BenchConfig, BenchResult } from '../bench/load/result.js';
 import { workloads } from '../bench/load/workloads.js';
+import { compressionTypes, isCompression } from '../proto/record-batch/compression.js';
 import { withExamples } from './options.js';
 
 interface BenchFlags {
@@ -62,7 +63,7 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
   const acks = acksText === 'all' || acksText === '-1' ? -1 : acksText === '0' ? 0 : acksText === '1' ? 1 : undefined;
   if (acks === undefined) throw new Error(`--acks takes 0, 1 or all, got "${acksText}"`);
   const compression = values.compression ?? base.compression ?? 'none';
-  if (compression !== 'none' && compression !== 'lz4') throw new Error(`--compression takes none or lz4, got "${compression}"`);
+  if (!isCompression(compression)) throw new Error(`--compression takes ${compressionTypes.join(', ')}, got "${compression}"`);
   const keys = values.keys ?? base.keys ?? 'none';
   if (keys !== 'none' && keys !== 'random' && !/^[1-9]\d*$/.test(keys)) throw new Error(`--keys takes none, random or a count of distinct keys, got "${keys}"`);
   const durationS = number(values.duration, '--duration') ?? base.durationS;
@@ -155,7 +156,7 @@ function withLoadOptions(command: Command): Command {
     .option('--producers <k>', 'producer processes (default: 1)')
     .option('--consumers <k>', 'consumer processes (default: 1)')
     .option('--acks <acks>', '0, 1 or all (default: 1)')
-    .option('--compression <codec>', 'none or lz4 (default: none)')
+    .option('--compression <codec>', `${compressionTypes.join(', ')} (default: none)`)
     .option('--keys <keys>', 'none, random, or N distinct keys (default: none)')
     .option('--batch-size <bytes>', 'producer batch size (default: 16384)')
     .option('--linger-ms <ms>', 'producer linger (default: 5)')

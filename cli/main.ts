@@ -5,7 +5,7 @@
  *   sluice broker [--data DIR] [--listen HOST:PORT] [--http-listen HOST:PORT] ...
  *   sluice topics create NAME --partitions N [--replication-factor R] [--config k=v ...] | list | describe NAME | delete NAME
  *   sluice cluster brokers | elect-leaders --preferred|--unclean [--topic T [--partition P]]
- *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|lz4] [--delivery-timeout-ms N]
+ *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|gzip|snappy|lz4|zstd] [--delivery-timeout-ms N]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T

@@ -8,6 +8,7 @@
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
 import { DeliveryError, type ProducerRecord, type RecordMetadata } from '../client/producer.js';
+import { type Compression, compressionTypes } from '../proto/record-batch/compression.js';
 import { connect } from './connect.js';
 import { describeError } from './describe-error.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
@@ -20,7 +21,7 @@ const sendsInFlightMax = 32;
 interface ProduceFlags {
   keySeparator?: string;
   acks: '0' | '1' | 'all' | '-1';
-  compression: 'none' | 'lz4';
+  compression: Compression;
   lingerMs: number;
   deliveryTimeoutMs: number;
 }
@@ -31,7 +32,7 @@ export function produceCommand(program: Command): void {
     .description('send stdin lines as records (null keys spread over partitions, keys hashed as Kafka does)')
     .option('--key-separator <sep>', 'split each line at the first SEP into key and value')
     .addOption(new Option('--acks <acks>', 'acknowledgement: 0 (none), 1 (leader), all').choices(['0', '1', 'all', '-1']).default('all'))
-    .addOption(new Option('--compression <codec>', 'batch compression').choices(['none', 'lz4']).default('none'))
+    .addOption(new Option('--compression <codec>', 'batch compression').choices(compressionTypes).default('none'))
     .option('--linger-ms <ms>', 'how long a batch waits to fill', wholeNumber(0), 5)
     .option('--delivery-timeout-ms <ms>', 'give up on a record this long after it was read, retries included', wholeNumber(1), 120_000)
     .action((topic: string, flags: ProduceFlags, self: Command) => produce(topic, flags, self));

@@ -20,6 +20,7 @@ import { errorFromWire, SluiceError } from '../proto/errors.js';
 import { isStaleMetadata, leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { keyPartition, StickyPartitioner } from './partitioner.js';
 import { Api } from '../proto/messages.js';
+import { compressionTypes, isCompression } from '../proto/record-batch/compression.js';
 import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
 
 export type Bytes = Buffer | string;
@@ -44,6 +45,10 @@ export interface ProducerOptions {
   acks?: 0 | 1 | -1 | 'all';
   lingerMs?: number;
   batchSize?: number;
+  /**
+   * Codec of the batches it sends (Kafka's compression.type): none (default), gzip, snappy
+   * (xerial-framed, as Kafka's Java client writes it), lz4 or zstd (level 3).
+   */
   compression?: Compression;
   /** Attempts after the first for a retriable error (default: unbounded, the delivery timeout bounds them). */
   retries?: number;
@@ -126,6 +131,9 @@ export class Producer {
       lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
       bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, ...options, acks,
     };
+    if (!isCompression(this.#options.compression)) {
+      throw new SluiceError('SLUICE_ERR_CONFIG', `compression must be one of ${compressionTypes.join(', ')}, got ${JSON.stringify(this.#options.compression)}`);
+    }
     if (!(this.#options.deliveryTimeoutMs > 0)) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `deliveryTimeoutMs must be a positive number of milliseconds, got ${this.#options.deliveryTimeoutMs}`);
     }

@@ -16,7 +16,7 @@ export const errorCodes = {
   SLUICE_ERR_INVALID_TIMESTAMP: { wire: 32, retriable: false, hint: 'fix the record timestamps' },
   SLUICE_ERR_UNSUPPORTED_VERSION: { wire: 35, retriable: false, hint: 'upgrade the client or the broker' },
   SLUICE_ERR_INVALID_REQUEST: { wire: 42, retriable: false, hint: 'the request is malformed; check the client' },
-  SLUICE_ERR_UNSUPPORTED_COMPRESSION: { wire: 76, retriable: false, hint: 'use compression none or lz4' },
+  SLUICE_ERR_UNSUPPORTED_COMPRESSION: { wire: 76, retriable: false, hint: 'use compression none, gzip, snappy, lz4 or zstd' },
   SLUICE_ERR_INVALID_RECORD: { wire: 87, retriable: false, hint: 'the batch breaks a RecordBatch v2 rule; rebuild it' },
   SLUICE_ERR_STORAGE: { wire: 1000, retriable: true, hint: 'the broker could not read or write its data directory; check disk space and permissions' },
   SLUICE_ERR_LOG_CLOSED: { wire: 1001, retriable: true, hint: 'the partition log was closed (shutdown or deletion); retry against a live broker' },

@@ -43,10 +43,11 @@ export const fetchHandler = kafkaHandler({
         })),
       });
     }
-    // A topic id nobody has must reach the client now, not after a long poll.
-    const anyUnknown = known.length < named.length;
+    // A topic id nobody has must reach the client now, not after a long poll; and in Kafka,
+    // min bytes 0 means "answer at once, even with nothing".
+    const answerNow = known.length < named.length || request.minBytes <= 0;
     const outcome = await fetchRecords(broker, {
-      maxWaitMs: anyUnknown ? 0 : request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: -1, topics: known,
+      maxWaitMs: answerNow ? 0 : request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: -1, topics: known,
     });
     let next = 0;
     return {

@@ -9,18 +9,18 @@
  * their timestamp and offset deltas are relative to the unchanged base timestamp and base
  * offset. Only the length, the record count, the CRC and, for CreateTime batches, maxTimestamp
  * (the largest timestamp of the kept records, as Kafka's cleaner computes it) are rewritten; a
- * LogAppendTime batch keeps its maxTimestamp, which is every record's timestamp. LZ4 batches
- * are compressed again with the same codec.
+ * LogAppendTime batch keeps its maxTimestamp, which is every record's timestamp. Compressed
+ * batches are compressed again with the same codec.
  */
 import { crc32c } from '@node-rs/crc32';
 import { CorruptRecordError } from '../../proto/errors.js';
 import {
   ATTRIBUTE_CODEC_MASK, ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET,
-  BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_LZ4, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
+  BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CRC_OFFSET, MAX_TIMESTAMP_OFFSET,
   PRODUCER_ID_OFFSET, RECORDS_COUNT_OFFSET, RECORDS_OFFSET,
 } from '../../proto/record-batch/layout.js';
 import { batchSizeAt } from '../../proto/record-batch/batch-iterator.js';
-import { lz4FrameEncode } from '../../proto/record-batch/lz4-frame.js';
+import { codecById } from '../../proto/record-batch/compression.js';
 import { ByteReader } from '../../proto/record-batch/reader.js';
 import { readInt64, recordsSection, writeInt64 } from '../../proto/record-batch/record-batch.js';
 
@@ -86,13 +86,12 @@ export function batchRecords(batch: Buffer): { section: Buffer; records: RecordR
 /** `batch` holding only `kept` (a non-empty, ordered subset of its records; see the top of this file). */
 export function rebuildBatch(batch: Buffer, section: Buffer, kept: RecordRef[]): Buffer {
   const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
-  const compressed = (attributes & ATTRIBUTE_CODEC_MASK) === CODEC_LZ4;
   let recordBytes = 0;
   for (const record of kept) recordBytes += record.end - record.start;
   const records = Buffer.allocUnsafe(recordBytes);
   let position = 0;
   for (const record of kept) position += section.copy(records, position, record.start, record.end);
-  const body = compressed ? lz4FrameEncode(records) : records;
+  const body = codecById(attributes & ATTRIBUTE_CODEC_MASK).compress(records);
   const output = Buffer.allocUnsafe(RECORDS_OFFSET + body.length);
   batch.copy(output, 0, 0, RECORDS_OFFSET);
   body.copy(output, RECORDS_OFFSET);

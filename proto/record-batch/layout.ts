@@ -45,4 +45,7 @@ export const ATTRIBUTE_CONTROL_MASK = 0x20;
 export const ATTRIBUTE_DELETE_HORIZON_MASK = 0x40;
 
 export const CODEC_NONE = 0;
+export const CODEC_GZIP = 1;
+export const CODEC_SNAPPY = 2;
 export const CODEC_LZ4 = 3;
+export const CODEC_ZSTD = 4;

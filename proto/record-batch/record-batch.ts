@@ -6,7 +6,8 @@
  *   offsetDelta varint | keyLength varint (-1 null) | key | valueLength varint (-1 null) |
  *   value | headerCount varint | headers: keyLength varint, key (UTF-8), valueLength, value
  *
- * With codec 3 the records section (everything after recordsCount) is one LZ4 frame.
+ * With a codec (attributes bits 0–2; compression.ts) the records section — everything after
+ * recordsCount — is one compressed stream of the records.
  * The CRC-32C covers attributes to the end, so rewriting baseOffset or
  * partitionLeaderEpoch never touches it.
  */
@@ -15,17 +16,17 @@ import { CorruptRecordError, SluiceError } from '../errors.js';
 import {
   ATTRIBUTE_CODEC_MASK, ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TIMESTAMP_TYPE_MASK, ATTRIBUTE_TRANSACTIONAL_MASK,
   ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_SEQUENCE_OFFSET, BASE_TIMESTAMP_OFFSET, BATCH_HEADER_SIZE,
-  BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_LZ4, CODEC_NONE, CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAGIC_OFFSET,
+  BATCH_LENGTH_OFFSET, BATCH_LOG_OVERHEAD, CODEC_NONE, CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAGIC_OFFSET,
   MAGIC_V2, MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET,
   RECORDS_COUNT_OFFSET, RECORDS_OFFSET,
 } from './layout.js';
 import { batchSizeAt } from './batch-iterator.js';
-import { lz4FrameDecode, lz4FrameEncode } from './lz4-frame.js';
+import { codecById, codecByName, type Compression, compressionTypes } from './compression.js';
 import { ByteReader } from './reader.js';
 import { type RecordWalkLimits, type RecordWalkSummary, walkRecords } from './record-walk.js';
 import { varintSize, varlongSize, writeVarint, writeVarlong } from './varint.js';
 
-export type Compression = 'none' | 'lz4';
+export type { Compression } from './compression.js';
 
 export interface RecordHeader {
   key: string;
@@ -72,7 +73,7 @@ export interface BatchHeader {
   producerEpoch: number;
   baseSequence: number;
   recordsCount: number;
-  compression: Compression | 'gzip' | 'snappy' | 'zstd' | 'invalid';
+  compression: Compression | 'invalid';
   timestampType: 'create' | 'log-append';
   isTransactional: boolean;
   isControl: boolean;
@@ -89,7 +90,7 @@ export interface DecodedRecord {
   headers: RecordHeader[];
 }
 
-const codecNames = ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'invalid', 'invalid', 'invalid'] as const;
+const codecNames: readonly (Compression | 'invalid')[] = [...compressionTypes, 'invalid', 'invalid', 'invalid'];
 /** Decompressed records of one batch may not exceed this unless the caller says otherwise. */
 export const decompressedBytesMax = 64 * 1024 * 1024;
 
@@ -142,7 +143,8 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
     bodySizes[index] = body;
     recordsBytes += varintSize(body) + body;
   }
-  const compress = options.compression === 'lz4';
+  const codec = codecByName(options.compression ?? 'none');
+  const compress = codec.id !== CODEC_NONE;
   const section = compress ? Buffer.allocUnsafe(recordsBytes) : undefined;
   const batch = compress ? undefined : Buffer.allocUnsafe(RECORDS_OFFSET + recordsBytes);
   const target = section ?? batch!;
@@ -168,11 +170,11 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   if (section === undefined) {
     output = batch!;
   } else {
-    const frame = lz4FrameEncode(section);
-    output = Buffer.allocUnsafe(RECORDS_OFFSET + frame.length);
-    frame.copy(output, RECORDS_OFFSET);
+    const compressed = codec.compress(section);
+    output = Buffer.allocUnsafe(RECORDS_OFFSET + compressed.length);
+    compressed.copy(output, RECORDS_OFFSET);
   }
-  let attributes = compress ? CODEC_LZ4 : CODEC_NONE;
+  let attributes = codec.id;
   if (options.transactional) attributes |= ATTRIBUTE_TRANSACTIONAL_MASK;
   writeInt64(output, BASE_OFFSET_OFFSET, options.baseOffset ?? 0);
   output.writeInt32BE(output.length - BATCH_LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
@@ -302,15 +304,14 @@ export function validateProducerBatch(buffer: Buffer, maxBytes: number, options:
   if (header.timestampType !== 'create') {
     throw new SluiceError('SLUICE_ERR_INVALID_TIMESTAMP', 'producers must send CreateTime batches; the broker sets LogAppendTime');
   }
+  const codec = codecById(header.attributes & ATTRIBUTE_CODEC_MASK);
   let summary: RecordWalkSummary;
-  if (header.compression === 'none') {
+  if (codec.id === CODEC_NONE) {
     summary = walkRecords(buffer, RECORDS_OFFSET, size, header.recordsCount, header.baseTimestamp, options.timestamps);
-  } else if (header.compression === 'lz4') {
-    scratch ??= Buffer.allocUnsafe(scratchBytes);
-    const records = lz4FrameDecode(buffer.subarray(RECORDS_OFFSET, size), options.maxDecompressedBytes ?? producerDecompressedLimit(maxBytes), scratch);
-    summary = walkRecords(records, 0, records.length, header.recordsCount, header.baseTimestamp, options.timestamps);
   } else {
-    throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${header.compression} is not supported`);
+    scratch ??= Buffer.allocUnsafe(scratchBytes);
+    const records = codec.decompress(buffer.subarray(RECORDS_OFFSET, size), options.maxDecompressedBytes ?? producerDecompressedLimit(maxBytes), scratch);
+    summary = walkRecords(records, 0, records.length, header.recordsCount, header.baseTimestamp, options.timestamps);
   }
   // Object.assign, not a spread: spreading the 17-field header costs more than the CRC.
   return Object.assign(header, { hasNullKey: summary.hasNullKey, recordsMaxTimestamp: summary.maxTimestamp });
@@ -345,14 +346,12 @@ const noHeaders: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[]
 
 /**
  * The records section of the batch at the start of `batch`, whose size batchSizeAt checked:
- * a view of the batch when it is uncompressed, the decompressed bytes (never more than
- * `maxUncompressedBytes`) for LZ4. Other codecs are refused with UNSUPPORTED_COMPRESSION.
+ * a view of the batch when it is uncompressed, else the decompressed bytes (never more than
+ * `maxUncompressedBytes`). Codecs 5–7 are refused with UNSUPPORTED_COMPRESSION.
  */
 export function recordsSection(batch: Buffer, size: number, maxUncompressedBytes = decompressedBytesMax): Buffer {
-  const codec = batch.readInt16BE(ATTRIBUTES_OFFSET) & ATTRIBUTE_CODEC_MASK;
-  if (codec === CODEC_NONE) return batch.subarray(RECORDS_OFFSET, size);
-  if (codec === CODEC_LZ4) return lz4FrameDecode(batch.subarray(RECORDS_OFFSET, size), maxUncompressedBytes);
-  throw new SluiceError('SLUICE_ERR_UNSUPPORTED_COMPRESSION', `compression ${codecNames[codec]} is not supported`);
+  const codec = codecById(batch.readInt16BE(ATTRIBUTES_OFFSET) & ATTRIBUTE_CODEC_MASK);
+  return codec.decompress(batch.subarray(RECORDS_OFFSET, size), maxUncompressedBytes);
 }
 
 /**

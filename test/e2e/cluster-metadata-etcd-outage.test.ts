@@ -36,13 +36,21 @@ function isrChange(brokers: TestBroker[], state: PartitionState, isr: number[]):
   return brokers.find((b) => b.nodeId === state.leader)!.metadata.alterPartition(request);
 }
 
-/** Retries an ISR change the store could not take (etcd electing a leader) until it commits. */
+/**
+ * Retries an ISR change the store could not take (etcd electing a leader) until it commits. An
+ * "unavailable" answer is ambiguous: a transaction sent to a hung etcd is applied when it wakes,
+ * so a retry from the old state is then stale, and the change is found in the watched state.
+ */
 async function isrChangeCommitted(brokers: TestBroker[], topic: string, partition: number, isr: number[]): Promise<PartitionState> {
   let committed: PartitionState | undefined;
   await waitFor(`ISR [${isr}] committed`, async () => {
-    const outcome = await isrChange(brokers, brokers[0]!.metadata.partitionState(topic, partition)!, isr);
+    const current = brokers[0]!.metadata.partitionState(topic, partition)!;
+    const outcome = await isrChange(brokers, current, isr);
     if (outcome.kind === 'committed') committed = outcome.state;
-    else if (outcome.kind !== 'unavailable') throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
+    else if (outcome.kind === 'stale') {
+      const latest = brokers[0]!.metadata.partitionState(topic, partition)!;
+      if (latest.partitionEpoch > current.partitionEpoch && latest.isr.join() === isr.join()) committed = latest;
+    } else if (outcome.kind !== 'unavailable') throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
     return committed !== undefined;
   }, 15_000);
   await waitForState(brokers, topic, partition, 'the change everywhere', (s) => s.partitionEpoch === committed!.partitionEpoch);

@@ -1,10 +1,14 @@
 /**
  * kcat (librdkafka) against the Kafka listener of a real broker process: metadata, a keyed
  * produce of 10,000 lines over 3 partitions read back with key, partition and offset (each line
- * once, in order per partition, each key where Sluice's own partitioner puts it), and the start
+ * once, in order per partition, each key where Sluice's own partitioner puts it), lines
+ * compressed with each codec round-tripping byte for byte (and stored compressed), and the start
  * offsets kcat offers (an offset, the last N, a timestamp).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTRIBUTE_CODEC_MASK, ATTRIBUTES_OFFSET } from '../../proto/record-batch/layout.js';
 import { keyPartition } from '../../client/partitioner.js';
 import { Sluice } from '../../client/sluice.js';
 import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
@@ -28,6 +32,9 @@ function parseConsumed(stdout: string): Consumed[] {
     return { key: key!, value: value!, partition: Number(partition), offset: Number(offset) };
   });
 }
+
+/** RecordBatch v2 attribute codec ids. */
+const codecIds: Record<string, number> = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 
 const consumeArgs = (topic: string, ...more: string[]) => ['-C', '-t', topic, '-e', '-q', '-f', '%k\\t%s\\t%p\\t%o\\n', ...more];
 
@@ -80,14 +87,16 @@ describe('kcat against the Kafka listener', () => {
     }
   }, 120_000);
 
-  // gzip, snappy and zstd join this list with the broker's decompression of them (issue 11, part K3).
-  it.each(['lz4'])('round-trips lines compressed with kcat -z %s, byte for byte', async (codec) => {
+  it.each(['gzip', 'snappy', 'lz4', 'zstd'])('round-trips lines compressed with kcat -z %s, byte for byte', async (codec) => {
     const topic = `compressed-${codec}`;
     await sluice.admin().createTopic(topic, { partitions: 1 });
     const lines = Array.from({ length: 2000 }, (_, index) => `${codec} line ${index} ${'x'.repeat(index % 300)}`);
     expectKcatOk(await kcat(broker.kafkaBootstrap, ['-P', '-t', topic, '-z', codec, '-X', 'linger.ms=50'], `${lines.join('\n')}\n`), `-P -z ${codec}`);
     const consumed = expectKcatOk(await kcat(broker.kafkaBootstrap, ['-C', '-t', topic, '-e', '-q', '-o', 'beginning', '-f', '%s\n']), '-C');
     expect(consumed).toBe(`${lines.join('\n')}\n`);
+    // Stored as kcat sent it: the first batch in the log carries the codec's id.
+    const segment = fs.readFileSync(path.join(broker.dataDirectory, `${topic}-0`, '00000000000000000000.log'));
+    expect(segment.readInt16BE(ATTRIBUTES_OFFSET) & ATTRIBUTE_CODEC_MASK).toBe(codecIds[codec]);
   }, 60_000);
 
   it('starts at an offset, at the last N of each partition, and at a timestamp', async () => {

@@ -1,18 +1,25 @@
 /**
  * The broker checks every record of a produced batch before storing it (Kafka's
  * LogValidator): a batch whose CRC is right but whose records are not is refused with
- * INVALID_RECORD and stores nothing, an LZ4 bomb costs nothing, record timestamps are held to
+ * INVALID_RECORD and stores nothing, an LZ4 bomb costs nothing, batches of every codec (gzip,
+ * snappy, lz4, zstd; from Kafka's Java client, librdkafka and Sluice's producer) are checked
+ * alike and served back record for record, record timestamps are held to
  * message.timestamp.before/after.max.ms, and message.timestamp.type=LogAppendTime stamps the
  * broker's time. Real broker process, raw protocol client for what no producer sends.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
 import { errorCodes, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
-import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
+import { codecByName } from '../../proto/record-batch/compression.js';
+import { buildRecordBatch, readBatchHeader } from '../../proto/record-batch/record-batch.js';
 import { encodeRequest } from '../../proto/wire.js';
 import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
-import { craftBatch, emptyBlocksFrame, goodRecords, rawRecords } from '../helpers/crafted-batches.js';
+import { craftBatch, emptyBlocksFrame, goodRecords, rawRecords, withValidCrc } from '../helpers/crafted-batches.js';
+import { goldenBatches } from '../helpers/golden-batches.js';
+import { runCli } from '../helpers/cli.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const wire = (code: keyof typeof errorCodes) => errorCodes[code].wire;
@@ -102,6 +109,74 @@ describe('produce validates every record', () => {
     expect(refused).toMatchObject({ errorCode: wire('SLUICE_ERR_INVALID_RECORD'), errorMessage: expect.stringMatching(/every record needs a key/) });
     expect(await logEnd('compacted')).toBe(0);
     expect((await produce('compacted', buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }]))).errorCode).toBe(0);
+  });
+});
+
+describe('compressed batches, every codec', () => {
+  const codecs = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+
+  it('takes the batches Kafka\'s Java client and librdkafka compressed with each codec, and serves them back record for record', async () => {
+    // librdkafka's batches carry the capture's wall clock: allow any future time.
+    await sluice.admin().createTopic('golden', { partitions: 1, configs: { 'message.timestamp.after.max.ms': String(100 * 365 * 24 * hour) } });
+    for (const golden of goldenBatches) {
+      expect((await produce('golden', Buffer.from(golden.hex, 'hex'))).errorCode, `${golden.client} ${golden.compression}`).toBe(0);
+    }
+    const records = await consumeAll('golden', 40 * goldenBatches.length);
+    expect(records.map((record) => record.offset)).toEqual(Array.from({ length: 40 * goldenBatches.length }, (_, offset) => offset));
+    const values = Array.from({ length: 40 }, (_, index) => `value ${index + 1} of the golden batch, repeated text repeated text`);
+    expect(records.map((record) => record.value?.toString())).toEqual(goldenBatches.flatMap(() => values));
+    expect(records.every((record) => record.headers.length === 1 && record.headers[0]!.key === 'trace' && record.headers[0]!.value?.toString() === 'golden')).toBe(true);
+  });
+
+  it.each(codecs)('the native producer writes %s batches that the broker takes and the consumer reads back', async (compression) => {
+    const topic = `native-${compression}`;
+    await sluice.admin().createTopic(topic, { partitions: 1 });
+    const messages = Array.from({ length: 300 }, (_, index) => ({ key: `key-${index % 13}`, value: `${compression} record ${index} `.repeat(1 + (index % 5)), headers: { n: String(index) } }));
+    const producer = sluice.producer({ compression, lingerMs: 20 });
+    await producer.send({ topic, messages });
+    const records = await consumeAll(topic, messages.length);
+    expect(records.map((record) => [record.key?.toString(), record.value?.toString(), record.headers[0]?.value?.toString()]))
+      .toEqual(messages.map((message) => [message.key, message.value, message.headers.n]));
+  });
+
+  it('sluice produce --compression writes batches of that codec', async () => {
+    for (const compression of ['snappy', 'zstd'] as const) {
+      const topic = `cli-${compression}`;
+      await sluice.admin().createTopic(topic, { partitions: 1 });
+      const result = await runCli(['produce', topic, '--compression', compression, '--key-separator', ':', '--bootstrap', broker.bootstrap], { input: 'a:1\nb:2\nc:3\n' });
+      expect(result.code, result.stderr).toBe(0);
+      const records = await consumeAll(topic, 3);
+      expect(records.map((record) => `${record.key?.toString()}:${record.value?.toString()}`)).toEqual(['a:1', 'b:2', 'c:3']);
+      const segment = fs.readFileSync(path.join(broker.dataDirectory, `${topic}-0`, '00000000000000000000.log'));
+      expect(readBatchHeader(segment).compression).toBe(compression);
+    }
+    const refused = await runCli(['produce', 'cli-zstd', '--compression', 'brotli', '--bootstrap', broker.bootstrap], { input: 'x\n' });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/none, gzip, snappy, lz4, zstd/);
+    expect(() => sluice.producer({ compression: 'brotli' as never })).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_CONFIG' }));
+  });
+
+  it('refuses miscounted records, corrupt streams, bombs and codecs 5–7 alike for every codec, storing nothing', async () => {
+    await sluice.admin().createTopic('small', { partitions: 1, configs: { 'max.message.bytes': '16384' } });
+    const endBefore = await logEnd('small');
+    for (const compression of codecs) {
+      const miscounted = craftBatch(rawRecords(goodRecords(3)), { count: 4, compression });
+      expect((await produce('small', miscounted)).errorCode, compression).toBe(wire('SLUICE_ERR_INVALID_RECORD'));
+      const corrupt = craftBatch(Buffer.from('these bytes are no compressed stream of any kind'), { count: 1, compression, rawFrame: true });
+      expect((await produce('small', corrupt)).errorCode, compression).toBe(wire('SLUICE_ERR_CORRUPT_MESSAGE'));
+      // 2 MiB of records behind a few KiB: past 64 × max.message.bytes (1 MiB). Snappy packs
+      // at most ~21:1, so its bomb is a block whose header claims 2 MiB.
+      const stream = compression === 'snappy' ? Buffer.from([0x80, 0x80, 0x80, 0x01, 0, 0, 0]) : codecByName(compression).compress(Buffer.alloc(2 * 1024 * 1024));
+      const bomb = craftBatch(stream, { count: 1, compression, rawFrame: true });
+      expect(bomb.length).toBeLessThan(16384);
+      expect((await produce('small', bomb)).errorCode, compression).toBe(wire('SLUICE_ERR_INVALID_RECORD'));
+    }
+    for (const codec of [5, 6, 7]) {
+      const unknown = Buffer.from(buildRecordBatch([{ key: null, value: Buffer.from('v') }]));
+      unknown.writeInt16BE(codec, 21);
+      expect((await produce('small', withValidCrc(unknown))).errorCode).toBe(wire('SLUICE_ERR_UNSUPPORTED_COMPRESSION'));
+    }
+    expect(await logEnd('small')).toBe(endBefore);
   });
 });
 

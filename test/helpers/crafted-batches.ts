@@ -4,7 +4,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { createRequire } from 'node:module';
-import { lz4FrameEncode } from '../../proto/record-batch/lz4-frame.js';
+import { codecByName, type Compression } from '../../proto/record-batch/compression.js';
 import { writeVarint, writeVarlong } from '../../proto/record-batch/varint.js';
 
 export interface RawRecord {
@@ -55,8 +55,8 @@ export function goodRecords(count: number): RawRecord[] {
 export interface CraftOptions {
   count: number;
   lastOffsetDelta?: number;
-  compression?: 'none' | 'lz4';
-  /** For lz4: the records section as is, instead of an LZ4 frame of `section`. */
+  compression?: Compression;
+  /** With a codec: the records section as is (bytes posing as a compressed stream), not compressed. */
   rawFrame?: boolean;
   baseTimestamp?: number;
   maxTimestamp?: number;
@@ -64,13 +64,13 @@ export interface CraftOptions {
 
 /** A producer batch (baseOffset 0) around `section`, with a correct CRC-32C. */
 export function craftBatch(section: Buffer, options: CraftOptions): Buffer {
-  const lz4 = options.compression === 'lz4';
-  const payload = lz4 && !options.rawFrame ? lz4FrameEncode(section) : section;
+  const codec = codecByName(options.compression ?? 'none');
+  const payload = options.rawFrame ? section : codec.compress(section);
   const batch = Buffer.alloc(61 + payload.length);
   batch.writeInt32BE(batch.length - 12, 8);
   batch.writeInt32BE(-1, 12);
   batch[16] = 2;
-  batch.writeInt16BE(lz4 ? 3 : 0, 21);
+  batch.writeInt16BE(codec.id, 21);
   batch.writeInt32BE(options.lastOffsetDelta ?? options.count - 1, 23);
   const baseTimestamp = options.baseTimestamp ?? Date.now();
   batch.writeBigInt64BE(BigInt(baseTimestamp), 27);

@@ -80,6 +80,31 @@ describe('log compaction', () => {
     log.close();
   });
 
+  it.each(['gzip', 'snappy', 'zstd'] as const)('compacts a topic of %s batches: the rebuilt batches keep their codec and read back', async (compression) => {
+    const log = Log.open(directory, { config: { cleanupPolicy: 'compact', segmentBytes: 4096 } });
+    const expected = new Map<string, { offset: number; value: string }>();
+    for (let batch = 0; batch < 80; batch += 1) {
+      const records = Array.from({ length: 6 }, (_, index) => ({ key: Buffer.from(`key-${(batch * 7 + index * 3) % 11}`), value: Buffer.from(`value-${batch}-${index}`) }));
+      const { baseOffset } = log.append(buildRecordBatch(records, { compression }));
+      records.forEach((record, index) => {
+        expected.set(record.key.toString(), { offset: baseOffset + index, value: record.value.toString() });
+      });
+    }
+    log.roll();
+    const outcome = await log.compact(cleaner);
+    expect(outcome.segmentsCleaned).toBeGreaterThan(1);
+    expect(outcome.recordsRemoved).toBe(80 * 6 - expected.size);
+    const live = [...expected.values()].sort((a, b) => a.offset - b.offset);
+    expect(readAll(log).map((record) => ({ offset: record.offset, value: record.value?.toString() }))).toEqual(live);
+    const batches = storedBatches(log);
+    expect(batches.length).toBeGreaterThan(0);
+    for (const batch of batches) {
+      expect(checkBatch(batch, 0, batch.length)).toBe(batch.length);
+      expect(readBatchHeader(batch).compression).toBe(compression);
+    }
+    log.close();
+  });
+
   it('leaves topics with cleanup.policy=delete alone and never touches the active segment', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 4096 } });
     for (let batch = 0; batch < 10; batch += 1) log.append(buildRecordBatch([{ key: Buffer.from('same'), value: Buffer.alloc(500, batch) }]));

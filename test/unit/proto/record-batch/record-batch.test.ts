@@ -5,6 +5,7 @@ import {
   batchLastOffset, batchMaxTimestamp, buildRecordBatch, checkBatch, decodeRecords, readBatchHeader, type RecordInput,
   setBaseOffset, setPartitionLeaderEpoch, validateProducerBatch,
 } from '../../../../proto/record-batch/record-batch.js';
+import { compressionTypes } from '../../../../proto/record-batch/compression.js';
 
 /** The test vector of KAFKA-FACTS §1, built there by two independent encoders. */
 const golden = Buffer.from(
@@ -65,8 +66,8 @@ describe('RecordBatch v2', () => {
     expect(decodeRecords(batch).map((record) => record.offset)).toEqual([123_456_789_012, 123_456_789_013]);
   });
 
-  it('round-trips random records, uncompressed and LZ4', () => {
-    fc.assert(fc.property(fc.array(recordArbitrary, { minLength: 1, maxLength: 40 }), fc.constantFrom('none', 'lz4' as const), (records, compression) => {
+  it('round-trips random records with every codec', () => {
+    fc.assert(fc.property(fc.array(recordArbitrary, { minLength: 1, maxLength: 40 }), fc.constantFrom(...compressionTypes), (records, compression) => {
       const batch = buildRecordBatch(records, { compression });
       expect(checkBatch(batch, 0, batch.length)).toBe(batch.length);
       expect(readBatchHeader(batch).compression).toBe(compression);
@@ -86,9 +87,11 @@ describe('RecordBatch v2', () => {
     expect(readBatchHeader(batch).maxTimestamp).toBe(4_000_000_000_000);
   });
 
-  it('compresses repetitive records with LZ4', () => {
+  it.each(['gzip', 'snappy', 'lz4', 'zstd'] as const)('compresses repetitive records with %s, codec in the attributes', (compression) => {
     const records = Array.from({ length: 500 }, (_, index) => ({ key: null, value: Buffer.alloc(100, index % 3), timestamp: 1 }));
-    expect(buildRecordBatch(records, { compression: 'lz4' }).length).toBeLessThan(buildRecordBatch(records).length / 5);
+    const batch = buildRecordBatch(records, { compression });
+    expect(batch.length).toBeLessThan(buildRecordBatch(records).length / 5);
+    expect(batch.readInt16BE(21) & 0x07).toBe(['none', 'gzip', 'snappy', 'lz4', 'zstd'].indexOf(compression));
   });
 });
 
@@ -122,7 +125,12 @@ describe('producer batch validation', () => {
     };
     expectCode(withAttributes(0x08), 'SLUICE_ERR_INVALID_TIMESTAMP');
     expectCode(withAttributes(0x20), 'SLUICE_ERR_INVALID_RECORD');
-    expectCode(withAttributes(0x04), 'SLUICE_ERR_UNSUPPORTED_COMPRESSION');
+    // Plain records labelled zstd are not a zstd frame; codecs 5–7 do not exist.
+    expectCode(withAttributes(0x04), 'SLUICE_ERR_CORRUPT_MESSAGE');
+    for (const codec of [5, 6, 7]) {
+      expectCode(withAttributes(codec), 'SLUICE_ERR_UNSUPPORTED_COMPRESSION');
+      expect(() => decodeRecords(withAttributes(codec))).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_UNSUPPORTED_COMPRESSION' }));
+    }
   });
 });
 
@@ -132,7 +140,8 @@ describe('RecordBatch v2 against hostile bytes', () => {
     key: Buffer.from(`key-${index}`), value: Buffer.alloc(50 + index, index), timestamp: 1_700_000_000_000 + index,
     headers: [{ key: 'h', value: Buffer.from([index]) }],
   })));
-  const compressed = buildRecordBatch(Array.from({ length: 200 }, (_, index) => ({ key: null, value: Buffer.alloc(80, index % 7), timestamp: 5 })), { compression: 'lz4' });
+  const compressed = (['gzip', 'snappy', 'lz4', 'zstd'] as const).map((compression) => buildRecordBatch(
+    Array.from({ length: 200 }, (_, index) => ({ key: null, value: Buffer.alloc(80, index % 7), timestamp: 5 })), { compression }));
 
   /** Every call either returns or throws a SluiceError: no RangeError, no hang, no crash. */
   function survive(bytes: Buffer): void {
@@ -151,7 +160,7 @@ describe('RecordBatch v2 against hostile bytes', () => {
   }
 
   it('survives every truncation of a valid batch', () => {
-    for (const batch of [sample, compressed]) {
+    for (const batch of [sample, ...compressed]) {
       for (let length = 0; length < batch.length; length += 1) {
         const cut = batch.subarray(0, length);
         survive(cut);
@@ -161,7 +170,7 @@ describe('RecordBatch v2 against hostile bytes', () => {
   });
 
   it(`survives single bit flips (seed ${seed}); the CRC catches each one`, () => {
-    fc.assert(fc.property(fc.constantFrom(sample, compressed), fc.nat(), fc.integer({ min: 0, max: 7 }), (batch, where, bit) => {
+    fc.assert(fc.property(fc.constantFrom(sample, ...compressed), fc.nat(), fc.integer({ min: 0, max: 7 }), (batch, where, bit) => {
       const flipped = Buffer.from(batch);
       const position = 21 + (where % (batch.length - 21));
       flipped[position] = flipped[position]! ^ (1 << bit);
@@ -172,7 +181,7 @@ describe('RecordBatch v2 against hostile bytes', () => {
 
   it(`survives flips that keep the CRC valid (seed ${seed}): decoding must still only throw typed errors`, async () => {
     const { crc32c } = await import('@node-rs/crc32');
-    fc.assert(fc.property(fc.constantFrom(sample, compressed), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 4 }), (batch, edits) => {
+    fc.assert(fc.property(fc.constantFrom(sample, ...compressed), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 4 }), (batch, edits) => {
       const mutated = Buffer.from(batch);
       for (const [where, value] of edits) mutated[57 + (where % (batch.length - 57))] = value;
       mutated.writeUInt32BE(crc32c(mutated.subarray(21)), 17);

@@ -1,7 +1,7 @@
 /**
  * The produce path's per-record check (validateProducerBatch → walkRecords): every batch
  * below has a correct CRC-32C, so only walking the records can refuse it. Each case runs
- * uncompressed and LZ4-compressed.
+ * uncompressed and with every codec.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,10 +9,11 @@ import { SluiceError } from '../../../../proto/errors.js';
 import {
   batchMaxTimestamp, buildRecordBatch, checkBatch, decodeRecords, readBatchHeader, setMaxTimestamp, validateProducerBatch,
 } from '../../../../proto/record-batch/record-batch.js';
+import { compressionTypes } from '../../../../proto/record-batch/compression.js';
 import { walkRecords } from '../../../../proto/record-batch/record-walk.js';
 import { craftBatch, emptyBlocksFrame, goodRecords, type RawRecord, rawRecords, withValidCrc } from '../../../helpers/crafted-batches.js';
 
-const compressions = ['none', 'lz4'] as const;
+const compressions = compressionTypes;
 const maxBytes = 1 << 20;
 
 function expectInvalid(batch: Buffer, code = 'SLUICE_ERR_INVALID_RECORD', pattern?: RegExp): void {
