@@ -248,7 +248,14 @@ export class Broker {
   async start(): Promise<{ port: number; httpPort: number; kafkaPort: number }> {
     const started = Date.now();
     const cluster = this.options.cluster;
-    if (cluster === undefined) repairOffsetsTopicRecord(new TopicStore(this.options.dataDirectory), this.options.logger);
+    if (cluster === undefined) {
+      const store = new TopicStore(this.options.dataDirectory);
+      try {
+        repairOffsetsTopicRecord(store, this.options.logger);
+      } finally {
+        store.close();
+      }
+    }
     this.topics.open();
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });

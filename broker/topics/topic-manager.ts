@@ -434,6 +434,7 @@ export class TopicManager {
       }
     }
     this.#topics.clear();
+    this.#store?.close();
     if (failure !== undefined) throw failure;
   }
 }

@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { syncDirectory } from '../storage/checkpoint.js';
 import { storageStep } from '../storage/storage-error.js';
 
 export interface TopicRecord {
@@ -23,10 +22,28 @@ export interface TopicRecord {
 
 export class TopicStore {
   readonly directory: string;
+  /**
+   * The directory, held open from the first change on: deleting a topic is how an operator frees
+   * descriptors, so removing its record must not need a new one to sync the directory.
+   */
+  #directoryFd: number | undefined;
 
   constructor(dataDirectory: string) {
     this.directory = path.join(dataDirectory, 'topics');
     fs.mkdirSync(this.directory, { recursive: true });
+  }
+
+  #syncDirectory(): void {
+    storageStep(`cannot sync directory ${this.directory}`, () => {
+      this.#directoryFd ??= fs.openSync(this.directory, 'r');
+      fs.fsyncSync(this.#directoryFd);
+    });
+  }
+
+  close(): void {
+    if (this.#directoryFd === undefined) return;
+    fs.closeSync(this.#directoryFd);
+    this.#directoryFd = undefined;
   }
 
   load(): TopicRecord[] {
@@ -53,12 +70,12 @@ export class TopicStore {
       }
       fs.renameSync(temporary, target);
     });
-    syncDirectory(this.directory);
+    this.#syncDirectory();
   }
 
   remove(name: string): void {
     const file = path.join(this.directory, `${name}.json`);
     storageStep(`cannot remove topic record ${file}`, () => fs.rmSync(file, { force: true }));
-    syncDirectory(this.directory);
+    this.#syncDirectory();
   }
 }

@@ -32,6 +32,7 @@ describe('the __consumer_offsets topic record', () => {
   it('is repaired from cleanup.policy=delete to compact on start, keeping the committed offsets', async () => {
     const store = new TopicStore(directory);
     store.save({ name: offsetsTopic, partitions: 1, configs: { 'cleanup.policy': 'delete' }, createdAtMs: Date.now() });
+    store.close();
     const topics = new TopicManager(directory, {}, () => {});
     topics.open();
     expect(topics.get(offsetsTopic).config.cleanupPolicy).toBe('delete');

@@ -71,6 +71,7 @@ describe('changing a topic on a single broker', () => {
     manager.close();
     const store = new TopicStore(directory);
     store.save({ name: 'legacy', partitions: 1, configs: {}, createdAtMs: 0 });
+    store.close();
     open();
     const legacyId = manager.get('legacy').record.topicId;
     expect(legacyId).toMatch(/^[0-9a-f-]{36}$/);
