@@ -6,65 +6,20 @@
  * interrupted with SIGINT it leaves no broker, worker or kcat process and no temporary file
  * behind. Its temporary files go under a TMPDIR of this test's own, so what it leaves is seen exactly.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliEntry } from '../../bench/broker-process.js';
+import { benchRunner, processesMentioning } from '../helpers/bench-run.js';
 import { waitFor } from '../helpers/broker-process.js';
 
-const benchEntry = path.join(path.dirname(path.dirname(cliEntry)), 'bench', 'kafka.js');
+const bench = benchRunner('kafka');
 const records = 20_000;
-const scratches: string[] = [];
-
-/** Pids of processes whose command line or environment mentions `text` (brokers get --data under it, workers and kcat inherit TMPDIR). */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text) || fs.readFileSync(`/proc/${entry}/environ`, 'utf8').includes(text)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
-
-afterAll(() => {
-  for (const scratch of scratches) {
-    for (const pid of processesMentioning(scratch)) process.kill(pid, 'SIGKILL');
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
-});
-
-function runBench(args: string[], onStderr?: (stderr: string, child: ReturnType<typeof spawn>) => void) {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-kafka-bench-test-'));
-  scratches.push(scratch);
-  const child = spawn(process.execPath, [benchEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: scratch } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    onStderr?.(stderr, child);
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { scratch, exited };
-}
+afterAll(() => bench.cleanup());
 
 const phases = ['sluiceProduce', 'sluiceConsume', 'kafkajsProduce', 'kafkajsConsume', 'kcatProduce', 'kcatConsume'];
 
 describe('bench:kafka', () => {
   it('measures every client on both listeners, with the broker\'s CPU per record and the loopback baseline, and leaves nothing behind', async () => {
-    const { scratch, exited } = runBench(['--json', '--records', String(records)]);
+    const { scratch, exited } = bench.run(['--json', '--records', String(records)]);
     const { code, stdout, stderr } = await exited;
     expect(code, stderr).toBe(0);
     process.stdout.write(`bench:kafka (tiny): ${stdout}`);
@@ -99,7 +54,7 @@ describe('bench:kafka', () => {
 
   it('stops the broker and its clients and removes its files when interrupted while KafkaJS produces', async () => {
     let interrupted = false;
-    const { scratch, exited } = runBench(['--records', String(records)], (stderr, child) => {
+    const { scratch, exited } = bench.run(['--records', String(records)], (stderr, child) => {
       if (!interrupted && stderr.includes('KafkaJS, produce')) {
         interrupted = true;
         child.kill('SIGINT');
