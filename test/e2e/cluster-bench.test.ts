@@ -46,14 +46,7 @@ describe('bench:cluster', () => {
   }, 110_000);
 
   it('stops every process and removes its files when interrupted while the cluster runs', async () => {
-    let interrupted = false;
-    const { scratch, exited } = bench.run(small, (stderr, child) => {
-      if (!interrupted && stderr.includes('2. three brokers')) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    const { code, stderr } = await exited;
+    const { scratch, interrupted, code, stderr } = await bench.interruptAt(small, '2. three brokers');
     expect(interrupted, stderr).toBe(true);
     expect(code).toBe(130);
     await waitFor('no process left under the bench\'s TMPDIR', () => processesMentioning(scratch).length === 0, 10_000);

@@ -53,14 +53,7 @@ describe('bench:kafka', () => {
   }, 110_000);
 
   it('stops the broker and its clients and removes its files when interrupted while KafkaJS produces', async () => {
-    let interrupted = false;
-    const { scratch, exited } = bench.run(['--records', String(records)], (stderr, child) => {
-      if (!interrupted && stderr.includes('KafkaJS, produce')) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    const { code, stderr } = await exited;
+    const { scratch, interrupted, code, stderr } = await bench.interruptAt(['--records', String(records)], 'KafkaJS, produce');
     expect(interrupted, stderr).toBe(true);
     expect(code).toBe(130);
     await waitFor('no process left under the bench\'s TMPDIR', () => processesMentioning(scratch).length === 0, 10_000);

@@ -47,6 +47,18 @@ export function benchRunner(name: string) {
       });
       return { scratch, exited };
     },
+    /** Runs the bench and sends it SIGINT once its progress output shows `marker`. */
+    async interruptAt(args: string[], marker: string) {
+      let interrupted = false;
+      const { scratch, exited } = this.run(args, (stderr, child) => {
+        if (!interrupted && stderr.includes(marker)) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      });
+      const result = await exited;
+      return { scratch, interrupted, ...result };
+    },
     cleanup() {
       for (const scratch of scratches) {
         for (const pid of processesMentioning(scratch)) process.kill(pid, 'SIGKILL');
