@@ -92,6 +92,8 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
   /** Endpoints of brokers seen since start, so gone ones can still be described. */
   readonly #seen = new Map<number, Omit<BrokerEndpoint, 'brokerEpoch'>>();
   readonly #topics = new Map<string, TopicRecord>();
+  /** Topic names by topic id: Kafka's Fetch v13+ and Metadata v10+ name topics by id on every request. */
+  readonly #namesById = new Map<string, string>();
   readonly #partitions = new Map<string, PartitionEntry>();
   readonly #candidates = new Map<string, Candidate>();
   /** What the controller reads: this copy. */
@@ -186,6 +188,10 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
 
   topics(): TopicRecord[] {
     return [...this.#topics.values()];
+  }
+
+  topicNameById(topicId: string): string | undefined {
+    return this.#namesById.get(topicId);
   }
 
   topic(name: string): TopicRecord | undefined {
@@ -336,8 +342,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
           this.#malformed(key);
           return;
         }
-        const existed = this.#topics.has(parsed.name);
+        const before = this.#topics.get(parsed.name);
+        const existed = before !== undefined;
+        if (before !== undefined) this.#namesById.delete(before.topicId);
         this.#topics.set(parsed.name, topic);
+        this.#namesById.set(topic.topicId, topic.name);
         this.emit(existed ? 'topicChanged' : 'topicCreated', topic);
         return;
       }
@@ -388,6 +397,7 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
         const topic = this.#topics.get(parsed.name);
         if (topic === undefined) return;
         this.#topics.delete(parsed.name);
+        this.#namesById.delete(topic.topicId);
         for (const state of this.partitionStates().filter((s) => s.topic === parsed.name)) {
           this.#partitions.delete(partitionKey(state.topic, state.partition));
           this.emit('partitionDeleted', state.topic, state.partition);

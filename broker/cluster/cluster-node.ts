@@ -168,7 +168,7 @@ export class ClusterNode implements ClusterView {
   }
 
   topicName(topicId: string): string | undefined {
-    return this.#metadata.topics().find((topic) => topic.topicId === topicId)?.name;
+    return this.#metadata.topicNameById(topicId);
   }
 
   describeTopic(name: string): PartitionMetadata[] | undefined {

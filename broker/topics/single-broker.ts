@@ -43,7 +43,7 @@ export class SingleBroker implements ClusterView {
   }
 
   topicName(topicId: string): string | undefined {
-    return this.#topics.topics().find((topic) => topic.record.topicId === topicId)?.record.name;
+    return this.#topics.nameById(topicId);
   }
 
   describeTopic(name: string): PartitionMetadata[] | undefined {

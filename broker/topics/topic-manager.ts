@@ -110,6 +110,8 @@ export class TopicManager {
   readonly #store: TopicStore | undefined;
   readonly #defaults: Partial<LogConfig>;
   readonly #topics = new Map<string, Topic>();
+  /** Topic names by topic id, for Kafka requests that name topics by id. */
+  readonly #namesById = new Map<string, string>();
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
   /** Runs on every partition opened (a replica manager takes them out of the self-led default). */
@@ -203,7 +205,7 @@ export class TopicManager {
     const partitions = logs.map((log, index) => new Partition(record.name, index, log));
     if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
     const topic = new Topic(record, config, partitions);
-    this.#topics.set(record.name, topic);
+    this.#add(topic);
     return topic;
   }
 
@@ -319,6 +321,7 @@ export class TopicManager {
     const topic = this.get(name);
     this.#store?.remove(name);
     this.#topics.delete(name);
+    if (topic.record.topicId !== undefined) this.#namesById.delete(topic.record.topicId);
     let failure: unknown;
     for (const partition of topic.partitions) {
       try {
@@ -360,7 +363,7 @@ export class TopicManager {
     let topic = this.#topics.get(record.name);
     if (topic === undefined) {
       topic = new Topic(record, this.#configOf(record), []);
-      this.#topics.set(record.name, topic);
+      this.#add(topic);
     }
     const existing = topic.partitionAt(index);
     if (existing !== undefined) return existing;
@@ -404,6 +407,15 @@ export class TopicManager {
     return this.#topics.get(name);
   }
 
+  nameById(topicId: string): string | undefined {
+    return this.#namesById.get(topicId);
+  }
+
+  #add(topic: Topic): void {
+    this.#topics.set(topic.record.name, topic);
+    if (topic.record.topicId !== undefined) this.#namesById.set(topic.record.topicId, topic.record.name);
+  }
+
   partition(topicName: string, index: number): Partition {
     const topic = this.get(topicName);
     const partition = topic.partitionAt(index);
@@ -434,6 +446,7 @@ export class TopicManager {
       }
     }
     this.#topics.clear();
+    this.#namesById.clear();
     this.#store?.close();
     if (failure !== undefined) throw failure;
   }
