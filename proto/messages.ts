@@ -24,6 +24,14 @@ export const Api = {
   OFFSETS_FOR_LEADER_EPOCH: 17,
   DESCRIBE_CLUSTER: 18,
   ELECT_LEADERS: 19,
+  INIT_PRODUCER_ID: 20,
+  ADD_PARTITIONS_TO_TXN: 21,
+  ADD_OFFSETS_TO_TXN: 22,
+  END_TXN: 23,
+  TXN_OFFSET_COMMIT: 24,
+  WRITE_TXN_MARKERS: 25,
+  LIST_TRANSACTIONS: 26,
+  DESCRIBE_TRANSACTIONS: 27,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -48,6 +56,14 @@ export const apiBodyField = {
   [Api.OFFSETS_FOR_LEADER_EPOCH]: 'offsetsForLeaderEpoch',
   [Api.DESCRIBE_CLUSTER]: 'describeCluster',
   [Api.ELECT_LEADERS]: 'electLeaders',
+  [Api.INIT_PRODUCER_ID]: 'initProducerId',
+  [Api.ADD_PARTITIONS_TO_TXN]: 'addPartitionsToTxn',
+  [Api.ADD_OFFSETS_TO_TXN]: 'addOffsetsToTxn',
+  [Api.END_TXN]: 'endTxn',
+  [Api.TXN_OFFSET_COMMIT]: 'txnOffsetCommit',
+  [Api.WRITE_TXN_MARKERS]: 'writeTxnMarkers',
+  [Api.LIST_TRANSACTIONS]: 'listTransactions',
+  [Api.DESCRIBE_TRANSACTIONS]: 'describeTransactions',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
@@ -85,12 +101,17 @@ export interface FetchPartition {
 export interface FetchTopic { name: string; partitions: FetchPartition[] }
 export interface FetchRequest {
   maxWaitMs: number; minBytes: number; maxBytes: number; topics: FetchTopic[]; replicaId?: number | null; replicaEpoch?: number | null;
+  /** 0 read_uncommitted (default), 1 read_committed. */
+  isolationLevel?: number;
 }
+export const IsolationLevel = { READ_UNCOMMITTED: 0, READ_COMMITTED: 1 } as const;
+export interface AbortedTransaction { producerId: number; firstOffset: number }
 export interface EpochEndOffset { epoch: number; endOffset: number }
 export interface LeaderIdAndEpoch { leaderId: number; leaderEpoch: number }
 export interface FetchPartitionResult {
   partition: number; errorCode: number; errorMessage: string; highWatermark: number; logStartOffset: number; records: Buffer;
   divergingEpoch?: EpochEndOffset | null; currentLeader?: LeaderIdAndEpoch | null;
+  lastStableOffset?: number; abortedTransactions?: AbortedTransaction[];
 }
 export interface FetchTopicResult { name: string; partitions: FetchPartitionResult[] }
 export interface FetchResponse { topics: FetchTopicResult[] }
@@ -109,7 +130,7 @@ export interface OffsetCommitTopic { name: string; partitions: OffsetCommitParti
 export interface OffsetCommitRequest { groupId: string; generationId: number; memberId: string; topics: OffsetCommitTopic[] }
 export interface OffsetCommitPartitionResult { partition: number; errorCode: number; errorMessage: string }
 export interface OffsetCommitResponse { topics: Array<{ name: string; partitions: OffsetCommitPartitionResult[] }> }
-export interface OffsetFetchRequest { groupId: string; topics?: string[] }
+export interface OffsetFetchRequest { groupId: string; topics?: string[]; requireStable?: boolean }
 export interface OffsetFetchPartition { partition: number; offset: number; metadata: string; commitTimestamp: number }
 export interface OffsetFetchTopic { name: string; partitions: OffsetFetchPartition[] }
 export interface OffsetFetchResponse { topics: OffsetFetchTopic[] }
@@ -150,6 +171,34 @@ export interface ElectLeadersResponse {
   topics: Array<{ name: string; partitions: Array<{ partition: number; errorCode: number; errorMessage: string }> }>;
 }
 
+export interface InitProducerIdRequest { transactionalId?: string; transactionTimeoutMs?: number; producerId?: number | null; producerEpoch?: number | null }
+export interface InitProducerIdResponse { errorCode: number; errorMessage: string; producerId: number; producerEpoch: number }
+export interface TxnTopicPartitions { name: string; partitions: number[] }
+export interface TxnPartitionResult { partition: number; errorCode: number; errorMessage: string }
+export interface TxnTopicResult { name: string; partitions: TxnPartitionResult[] }
+export interface AddPartitionsToTxnRequest { transactionalId: string; producerId: number; producerEpoch: number; topics: TxnTopicPartitions[] }
+export interface AddPartitionsToTxnResponse { topics: TxnTopicResult[] }
+export interface AddOffsetsToTxnRequest { transactionalId: string; producerId: number; producerEpoch: number; groupId: string }
+export interface AddOffsetsToTxnResponse { errorCode: number; errorMessage: string }
+export interface TxnOffsetCommitRequest {
+  transactionalId: string; groupId: string; producerId: number; producerEpoch: number; generationId: number; memberId: string; topics: OffsetCommitTopic[];
+}
+export interface TxnOffsetCommitResponse { topics: Array<{ name: string; partitions: OffsetCommitPartitionResult[] }> }
+export interface EndTxnRequest { transactionalId: string; producerId: number; producerEpoch: number; committed: boolean }
+export interface EndTxnResponse { errorCode: number; errorMessage: string }
+export interface WritableTxnMarker { producerId: number; producerEpoch: number; committed: boolean; topics: TxnTopicPartitions[]; coordinatorEpoch: number }
+export interface WriteTxnMarkersRequest { markers: WritableTxnMarker[] }
+export interface WriteTxnMarkersResponse { markers: Array<{ producerId: number; topics: TxnTopicResult[] }> }
+export interface ListTransactionsRequest { stateFilters?: string[]; producerIdFilters?: number[] }
+export interface TransactionListing { transactionalId: string; producerId: number; state: string }
+export interface ListTransactionsResponse { errorCode: number; errorMessage: string; transactions: TransactionListing[] }
+export interface DescribeTransactionsRequest { transactionalIds: string[] }
+export interface TransactionDescription {
+  errorCode: number; errorMessage: string; transactionalId: string; state: string; transactionTimeoutMs: number; transactionStartTimeMs: number;
+  producerId: number; producerEpoch: number; topics: TxnTopicPartitions[];
+}
+export interface DescribeTransactionsResponse { transactions: TransactionDescription[] }
+
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -176,6 +225,14 @@ export interface RequestBodies {
   offsetsForLeaderEpoch: OffsetsForLeaderEpochRequest;
   describeCluster: Record<string, never>;
   electLeaders: ElectLeadersRequest;
+  initProducerId: InitProducerIdRequest;
+  addPartitionsToTxn: AddPartitionsToTxnRequest;
+  addOffsetsToTxn: AddOffsetsToTxnRequest;
+  endTxn: EndTxnRequest;
+  txnOffsetCommit: TxnOffsetCommitRequest;
+  writeTxnMarkers: WriteTxnMarkersRequest;
+  listTransactions: ListTransactionsRequest;
+  describeTransactions: DescribeTransactionsRequest;
 }
 
 export interface ResponseBodies {
@@ -198,6 +255,14 @@ export interface ResponseBodies {
   offsetsForLeaderEpoch: OffsetsForLeaderEpochResponse;
   describeCluster: DescribeClusterResponse;
   electLeaders: ElectLeadersResponse;
+  initProducerId: InitProducerIdResponse;
+  addPartitionsToTxn: AddPartitionsToTxnResponse;
+  addOffsetsToTxn: AddOffsetsToTxnResponse;
+  endTxn: EndTxnResponse;
+  txnOffsetCommit: TxnOffsetCommitResponse;
+  writeTxnMarkers: WriteTxnMarkersResponse;
+  listTransactions: ListTransactionsResponse;
+  describeTransactions: DescribeTransactionsResponse;
 }
 
 export type BodyField = keyof RequestBodies;
