@@ -11,6 +11,8 @@
  * a maximum here is a decision about semantics, not about bytes.
  */
 import { versionBounds, type MessageSchema } from './schema.js';
+import { addOffsetsToTxnRequest, addOffsetsToTxnResponse } from './messages/add-offsets-to-txn.js';
+import { addPartitionsToTxnRequest, addPartitionsToTxnResponse } from './messages/add-partitions-to-txn.js';
 import { apiVersionsRequest, apiVersionsResponse } from './messages/api-versions.js';
 import { createPartitionsRequest, createPartitionsResponse } from './messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from './messages/create-topics.js';
@@ -20,6 +22,8 @@ import { deleteTopicsRequest, deleteTopicsResponse } from './messages/delete-top
 import { describeClusterRequest, describeClusterResponse } from './messages/describe-cluster.js';
 import { describeConfigsRequest, describeConfigsResponse } from './messages/describe-configs.js';
 import { describeGroupsRequest, describeGroupsResponse } from './messages/describe-groups.js';
+import { describeTransactionsRequest, describeTransactionsResponse } from './messages/describe-transactions.js';
+import { endTxnRequest, endTxnResponse } from './messages/end-txn.js';
 import { fetchRequest, fetchResponse } from './messages/fetch.js';
 import { findCoordinatorRequest, findCoordinatorResponse } from './messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from './messages/heartbeat.js';
@@ -29,12 +33,14 @@ import { joinGroupRequest, joinGroupResponse } from './messages/join-group.js';
 import { leaveGroupRequest, leaveGroupResponse } from './messages/leave-group.js';
 import { listGroupsRequest, listGroupsResponse } from './messages/list-groups.js';
 import { listOffsetsRequest, listOffsetsResponse } from './messages/list-offsets.js';
+import { listTransactionsRequest, listTransactionsResponse } from './messages/list-transactions.js';
 import { metadataRequest, metadataResponse } from './messages/metadata.js';
 import { offsetCommitRequest, offsetCommitResponse } from './messages/offset-commit.js';
 import { offsetFetchRequest, offsetFetchResponse } from './messages/offset-fetch.js';
 import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from './messages/offset-for-leader-epoch.js';
 import { produceRequest, produceResponse } from './messages/produce.js';
 import { syncGroupRequest, syncGroupResponse } from './messages/sync-group.js';
+import { txnOffsetCommitRequest, txnOffsetCommitResponse } from './messages/txn-offset-commit.js';
 
 export interface KafkaApi<Req extends MessageSchema = MessageSchema, Res extends MessageSchema = MessageSchema> {
   readonly apiKey: number;
@@ -109,12 +115,18 @@ export const kafkaApis = {
   deleteTopics: defineApi('DeleteTopics', deleteTopicsRequest, deleteTopicsResponse, { min: 1, max: 6 }),
   deleteRecords: defineApi('DeleteRecords', deleteRecordsRequest, deleteRecordsResponse, { min: 0, max: 2 }),
   initProducerId: defineApi('InitProducerId', initProducerIdRequest, initProducerIdResponse, { min: 0, max: 5 }),
+  addPartitionsToTxn: defineApi('AddPartitionsToTxn', addPartitionsToTxnRequest, addPartitionsToTxnResponse, { min: 0, max: 3 }),
+  addOffsetsToTxn: defineApi('AddOffsetsToTxn', addOffsetsToTxnRequest, addOffsetsToTxnResponse, { min: 0, max: 3 }),
+  endTxn: defineApi('EndTxn', endTxnRequest, endTxnResponse, { min: 0, max: 3 }),
+  txnOffsetCommit: defineApi('TxnOffsetCommit', txnOffsetCommitRequest, txnOffsetCommitResponse, { min: 0, max: 3 }),
   offsetForLeaderEpoch: defineApi('OffsetForLeaderEpoch', offsetForLeaderEpochRequest, offsetForLeaderEpochResponse, { min: 2, max: 4 }),
   describeConfigs: defineApi('DescribeConfigs', describeConfigsRequest, describeConfigsResponse, { min: 1, max: 4 }),
   createPartitions: defineApi('CreatePartitions', createPartitionsRequest, createPartitionsResponse, { min: 0, max: 3 }),
   deleteGroups: defineApi('DeleteGroups', deleteGroupsRequest, deleteGroupsResponse, { min: 0, max: 2 }),
   incrementalAlterConfigs: defineApi('IncrementalAlterConfigs', incrementalAlterConfigsRequest, incrementalAlterConfigsResponse, { min: 0, max: 1 }),
   describeCluster: defineApi('DescribeCluster', describeClusterRequest, describeClusterResponse, { min: 0, max: 1 }),
+  describeTransactions: defineApi('DescribeTransactions', describeTransactionsRequest, describeTransactionsResponse, { min: 0, max: 0 }),
+  listTransactions: defineApi('ListTransactions', listTransactionsRequest, listTransactionsResponse, { min: 0, max: 1 }),
 } as const;
 
 /** Kafka's API keys of the APIs in the registry. */
@@ -138,11 +150,17 @@ export const ApiKey = {
   DeleteRecords: 21,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  AddPartitionsToTxn: 24,
+  AddOffsetsToTxn: 25,
+  EndTxn: 26,
+  TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   DescribeCluster: 60,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
 } as const;
 
 const byKey = new Map<number, KafkaApi>(Object.values(kafkaApis).map((api) => [api.apiKey, api]));

@@ -89,8 +89,8 @@ describe('registry', () => {
       expect(api.minVersion).toBeLessThanOrEqual(api.maxVersion);
       expect(kafkaApi(api.apiKey)).toBe(api);
     }
-    expect(apis).toHaveLength(24);
-    expect(new Set(apis.map((api) => api.apiKey)).size).toBe(24);
+    expect(apis).toHaveLength(30);
+    expect(new Set(apis.map((api) => api.apiKey)).size).toBe(30);
   });
 
   it('serves up to Kafka 3.9 maxima', () => {
@@ -101,6 +101,8 @@ describe('registry', () => {
       ListGroups: 5, ApiVersions: 4, CreateTopics: 7, DeleteTopics: 6, DeleteRecords: 2, InitProducerId: 5,
       OffsetForLeaderEpoch: 4, DescribeConfigs: 4, CreatePartitions: 3, DeleteGroups: 2,
       IncrementalAlterConfigs: 1, DescribeCluster: 1,
+      // Transactions stop before KIP-890's versions (AddPartitionsToTxn v4+ is broker-to-broker batching).
+      AddPartitionsToTxn: 3, AddOffsetsToTxn: 3, EndTxn: 3, TxnOffsetCommit: 3, DescribeTransactions: 0, ListTransactions: 1,
     });
   });
 
