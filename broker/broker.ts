@@ -23,6 +23,7 @@ import {
 import { GroupCoordinator } from './groups/coordinator.js';
 import { GroupExpiry, offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from './groups/group-expiry.js';
 import { createTopicsHandler, deleteTopicsHandler } from './api/topics-admin.js';
+import { transactionHandlers } from './api/transactions.js';
 import { OffsetStore, repairOffsetsTopicRecord } from './groups/offset-store.js';
 import { createAdminServer } from './http/admin-server.js';
 import { BrokerMetrics } from './http/metrics.js';
@@ -42,6 +43,14 @@ import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
 import { ClusterMetadata } from './cluster/cluster-metadata.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { TransactionCoordinator, txnMaxTimeoutMsDefault } from './transactions/coordinator.js';
+import { LocalTxnStatePartitions } from './transactions/local-txn-partitions.js';
+import { MarkerSender } from './transactions/marker-sender.js';
+import { txnStatePartitionsDefault } from './transactions/txn-topic.js';
+import { TxnStateStore } from './transactions/txn-store.js';
+import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from './transactions/txn-timeouts.js';
+import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
+import { initProducerId } from './services/producer-ids.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -122,6 +131,14 @@ export interface BrokerOptions {
   offsetsRetentionMs?: number;
   /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
   offsetsRetentionCheckIntervalMs?: number;
+  /** transaction.state.log.num.partitions: __transaction_state's partitions when first made (default 5). */
+  txnStatePartitions?: number;
+  /** transaction.max.timeout.ms: the longest transaction timeout a producer may ask for (default 15 min). */
+  txnMaxTimeoutMs?: number;
+  /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for (default 10 s). */
+  txnCleanupIntervalMs?: number;
+  /** transactional.id.expiration.ms: an id unused this long is forgotten (default 7 days). */
+  txnIdExpirationMs?: number;
   logger: Logger;
   /** This broker's node id (default 0, the single-node default). */
   nodeId?: number;
@@ -156,6 +173,8 @@ export class Broker {
   readonly #handlers: Map<number, ApiHandler>;
   readonly #retention: RetentionTimer;
   readonly #groupExpiry: GroupExpiry;
+  transactions: TransactionCoordinator | undefined;
+  #txnTimeouts: TxnTimeouts | undefined;
   readonly #context: BrokerContext;
   readonly #admin;
   readonly #stopping = new StopSignal();
@@ -181,6 +200,7 @@ export class Broker {
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
       describeClusterHandler, electLeadersHandler,
+      ...transactionHandlers,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
@@ -198,6 +218,7 @@ export class Broker {
       logger,
       metrics: this.metrics,
       offsets: undefined as unknown as OffsetStore,
+      transactions: undefined as unknown as TransactionCoordinator,
       groups: this.groups,
       stopping: this.#stopping,
       settings: {
@@ -260,6 +281,7 @@ export class Broker {
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
+      this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
@@ -333,6 +355,33 @@ export class Broker {
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
+  }
+
+  /** The transaction coordinator over `__transaction_state`'s partitions (this broker's, or the cluster's). */
+  #startTransactions(partitions: OffsetsTopicPartitions): void {
+    const logger = this.options.logger;
+    let coordinator: TransactionCoordinator | undefined;
+    const store = new TxnStateStore(partitions, { logger, onLoaded: (shard) => coordinator?.resume(shard) });
+    coordinator = new TransactionCoordinator({
+      store,
+      markers: new MarkerSender(() => this.#context, logger),
+      // Until H2's allocator (context.producerIds) lands: the idempotent producers' ids, unique per broker start.
+      allocateProducerId: async () => initProducerId(this.#context, null).producerId,
+      maxTimeoutMs: this.options.txnMaxTimeoutMs ?? txnMaxTimeoutMsDefault,
+      logger,
+    });
+    this.transactions = coordinator;
+    this.#context.transactions = coordinator;
+    this.metrics.watchTransactions(() => {
+      const current = this.transactions;
+      return current === undefined ? undefined : { byState: current.countsByState(), ...current.counters };
+    });
+    store.start();
+    this.#txnTimeouts = new TxnTimeouts(coordinator, {
+      intervalMs: this.options.txnCleanupIntervalMs ?? txnCleanupIntervalMsDefault,
+      expirationMs: this.options.txnIdExpirationMs ?? txnIdExpirationMsDefault,
+    });
+    this.#txnTimeouts.start();
   }
 
   #accept(socket: net.Socket, protocol: 'native' | 'kafka'): void {
@@ -415,6 +464,9 @@ export class Broker {
     await Promise.race([Promise.all([...this.#connections].map((connection) => connection.idle())), grace]);
     this.#retention.stop();
     this.#groupExpiry.stop();
+    this.#txnTimeouts?.stop();
+    this.transactions?.close();
+    this.transactions?.store.close();
     this.offsets?.close();
     await this.replicas?.stop();
     try {

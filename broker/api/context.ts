@@ -11,6 +11,7 @@ import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
+import type { TransactionCoordinator } from '../transactions/coordinator.js';
 import type { StopSignal } from './stop-signal.js';
 
 export interface BrokerSettings {
@@ -65,6 +66,8 @@ export interface BrokerContext {
   /** Committed group offsets; set once the logs are open. */
   offsets: OffsetStore;
   groups: GroupCoordinator;
+  /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
+  transactions: TransactionCoordinator;
   /** Wakes parked requests when the broker starts stopping: long polls answer at once. */
   stopping: StopSignal;
   /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */

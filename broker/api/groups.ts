@@ -22,7 +22,7 @@ export const offsetFetchHandler: ApiHandler = {
   maxVersion: 1,
   async handle(request, context: BrokerContext) {
     const body = request.offsetFetch as OffsetFetchRequest;
-    return { kind: 'body', body: { topics: await fetchOffsets(context, body.groupId, body.topics) } };
+    return { kind: 'body', body: { topics: await fetchOffsets(context, body.groupId, body.topics, body.requireStable === true) } };
   },
 };
 

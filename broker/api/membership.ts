@@ -6,6 +6,8 @@ import {
   Api, type HeartbeatRequest, type JoinGroupRequest, type LeaveGroupRequest, type SyncGroupRequest,
 } from '../../proto/messages.js';
 import { coordinatorOrError, describeGroup, heartbeat, joinGroup, leaveGroup, syncGroup } from '../services/groups.js';
+import { errorToWire } from '../../proto/errors.js';
+import { coordinatorKeyType, findTxnCoordinator } from '../transactions/service.js';
 import type { ApiHandler } from './context.js';
 
 const handler = (api: number, name: string, bodyField: ApiHandler['bodyField'], handle: ApiHandler['handle']): ApiHandler =>
@@ -37,5 +39,14 @@ export const describeGroupsHandler = handler(Api.DESCRIBE_GROUPS, 'DescribeGroup
 });
 
 /** The coordinator at its native address; COORDINATOR_NOT_AVAILABLE, in the response's error fields, while there is none. */
-export const findCoordinatorHandler = handler(Api.FIND_COORDINATOR, 'FindCoordinator', 'findCoordinator', (request, context) =>
-  ({ kind: 'body', body: coordinatorOrError(context, (request.findCoordinator as { key: string }).key) }));
+export const findCoordinatorHandler = handler(Api.FIND_COORDINATOR, 'FindCoordinator', 'findCoordinator', (request, context) => {
+  const { key, keyType } = request.findCoordinator as { key: string; keyType?: number };
+  if (keyType === coordinatorKeyType.transaction) {
+    try {
+      return { kind: 'body', body: { ...findTxnCoordinator(context, key), errorCode: 0, errorMessage: '' } };
+    } catch (error) {
+      return { kind: 'body', body: { nodeId: -1, host: '', port: -1, ...errorToWire(error) } };
+    }
+  }
+  return { kind: 'body', body: coordinatorOrError(context, key) };
+});

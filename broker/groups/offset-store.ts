@@ -15,11 +15,18 @@
  * Commits and deletions are appended to the group's partition and applied in memory only
  * once the append is committed, in the order they were appended: a commit that was answered
  * is what OffsetFetch returns, and one whose append failed is never seen.
+ *
+ * Transactional commits (TxnOffsetCommit) are appended as a transactional batch of their
+ * producer and kept pending per producer id: the COMMIT marker of that producer's transaction,
+ * written to the same partition, applies them; an ABORT marker drops them. Loading the
+ * partition does the same with the batches and control batches it replays, so pending and
+ * applied commits survive a restart or a new leader. Meanwhile OffsetFetch with requireStable
+ * answers UNSTABLE_OFFSET_COMMIT for the group.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
-import { batchLastOffset, buildRecordBatch, decodeRecords, type RecordInput } from '../../proto/record-batch/record-batch.js';
+import { batchLastOffset, buildRecordBatch, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from './coordinator.js';
@@ -48,6 +55,8 @@ interface Shard {
   readonly partition: number;
   loading: boolean;
   readonly offsets: Offsets;
+  /** Transactional commits awaiting their marker: producer id → group → "topic\0partition" → offset. */
+  readonly pending: Map<number, Offsets>;
   /** Settles after the last append's records were applied (or it failed): the next one waits for it. */
   tail: Promise<void>;
   /** Per group, the tail as of its newest append still in flight. */
@@ -67,6 +76,14 @@ export interface OffsetStoreOptions {
 }
 
 const entryKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** A control batch's type (Kafka's control record key: int16 version, int16 type 0 = abort, 1 = commit); undefined for other control records. */
+function controlType(batch: Buffer): 'commit' | 'abort' | undefined {
+  const key = decodeRecords(batch)[0]?.key;
+  if (key === null || key === undefined || key.length < 4) return undefined;
+  const type = key.readInt16BE(2);
+  return type === 1 ? 'commit' : type === 0 ? 'abort' : undefined;
+}
 
 function recordKey(group: string, topic: string, partition: number): Buffer {
   return Buffer.from(JSON.stringify({ group, topic, partition }));
@@ -146,7 +163,7 @@ export class OffsetStore {
     const ready = new Promise<void>((resolve, reject) => { settle = (error) => (error === undefined ? resolve() : reject(error)); });
     ready.catch(() => {});
     const shard: Shard = {
-      partition, loading: true, offsets: new Map(), tail: Promise.resolve(), inFlight: new Map(), ready,
+      partition, loading: true, offsets: new Map(), pending: new Map(), tail: Promise.resolve(), inFlight: new Map(), ready,
       settle(error) {
         shard.loading = false;
         settle(error);
@@ -197,25 +214,33 @@ export class OffsetStore {
     let next = offset;
     for (const slice of slices) {
       for (const { position, size } of eachBatch(slice)) {
-        for (const record of decodeRecords(slice.subarray(position, position + size))) this.#apply(shard, record.key, record.value);
+        const batch = slice.subarray(position, position + size);
         next = batchLastOffset(slice, position) + 1;
+        const header = readBatchHeader(batch);
+        if (header.isControl) {
+          const marker = controlType(batch);
+          if (marker !== undefined) this.#completeTransaction(shard, header.producerId, marker === 'commit');
+          continue;
+        }
+        const pending = header.isTransactional ? this.#pendingOf(shard, header.producerId) : undefined;
+        for (const record of decodeRecords(batch)) this.#apply(shard, record.key, record.value, pending);
       }
     }
     return next;
   }
 
-  #apply(shard: Shard, key: Buffer | null, value: Buffer | null): void {
+  #apply(shard: Shard, key: Buffer | null, value: Buffer | null, into: Offsets = shard.offsets): void {
     if (key === null) return;
     const { group, topic, partition } = JSON.parse(key.toString()) as { group: string; topic: string; partition: number };
-    let entries = shard.offsets.get(group);
+    let entries = into.get(group);
     if (value === null) {
       entries?.delete(entryKey(topic, partition));
-      if (entries?.size === 0) shard.offsets.delete(group);
+      if (entries?.size === 0) into.delete(group);
       return;
     }
     if (entries === undefined) {
       entries = new Map();
-      shard.offsets.set(group, entries);
+      into.set(group, entries);
     }
     entries.set(entryKey(topic, partition), JSON.parse(value.toString()) as CommittedOffset);
   }
@@ -235,6 +260,64 @@ export class OffsetStore {
   }
 
   /**
+   * TxnOffsetCommit: appends the commits as a transactional batch of the producer; they stay
+   * pending (not returned by OffsetFetch) until the producer's transaction marker lands on this
+   * partition (completeTransaction).
+   */
+  async commitTransactional(group: string, producerId: number, producerEpoch: number, commits: Array<{ topic: string; partition: number; offset: number; metadata: string }>): Promise<void> {
+    if (commits.length === 0) return;
+    const now = Date.now();
+    const records = commits.map((commit) => ({
+      key: recordKey(group, commit.topic, commit.partition),
+      value: Buffer.from(JSON.stringify({ offset: commit.offset, metadata: commit.metadata, commitTimestamp: now } satisfies CommittedOffset)),
+      timestamp: now,
+    }));
+    await this.#append(group, records, { producerId, producerEpoch, transactional: true });
+  }
+
+  /**
+   * A transaction marker of the producer landed on this `__consumer_offsets` partition (the
+   * leader's WriteTxnMarkers calls this after appending it): its pending commits are applied
+   * (commit) or dropped (abort).
+   */
+  completeTransaction(partition: number, producerId: number, committed: boolean): void {
+    const shard = this.#shards.get(partition);
+    if (shard !== undefined) this.#completeTransaction(shard, producerId, committed);
+  }
+
+  #completeTransaction(shard: Shard, producerId: number, committed: boolean): void {
+    const pending = shard.pending.get(producerId);
+    shard.pending.delete(producerId);
+    if (pending === undefined || !committed) return;
+    for (const [group, entries] of pending) {
+      let target = shard.offsets.get(group);
+      if (target === undefined) {
+        target = new Map();
+        shard.offsets.set(group, target);
+      }
+      for (const [key, entry] of entries) target.set(key, entry);
+    }
+  }
+
+  #pendingOf(shard: Shard, producerId: number): Offsets {
+    let pending = shard.pending.get(producerId);
+    if (pending === undefined) {
+      pending = new Map();
+      shard.pending.set(producerId, pending);
+    }
+    return pending;
+  }
+
+  /** Partitions ("topic\0partition") of the group with a transactional commit awaiting its marker. */
+  pendingTransactional(group: string): Set<string> {
+    const found = new Set<string>();
+    for (const pending of this.#shards.get(this.partitionFor(group))?.pending.values() ?? []) {
+      for (const key of pending.get(group)?.keys() ?? []) found.add(key);
+    }
+    return found;
+  }
+
+  /**
    * Forgets every offset the group committed: a tombstone (null value) per key, so a restart
    * or a new leader does not bring them back and compaction removes them. Resolves to how
    * many were deleted, once the tombstones are committed.
@@ -250,14 +333,15 @@ export class OffsetStore {
    * The append starts at once, so the log has the records in call order; they are applied in
    * that order too, each after the previous append settled and its own was committed.
    */
-  #append(group: string, records: RecordInput[]): Promise<void> {
+  #append(group: string, records: RecordInput[], transaction?: { producerId: number; producerEpoch: number; transactional: true }): Promise<void> {
     this.checkCoordinator(group);
     const shard = this.#shards.get(this.partitionFor(group))!;
-    const committed = this.#startAppend(shard.partition, buildRecordBatch(records));
+    const committed = this.#startAppend(shard.partition, buildRecordBatch(records, transaction));
     // Handled through `applied`, but maybe only after an earlier append settles: not unhandled meanwhile.
     committed.catch(() => {});
     const applied = shard.tail.then(() => committed).then(() => {
-      for (const record of records) this.#apply(shard, record.key, record.value);
+      const into = transaction === undefined ? shard.offsets : this.#pendingOf(shard, transaction.producerId);
+      for (const record of records) this.#apply(shard, record.key, record.value, into);
     });
     const settled = applied.catch(() => {});
     shard.tail = settled;

@@ -99,6 +99,27 @@ export class BrokerMetrics {
     lag('sluice_follower_lag_ms', 'Time since the follower was last caught up with this leader', (entry) => entry.lagMs);
   }
 
+  /**
+   * The transaction coordinator's figures, read at scrape time: transactional ids by state (those
+   * in Ongoing and Prepare* are the open transactions), and transactions committed, aborted and
+   * aborted for their timeout since the broker started.
+   */
+  watchTransactions(read: () => { byState: Record<string, number>; committed: number; aborted: number; timedOut: number } | undefined): void {
+    const registers = [this.registry];
+    new client.Gauge({
+      name: 'sluice_transactions', help: 'Transactional ids this broker coordinates, by state (Ongoing and Prepare* are open transactions)', labelNames: ['state'], registers,
+      collect() {
+        this.reset();
+        for (const [state, count] of Object.entries(read()?.byState ?? {})) this.set({ state }, count);
+      },
+    });
+    const counted = (name: string, help: string, pick: (figures: NonNullable<ReturnType<typeof read>>) => number) =>
+      new client.Counter({ name, help, registers, collect() { this.reset(); const figures = read(); if (figures !== undefined) this.inc(pick(figures)); } });
+    counted('sluice_transactions_committed_total', 'Transactions this coordinator completed as committed', (figures) => figures.committed);
+    counted('sluice_transactions_aborted_total', 'Transactions this coordinator completed as aborted (timed-out ones included)', (figures) => figures.aborted);
+    counted('sluice_transactions_timed_out_total', 'Transactions this coordinator aborted because they stayed open longer than their timeout', (figures) => figures.timedOut);
+  }
+
   /** Bytes of requests held against queued.max.request.bytes, and connections waiting for some, at scrape time. */
   watchRequestMemory(memory: RequestMemory): void {
     const registers = [this.registry];

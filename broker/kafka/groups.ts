@@ -5,8 +5,8 @@
  * members of one group. Kafka consumers assign partitions themselves: their subscription and
  * assignment bytes (ConsumerProtocol) pass through the coordinator untouched.
  *
- * Coordinators are announced at their Kafka listener's address. Only consumer groups are
- * coordinated: a transactional (or share) coordinator is not served yet.
+ * Coordinators are announced at their Kafka listener's address. FindCoordinator also finds
+ * transaction coordinators (key type 1, broker/transactions/); share groups are not served.
  */
 import { deleteGroupsRequest, deleteGroupsResponse } from '../../proto/kafka/messages/delete-groups.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../../proto/kafka/messages/describe-groups.js';
@@ -19,10 +19,12 @@ import { offsetCommitRequest, offsetCommitResponse } from '../../proto/kafka/mes
 import { offsetFetchRequest, offsetFetchResponse } from '../../proto/kafka/messages/offset-fetch.js';
 import { syncGroupRequest, syncGroupResponse } from '../../proto/kafka/messages/sync-group.js';
 import { SluiceError } from '../../proto/errors.js';
+import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import type { BrokerContext } from '../api/context.js';
 import {
   commitOffsets, deleteGroups, describeGroup, fetchOffsets, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, syncGroup,
 } from '../services/groups.js';
+import { coordinatorKeyType, findTxnCoordinator } from '../transactions/service.js';
 import { type KafkaError, kafkaError, kafkaResultError } from './errors.js';
 import { errorMessage, kafkaHandler } from './handler.js';
 
@@ -32,10 +34,10 @@ const noError: KafkaError = { errorCode: 0, errorMessage: '' };
 /** The coordinator of a group at its Kafka address, or the error to answer instead. */
 function coordinator(broker: BrokerContext, key: string, keyType: number): { nodeId: number; host: string; port: number } & KafkaError {
   try {
-    if (keyType !== groupKeyType) {
-      throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `coordinator key type ${keyType} is not served: Sluice coordinates consumer groups only (transactions are issue 12)`);
+    if (keyType !== groupKeyType && keyType !== coordinatorKeyType.transaction) {
+      throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `coordinator key type ${keyType} is not served: Sluice coordinates consumer groups (0) and transactions (1)`);
     }
-    const { nodeId } = findCoordinator(broker, key);
+    const { nodeId } = keyType === groupKeyType ? findCoordinator(broker, key) : findTxnCoordinator(broker, key);
     const address = broker.cluster.kafkaBrokers().find((node) => node.nodeId === nodeId);
     if (address === undefined) {
       throw new SluiceError('SLUICE_ERR_COORDINATOR_NOT_AVAILABLE', `broker ${nodeId} coordinates group ${key} but has no Kafka listener`);
@@ -207,20 +209,22 @@ interface FetchedPartition {
  * One group's committed offsets in Kafka's shape: every partition asked for, −1 where nothing
  * is committed (as Kafka answers); all committed ones when no topics are named.
  */
-async function groupOffsets(broker: BrokerContext, groupId: string, asked: AskedTopics): Promise<{ topics: Array<{ name: string; partitions: FetchedPartition[] }> } & KafkaError> {
+async function groupOffsets(broker: BrokerContext, groupId: string, asked: AskedTopics, requireStable = false): Promise<{ topics: Array<{ name: string; partitions: FetchedPartition[] }> } & KafkaError> {
   try {
     const committed = await fetchOffsets(broker, groupId, asked === null ? undefined : asked.map((topic) => topic.name));
+    // requireStable (v7+): a partition with a transactional commit still open answers UNSTABLE_OFFSET_COMMIT, and the consumer retries.
+    const unstable = requireStable ? broker.offsets.pendingTransactional(groupId) : new Set<string>();
     const found = new Map(committed.map((topic) => [topic.name, new Map(topic.partitions.map((partition) => [partition.partition, partition]))]));
-    const entry = (partitionIndex: number, offset: number, metadata: string): FetchedPartition => ({
-      partitionIndex, committedOffset: offset, committedLeaderEpoch: -1, metadata, errorCode: 0,
-    });
+    const entry = (topic: string, partitionIndex: number, offset: number, metadata: string): FetchedPartition => (unstable.has(`${topic}\u0000${partitionIndex}`)
+      ? { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: kafkaErrorCodes.UNSTABLE_OFFSET_COMMIT }
+      : { partitionIndex, committedOffset: offset, committedLeaderEpoch: -1, metadata, errorCode: 0 });
     const topics = asked === null
-      ? committed.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((partition) => entry(partition.partition, partition.offset, partition.metadata)) }))
+      ? committed.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((partition) => entry(topic.name, partition.partition, partition.offset, partition.metadata)) }))
       : asked.map((topic) => ({
         name: topic.name,
         partitions: topic.partitionIndexes.map((index) => {
           const partition = found.get(topic.name)?.get(index);
-          return partition === undefined ? entry(index, -1, '') : entry(index, partition.offset, partition.metadata);
+          return partition === undefined ? entry(topic.name, index, -1, '') : entry(topic.name, index, partition.offset, partition.metadata);
         }),
       }));
     return { topics, ...noError };
@@ -245,12 +249,12 @@ export const offsetFetchHandler = kafkaHandler({
   async handle(request, { version, broker }) {
     if (version >= 8) {
       const groups = await Promise.all(request.groups.map(async (group) => {
-        const fetched = await groupOffsets(broker, group.groupId, group.topics);
+        const fetched = await groupOffsets(broker, group.groupId, group.topics, request.requireStable);
         return { groupId: group.groupId, topics: fetched.topics, errorCode: fetched.errorCode };
       }));
       return { throttleTimeMs: 0, groups };
     }
-    const fetched = await groupOffsets(broker, request.groupId, version < 2 ? request.topics ?? [] : request.topics);
+    const fetched = await groupOffsets(broker, request.groupId, version < 2 ? request.topics ?? [] : request.topics, request.requireStable);
     return { throttleTimeMs: 0, topics: fetched.topics, errorCode: fetched.errorCode };
   },
   failed: (request, error) => ({

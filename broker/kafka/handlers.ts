@@ -13,6 +13,9 @@ import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { initProducerIdHandler, offsetForLeaderEpochHandler } from './partitions.js';
 import { produceHandler } from './produce.js';
+import {
+  addOffsetsToTxnHandler, addPartitionsToTxnHandler, describeTransactionsHandler, endTxnHandler, listTransactionsHandler, txnOffsetCommitHandler,
+} from './transactions.js';
 
 const all: KafkaHandler[] = [
   produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
@@ -20,6 +23,7 @@ const all: KafkaHandler[] = [
   offsetCommitHandler, offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler,
   createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, deleteRecordsHandler, describeConfigsHandler, incrementalAlterConfigsHandler,
   describeClusterHandler, offsetForLeaderEpochHandler, initProducerIdHandler,
+  addPartitionsToTxnHandler, addOffsetsToTxnHandler, endTxnHandler, txnOffsetCommitHandler, describeTransactionsHandler, listTransactionsHandler,
 ];
 
 export const kafkaHandlers: ReadonlyMap<number, KafkaHandler> = new Map(all.map((handler) => [handler.request.apiKey, handler]));

@@ -6,8 +6,10 @@ import { initProducerIdRequest, initProducerIdResponse } from '../../proto/kafka
 import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../proto/kafka/messages/offset-for-leader-epoch.js';
 import { offsetsForLeaderEpoch } from '../services/offsets-for-leader-epoch.js';
 import { initProducerId } from '../services/producer-ids.js';
+import { initTransactionalProducer } from '../transactions/service.js';
 import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
+import { fencedForVersion } from './transactions.js';
 
 export const offsetForLeaderEpochHandler = kafkaHandler({
   name: 'OffsetForLeaderEpoch',
@@ -38,14 +40,20 @@ export const offsetForLeaderEpochHandler = kafkaHandler({
   }),
 });
 
-/** An id for an idempotent producer; transactional ids are refused (transactions are issue 12). */
+/**
+ * An id for an idempotent producer; with a transactional id, the transaction coordinator's id
+ * and bumped epoch (broker/transactions/). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH below v4, as Kafka answers.
+ */
 export const initProducerIdHandler = kafkaHandler({
   name: 'InitProducerId',
   request: initProducerIdRequest,
   response: initProducerIdResponse,
   scope: 'coordinator',
-  handle(request, { broker }) {
+  async handle(request, { broker }) {
+    if (request.transactionalId !== null && request.transactionalId !== '') {
+      return { throttleTimeMs: 0, errorCode: 0, ...await initTransactionalProducer(broker, { transactionalId: request.transactionalId, transactionTimeoutMs: request.transactionTimeoutMs, producerId: request.producerId, producerEpoch: request.producerEpoch }) };
+    }
     return { throttleTimeMs: 0, errorCode: 0, ...initProducerId(broker, request.transactionalId) };
   },
-  failed: (_request, error) => ({ throttleTimeMs: 0, errorCode: error.errorCode, producerId: -1, producerEpoch: -1 }),
+  failed: (_request, error, { version }) => ({ throttleTimeMs: 0, errorCode: fencedForVersion(error.errorCode, version, 4), producerId: -1, producerEpoch: -1 }),
 });

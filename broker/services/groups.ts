@@ -130,7 +130,7 @@ export async function commitOffsets(context: BrokerContext, request: OffsetCommi
 }
 
 /** The group's committed offsets, of the named topics or (undefined or empty) all; only partitions with a commit. */
-export async function fetchOffsets(context: BrokerContext, groupId: string, topics: readonly string[] | undefined): Promise<OffsetFetchTopic[]> {
+export async function fetchOffsets(context: BrokerContext, groupId: string, topics: readonly string[] | undefined, requireStable = false): Promise<OffsetFetchTopic[]> {
   checkGroupId(groupId);
   context.offsets.checkCoordinator(groupId);
   const inFlight = context.offsets.settled(groupId);
@@ -139,6 +139,13 @@ export async function fetchOffsets(context: BrokerContext, groupId: string, topi
     context.offsets.checkCoordinator(groupId);
   }
   const wanted = new Set(topics ?? []);
+  if (requireStable) {
+    // A transaction that commits offsets of these partitions is still open: the answer would change when it ends.
+    const unstable = [...context.offsets.pendingTransactional(groupId)].map((key) => key.split('\u0000')).filter(([topic]) => wanted.size === 0 || wanted.has(topic!));
+    if (unstable.length > 0) {
+      throw new SluiceError('SLUICE_ERR_UNSTABLE_OFFSET_COMMIT', `group ${groupId} has a transactional offset commit still open for ${unstable.slice(0, 5).map(([topic, partition]) => `${topic}-${partition}`).join(', ')}; retry once it ends`);
+    }
+  }
   const byTopic = new Map<string, OffsetFetchTopic['partitions']>();
   for (const committed of context.offsets.committed(groupId)) {
     if (wanted.size > 0 && !wanted.has(committed.topic)) continue;

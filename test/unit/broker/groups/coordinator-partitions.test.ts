@@ -50,7 +50,7 @@ function open(leading: number[]): void {
   coordinator = new GroupCoordinator({ initialRebalanceDelayMs: 1 });
   offsets = new OffsetStore(topics, { partitions, coordinator, logger });
   context = {
-    cluster: new SingleBroker(topics, () => self), topics, logger, offsets, groups: coordinator, stopping: new StopSignal(),
+    cluster: new SingleBroker(topics, () => self), topics, logger, offsets, groups: coordinator, stopping: new StopSignal(), transactions: undefined as never,
     settings: { nodeId: self.nodeId, advertisedHost: self.host, advertisedPort: self.port, autoCreateTopics: false, defaultPartitions: 1, fetchBytesMax: 1 << 20 },
     metrics: undefined as never,
     topicOrAutoCreate: (name) => topics.find(name),

@@ -33,7 +33,7 @@ beforeEach(() => {
   const self = { nodeId: 0, host: '127.0.0.1', port: 9400 };
   context = {
     cluster: new SingleBroker(topics, () => self, () => ({ ...self, port: 9092 })), topics, logger: pino({ level: 'silent' }),
-    offsets: undefined as never, groups: new GroupCoordinator({ initialRebalanceDelayMs: 1 }), stopping,
+    offsets: undefined as never, groups: new GroupCoordinator({ initialRebalanceDelayMs: 1 }), stopping, transactions: undefined as never,
     settings: { nodeId: 0, advertisedHost: self.host, advertisedPort: self.port, autoCreateTopics: false, defaultPartitions: 1, fetchBytesMax: 1 << 20 },
     metrics: { recordsOut: () => {}, recordsIn: () => {}, observeRequest: () => {} } as never,
     topicOrAutoCreate: (name) => topics.find(name),
