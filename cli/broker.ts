@@ -11,6 +11,9 @@ import { SluiceError } from '../proto/errors.js';
 import type { BrokerOptions, ClusterOptions, KafkaListenerOptions } from '../broker/broker.js';
 import { defaultReplicationSettings as replicationDefaults } from '../broker/replication/replication-settings.js';
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
+import { txnMaxTimeoutMsDefault } from '../broker/transactions/coordinator.js';
+import { txnStatePartitionsDefault } from '../broker/transactions/txn-topic.js';
+import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
 import { wholeNumber, withExamples } from './options.js';
@@ -84,6 +87,10 @@ interface BrokerFlags {
   fetchMaxBytes: number;
   offsetsRetentionMinutes: number;
   offsetsRetentionCheckIntervalMs: number;
+  transactionStateLogNumPartitions: number;
+  transactionMaxTimeoutMs: number;
+  transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  transactionalIdExpirationMs: number;
   logCleanerDedupeBufferBytes: number;
   logLevel: string;
 }
@@ -148,6 +155,10 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     fetchBytesMax: flags.fetchMaxBytes,
     offsetsRetentionMs: flags.offsetsRetentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: flags.offsetsRetentionCheckIntervalMs,
+    txnStatePartitions: flags.transactionStateLogNumPartitions,
+    txnMaxTimeoutMs: flags.transactionMaxTimeoutMs,
+    txnCleanupIntervalMs: flags.transactionAbortTimedOutTransactionCleanupIntervalMs,
+    txnIdExpirationMs: flags.transactionalIdExpirationMs,
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
@@ -198,6 +209,10 @@ export function brokerCommand(program: Command): void {
     .option('--fetch-max-bytes <n>', 'fetch.max.bytes: the most a fetch response carries, whatever the client asks (its first batch always goes whole)', wholeNumber(1), limits.fetchBytesMax)
     .option('--offsets-retention-minutes <n>', 'offsets.retention.minutes: a group Empty this long is removed with its committed offsets', wholeNumber(1), offsetsRetentionMsDefault / 60_000)
     .option('--offsets-retention-check-interval-ms <n>', 'how often expired groups are looked for', wholeNumber(1), offsetsRetentionCheckIntervalMsDefault)
+    .option('--transaction-state-log-num-partitions <n>', 'transaction.state.log.num.partitions: __transaction_state\'s partitions when it is first made', wholeNumber(1), txnStatePartitionsDefault)
+    .option('--transaction-max-timeout-ms <n>', 'transaction.max.timeout.ms: the longest transaction timeout a producer may ask for', wholeNumber(1), txnMaxTimeoutMsDefault)
+    .option('--transaction-abort-timed-out-transaction-cleanup-interval-ms <n>', 'how often transactions open longer than their timeout are looked for and aborted', wholeNumber(1), txnCleanupIntervalMsDefault)
+    .option('--transactional-id-expiration-ms <n>', 'transactional.id.expiration.ms: a transactional id unused this long is forgotten', wholeNumber(1), txnIdExpirationMsDefault)
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
