@@ -42,6 +42,8 @@ import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
 import { ClusterMetadata } from './cluster/cluster-metadata.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { initProducerIdHandler } from './api/producer-ids.js';
+import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -180,7 +182,7 @@ export class Broker {
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler, offsetsForLeaderEpochHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
-      describeClusterHandler, electLeadersHandler,
+      describeClusterHandler, electLeadersHandler, initProducerIdHandler,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
@@ -199,6 +201,12 @@ export class Broker {
       metrics: this.metrics,
       offsets: undefined as unknown as OffsetStore,
       groups: this.groups,
+      // In a cluster the blocks come from etcd, which the broker reaches only once it has joined.
+      producerIds: new ProducerIdAllocator(options.cluster === undefined ? new FileBlockSource(options.dataDirectory) : () => {
+        const metadata = this.metadata;
+        if (metadata === undefined) throw new SluiceError('SLUICE_ERR_METADATA_STORE', 'not connected to the cluster metadata yet');
+        return new EtcdBlockSource(metadata.etcd, metadata.keys.producerIdBlock, metadata.nodeId);
+      }),
       stopping: this.#stopping,
       settings: {
         nodeId: options.nodeId ?? 0, advertisedHost: options.advertise?.host ?? options.host, advertisedPort: options.advertise?.port ?? options.port,

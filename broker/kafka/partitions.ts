@@ -38,14 +38,19 @@ export const offsetForLeaderEpochHandler = kafkaHandler({
   }),
 });
 
-/** An id for an idempotent producer; transactional ids are refused (transactions are issue 12). */
+/** An id for an idempotent producer from this broker's block; a transactional id goes to its coordinator. */
 export const initProducerIdHandler = kafkaHandler({
   name: 'InitProducerId',
   request: initProducerIdRequest,
   response: initProducerIdResponse,
   scope: 'coordinator',
-  handle(request, { broker }) {
-    return { throttleTimeMs: 0, errorCode: 0, ...initProducerId(broker, request.transactionalId) };
+  async handle(request, { broker }) {
+    const producerId = request.producerId < 0 ? null : request.producerId;
+    const producerEpoch = request.producerEpoch < 0 ? null : request.producerEpoch;
+    const answer = await initProducerId(broker, {
+      transactionalId: request.transactionalId ?? '', transactionTimeoutMs: request.transactionTimeoutMs, producerId, producerEpoch,
+    });
+    return { throttleTimeMs: 0, errorCode: 0, ...answer };
   },
   failed: (_request, error) => ({ throttleTimeMs: 0, errorCode: error.errorCode, producerId: -1, producerEpoch: -1 }),
 });
