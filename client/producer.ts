@@ -39,6 +39,7 @@ import { keyPartition, StickyPartitioner } from './partitioner.js';
 import { Api } from '../proto/messages.js';
 import { compressionTypes, isCompression } from '../proto/record-batch/compression.js';
 import { buildRecordBatch, type Compression, type RecordInput } from '../proto/record-batch/record-batch.js';
+import { type Transaction, TransactionManager } from './transaction.js';
 
 export type Bytes = Buffer | string;
 
@@ -215,6 +216,7 @@ export class Producer {
   /** Transactional: asks the transaction coordinator for the producer id instead of any broker. */
   #initProducerId: ((current: ProducerIdentity | undefined) => Promise<ProducerIdentity>) | undefined;
   #transaction: TransactionHooks | undefined;
+  readonly #transactions: TransactionManager | undefined;
 
   constructor(metadata: MetadataCache, options: ProducerOptions = {}, logger?: ClientLogger) {
     this.#metadata = metadata;
@@ -251,6 +253,27 @@ export class Producer {
       throw new SluiceError('SLUICE_ERR_CONFIG', `deliveryTimeoutMs must be a positive number of milliseconds, got ${this.#options.deliveryTimeoutMs}`);
     }
     this.#sticky = new StickyPartitioner(this.#options.batchSize);
+    if (this.#options.transactionalId !== undefined) {
+      const manager = new TransactionManager(metadata, {
+        transactionalId: this.#options.transactionalId, transactionTimeoutMs: this.#options.transactionTimeoutMs,
+        retryForMs: Math.max(60_000, this.#options.transactionTimeoutMs), retryBackoffMs: this.#options.retryBackoffMs, retryBackoffMaxMs: this.#options.retryBackoffMaxMs,
+      });
+      manager.attach({ send: (request) => this.#send(request), flush: () => this.flush(), identity: () => this.#identity });
+      this.#transactions = manager;
+      this.#transaction = manager;
+      this.#initProducerId = (current) => manager.initProducerId(current);
+    }
+  }
+
+  /**
+   * Starts a transaction (a producer made with `transactionalId`); the first one also gets the
+   * producer id from the transaction coordinator, fencing older producers with the same id.
+   */
+  transaction(): Promise<Transaction> {
+    if (this.#transactions === undefined) return Promise.reject(new SluiceError('SLUICE_ERR_CONFIG', 'transaction() needs a producer made with a transactionalId'));
+    if (this.#closed) return Promise.reject(new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed'));
+    if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
+    return this.#transactions.begin((stale) => this.#renewIdentity(stale));
   }
 
   /**
@@ -259,6 +282,13 @@ export class Producer {
    * every partition.
    */
   send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
+    if (this.#transactions !== undefined) {
+      return Promise.reject(new SluiceError('SLUICE_ERR_INVALID_TXN_STATE', `producer ${this.#options.transactionalId} is transactional: send through a transaction (const tx = await producer.transaction(); await tx.send(...))`));
+    }
+    return this.#send(request);
+  }
+
+  #send(request: { topic: string; messages: ProducerRecord[]; signal?: AbortSignal }): Promise<RecordMetadata[]> {
     const deadline = Date.now() + this.#options.deliveryTimeoutMs;
     const enqueued = this.#sendChain.then(() => this.#enqueueAll(request, deadline));
     this.#sendChain = enqueued.then(() => {}, () => {});
