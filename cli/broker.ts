@@ -76,6 +76,7 @@ interface BrokerFlags {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   retentionCheckIntervalMs: number;
+  producerIdExpirationMs: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -151,6 +152,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
+      producerIdExpirationMs: flags.producerIdExpirationMs,
       ...(flags.minInsyncReplicas === undefined ? {} : { minInsyncReplicas: flags.minInsyncReplicas }),
       ...(flags.uncleanLeaderElection === true ? { uncleanLeaderElectionEnable: true } : {}),
     },
@@ -199,6 +201,7 @@ export function brokerCommand(program: Command): void {
     .option('--offsets-retention-minutes <n>', 'offsets.retention.minutes: a group Empty this long is removed with its committed offsets', wholeNumber(1), offsetsRetentionMsDefault / 60_000)
     .option('--offsets-retention-check-interval-ms <n>', 'how often expired groups are looked for', wholeNumber(1), offsetsRetentionCheckIntervalMsDefault)
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
+    .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);
