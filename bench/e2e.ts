@@ -1,6 +1,8 @@
 /**
  * End-to-end benchmark: one broker process and one client process on this machine, 100-byte
- * records, 6 partitions, acks=1. Measures produce throughput with LZ4 off and on, one
+ * records, 6 partitions, acks=1. Measures produce throughput with LZ4 off and on, with the
+ * client's default producer (acks=all, idempotent: producer id and sequence numbers, 5
+ * batches in flight per partition), one
  * consumer reading the whole topic, produce latency at a fixed rate of 20% of the measured
  * maximum, and, as the machine's own baseline from the same run, Node-to-Node loopback
  * socket throughput.
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
   const broker = await launchBroker(dataDirectory);
   const sluice = new Sluice({ bootstrap: broker.bootstrap });
   try {
-    for (const topic of ['plain', 'lz4', 'latency']) await sluice.admin().createTopic(topic, { partitions });
+    for (const topic of ['plain', 'lz4', 'defaults', 'latency']) await sluice.admin().createTopic(topic, { partitions });
     progress(`e2e bench: broker pid ${broker.child.pid} on ${broker.bootstrap}, ${records.toLocaleString('en-US')} records of 100 bytes, ${partitions} partitions, acks=1`);
     progress('produce, LZ4 off ...');
     const plain = await runWorker<Throughput>(['produce', broker.bootstrap, 'plain', String(records), 'none']);
@@ -44,6 +46,9 @@ async function main(): Promise<void> {
     progress('produce, LZ4 on ...');
     const lz4 = await runWorker<Throughput>(['produce', broker.bootstrap, 'lz4', String(records), 'lz4']);
     progress(`  ${Math.round(lz4.recordsPerSec).toLocaleString('en-US')} records/s`);
+    progress('produce, client defaults (acks=all, idempotent) ...');
+    const defaults = await runWorker<Throughput>(['produce', broker.bootstrap, 'defaults', String(records), 'none', '--acks', 'all']);
+    progress(`  ${Math.round(defaults.recordsPerSec).toLocaleString('en-US')} records/s`);
     progress('consume the whole topic ...');
     const consume = await runWorker<Throughput>(['consume', broker.bootstrap, 'plain', String(records), String(partitions)]);
     progress(`  ${Math.round(consume.recordsPerSec).toLocaleString('en-US')} records/s`);
@@ -61,6 +66,7 @@ async function main(): Promise<void> {
       produceMBps: round(plain.mbps),
       produceLz4RecordsPerSec: Math.round(lz4.recordsPerSec),
       produceLz4MBps: round(lz4.mbps),
+      produceDefaultsRecordsPerSec: Math.round(defaults.recordsPerSec),
       consumeRecordsPerSec: Math.round(consume.recordsPerSec),
       consumeMBps: round(consume.mbps),
       latencyRate: rate,
@@ -75,6 +81,7 @@ async function main(): Promise<void> {
     progress(barChart('records/s (one broker and one client process sharing 2 cores)', [
       ['produce', result.produceRecordsPerSec],
       ['produce lz4', result.produceLz4RecordsPerSec],
+      ['produce acks=all', result.produceDefaultsRecordsPerSec],
       ['consume', result.consumeRecordsPerSec],
     ]));
     progress(barChart('MB/s of record values vs the loopback baseline', [

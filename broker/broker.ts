@@ -50,7 +50,8 @@ import { txnStatePartitionsDefault } from './transactions/txn-topic.js';
 import { TxnStateStore } from './transactions/txn-store.js';
 import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from './transactions/txn-timeouts.js';
 import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
-import { initProducerId } from './services/producer-ids.js';
+import { initProducerIdHandler } from './api/producer-ids.js';
+import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -199,7 +200,7 @@ export class Broker {
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler, offsetsForLeaderEpochHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
-      describeClusterHandler, electLeadersHandler,
+      describeClusterHandler, electLeadersHandler, initProducerIdHandler,
       ...transactionHandlers,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
@@ -220,6 +221,12 @@ export class Broker {
       offsets: undefined as unknown as OffsetStore,
       transactions: undefined as unknown as TransactionCoordinator,
       groups: this.groups,
+      // In a cluster the blocks come from etcd, which the broker reaches only once it has joined.
+      producerIds: new ProducerIdAllocator(options.cluster === undefined ? new FileBlockSource(options.dataDirectory) : () => {
+        const metadata = this.metadata;
+        if (metadata === undefined) throw new SluiceError('SLUICE_ERR_METADATA_STORE', 'not connected to the cluster metadata yet');
+        return new EtcdBlockSource(metadata.etcd, metadata.keys.producerIdBlock, metadata.nodeId);
+      }),
       stopping: this.#stopping,
       settings: {
         nodeId: options.nodeId ?? 0, advertisedHost: options.advertise?.host ?? options.host, advertisedPort: options.advertise?.port ?? options.port,
@@ -365,8 +372,7 @@ export class Broker {
     coordinator = new TransactionCoordinator({
       store,
       markers: new MarkerSender(() => this.#context, logger),
-      // Until H2's allocator (context.producerIds) lands: the idempotent producers' ids, unique per broker start.
-      allocateProducerId: async () => initProducerId(this.#context, null).producerId,
+      allocateProducerId: () => this.#context.producerIds.allocate(),
       maxTimeoutMs: this.options.txnMaxTimeoutMs ?? txnMaxTimeoutMsDefault,
       logger,
     });

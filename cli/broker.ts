@@ -79,6 +79,7 @@ interface BrokerFlags {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   retentionCheckIntervalMs: number;
+  producerIdExpirationMs: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -162,6 +163,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
+      producerIdExpirationMs: flags.producerIdExpirationMs,
       ...(flags.minInsyncReplicas === undefined ? {} : { minInsyncReplicas: flags.minInsyncReplicas }),
       ...(flags.uncleanLeaderElection === true ? { uncleanLeaderElectionEnable: true } : {}),
     },
@@ -214,6 +216,7 @@ export function brokerCommand(program: Command): void {
     .option('--transaction-abort-timed-out-transaction-cleanup-interval-ms <n>', 'how often transactions open longer than their timeout are looked for and aborted', wholeNumber(1), txnCleanupIntervalMsDefault)
     .option('--transactional-id-expiration-ms <n>', 'transactional.id.expiration.ms: a transactional id unused this long is forgotten', wholeNumber(1), txnIdExpirationMsDefault)
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
+    .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

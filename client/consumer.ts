@@ -214,6 +214,14 @@ export class Consumer {
     return this.#positions.committedOffsets(topics);
   }
 
+  /**
+   * The group, generation and member id (Kafka's groupMetadata()): what a transaction's
+   * sendOffsets passes so the coordinator refuses offsets of a member that was fenced.
+   */
+  groupMetadata(): { groupId: string | undefined; generationId: number; memberId: string } {
+    return { groupId: this.#options.groupId, generationId: this.#member?.generationId ?? -1, memberId: this.#member?.memberId ?? '' };
+  }
+
   /** Commits what was consumed (with autoCommit), leaves the group and stops fetching; once. */
   close(): Promise<void> {
     this.#closing ??= this.#close();

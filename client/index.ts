@@ -1,5 +1,6 @@
 export { Sluice, type SluiceOptions } from './sluice.js';
 export { DeliveryError, Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
+export { Transaction, type TransactionOffsets } from './transaction.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
 export {
   Admin, type ClusterDescription, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,

@@ -68,7 +68,7 @@ export class Sluice {
   }
 
   producer(options: ProducerOptions = {}): Producer {
-    const producer = new Producer(this.#metadata(), options);
+    const producer = new Producer(this.#metadata(), options, this.#logger);
     this.#closers.push(() => producer.close());
     return producer;
   }

@@ -10,6 +10,7 @@ import type {
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
+import type { ProducerIdAllocator } from '../services/producer-ids.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { TransactionCoordinator } from '../transactions/coordinator.js';
 import type { StopSignal } from './stop-signal.js';
@@ -68,6 +69,8 @@ export interface BrokerContext {
   groups: GroupCoordinator;
   /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
   transactions: TransactionCoordinator;
+  /** Producer ids for InitProducerId: blocks from etcd in a cluster, from the data directory on one broker. */
+  producerIds: ProducerIdAllocator;
   /** Wakes parked requests when the broker starts stopping: long polls answer at once. */
   stopping: StopSignal;
   /** The topic, created with the defaults if auto-creation is on; undefined otherwise. */

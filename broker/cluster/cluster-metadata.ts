@@ -182,6 +182,15 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
     return this.#storeAvailable;
   }
 
+  /** The etcd client, for keys of other parts of the broker (producer id blocks) under `keys`. */
+  get etcd(): Etcd3 {
+    return this.#client;
+  }
+
+  get keys(): ClusterKeys {
+    return this.#keys;
+  }
+
   get clusterName(): string {
     return this.#options.clusterName;
   }

@@ -22,6 +22,8 @@ export class ClusterKeys {
   readonly election: string;
   readonly topics: string;
   readonly partitions: string;
+  /** The last block of producer ids any broker claimed (broker/services/producer-ids.ts). */
+  readonly producerIdBlock: string;
 
   constructor(clusterName: string) {
     if (!clusterNamePattern.test(clusterName)) {
@@ -32,6 +34,7 @@ export class ClusterKeys {
     this.election = `${this.root}election/${this.electionName}/`;
     this.topics = `${this.root}topics/`;
     this.partitions = `${this.root}partitions/`;
+    this.producerIdBlock = `${this.root}producer-id-block`;
   }
 
   broker(nodeId: number): string {

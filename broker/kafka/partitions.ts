@@ -6,7 +6,6 @@ import { initProducerIdRequest, initProducerIdResponse } from '../../proto/kafka
 import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../proto/kafka/messages/offset-for-leader-epoch.js';
 import { offsetsForLeaderEpoch } from '../services/offsets-for-leader-epoch.js';
 import { initProducerId } from '../services/producer-ids.js';
-import { initTransactionalProducer } from '../transactions/service.js';
 import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
 import { fencedForVersion } from './transactions.js';
@@ -41,8 +40,8 @@ export const offsetForLeaderEpochHandler = kafkaHandler({
 });
 
 /**
- * An id for an idempotent producer; with a transactional id, the transaction coordinator's id
- * and bumped epoch (broker/transactions/). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH below v4, as Kafka answers.
+ * An id for an idempotent producer from this broker's block; a transactional id goes to its
+ * coordinator (broker/transactions/). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH below v4, as Kafka answers.
  */
 export const initProducerIdHandler = kafkaHandler({
   name: 'InitProducerId',
@@ -50,10 +49,12 @@ export const initProducerIdHandler = kafkaHandler({
   response: initProducerIdResponse,
   scope: 'coordinator',
   async handle(request, { broker }) {
-    if (request.transactionalId !== null && request.transactionalId !== '') {
-      return { throttleTimeMs: 0, errorCode: 0, ...await initTransactionalProducer(broker, { transactionalId: request.transactionalId, transactionTimeoutMs: request.transactionTimeoutMs, producerId: request.producerId, producerEpoch: request.producerEpoch }) };
-    }
-    return { throttleTimeMs: 0, errorCode: 0, ...initProducerId(broker, request.transactionalId) };
+    const producerId = request.producerId < 0 ? null : request.producerId;
+    const producerEpoch = request.producerEpoch < 0 ? null : request.producerEpoch;
+    const answer = await initProducerId(broker, {
+      transactionalId: request.transactionalId ?? '', transactionTimeoutMs: request.transactionTimeoutMs, producerId, producerEpoch,
+    });
+    return { throttleTimeMs: 0, errorCode: 0, ...answer };
   },
   failed: (_request, error, { version }) => ({ throttleTimeMs: 0, errorCode: fencedForVersion(error.errorCode, version, 4), producerId: -1, producerEpoch: -1 }),
 });

@@ -6,7 +6,10 @@
  * (page cache: survives a broker crash, not a power loss); acks=-1 (all) is refused when the ISR
  * is below min.insync.replicas, otherwise waits until every in-sync replica has the batch (the
  * high watermark passes it, up to the request's timeout), and for the sync that covers the batch
- * when the topic has a flush policy.
+ * when the topic has a flush policy. A batch with a producer id is first checked against that
+ * producer's state in the partition (sequence, epoch; storage/producer-state.ts); a resend of one
+ * of its last 5 batches is answered with the original offsets (acks=all: once those are
+ * replicated) and not appended.
  */
 import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
 import type { ProducePartitionResult, ProduceRequest, ProduceTopicResult } from '../../proto/messages.js';
@@ -55,9 +58,16 @@ function producePartition(
     // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
     if (logAppendTime) setMaxTimestamp(records, 0, 'log-append', now);
     else setMaxTimestamp(records, 0, 'create', batch.recordsMaxTimestamp);
-    const appended = partition.log.append(records, { verified: true, leaderEpoch: partition.leaderEpoch });
-    partition.notifyAppend(records.length);
-    context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
+    // An idempotent producer's resend of a batch already in the log: answered with the first
+    // append's offsets, not appended again. No await between this check and the append.
+    const duplicate = partition.log.checkProducerBatch(records);
+    const appended = duplicate !== undefined
+      ? { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset }
+      : partition.log.append(records, { verified: true, leaderEpoch: partition.leaderEpoch });
+    if (duplicate === undefined) {
+      partition.notifyAppend(records.length);
+      context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
+    }
     if (acks === -1) {
       const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
       if (replicated !== null) {

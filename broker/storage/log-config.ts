@@ -55,6 +55,11 @@ export interface LogConfig {
    */
   cleanerDedupeBufferBytes: number;
   /**
+   * producer.id.expiration.ms, a broker setting (not a topic config): a producer id with no open
+   * transaction and nothing written for this long is forgotten by each partition (1 day, Kafka's).
+   */
+  producerIdExpirationMs: number;
+  /**
    * min.insync.replicas: an acks=all produce needs this many in-sync replicas (capped by the
    * replica count); below it the leader refuses it and stops moving its high watermark.
    */
@@ -90,6 +95,7 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   messageTimestampAfterMaxMs: 3600 * 1000,
   minCleanableDirtyRatio: 0.5,
   cleanerDedupeBufferBytes: 32 * 1024 * 1024,
+  producerIdExpirationMs: 24 * 3600 * 1000,
   minInsyncReplicas: 1,
   uncleanLeaderElectionEnable: false,
 });
@@ -138,6 +144,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('maxMessageBytes', segmentBytesMax);
   positive('retentionCheckIntervalMs');
   positive('cleanerDedupeBufferBytes', segmentBytesMax);
+  positive('producerIdExpirationMs');
   positive('minInsyncReplicas', 2 ** 31 - 1);
   if (typeof config.uncleanLeaderElectionEnable !== 'boolean') {
     throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got ${String(config.uncleanLeaderElectionEnable)}`);

@@ -23,7 +23,7 @@ import { cleanedSuffix } from './log-cleaner.js';
 import { Segment, setAsideSuffix } from './segment.js';
 
 const segmentLogPattern = /^(\d{20})\.log$/;
-const segmentIndexPattern = /^(\d{20})\.(index|timeindex)$/;
+const segmentIndexPattern = /^(\d{20})\.(index|timeindex|txnindex)$/;
 
 export interface LoadReport {
   /** The previous stop wrote the clean-shutdown marker. */

@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
 import { LAST_OFFSET_DELTA_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { buildControlBatch } from '../../proto/record-batch/control-batch.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
 import {
@@ -36,7 +37,9 @@ import { type LogCleaner, swapInCleaned } from './log-cleaner.js';
 import { type CompactingLog, type CompactionOutcome, LogCompaction } from './log-compaction.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadReport, loadSegments } from './log-loader.js';
+import { type BatchMetadata, hasProducerId, ProducerStateManager, readProducerBatch } from './producer-state.js';
 import { RecoveryPoint } from './recovery-point.js';
+import type { AbortedTxn } from './txn-index.js';
 import { Segment, segmentFileName } from './segment.js';
 
 export interface LogOptions {
@@ -92,6 +95,14 @@ export interface AppendResult {
   records: number;
 }
 
+/** A commit or abort marker the transaction coordinator asks a leader to append. */
+export interface TxnMarker {
+  producerId: number;
+  producerEpoch: number;
+  committed: boolean;
+  coordinatorEpoch: number;
+}
+
 export interface ReadResult {
   /** Whole batches, in order; the first holds the requested offset. */
   slices: Buffer[];
@@ -121,6 +132,8 @@ export class Log {
   #highWatermarkWritten: number | undefined;
   /** The replication layer has set the high watermark, so it is worth keeping across restarts. */
   #highWatermarkSet = false;
+  /** Producer ids, their sequences and open transactions (producer-state.ts). */
+  readonly #producers: ProducerStateManager;
 
   private constructor(directory: string, config: LogConfig, options: LogOptions) {
     this.directory = directory;
@@ -162,6 +175,7 @@ export class Log {
       throw error;
     }
     this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
+    this.#producers = new ProducerStateManager(directory);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
       logEndOffset: () => this.logEndOffset,
@@ -170,6 +184,14 @@ export class Log {
       syncedOffset: report.clean ? this.logEndOffset : 0,
       onSyncFailed: (error) => this.#fail(error, 'syncing appended records to disk'),
     });
+    try {
+      // Snapshots past the recovery point may describe batches a crash lost: start from one at or below it.
+      this.#rebuildProducerState(Math.min(this.#recoveryPoint.offset, this.logEndOffset));
+    } catch (error) {
+      this.#groupCommit.close();
+      for (const segment of segments) segment.discard();
+      throw error;
+    }
   }
 
   /** Opens (creating if needed) the log in `directory`, recovering it after a crash. */
@@ -320,9 +342,127 @@ export class Log {
       if (this.leaderEpochs.isNewer(epoch)) this.leaderEpochs.assign(epoch, baseOffset);
       lastOffset = this.#active.append(batches, position, size, baseOffset, options.leaderEpoch);
       records += batches.readInt32BE(position + RECORDS_COUNT_OFFSET);
+      // One int read per batch for plain producers: only batches with a producer id have state.
+      if (hasProducerId(batches, position)) this.#applyProducerBatch(batches, position, baseOffset, this.#active);
     }
     this.#groupCommit.onAppend(records);
     return { baseOffset: assignOffsets ? first : readInt64(batches, 0), lastOffset, batches: count, records };
+  }
+
+  /**
+   * Takes an appended batch into the producer state; a marker that ended an aborted
+   * transaction adds it to the segment's .txnindex. The batch is in the log already, so a
+   * failed index write takes the log offline (the next start rebuilds the index).
+   */
+  #applyProducerBatch(buffer: Buffer, position: number, baseOffset: number, segment: Segment): void {
+    const completed = this.#producers.apply(readProducerBatch(buffer, position, baseOffset), buffer, position);
+    if (completed === undefined || completed.committed) return;
+    try {
+      segment.txnIndex.append({
+        producerId: completed.producerId, firstOffset: completed.firstOffset, lastOffset: completed.lastOffset, lastStableOffset: completed.lastStableOffset,
+      });
+    } catch (error) {
+      this.#fail(error, 'writing the transaction index');
+      throw this.#failure ?? error;
+    }
+  }
+
+  /**
+   * Replaces the producer state with the newest snapshot at or below `limit` (and at or past
+   * the log start), or an empty one at the log start, and replays the batch headers from there
+   * to the log end. Every .txnindex entry from that offset on is rebuilt by the replay.
+   * Snapshots past the log end describe batches the log no longer has, and go.
+   */
+  #rebuildProducerState(limit: number): void {
+    this.#producers.removeSnapshotsAbove(this.logEndOffset);
+    const from = this.#producers.loadSnapshot(this.#logStartOffset, limit) ?? this.#logStartOffset;
+    for (const segment of this.#segments) {
+      if (segment.nextOffset <= from) continue;
+      segment.txnIndex.truncateFrom(from);
+      const contents = segment.contents();
+      for (const { position } of eachBatch(contents)) {
+        if (!hasProducerId(contents, position)) continue;
+        const baseOffset = readInt64(contents, position);
+        if (baseOffset + contents.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) < from) continue;
+        this.#applyProducerBatch(contents, position, baseOffset, segment);
+      }
+    }
+    this.#producers.logStartMoved(this.#logStartOffset);
+  }
+
+  /**
+   * Checks a client's batch against its producer's state before it is appended (the produce
+   * path; `records` is one validated batch). Returns the original batch's offsets when this is
+   * a resend of one of the producer's last 5 batches: it must not be appended again. Throws the
+   * error to answer for a sequence gap, a stale epoch, or a batch outside an open transaction.
+   */
+  checkProducerBatch(records: Buffer): BatchMetadata | undefined {
+    if (!hasProducerId(records, 0)) return undefined;
+    this.#checkOpen();
+    return this.#producers.check(readProducerBatch(records, 0, this.logEndOffset));
+  }
+
+  /**
+   * Appends a commit or abort marker (a control batch) for a producer, as the leader asked by
+   * the transaction coordinator. Refused from an older producer or coordinator epoch. Ends the
+   * producer's open transaction here, if it has one (the LSO moves on).
+   */
+  appendTxnMarker(marker: TxnMarker, leaderEpoch: number | undefined): AppendResult {
+    this.#checkOpen();
+    this.#producers.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
+    const batch = buildControlBatch({ ...marker, timestamp: this.#now() });
+    return this.append(batch, { leaderEpoch, verified: true });
+  }
+
+  /** First offset of the oldest open transaction; undefined when none is open. */
+  get firstUnstableOffset(): number | undefined {
+    return this.#producers.firstUnstableOffset;
+  }
+
+  /**
+   * The last stable offset as this log knows it: its high watermark, or the first offset of the
+   * oldest open transaction when that is lower. A leader's partition bounds it by its own high
+   * watermark (Partition.lastStableOffset).
+   */
+  get lastStableOffset(): number {
+    return this.stableBelow(this.#highWatermark);
+  }
+
+  /** `highWatermark`, lowered to the first offset of the oldest open transaction. */
+  stableBelow(highWatermark: number): number {
+    const first = this.#producers.firstUnstableOffset;
+    return first === undefined || first >= highWatermark ? highWatermark : Math.max(first, this.#logStartOffset);
+  }
+
+  /** Producer ids this partition tracks (the sluice_producer_ids gauge). */
+  get producerCount(): number {
+    return this.#producers.size;
+  }
+
+  /** The producer state, for tests and the admin views; callers must not change it. */
+  get producerState(): ProducerStateManager {
+    return this.#producers;
+  }
+
+  /**
+   * The aborted transactions that overlap [fromOffset, toOffset): those whose ABORT marker is at
+   * or past fromOffset and whose first offset is below toOffset, from the .txnindex of the
+   * segments from the one holding fromOffset on (Kafka's collectAbortedTxns).
+   */
+  abortedTransactions(fromOffset: number, toOffset: number): AbortedTxn[] {
+    this.#checkOpen();
+    const found: AbortedTxn[] = [];
+    for (let index = this.#segmentIndexFor(fromOffset); index < this.#segments.length; index += 1) {
+      if (this.#segments[index]!.baseOffset >= toOffset) break;
+      if (this.#segments[index]!.txnIndex.collect(fromOffset, toOffset, found)) break;
+    }
+    return found;
+  }
+
+  /** Forgets producers idle past producer.id.expiration.ms with no open transaction; returns how many. */
+  expireProducers(): number {
+    if (this.#stopped) return 0;
+    return this.#producers.expire(this.#now(), this.config.producerIdExpirationMs);
   }
 
   #checkBatches(batches: Buffer, assignOffsets: boolean): void {
@@ -429,6 +569,8 @@ export class Log {
     }
     this.#segments.push(next);
     this.#syncInBackground(sealed);
+    // The state of every batch below the new segment: a restart replays from here at most.
+    this.#quietly(() => this.#producers.writeSnapshot(nextBase));
   }
 
   /**
@@ -608,6 +750,13 @@ export class Log {
       this.#fail(failure, 'finishing a truncation');
       throw this.#failure ?? failure;
     }
+    // Producer state of the batches that are left: from the newest snapshot below the cut.
+    try {
+      this.#rebuildProducerState(cut);
+    } catch (error) {
+      this.#fail(error, 'rebuilding the producer state after a truncation');
+      throw this.#failure ?? error;
+    }
   }
 
   /** What follows the log start up: the high watermark and the first epoch's start. */
@@ -615,6 +764,7 @@ export class Log {
     const start = this.#logStartOffset;
     if (this.#highWatermark < start) this.#highWatermark = start;
     this.#quietly(() => this.leaderEpochs.truncateFromStart(start));
+    this.#quietly(() => this.#producers.logStartMoved(start));
   }
 
   /** For checkpoint writes that only follow memory: the next open repairs the file. */
@@ -764,6 +914,8 @@ export class Log {
         failure = this.#failure;
       }
     }
+    // A clean start then loads this and replays nothing.
+    if (this.#failure === undefined) this.#quietly(() => this.#producers.writeSnapshot(this.logEndOffset));
     this.#closed = true;
     this.#groupCommit.close();
     // An offline log is only let go: no seal, no recovery point, no marker, so the next start recovers it.

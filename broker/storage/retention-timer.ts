@@ -41,6 +41,8 @@ export class RetentionTimer {
     for (const log of this.logs()) {
       try {
         deleted += log.applyRetention();
+        // producer.id.expiration.ms, checked as often as retention.
+        log.expireProducers();
       } catch (error) {
         this.#report(error, log);
       }

@@ -29,6 +29,7 @@ import { MappedFile } from './mapped-file.js';
 import { storageError, storageStep } from './storage-error.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
+import { TxnIndex } from './txn-index.js';
 
 /** How far ahead of the writer a log file is extended and prefaulted. */
 const logGrowChunkBytes = 16 * 1024 * 1024;
@@ -38,9 +39,12 @@ const recoveryIndexBacktrackMax = 16;
 /** Files of a segment that a truncation replaced; removed at the next start if still there. */
 export const setAsideSuffix = '.deleted';
 
-export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex' | '.txnindex'): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
 }
+
+/** A segment's files; the .txnindex exists only once a transaction was aborted in it. */
+const segmentSuffixes = ['.log', '.index', '.timeindex', '.txnindex'] as const;
 
 export interface SegmentOpenOptions {
   /** The segment takes appends: map it with room for `segment.bytes`. */
@@ -71,6 +75,7 @@ export class Segment {
   #openedAtMs = Date.now();
   #lastReadMs = -Infinity;
   #recovery: RecoveryResult | undefined;
+  #txnIndex: TxnIndex | undefined;
 
   private constructor(directory: string, baseOffset: number, config: LogConfig, active: boolean, writable: boolean, indexesExisted: boolean) {
     this.directory = directory;
@@ -138,7 +143,7 @@ export class Segment {
 
   /** Removes a segment's files without opening them. */
   static deleteFiles(directory: string, baseOffset: number): void {
-    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+    for (const suffix of segmentSuffixes) {
       const file = path.join(directory, segmentFileName(baseOffset, suffix));
       storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
     }
@@ -151,7 +156,7 @@ export class Segment {
    */
   static setAside(directory: string, baseOffset: number, back = false): void {
     const done: Array<[string, string]> = [];
-    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+    for (const suffix of segmentSuffixes) {
       const name = path.join(directory, segmentFileName(baseOffset, suffix));
       const [from, to] = back ? [name + setAsideSuffix, name] : [name, name + setAsideSuffix];
       try {
@@ -167,10 +172,16 @@ export class Segment {
 
   /** Removes the files `setAside` renamed. */
   static deleteSetAside(directory: string, baseOffset: number): void {
-    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+    for (const suffix of segmentSuffixes) {
       const file = path.join(directory, segmentFileName(baseOffset, suffix)) + setAsideSuffix;
       storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
     }
+  }
+
+  /** Its aborted transactions (.txnindex), read from the file when first asked for. */
+  get txnIndex(): TxnIndex {
+    this.#txnIndex ??= new TxnIndex(path.join(this.directory, segmentFileName(this.baseOffset, '.txnindex')));
+    return this.#txnIndex;
   }
 
   /** What recovery did when this segment was opened, if it had to run. */
@@ -485,10 +496,13 @@ export class Segment {
     this.#log.sync(0, this.#size);
     this.offsetIndex.flush();
     this.timeIndex.flush();
+    this.#txnIndex?.flushSync();
   }
 
   async flushAsync(fromPosition = 0): Promise<void> {
-    await Promise.all([this.#log.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync()]);
+    await Promise.all([
+      this.#log.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync(), this.#txnIndex?.flush(),
+    ]);
   }
 
   /** Seals (cuts preallocated tails) and releases the files; the mapping lives on in slices. */

@@ -1,11 +1,12 @@
 /**
- * The transaction services both listeners call: InitProducerId with a transactional id,
- * AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, ListTransactions and DescribeTransactions, over
- * the broker's transaction coordinator (coordinator.ts).
+ * The transaction services both listeners call: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+ * ListTransactions, DescribeTransactions and FindCoordinator's key type 1, over the broker's
+ * transaction coordinator (coordinator.ts). InitProducerId with a transactional id is
+ * init-producer-id.ts.
  */
 import { SluiceError } from '../../proto/errors.js';
 import type {
-  AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest, InitProducerIdRequest, ListTransactionsRequest,
+  AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest,
   TransactionDescription, TransactionListing, TxnTopicResult,
 } from '../../proto/messages.js';
 import type { BrokerContext } from '../api/context.js';
@@ -14,19 +15,6 @@ import { offsetsTopic } from '../groups/offsets-topic.js';
 import { checkGroupId } from '../services/groups.js';
 import { txnStates } from './txn-state.js';
 import { txnStateTopic } from './txn-topic.js';
-
-/**
- * InitProducerId for a transactional producer (H2's InitProducerId handlers call this for a
- * non-empty transactional id): a producer id and a bumped epoch, fencing older instances.
- */
-export async function initTransactionalProducer(context: BrokerContext, request: InitProducerIdRequest): Promise<{ producerId: number; producerEpoch: number }> {
-  return await context.transactions.initProducer({
-    transactionalId: request.transactionalId ?? '',
-    transactionTimeoutMs: request.transactionTimeoutMs ?? 0,
-    producerId: request.producerId ?? -1,
-    producerEpoch: request.producerEpoch ?? -1,
-  });
-}
 
 /**
  * Adds the partitions to the producer's transaction. Every partition must exist: if one does

@@ -17,6 +17,8 @@ export interface CoordinatorOptions {
   /** How long a request keeps looking for the coordinator (default 30 s). */
   retryForMs?: number;
   retryBackoffMs?: number;
+  /** FindCoordinator's key type: 0 a group (default), 1 a transactional id. */
+  keyType?: 0 | 1;
 }
 
 export class GroupCoordinator {
@@ -24,6 +26,7 @@ export class GroupCoordinator {
   readonly #groupId: string;
   readonly #retryForMs: number;
   readonly #retryBackoffMs: number;
+  readonly #keyType: 0 | 1;
   #connection: BrokerConnection | undefined;
   #nodeId = -1;
   #finding: Promise<BrokerConnection> | undefined;
@@ -33,6 +36,7 @@ export class GroupCoordinator {
     this.#groupId = groupId;
     this.#retryForMs = options.retryForMs ?? 30_000;
     this.#retryBackoffMs = options.retryBackoffMs ?? 100;
+    this.#keyType = options.keyType ?? 0;
   }
 
   get groupId(): string {
@@ -48,7 +52,7 @@ export class GroupCoordinator {
   find(signal?: AbortSignal): Promise<BrokerConnection> {
     if (this.#connection !== undefined && !this.#connection.closed) return Promise.resolve(this.#connection);
     this.#finding ??= this.#metadata.pool.any(async (connection, request) => {
-      const answer = await connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#groupId, keyType: 0 }, { signal, connectTimeoutMs: request.connectTimeoutMs });
+      const answer = await connection.request<'findCoordinator'>(Api.FIND_COORDINATOR, { key: this.#groupId, keyType: this.#keyType }, { signal, connectTimeoutMs: request.connectTimeoutMs });
       if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage ?? '');
       const known = this.#metadata.pool.address(answer.nodeId);
       const sameAddress = known !== undefined && known.host === answer.host && known.port === answer.port;

@@ -15,6 +15,15 @@
  * a request to a broker that is not the leader, controller or coordinator gets
  * NOT_LEADER_OR_FOLLOWER / NOT_CONTROLLER / NOT_COORDINATOR. `intercept` answers any request
  * with an error first.
+ *
+ * InitProducerId hands out producer ids 1000, 1001, ... With `idempotence: true` a partition
+ * also keeps each producer's state as a broker does (epoch, next sequence, the last 5
+ * batches' sequence ranges and offsets): a batch it has is answered with its original offset
+ * and not appended again, a gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
+ * INVALID_PRODUCER_EPOCH, and an unknown producer whose batch does not start at 0
+ * UNKNOWN_PRODUCER_ID (what a leader that lost the state answers; see forgetProducers()).
+ * `holdAnswerMs` delays answers and `dropAnswer` breaks the connection instead of answering
+ * (the request was handled: a lost answer).
  */
 import net from 'node:net';
 import { errorCodes, type ErrorCode } from '../../proto/errors.js';
@@ -24,7 +33,7 @@ import {
   type OffsetCommitRequest, type OffsetFetchRequest, type ProduceRequest, type RequestEnvelope, type SyncGroupRequest,
 } from '../../proto/messages.js';
 import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
-import { setBaseOffset } from '../../proto/record-batch/record-batch.js';
+import { readBatchHeader, setBaseOffset } from '../../proto/record-batch/record-batch.js';
 import { decodeRequest, encodeResponse } from '../../proto/wire.js';
 
 export interface ProduceAttempt {
@@ -59,6 +68,7 @@ export interface FakePartition {
   /** Stored batches (base offsets set), in order. */
   batches: Array<{ baseOffset: number; count: number; bytes: Buffer }>;
   logEnd: number;
+  producers: Map<number, FakeProducerState>;
 }
 
 /** A request one broker got, for tests to check where requests went. */
@@ -76,6 +86,16 @@ export interface FakeClusterOptions {
   intercept?: (nodeId: number, request: RequestEnvelope) => { errorCode: number; errorMessage?: string } | undefined;
   /** Default produce answer on the leader (after leadership checks); undefined: append. */
   produce?: (attempt: ProduceAttempt) => ProduceAnswer | undefined;
+  /** Check producer ids and sequence numbers as a broker does (see the top of this file). */
+  idempotence?: boolean;
+}
+
+/** One producer's state in one partition. */
+export interface FakeProducerState {
+  epoch: number;
+  /** The sequence the next batch must start with. */
+  nextSequence: number;
+  recent: Array<{ first: number; last: number; baseOffset: number }>;
 }
 
 interface GroupState {
@@ -106,12 +126,20 @@ export class FakeCluster {
   readonly groups = new Map<string, GroupState>();
   intercept: FakeClusterOptions['intercept'];
   produce: FakeClusterOptions['produce'];
+  idempotence = false;
+  /** Delays the answer to a request (ms); undefined or 0: answer at once. */
+  holdAnswerMs: ((nodeId: number, request: RequestEnvelope) => number | undefined) | undefined;
+  /** Breaks the connection instead of answering (after handling the request). */
+  dropAnswer: ((nodeId: number, request: RequestEnvelope) => boolean) | undefined;
+  /** Producer ids handed out by InitProducerId, in order. */
+  readonly producerIds: number[] = [];
   readonly #attempts = new Map<string, number>();
 
   static async start(options: FakeClusterOptions): Promise<FakeCluster> {
     const cluster = new FakeCluster();
     cluster.intercept = options.intercept;
     cluster.produce = options.produce;
+    cluster.idempotence = options.idempotence ?? false;
     for (let nodeId = 0; nodeId < options.brokers; nodeId += 1) cluster.nodes.set(nodeId, await FakeBroker.listen(cluster, nodeId, 0));
     for (const [name, count] of Object.entries(options.topics ?? {})) cluster.createTopic(name, count);
     return cluster;
@@ -129,7 +157,7 @@ export class FakeCluster {
     const ids = [...this.nodes.keys()];
     this.partitions.set(name, Array.from({ length: count }, (_, partition) => {
       const replicas = Array.from({ length: replicationFactor }, (_, index) => ids[(partition + index) % ids.length]!);
-      return { leader: replicas[0]!, leaderEpoch: 0, replicas, isr: [...replicas], offlineReplicas: [], batches: [], logEnd: 0 };
+      return { leader: replicas[0]!, leaderEpoch: 0, replicas, isr: [...replicas], offlineReplicas: [], batches: [], logEnd: 0, producers: new Map() };
     }));
   }
 
@@ -142,6 +170,11 @@ export class FakeCluster {
     const state = this.partition(topic, partition);
     state.leader = leader;
     state.leaderEpoch += 1;
+  }
+
+  /** The partition forgets every producer (an unclean election, or expired state). */
+  forgetProducers(topic: string, partition: number): void {
+    this.partition(topic, partition).producers.clear();
   }
 
   /** Cuts a broker off from the rest of the cluster (a network partition): it keeps its present view. */
@@ -207,6 +240,11 @@ export class FakeCluster {
         return this.#fetch(nodeId, request.fetch as FetchRequest);
       case Api.LIST_OFFSETS:
         return this.#listOffsets(nodeId, request.listOffsets as ListOffsetsRequest);
+      case Api.INIT_PRODUCER_ID: {
+        const producerId = 1000 + this.producerIds.length;
+        this.producerIds.push(producerId);
+        return { errorCode: 0, errorMessage: '', producerId, producerEpoch: 0 };
+      }
       case Api.FIND_COORDINATOR: {
         const coordinator = this.nodes.get(this.coordinatorId);
         // A ghost (dead but still in the metadata, its lease not expired yet) is still named.
@@ -280,10 +318,46 @@ export class FakeCluster {
           if (refused !== 0) return failed(refused, `broker ${nodeId} cannot take ${key}`);
           const answer = this.produce?.(attempt);
           if (answer !== undefined && answer.errorCode !== 0) return failed(answer.errorCode, answer.errorMessage);
-          return { partition, errorCode: 0, errorMessage: '', baseOffset: this.append(topic.name, partition, records), logStartOffset: 0, logAppendTimeMs: -1 };
+          const checked = this.idempotence ? this.#checkSequence(topic.name, partition, records) : undefined;
+          if (checked?.errorCode) return failed(checked.errorCode, checked.errorMessage);
+          if (checked?.duplicateOf !== undefined) return { partition, errorCode: 0, errorMessage: '', baseOffset: checked.duplicateOf, logStartOffset: 0, logAppendTimeMs: -1 };
+          const baseOffset = this.append(topic.name, partition, records);
+          checked?.record?.(baseOffset);
+          return { partition, errorCode: 0, errorMessage: '', baseOffset, logStartOffset: 0, logAppendTimeMs: -1 };
         }),
       })),
     };
+  }
+
+  /** A broker's producer-state check of one batch: an error, the offset of the copy it has, or how to record it once appended. */
+  #checkSequence(topic: string, partition: number, records: Buffer): { errorCode?: number; errorMessage?: string; duplicateOf?: number; record?: (baseOffset: number) => void } | undefined {
+    const header = readBatchHeader(records);
+    if (header.producerId < 0) return undefined;
+    const producers = this.partition(topic, partition).producers;
+    const state = producers.get(header.producerId);
+    const first = header.baseSequence;
+    const last = first + header.lastOffsetDelta;
+    const record = (baseOffset: number) => {
+      const entry = producers.get(header.producerId) ?? { epoch: header.producerEpoch, nextSequence: 0, recent: [] };
+      if (header.producerEpoch > entry.epoch) entry.recent = [];
+      entry.epoch = header.producerEpoch;
+      entry.nextSequence = last + 1;
+      entry.recent.push({ first, last, baseOffset });
+      if (entry.recent.length > 5) entry.recent.shift();
+      producers.set(header.producerId, entry);
+    };
+    if (state === undefined) {
+      if (first !== 0) return { errorCode: wire('SLUICE_ERR_UNKNOWN_PRODUCER_ID'), errorMessage: `no state for producer ${header.producerId}, whose batch starts at ${first}` };
+      return { record };
+    }
+    if (header.producerEpoch < state.epoch) return { errorCode: wire('SLUICE_ERR_INVALID_PRODUCER_EPOCH'), errorMessage: `epoch ${header.producerEpoch} < ${state.epoch}` };
+    if (header.producerEpoch > state.epoch) {
+      return first === 0 ? { record } : { errorCode: wire('SLUICE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER'), errorMessage: `a new epoch starts at 0, not ${first}` };
+    }
+    const copy = state.recent.find((entry) => entry.first === first && entry.last === last);
+    if (copy !== undefined) return { duplicateOf: copy.baseOffset };
+    if (first !== state.nextSequence) return { errorCode: wire('SLUICE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER'), errorMessage: `expected sequence ${state.nextSequence}, got ${first}` };
+    return { record };
   }
 
   #fetch(nodeId: number, fetch: FetchRequest): unknown {
@@ -492,7 +566,13 @@ export class FakeBroker {
       const { errorCode, errorMessage } = thrown as { errorCode: number; errorMessage?: string };
       answer = { correlationId: request.correlationId, errorCode, errorMessage: errorMessage ?? '' };
     }
-    const send = () => { if (!socket.destroyed) socket.write(encodeResponse(answer as never)); };
+    if (this.#cluster.dropAnswer?.(this.nodeId, request)) {
+      socket.destroy();
+      return;
+    }
+    const held = this.#cluster.holdAnswerMs?.(this.nodeId, request) ?? 0;
+    const write = () => { if (!socket.destroyed) socket.write(encodeResponse(answer as never)); };
+    const send = held > 0 ? () => setTimeout(write, held) : write;
     // An empty fetch waits a little, as a long poll does, so a client does not spin on the fake.
     const fetch = answer.fetch as { topics: Array<{ partitions: Array<{ records: Buffer; errorCode: number }> }> } | undefined;
     const empty = fetch?.topics.every((topic) => topic.partitions.every((partition) => partition.records.length === 0 && partition.errorCode === 0));

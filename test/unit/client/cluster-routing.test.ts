@@ -117,7 +117,9 @@ describe('producer routing', () => {
 
   it('retries FENCED_LEADER_EPOCH and NOT_ENOUGH_REPLICAS in order, later batches waiting behind the retried one', async () => {
     let refusals = 0;
+    // The broker checks sequence numbers (the idempotent producer keeps several batches in flight).
     const fake = await cluster(1, { orders: 1 }, {
+      idempotence: true,
       produce: (attempt) => {
         if (attempt.attempt === 2 || attempt.attempt === 3) {
           refusals += 1;

@@ -54,6 +54,7 @@ function open(leading: number[]): void {
     settings: { nodeId: self.nodeId, advertisedHost: self.host, advertisedPort: self.port, autoCreateTopics: false, defaultPartitions: 1, fetchBytesMax: 1 << 20 },
     metrics: undefined as never,
     topicOrAutoCreate: (name) => topics.find(name),
+    producerIds: undefined as never,
   };
 }
 

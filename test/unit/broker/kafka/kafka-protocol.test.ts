@@ -37,6 +37,7 @@ beforeEach(() => {
     settings: { nodeId: 0, advertisedHost: self.host, advertisedPort: self.port, autoCreateTopics: false, defaultPartitions: 1, fetchBytesMax: 1 << 20 },
     metrics: { recordsOut: () => {}, recordsIn: () => {}, observeRequest: () => {} } as never,
     topicOrAutoCreate: (name) => topics.find(name),
+    producerIds: undefined as never,
   };
 });
 afterEach(() => {
