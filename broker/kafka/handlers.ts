@@ -13,13 +13,14 @@ import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { initProducerIdHandler, offsetForLeaderEpochHandler } from './partitions.js';
 import { produceHandler } from './produce.js';
+import { writeTxnMarkersHandler } from './txn-markers.js';
 
 const all: KafkaHandler[] = [
   produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
   findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler,
   offsetCommitHandler, offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler,
   createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, deleteRecordsHandler, describeConfigsHandler, incrementalAlterConfigsHandler,
-  describeClusterHandler, offsetForLeaderEpochHandler, initProducerIdHandler,
+  describeClusterHandler, offsetForLeaderEpochHandler, initProducerIdHandler, writeTxnMarkersHandler,
 ];
 
 export const kafkaHandlers: ReadonlyMap<number, KafkaHandler> = new Map(all.map((handler) => [handler.request.apiKey, handler]));

@@ -25,6 +25,7 @@ import { findCoordinatorRequest, findCoordinatorResponse } from './messages/find
 import { heartbeatRequest, heartbeatResponse } from './messages/heartbeat.js';
 import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from './messages/incremental-alter-configs.js';
 import { initProducerIdRequest, initProducerIdResponse } from './messages/init-producer-id.js';
+import { writeTxnMarkersRequest, writeTxnMarkersResponse } from './messages/write-txn-markers.js';
 import { joinGroupRequest, joinGroupResponse } from './messages/join-group.js';
 import { leaveGroupRequest, leaveGroupResponse } from './messages/leave-group.js';
 import { listGroupsRequest, listGroupsResponse } from './messages/list-groups.js';
@@ -115,6 +116,7 @@ export const kafkaApis = {
   deleteGroups: defineApi('DeleteGroups', deleteGroupsRequest, deleteGroupsResponse, { min: 0, max: 2 }),
   incrementalAlterConfigs: defineApi('IncrementalAlterConfigs', incrementalAlterConfigsRequest, incrementalAlterConfigsResponse, { min: 0, max: 1 }),
   describeCluster: defineApi('DescribeCluster', describeClusterRequest, describeClusterResponse, { min: 0, max: 1 }),
+  writeTxnMarkers: defineApi('WriteTxnMarkers', writeTxnMarkersRequest, writeTxnMarkersResponse, { min: 0, max: 1 }),
 } as const;
 
 /** Kafka's API keys of the APIs in the registry. */
@@ -138,6 +140,7 @@ export const ApiKey = {
   DeleteRecords: 21,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  WriteTxnMarkers: 27,
   DescribeConfigs: 32,
   CreatePartitions: 37,
   DeleteGroups: 42,
