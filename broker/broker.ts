@@ -15,6 +15,7 @@ import { listOffsetsHandler } from './api/list-offsets.js';
 import { metadataHandler } from './api/metadata.js';
 import { offsetsForLeaderEpochHandler } from './api/offsets-for-leader-epoch.js';
 import { produceHandler } from './api/produce.js';
+import { writeTxnMarkersHandler } from './api/txn-markers.js';
 import { StopSignal } from './api/stop-signal.js';
 import { listGroupsHandler, offsetCommitHandler, offsetFetchHandler } from './api/groups.js';
 import {
@@ -200,7 +201,7 @@ export class Broker {
       metadataHandler, createTopicsHandler, deleteTopicsHandler, produceHandler, fetchHandler, listOffsetsHandler, offsetsForLeaderEpochHandler,
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
-      describeClusterHandler, electLeadersHandler, initProducerIdHandler,
+      describeClusterHandler, electLeadersHandler, initProducerIdHandler, writeTxnMarkersHandler,
       ...transactionHandlers,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));

@@ -52,6 +52,12 @@ export interface ConsumerOptions {
   rebalanceTimeoutMs?: number;
   /** subscribe(): static membership; a restarted member with the same id keeps its partitions. */
   groupInstanceId?: string;
+  /**
+   * read_uncommitted (default, as Kafka's): every record up to the high watermark, aborted
+   * transactions' too. read_committed: only up to the last stable offset, without the records
+   * of aborted transactions. Commit and abort markers are never handed out.
+   */
+  isolationLevel?: 'read_committed' | 'read_uncommitted';
 }
 
 type Settings = Required<Omit<ConsumerOptions, 'groupId' | 'groupInstanceId'>> & { groupId: string | undefined; groupInstanceId: string | undefined };
@@ -78,6 +84,7 @@ export class Consumer {
       maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, partitionMaxBytes: 1024 * 1024,
       maxPollRecords: 500, bufferedRecordsMax: 50_000, autoOffsetReset: 'latest', autoCommit: true, autoCommitIntervalMs: 5000,
       assignor: 'cooperative-sticky', sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000, rebalanceTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+      isolationLevel: 'read_uncommitted',
       ...options, groupId: options.groupId, groupInstanceId: options.groupInstanceId,
     };
     this.#positions = new Positions(metadata, this.#coordinator, {

@@ -1,8 +1,9 @@
 /**
  * Fetch: decoded, handed to the fetch service (long poll, zero-copy reads up to the high
  * watermark), answered with the record slices spliced into the response as they lie in the
- * mapped segments. Sluice has no transactions yet, so read_committed and read_uncommitted
- * read the same records: the last stable offset is the high watermark, nothing is aborted.
+ * mapped segments. read_committed (isolation_level 1, v4+) reads up to the last stable offset
+ * and lists the aborted transactions overlapping the records returned, for the client to drop
+ * their batches; read_uncommitted reads up to the high watermark and gets a null list.
  *
  * Fetch sessions (KIP-227) are not kept: every answer has session id 0, which tells the client
  * to send full fetch requests; a request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
@@ -11,7 +12,7 @@
  */
 import { kafkaErrorCodes } from '../../proto/kafka/error-codes.js';
 import { fetchRequest, fetchResponse } from '../../proto/kafka/messages/fetch.js';
-import type { FetchTopic } from '../../proto/messages.js';
+import { type FetchTopic, IsolationLevel } from '../../proto/messages.js';
 import { fetchRecords } from '../services/fetch.js';
 import { kafkaResultError } from './errors.js';
 import { kafkaHandler } from './handler.js';
@@ -48,7 +49,9 @@ export const fetchHandler = kafkaHandler({
     const answerNow = known.length < named.length || request.minBytes <= 0;
     const outcome = await fetchRecords(broker, {
       maxWaitMs: answerNow ? 0 : request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: -1, topics: known,
+      isolationLevel: request.isolationLevel,
     });
+    const readCommitted = request.isolationLevel === IsolationLevel.READ_COMMITTED;
     let next = 0;
     return {
       throttleTimeMs: 0,
@@ -70,10 +73,10 @@ export const fetchHandler = kafkaHandler({
             partitionIndex: result.partition,
             errorCode: kafkaResultError(result, 'partition').errorCode,
             highWatermark: result.highWatermark,
-            lastStableOffset: result.highWatermark,
+            lastStableOffset: result.lastStableOffset ?? result.highWatermark,
             logStartOffset: result.logStartOffset,
             ...(result.currentLeader ? { currentLeader: result.currentLeader } : {}),
-            abortedTransactions: null,
+            abortedTransactions: readCommitted ? (result.abortedTransactions ?? []) : null,
             preferredReadReplica: -1,
             records: bytes > 0 ? slices : noRecords,
           })),

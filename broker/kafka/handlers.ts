@@ -16,13 +16,14 @@ import { produceHandler } from './produce.js';
 import {
   addOffsetsToTxnHandler, addPartitionsToTxnHandler, describeTransactionsHandler, endTxnHandler, listTransactionsHandler, txnOffsetCommitHandler,
 } from './transactions.js';
+import { writeTxnMarkersHandler } from './txn-markers.js';
 
 const all: KafkaHandler[] = [
   produceHandler, fetchHandler, listOffsetsHandler, metadataHandler,
   findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler,
   offsetCommitHandler, offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler,
   createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, deleteRecordsHandler, describeConfigsHandler, incrementalAlterConfigsHandler,
-  describeClusterHandler, offsetForLeaderEpochHandler, initProducerIdHandler,
+  describeClusterHandler, offsetForLeaderEpochHandler, initProducerIdHandler, writeTxnMarkersHandler,
   addPartitionsToTxnHandler, addOffsetsToTxnHandler, endTxnHandler, txnOffsetCommitHandler, describeTransactionsHandler, listTransactionsHandler,
 ];
 

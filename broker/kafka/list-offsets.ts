@@ -1,6 +1,6 @@
 /**
- * ListOffsets: latest (−1, the high watermark, which is also the last stable offset while Sluice
- * has no transactions), earliest (−2; and −4, the earliest local offset, the same without tiered
+ * ListOffsets: latest (−1: the high watermark, or the last stable offset for isolation_level 1,
+ * read_committed), earliest (−2; and −4, the earliest local offset, the same without tiered
  * storage), the highest timestamp (−3), or the first offset at or after a timestamp, from the
  * list-offsets service. −5 (latest tiered) has no tiered storage to look at: offset −1.
  */
@@ -31,7 +31,7 @@ export const listOffsetsHandler = kafkaHandler({
         return [];
       }),
     }));
-    const results = listOffsets(broker, { replicaId: request.replicaId === debugReplicaId ? debugReplicaId : -1, topics });
+    const results = listOffsets(broker, { replicaId: request.replicaId === debugReplicaId ? debugReplicaId : -1, topics }, request.isolationLevel);
     return {
       throttleTimeMs: 0,
       topics: request.topics.map((topic, index) => {

@@ -5,7 +5,10 @@
  * socket write (writev), laid out exactly as protobuf would have encoded the whole message:
  *
  *   Response { 1: correlation_id, 15: fetch { 1: topics { 1: name, 2: partitions {
- *     1..5: partition fields, 15: records } } } }
+ *     1..9: partition fields (8 last_stable_offset, 9 aborted_transactions), 15: records } } } }
+ *
+ * Records stay the last field, so every other one (the read_committed ones included) goes in
+ * the protobufjs-encoded head.
  */
 import { FetchPartitionResultType, uvarint, uvarintSize } from '../../proto/wire.js';
 import type { FetchTopicOutput } from '../services/fetch.js';

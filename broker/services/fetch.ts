@@ -9,9 +9,10 @@
  * them, so a consumer can always make progress.
  */
 import { OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
-import type { FetchPartition, FetchPartitionResult, FetchRequest } from '../../proto/messages.js';
+import { type AbortedTransaction, type FetchPartition, type FetchPartitionResult, type FetchRequest, IsolationLevel } from '../../proto/messages.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
-import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import { readInt64 } from '../../proto/record-batch/record-batch.js';
 import { limits } from '../limits.js';
 import type { Partition } from '../topics/partition.js';
 import type { BrokerContext } from '../api/context.js';
@@ -22,6 +23,23 @@ function countRecords(slice: Buffer): number {
   let records = 0;
   for (const { position } of eachBatch(slice)) records += slice.readInt32BE(position + RECORDS_COUNT_OFFSET);
   return records;
+}
+
+/** The offset after the last batch of a read (headers only; the slices hold whole batches). */
+function endOfRead(slices: Buffer[]): number {
+  const last = slices.at(-1)!;
+  let end = -1;
+  for (const { position } of eachBatch(last)) end = readInt64(last, position) + last.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+  return end;
+}
+
+/**
+ * read_committed: the aborted transactions overlapping what was read, from the log's .txnindex
+ * files, for the consumer to drop their batches (Kafka's fetch does the same).
+ */
+function abortedIn(partition: Partition, fetchOffset: number, slices: Buffer[]): AbortedTransaction[] {
+  if (slices.length === 0) return [];
+  return partition.log.abortedTransactions(fetchOffset, endOfRead(slices)).map((entry) => ({ producerId: entry.producerId, firstOffset: entry.firstOffset }));
 }
 
 const partitionBytesDefault = 1024 * 1024;
@@ -59,6 +77,7 @@ function readForFollower(partition: Partition, wanted: FetchPartition, replicaId
   const { log } = partition;
   const logEndOffset = log.logEndOffset;
   output.result.highWatermark = partition.highWatermark;
+  output.result.lastStableOffset = partition.lastStableOffset;
   output.result.logStartOffset = log.logStartOffset;
   const lastFetchedEpoch = wanted.lastFetchedEpoch ?? -1;
   if (lastFetchedEpoch >= 0) {
@@ -84,6 +103,7 @@ function readForFollower(partition: Partition, wanted: FetchPartition, replicaId
   }
   // The high watermark may have moved with this very fetch.
   output.result.highWatermark = partition.highWatermark;
+  output.result.lastStableOffset = partition.lastStableOffset;
 }
 
 /** `answerNow`: a partition failed or has a diverging epoch to report, so the request does not wait. */
@@ -92,11 +112,12 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
   let bytes = 0;
   let answerNow = false;
   const replicaId = body.replicaId ?? -1;
+  const readCommitted = body.isolationLevel === IsolationLevel.READ_COMMITTED;
   const topics = body.topics.map((topic) => ({
     name: topic.name,
     partitions: topic.partitions.map((wanted) => {
       const output: PartitionRead = {
-        result: { partition: wanted.partition, errorCode: 0, errorMessage: '', highWatermark: -1, logStartOffset: -1 },
+        result: { partition: wanted.partition, errorCode: 0, errorMessage: '', highWatermark: -1, logStartOffset: -1, lastStableOffset: -1 },
         slices: [] as Buffer[],
         bytes: 0,
       };
@@ -112,12 +133,17 @@ function readAll(body: FetchRequest, context: BrokerContext): { topics: FetchTop
           const { log } = partition;
           // Consumers read only what every in-sync replica holds (§F).
           const highWatermark = partition.highWatermark;
+          const lastStableOffset = partition.lastStableOffset;
           output.result.highWatermark = highWatermark;
+          output.result.lastStableOffset = lastStableOffset;
           output.result.logStartOffset = log.logStartOffset;
-          if ((remaining > 0 || bytes === 0) && wanted.fetchOffset !== highWatermark) {
-            const read = log.read(wanted.fetchOffset, limit, highWatermark);
+          // read_committed stops at the last stable offset: nothing of an open transaction.
+          const bound = readCommitted ? lastStableOffset : highWatermark;
+          if ((remaining > 0 || bytes === 0) && wanted.fetchOffset !== bound) {
+            const read = log.read(wanted.fetchOffset, limit, bound);
             output.slices = read.slices;
             output.bytes = read.bytes;
+            if (readCommitted) output.result.abortedTransactions = abortedIn(partition, wanted.fetchOffset, read.slices);
           }
         }
         remaining -= output.bytes;
@@ -138,10 +164,13 @@ const leaderErrors = new Set(['SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', 'SLUICE_ERR_F
 /**
  * Resolves when `minBytes` more bytes are ready for the partitions, `waitMs` passed, or the
  * broker stops. Followers wait for appends (a new log end); consumers for the high watermark
- * to move (§L). A change of leadership wakes both.
+ * to move (§L), read_committed ones for the last stable offset (a high-watermark move or a
+ * marker; either wakes the high-watermark listeners, and only a moved LSO counts). A change of
+ * leadership wakes all.
  */
 function waitForData(body: FetchRequest, context: BrokerContext, needed: number, waitMs: number): Promise<void> {
   const follower = (body.replicaId ?? -1) >= 0;
+  const readCommitted = body.isolationLevel === IsolationLevel.READ_COMMITTED;
   return new Promise((resolve) => {
     // Everything that can wake this wait is undone in `done`, so a finished wait is garbage.
     const unsubscribes: Array<() => void> = [];
@@ -161,10 +190,24 @@ function waitForData(body: FetchRequest, context: BrokerContext, needed: number,
       for (const wanted of topic.partitions) {
         const partition = context.topics.find(topic.name)?.partitionAt(wanted.partition);
         if (partition === undefined) continue;
-        unsubscribes.push(follower ? partition.onAppend(listener) : partition.onHighWatermark(listener));
+        if (follower) unsubscribes.push(partition.onAppend(listener));
+        else if (readCommitted) unsubscribes.push(partition.onHighWatermark(stableListener(partition, listener)));
+        else unsubscribes.push(partition.onHighWatermark(listener));
       }
     }
   });
+}
+
+/** Passes a wake-up on only when the partition's last stable offset moved, or it stopped leading here. */
+function stableListener(partition: Partition, listener: (bytes: number) => void): (bytes: number) => void {
+  let seen = partition.lastStableOffset;
+  return (bytes) => {
+    const now = partition.closed || partition.role !== 'leader' ? -1 : partition.lastStableOffset;
+    // A high-watermark move that left the LSO behind an open transaction: nothing new to read.
+    if (now === seen) return;
+    seen = now;
+    listener(bytes);
+  };
 }
 
 /**

@@ -1,59 +1,53 @@
 /**
- * STUB (H3's branch only, replaced by H1's broker/services/txn-markers.ts at merge): the
- * leader side of WriteTxnMarkers, enough for the transaction coordinator to be exercised
- * before H1's partition state lands. Appends a control batch (Kafka's layout: attributes
- * transactional|control, one record with key = version 0 + type, value = version 0 +
- * coordinator epoch) to each named partition this broker leads, waits as acks=all does, and
- * tells the offset store when the partition is one of __consumer_offsets.
+ * The leader side of transaction markers (WriteTxnMarkers, both listeners; the transaction
+ * coordinator calls it directly for partitions this broker leads). For each named partition
+ * this broker leads, appends a commit or abort marker (a control batch, stamped with the leader
+ * epoch, at the next offset), then waits as acks=all does until the high watermark passes it,
+ * so the coordinator only counts a marker written once every in-sync replica has it. The log
+ * reacts to the marker itself (ends the producer's transaction, indexes an aborted one, moves
+ * the last stable offset). Each partition answers its own error: NOT_LEADER_OR_FOLLOWER,
+ * UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED, ...
+ * Internal topics are allowed: __consumer_offsets takes markers for transactional offset commits.
  */
-import { crc32c } from '@node-rs/crc32';
-import { errorToWire, SluiceError } from '../../proto/errors.js';
-import type { TxnTopicResult, WriteTxnMarkersRequest, WriteTxnMarkersResponse } from '../../proto/messages.js';
-import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
+import { SluiceError } from '../../proto/errors.js';
+import type { TxnPartitionResult, WritableTxnMarker, WriteTxnMarkersRequest, WriteTxnMarkersResponse } from '../../proto/messages.js';
 import type { BrokerContext } from '../api/context.js';
+import { itemResultAsync } from '../api/item-result.js';
 import { offsetsTopic } from '../groups/offsets-topic.js';
 
-const ATTRIBUTES_OFFSET = 21;
-const CRC_OFFSET = 17;
-const CONTROL_MASK = 0x20;
+/** How long a marker waits for the in-sync replicas (Kafka uses request.timeout.ms, 30 s). */
+export const markerReplicationTimeoutMs = 30_000;
 
-export function buildControlBatch(marker: { producerId: number; producerEpoch: number; committed: boolean; coordinatorEpoch: number; timestamp: number }): Buffer {
-  const key = Buffer.alloc(4);
-  key.writeInt16BE(0, 0);
-  key.writeInt16BE(marker.committed ? 1 : 0, 2);
-  const value = Buffer.alloc(6);
-  value.writeInt16BE(0, 0);
-  value.writeInt32BE(marker.coordinatorEpoch, 2);
-  const batch = buildRecordBatch([{ key, value, timestamp: marker.timestamp }], {
-    producerId: marker.producerId, producerEpoch: marker.producerEpoch, baseSequence: -1, transactional: true,
+function writeMarker(context: BrokerContext, marker: WritableTxnMarker, topicName: string, partitionIndex: number): Promise<TxnPartitionResult> {
+  const failed = (): TxnPartitionResult => ({ partition: partitionIndex, errorCode: 0, errorMessage: '' });
+  return itemResultAsync(context, { api: 'WriteTxnMarkers', topic: topicName, partition: partitionIndex }, failed, async () => {
+    const partition = context.topics.partition(topicName, partitionIndex);
+    partition.checkLeader();
+    const appended = partition.log.appendTxnMarker(
+      { producerId: marker.producerId, producerEpoch: marker.producerEpoch, committed: marker.committed, coordinatorEpoch: marker.coordinatorEpoch },
+      partition.leaderEpoch,
+    );
+    partition.notifyAppend(appended.bytes);
+    const replicated = partition.waitForReplication(appended.lastOffset, markerReplicationTimeoutMs);
+    if (replicated !== null) {
+      const outcome = await replicated;
+      if (outcome !== null) {
+        throw new SluiceError(outcome, `${topicName}-${partitionIndex}: the ${marker.committed ? 'commit' : 'abort'} marker for producer ${marker.producerId} was written on the leader but not replicated (${outcome})`);
+      }
+    }
+    // A transactional offset commit's fate is decided by this marker: the group coordinator applies or drops it (H3).
+    if (topicName === offsetsTopic) context.offsets.completeTransaction(partitionIndex, marker.producerId, marker.committed);
+    return { partition: partitionIndex, errorCode: 0, errorMessage: '' };
   });
-  batch.writeInt16BE(batch.readInt16BE(ATTRIBUTES_OFFSET) | CONTROL_MASK, ATTRIBUTES_OFFSET);
-  batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
-  return batch;
 }
 
 export async function writeTxnMarkers(context: BrokerContext, request: WriteTxnMarkersRequest): Promise<WriteTxnMarkersResponse> {
   return {
     markers: await Promise.all(request.markers.map(async (marker) => ({
       producerId: marker.producerId,
-      topics: await Promise.all(marker.topics.map(async (topic): Promise<TxnTopicResult> => ({
+      topics: await Promise.all(marker.topics.map(async (topic) => ({
         name: topic.name,
-        partitions: await Promise.all(topic.partitions.map(async (index) => {
-          try {
-            const replica = context.topics.partition(topic.name, index);
-            replica.checkLeader();
-            const batch = buildControlBatch({ ...marker, timestamp: Date.now() });
-            const appended = replica.log.append(batch, { leaderEpoch: replica.leaderEpoch });
-            replica.notifyAppend(batch.length);
-            const replicated = replica.waitForReplication(appended.lastOffset, 30_000);
-            const outcome = replicated === null ? null : await replicated;
-            if (outcome !== null) throw new SluiceError(outcome, `marker on ${topic.name}-${index} was not replicated`);
-            if (topic.name === offsetsTopic) context.offsets.completeTransaction(index, marker.producerId, marker.committed);
-            return { partition: index, errorCode: 0, errorMessage: '' };
-          } catch (error) {
-            return { partition: index, ...errorToWire(error) };
-          }
-        })),
+        partitions: await Promise.all(topic.partitions.map((partition) => writeMarker(context, marker, topic.name, partition))),
       }))),
     }))),
   };

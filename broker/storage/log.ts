@@ -407,11 +407,11 @@ export class Log {
    * the transaction coordinator. Refused from an older producer or coordinator epoch. Ends the
    * producer's open transaction here, if it has one (the LSO moves on).
    */
-  appendTxnMarker(marker: TxnMarker, leaderEpoch: number | undefined): AppendResult {
+  appendTxnMarker(marker: TxnMarker, leaderEpoch: number | undefined): AppendResult & { bytes: number } {
     this.#checkOpen();
     this.#producers.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
     const batch = buildControlBatch({ ...marker, timestamp: this.#now() });
-    return this.append(batch, { leaderEpoch, verified: true });
+    return { ...this.append(batch, { leaderEpoch, verified: true }), bytes: batch.length };
   }
 
   /** First offset of the oldest open transaction; undefined when none is open. */

@@ -101,6 +101,15 @@ export class Partition {
     return this.log.highWatermark;
   }
 
+  /**
+   * What read_committed consumers may read: the high watermark, or the first offset of the
+   * oldest open transaction when that is lower. It moves when the high watermark does and when
+   * a marker ends a transaction, both of which wake the high-watermark listeners.
+   */
+  get lastStableOffset(): number {
+    return this.log.stableBelow(this.highWatermark);
+  }
+
   /** Called after each append with its size; returns the function that unsubscribes. */
   onAppend(listener: AppendListener): () => void {
     this.#appendListeners.add(listener);

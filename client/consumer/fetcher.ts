@@ -5,14 +5,21 @@
  * Records leave the buffer only when they are handed out, and handing a record out is what
  * moves its partition's position; a seek or an unassignment drops the partition's buffered
  * records, so nothing fetched for an old position is ever handed out.
+ *
+ * Control batches (transaction markers) are never handed out. With read_committed the broker
+ * reads only up to the last stable offset and lists the aborted transactions overlapping its
+ * answer; their batches are dropped as Kafka's consumer does: a producer's transactional batches
+ * from an aborted transaction's first offset up to that producer's ABORT marker.
  */
 import type { BrokerConnection } from '../connection.js';
 import type { ClientLogger } from '../logger.js';
 import { leaderConnectTimeoutMs, type MetadataCache } from '../metadata.js';
 import { errorCodes, errorFromWire, OffsetOutOfRangeError, SluiceError } from '../../proto/errors.js';
-import { Api, type FetchPartition, type FetchResponse } from '../../proto/messages.js';
+import { type AbortedTransaction, Api, type FetchPartition, type FetchResponse, IsolationLevel } from '../../proto/messages.js';
+import { CONTROL_TYPE_ABORT, readControlRecord } from '../../proto/record-batch/control-batch.js';
+import { ATTRIBUTE_CONTROL_MASK, ATTRIBUTE_TRANSACTIONAL_MASK, ATTRIBUTES_OFFSET, PRODUCER_ID_OFFSET } from '../../proto/record-batch/layout.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
-import { batchLastOffset, checkMagicAndCrc, type DecodedRecord, decodeRecords } from '../../proto/record-batch/record-batch.js';
+import { batchLastOffset, checkMagicAndCrc, type DecodedRecord, decodeRecords, readInt64 } from '../../proto/record-batch/record-batch.js';
 import { type PartitionState, partitionKey, type Positions } from './positions.js';
 
 export interface FetcherOptions {
@@ -23,6 +30,7 @@ export interface FetcherOptions {
   /** Records fetched ahead and not yet handed out; fetching pauses above this. */
   bufferedRecordsMax: number;
   autoOffsetReset: 'earliest' | 'latest' | 'none';
+  isolationLevel: 'read_committed' | 'read_uncommitted';
 }
 
 export interface FetcherEvents {
@@ -54,6 +62,8 @@ interface PendingDecode {
   epoch: number;
   records: Buffer;
   fromOffset: number;
+  /** read_committed: the aborted transactions the broker listed, by first offset. */
+  aborted: AbortedTransaction[];
 }
 
 /** One decoded batch of a partition; `next` is the first record not handed out. */
@@ -62,6 +72,11 @@ interface Buffered {
   epoch: number;
   records: DecodedRecord[];
   next: number;
+  /**
+   * A batch that is not handed out (a marker, an aborted transaction's): no records, and the
+   * position moves past it when its turn comes, so a reader caught up with the log end is at it.
+   */
+  skipTo?: number;
 }
 
 export class Fetcher {
@@ -124,6 +139,7 @@ export class Fetcher {
       if (entry.epoch === state.epoch) {
         for (let index = entry.next; index < entry.next + count; index += 1) taken.push(records[index]!);
         if (count > 0) state.position = records[entry.next + count - 1]!.offset + 1;
+        if (entry.skipTo !== undefined) state.position = entry.skipTo;
       }
       entry.next += count;
       this.#bufferedRecords -= count;
@@ -144,6 +160,7 @@ export class Fetcher {
         this.#bufferedRecords -= 1;
       }
       if (entry.next >= entry.records.length) this.#buffer.shift();
+      if (entry.skipTo !== undefined && entry.epoch === entry.state.epoch) entry.state.position = entry.skipTo;
       if (record === undefined || entry.epoch !== entry.state.epoch) continue;
       entry.state.position = record.offset + 1;
       this.start();
@@ -284,6 +301,7 @@ export class Fetcher {
       minBytes: this.#options.minBytes,
       maxBytes: this.#options.maxBytes,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      isolationLevel: this.#options.isolationLevel === 'read_committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED,
     }, {
       signal: this.#abort.signal, timeoutMs: connection.options.requestTimeoutMs + this.#options.maxWaitMs,
       connectTimeoutMs: Math.min(connection.options.connectTimeoutMs, leaderConnectTimeoutMs),
@@ -332,7 +350,7 @@ export class Fetcher {
           next = Math.max(next, batchLastOffset(records, position) + 1);
         }
         state.fetchOffset = next;
-        if (records.length > 0) decodes.push({ state, epoch: state.epoch, records, fromOffset: asked.offset });
+        if (records.length > 0) decodes.push({ state, epoch: state.epoch, records, fromOffset: asked.offset, aborted: result.abortedTransactions ?? [] });
       }
     }
     if (moved.length > 0) this.#leaderFailed(moved);
@@ -340,9 +358,29 @@ export class Fetcher {
   }
 
   /** Decodes one partition's checked batches into the buffer. */
-  #decode({ state, epoch, records, fromOffset }: PendingDecode): void {
+  #decode({ state, epoch, records, fromOffset, aborted }: PendingDecode): void {
     if (state.epoch !== epoch) return;
+    const readCommitted = this.#options.isolationLevel === 'read_committed';
+    const pending = readCommitted ? [...aborted].sort((a, b) => a.firstOffset - b.firstOffset) : [];
+    const abortedProducers = new Set<number>();
     for (const { position, size } of eachBatch(records)) {
+      const attributes = records.readInt16BE(position + ATTRIBUTES_OFFSET);
+      const control = (attributes & ATTRIBUTE_CONTROL_MASK) !== 0;
+      if (readCommitted && records.readInt32BE(position + PRODUCER_ID_OFFSET) >= 0) {
+        const lastOffset = batchLastOffset(records, position);
+        while (pending.length > 0 && pending[0]!.firstOffset <= lastOffset) abortedProducers.add(pending.shift()!.producerId);
+        const producerId = readInt64(records, position + PRODUCER_ID_OFFSET);
+        if (control) {
+          if (isAbortMarker(records, position, size)) abortedProducers.delete(producerId);
+        } else if ((attributes & ATTRIBUTE_TRANSACTIONAL_MASK) !== 0 && abortedProducers.has(producerId)) {
+          this.#skip(state, epoch, records, position, fromOffset);
+          continue;
+        }
+      }
+      if (control) {
+        this.#skip(state, epoch, records, position, fromOffset);
+        continue;
+      }
       let decoded = decodeRecords(records.subarray(position, position + size), { topic: state.topic, partition: state.partition });
       if (decoded.length > 0 && decoded[0]!.offset < fromOffset) decoded = decoded.filter((record) => record.offset >= fromOffset);
       if (decoded.length > 0) {
@@ -352,10 +390,21 @@ export class Fetcher {
     }
   }
 
+  /** A batch not handed out: the position moves past it in its turn. */
+  #skip(state: PartitionState, epoch: number, records: Buffer, position: number, fromOffset: number): void {
+    const next = batchLastOffset(records, position) + 1;
+    if (next > fromOffset) this.#buffer.push({ state, epoch, records: [], next: 0, skipTo: next });
+  }
+
   /** Stops fetching: the fetch in flight is aborted and the loop has ended when this resolves. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
     await this.#fetching?.catch(() => {});
   }
+}
+
+/** Whether a control batch is an ABORT marker (its CRC was checked when it arrived). */
+function isAbortMarker(records: Buffer, position: number, size: number): boolean {
+  return readControlRecord(records.subarray(position, position + size)).type === CONTROL_TYPE_ABORT;
 }

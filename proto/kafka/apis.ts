@@ -29,6 +29,7 @@ import { findCoordinatorRequest, findCoordinatorResponse } from './messages/find
 import { heartbeatRequest, heartbeatResponse } from './messages/heartbeat.js';
 import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from './messages/incremental-alter-configs.js';
 import { initProducerIdRequest, initProducerIdResponse } from './messages/init-producer-id.js';
+import { writeTxnMarkersRequest, writeTxnMarkersResponse } from './messages/write-txn-markers.js';
 import { joinGroupRequest, joinGroupResponse } from './messages/join-group.js';
 import { leaveGroupRequest, leaveGroupResponse } from './messages/leave-group.js';
 import { listGroupsRequest, listGroupsResponse } from './messages/list-groups.js';
@@ -127,6 +128,7 @@ export const kafkaApis = {
   describeCluster: defineApi('DescribeCluster', describeClusterRequest, describeClusterResponse, { min: 0, max: 1 }),
   describeTransactions: defineApi('DescribeTransactions', describeTransactionsRequest, describeTransactionsResponse, { min: 0, max: 0 }),
   listTransactions: defineApi('ListTransactions', listTransactionsRequest, listTransactionsResponse, { min: 0, max: 1 }),
+  writeTxnMarkers: defineApi('WriteTxnMarkers', writeTxnMarkersRequest, writeTxnMarkersResponse, { min: 0, max: 1 }),
 } as const;
 
 /** Kafka's API keys of the APIs in the registry. */
@@ -153,6 +155,7 @@ export const ApiKey = {
   AddPartitionsToTxn: 24,
   AddOffsetsToTxn: 25,
   EndTxn: 26,
+  WriteTxnMarkers: 27,
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   CreatePartitions: 37,

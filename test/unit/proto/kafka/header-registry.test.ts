@@ -89,8 +89,8 @@ describe('registry', () => {
       expect(api.minVersion).toBeLessThanOrEqual(api.maxVersion);
       expect(kafkaApi(api.apiKey)).toBe(api);
     }
-    expect(apis).toHaveLength(30);
-    expect(new Set(apis.map((api) => api.apiKey)).size).toBe(30);
+    expect(apis).toHaveLength(31);
+    expect(new Set(apis.map((api) => api.apiKey)).size).toBe(31);
   });
 
   it('serves up to Kafka 3.9 maxima', () => {
@@ -100,7 +100,7 @@ describe('registry', () => {
       FindCoordinator: 5, JoinGroup: 9, Heartbeat: 4, LeaveGroup: 5, SyncGroup: 5, DescribeGroups: 5,
       ListGroups: 5, ApiVersions: 4, CreateTopics: 7, DeleteTopics: 6, DeleteRecords: 2, InitProducerId: 5,
       OffsetForLeaderEpoch: 4, DescribeConfigs: 4, CreatePartitions: 3, DeleteGroups: 2,
-      IncrementalAlterConfigs: 1, DescribeCluster: 1,
+      IncrementalAlterConfigs: 1, DescribeCluster: 1, WriteTxnMarkers: 1,
       // Transactions stop before KIP-890's versions (AddPartitionsToTxn v4+ is broker-to-broker batching).
       AddPartitionsToTxn: 3, AddOffsetsToTxn: 3, EndTxn: 3, TxnOffsetCommit: 3, DescribeTransactions: 0, ListTransactions: 1,
     });
