@@ -5,7 +5,8 @@
  * marker per partition (read back from the logs after the broker stops); offsets sent in a
  * transaction become the group's only when it commits; a second producer with the same
  * transactional id fences the first; a transaction left open past its timeout is aborted by
- * the coordinator; the coordinator's figures show in /metrics.
+ * the coordinator; a read_committed consumer sees only committed records, a read_uncommitted
+ * one all of them; the coordinator's figures show in /metrics.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +109,25 @@ describe('KafkaJS transactions against the Kafka listener', () => {
     expect(await metric('sluice_transactions_committed_total')).toBe(3);
     expect(await metric('sluice_transactions_aborted_total')).toBe(2);
     await admin.disconnect();
+
+    // A read_committed consumer sees the committed transactions' records only; a read_uncommitted one all of them.
+    const read = async (readUncommitted: boolean, expected: number) => {
+      const consumer = kafka.consumer({ groupId: `tx-reader-${readUncommitted}`, readUncommitted, maxWaitTimeInMs: 100 });
+      const values: string[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'tx-out', fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ partition, message }) => { values.push(`${partition}:${message.value?.toString() ?? ''}`); } });
+      try {
+        await waitFor(`${expected} records (readUncommitted: ${readUncommitted})`, () => values.length >= expected, 20_000);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      } finally {
+        await consumer.disconnect();
+      }
+      return values.sort();
+    };
+    expect(await read(false, 5)).toEqual(['0:c1', '0:c2', '0:c4', '1:c3', '1:c5']);
+    // The zombie's record never got in: its AddPartitionsToTxn was refused before it produced.
+    expect(await read(true, 8)).toEqual(['0:a1', '0:a2', '0:c1', '0:c2', '0:c4', '1:abandoned', '1:c3', '1:c5']);
 
     await broker.stop('SIGTERM');
     expect(markers(broker.dataDirectory, 'tx-out', 0).map((marker) => marker.type)).toEqual(['commit', 'abort', 'commit']);

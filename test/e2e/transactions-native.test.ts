@@ -143,6 +143,13 @@ describe('transactions over the native protocol', () => {
     await produce(producer, 'out', 0, ['a1']);
     expect(await endTxn(producer, false)).toBe(0);
     await completed('native-a', 'CompleteAbort');
+    // read_committed: up to the last stable offset, with the aborted transaction listed for the consumer to drop.
+    const fetched = await call<'fetch'>(Api.FETCH, {
+      maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 1, topics: [{ name: 'out', partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 1 << 20 }] }],
+    });
+    const result = fetched.topics[0]!.partitions[0]!;
+    expect({ highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset }).toEqual({ highWatermark: 5, lastStableOffset: 5 });
+    expect(result.abortedTransactions?.map((aborted) => ({ producerId: aborted.producerId ?? 0, firstOffset: aborted.firstOffset }))).toEqual([{ producerId: producer.producerId, firstOffset: 3 }]);
     const listed = await call<'listTransactions'>(Api.LIST_TRANSACTIONS, { stateFilters: ['CompleteAbort'] });
     const listing = listed.transactions.find((entry) => entry.transactionalId === 'native-a');
     expect({ producerId: listing?.producerId ?? 0, state: listing?.state }).toEqual({ producerId: producer.producerId, state: 'CompleteAbort' });
