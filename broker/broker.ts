@@ -355,11 +355,13 @@ export class Broker {
     const node = new ClusterNode({
       metadata, topics: this.topics, replicas: this.replicas!, logger,
       offsetsTopicPartitions: cluster.offsetsTopicPartitions, offsetsTopicReplicationFactor: cluster.offsetsTopicReplicationFactor,
+      txnStatePartitions: this.options.txnStatePartitions ?? txnStatePartitionsDefault,
       uncleanLeaderElection: cluster.uncleanLeaderElection,
     });
     this.#context.cluster = node;
     this.#context.offsets = new OffsetStore(this.topics, { partitions: node.offsets, coordinator: this.groups, logger });
     this.offsets = this.#context.offsets;
+    this.#startTransactions(node.transactionState);
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');

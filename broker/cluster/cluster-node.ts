@@ -3,8 +3,9 @@
  * (a replica's log is opened when a partition state names this broker, removed when it no
  * longer does or the topic is deleted; every state goes to the replica manager, which turns it
  * into leader, follower or nothing), answers Metadata and the admin APIs from the cluster's
- * view, and, while this broker is the controller, creates `__consumer_offsets` once enough
- * brokers are alive to replicate it (Kafka's offsets.topic.replication.factor rule).
+ * view, and, while this broker is the controller, creates `__consumer_offsets` and
+ * `__transaction_state` once enough brokers are alive to replicate them (Kafka's
+ * offsets.topic.replication.factor rule; the transaction state topic uses the same factor).
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
@@ -18,6 +19,7 @@ import { checkNotInternal } from '../topics/topic-name.js';
 import { checkLiveChange, type TopicManager } from '../topics/topic-manager.js';
 import type { ClusterMetadata, TopicRecord } from './cluster-metadata.js';
 import { ClusterOffsetsPartitions } from './cluster-offsets-partitions.js';
+import { txnStateTopic, txnStateTopicConfigs } from '../transactions/txn-topic.js';
 import type { PartitionState } from './partition-state.js';
 
 export interface ClusterNodeOptions {
@@ -28,18 +30,21 @@ export interface ClusterNodeOptions {
   /** offsets.topic.num.partitions and offsets.topic.replication.factor. */
   offsetsTopicPartitions: number;
   offsetsTopicReplicationFactor: number;
+  /** transaction.state.log.num.partitions. */
+  txnStatePartitions: number;
   /** unclean.leader.election.enable for topics created without their own. */
   uncleanLeaderElection: boolean;
 }
 
 export class ClusterNode implements ClusterView {
   readonly offsets: ClusterOffsetsPartitions;
+  readonly transactionState: ClusterOffsetsPartitions;
   readonly #metadata: ClusterMetadata;
   readonly #topics: TopicManager;
   readonly #replicas: ReplicaManager;
   readonly #logger: Logger;
   readonly #options: ClusterNodeOptions;
-  #creatingOffsetsTopic = false;
+  readonly #creatingInternal = new Set<string>();
 
   constructor(options: ClusterNodeOptions) {
     this.#options = options;
@@ -48,6 +53,7 @@ export class ClusterNode implements ClusterView {
     this.#replicas = options.replicas;
     this.#logger = options.logger;
     this.offsets = new ClusterOffsetsPartitions(options.topics, options.metadata, options.offsetsTopicPartitions);
+    this.transactionState = new ClusterOffsetsPartitions(options.topics, options.metadata, options.txnStatePartitions, txnStateTopic);
   }
 
   get clusterId(): string {
@@ -105,6 +111,7 @@ export class ClusterNode implements ClusterView {
       this.#drop(state.topic, state.partition);
     }
     if (state.topic === offsetsTopic) this.offsets.roleMaybeChanged(state.partition);
+    if (state.topic === txnStateTopic) this.transactionState.roleMaybeChanged(state.partition);
   }
 
   /** This broker is no longer a replica (or the topic is gone): stop and remove the log. */
@@ -116,6 +123,7 @@ export class ClusterNode implements ClusterView {
       this.#logger.error({ err: error, topic, partition }, 'cannot remove a replica this broker no longer holds');
     }
     if (topic === offsetsTopic) this.offsets.roleMaybeChanged(partition);
+    if (topic === txnStateTopic) this.transactionState.roleMaybeChanged(partition);
   }
 
   #forgetTopic(name: string): void {
@@ -129,18 +137,22 @@ export class ClusterNode implements ClusterView {
   }
 
   #maybeCreateOffsetsTopic(): void {
+    this.#maybeCreateInternal(offsetsTopic, this.offsets.count, offsetsTopicConfigs);
+    this.#maybeCreateInternal(txnStateTopic, this.transactionState.count, txnStateTopicConfigs);
+  }
+
+  #maybeCreateInternal(name: string, partitions: number, configs: Readonly<Record<string, string>>): void {
     const metadata = this.#metadata;
-    if (!metadata.isController || this.#creatingOffsetsTopic || metadata.topic(offsetsTopic) !== undefined) return;
+    if (!metadata.isController || this.#creatingInternal.has(name) || metadata.topic(name) !== undefined) return;
     const live = [...metadata.brokers.values()].filter((broker) => !broker.shuttingDown).length;
     // Kafka waits for offsets.topic.replication.factor live brokers rather than make it under-replicated for good.
     if (live < this.#options.offsetsTopicReplicationFactor) return;
-    this.#creatingOffsetsTopic = true;
-    metadata.createTopic({
-      name: offsetsTopic, partitions: this.offsets.count, replicationFactor: this.#options.offsetsTopicReplicationFactor, configs: { ...offsetsTopicConfigs },
-    }).then(
-      () => this.#logger.info({ partitions: this.offsets.count, replicationFactor: this.#options.offsetsTopicReplicationFactor }, `${offsetsTopic} created`),
-      (error: unknown) => this.#logger.warn({ err: error }, `cannot create ${offsetsTopic} yet; trying again at the next broker change`),
-    ).finally(() => { this.#creatingOffsetsTopic = false; });
+    this.#creatingInternal.add(name);
+    const replicationFactor = this.#options.offsetsTopicReplicationFactor;
+    metadata.createTopic({ name, partitions, replicationFactor, configs: { ...configs } }).then(
+      () => this.#logger.info({ partitions, replicationFactor }, `${name} created`),
+      (error: unknown) => this.#logger.warn({ err: error }, `cannot create ${name} yet; trying again at the next broker change`),
+    ).finally(() => { this.#creatingInternal.delete(name); });
   }
 
   // ---- ClusterView ----

@@ -1,5 +1,6 @@
 /**
- * `__consumer_offsets` in a cluster: a group's coordinator is the leader of its partition.
+ * `__consumer_offsets` (and, with the same rules, `__transaction_state`) in a cluster: a group's
+ * (a transactional id's) coordinator is the leader of its partition.
  * Leadership comes from the partition states the cluster node applies; commits are appended
  * as the leader with the leader epoch stamped and answered once the in-sync replicas have
  * them (the high watermark covers the batch), as an acks=all produce is.
@@ -19,12 +20,19 @@ export class ClusterOffsetsPartitions implements OffsetsTopicPartitions {
   readonly #metadata: ClusterMetadata;
   readonly #listeners = new Set<(partition: number, leading: boolean) => void>();
   readonly #leading = new Set<number>();
+  readonly #topic: string;
 
-  constructor(topics: TopicManager, metadata: ClusterMetadata, configuredCount: number) {
+  constructor(topics: TopicManager, metadata: ClusterMetadata, configuredCount: number, topic = offsetsTopic) {
     this.#topics = topics;
     this.#metadata = metadata;
+    this.#topic = topic;
     // An existing topic's count is the truth: groups hash by it, so it can never change.
-    this.count = metadata.topic(offsetsTopic)?.partitions ?? configuredCount;
+    this.count = metadata.topic(topic)?.partitions ?? configuredCount;
+  }
+
+  /** The internal topic these partitions are of. */
+  get topic(): string {
+    return this.#topic;
   }
 
   leads(partition: number): boolean {
@@ -32,11 +40,11 @@ export class ClusterOffsetsPartitions implements OffsetsTopicPartitions {
   }
 
   replica(partition: number): Partition | undefined {
-    return this.#topics.find(offsetsTopic)?.partitionAt(partition);
+    return this.#topics.find(this.#topic)?.partitionAt(partition);
   }
 
   leaderOf(partition: number): CoordinatorEndpoint | undefined {
-    const leader = this.#metadata.partitionState(offsetsTopic, partition)?.leader;
+    const leader = this.#metadata.partitionState(this.#topic, partition)?.leader;
     const broker = leader === undefined ? undefined : this.#metadata.brokers.get(leader);
     return broker === undefined ? undefined : { nodeId: broker.nodeId, host: broker.host, port: broker.port };
   }
@@ -58,7 +66,7 @@ export class ClusterOffsetsPartitions implements OffsetsTopicPartitions {
   async append(partition: number, batch: Buffer): Promise<void> {
     const replica = this.replica(partition);
     if (replica === undefined || !this.#leading.has(partition)) {
-      throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `this broker does not lead partition ${partition} of ${offsetsTopic}`);
+      throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `this broker does not lead partition ${partition} of ${this.#topic}`);
     }
     replica.checkLeader();
     replica.checkEnoughReplicas();
@@ -66,7 +74,7 @@ export class ClusterOffsetsPartitions implements OffsetsTopicPartitions {
     replica.notifyAppend(batch.length);
     const replicated = replica.waitForReplication(appended.lastOffset, commitTimeoutMs);
     const outcome = replicated === null ? null : await replicated;
-    if (outcome !== null) throw new SluiceError(outcome, `offset commit to ${offsetsTopic}-${partition} was not replicated (${outcome})`);
+    if (outcome !== null) throw new SluiceError(outcome, `append to ${this.#topic}-${partition} was not replicated (${outcome})`);
     if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
   }
 }
