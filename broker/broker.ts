@@ -269,7 +269,7 @@ export class Broker {
       this.#kafkaServer = kafkaServer;
     }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
-      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(),
+      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions,
     }) : undefined;
   }
 

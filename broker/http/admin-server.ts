@@ -11,6 +11,7 @@ import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { listGroups } from '../groups/group-listing.js';
 import type { OffsetStore } from '../groups/offset-store.js';
+import type { TransactionCoordinator } from '../transactions/coordinator.js';
 import { registerDebugMemory } from './debug-memory.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { ClusterView } from '../api/context.js';
@@ -50,6 +51,8 @@ function describeTopic(topic: Topic) {
 export interface ClusterSources {
   cluster: () => ClusterView;
   replication: () => ReplicationCounts | undefined;
+  /** The transaction coordinator, once the logs are open. */
+  transactions?: () => TransactionCoordinator | undefined;
 }
 
 export function createAdminServer(
@@ -73,6 +76,11 @@ export function createAdminServer(
       if (!SluiceError.is(error)) throw error;
       return reply.code(404).send({ error: error.code, message: error.message });
     }
+  });
+  // The transactional ids this broker coordinates, each as DescribeTransactions tells it.
+  app.get('/v1/transactions', async () => {
+    const coordinator = sources?.transactions?.();
+    return { transactions: coordinator === undefined ? [] : coordinator.list().map((entry) => coordinator.describe(entry.transactionalId)) };
   });
   app.get('/v1/groups', async () => ({ groups: listGroups(groups(), offsets()) }));
   app.get<{ Params: { id: string } }>('/v1/groups/:id', async (request, reply) => {

@@ -107,6 +107,11 @@ describe('KafkaJS transactions against the Kafka listener', () => {
     await expect(abandoned.commit()).rejects.toThrow(/epoch|fenced/i);
     await slow.disconnect().catch(() => {});
     expect(await metric('sluice_transactions_committed_total')).toBe(3);
+    const described = await (await fetch(`http://127.0.0.1:${broker.httpPort}/v1/transactions`)).json() as { transactions: Array<{ transactionalId: string; state: string; producerEpoch: number }> };
+    expect(described.transactions.map(({ transactionalId, state, producerEpoch }) => ({ transactionalId, state, producerEpoch }))).toEqual([
+      { transactionalId: 'tx-a', state: 'CompleteCommit', producerEpoch: 1 },
+      { transactionalId: 'tx-slow', state: 'CompleteAbort', producerEpoch: 1 },
+    ]);
     expect(await metric('sluice_transactions_aborted_total')).toBe(2);
     await admin.disconnect();
 
