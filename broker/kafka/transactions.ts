@@ -140,7 +140,7 @@ export const listTransactionsHandler = kafkaHandler({
   response: listTransactionsResponse,
   scope: 'coordinator',
   handle(request, { broker }) {
-    const listed = listTransactions(broker, { stateFilters: [...request.stateFilters], producerIdFilters: [...request.producerIdFilters] });
+    const listed = listTransactions(broker, { stateFilters: [...request.stateFilters], producerIdFilters: [...request.producerIdFilters], minDurationMs: request.durationFilter });
     return {
       throttleTimeMs: 0, errorCode: 0, unknownStateFilters: listed.unknownStateFilters,
       transactionStates: listed.transactions.map((entry) => ({ transactionalId: entry.transactionalId, producerId: entry.producerId, transactionState: entry.state })),

@@ -236,11 +236,15 @@ export class TransactionCoordinator {
     return expired;
   }
 
-  list(filters: { states?: readonly string[]; producerIds?: readonly number[] } = {}): TransactionListing[] {
+  /** The ids this broker coordinates; `minDurationMs` (ListTransactions v1) keeps only transactions open at least that long. */
+  list(filters: { states?: readonly string[]; producerIds?: readonly number[]; minDurationMs?: number } = {}): TransactionListing[] {
     const states = new Set(filters.states ?? []);
     const producerIds = new Set(filters.producerIds ?? []);
+    const minDurationMs = filters.minDurationMs ?? -1;
+    const now = this.#now();
     return this.#store.all()
       .filter((metadata) => (states.size === 0 || states.has(metadata.state)) && (producerIds.size === 0 || producerIds.has(metadata.producerId)))
+      .filter((metadata) => minDurationMs < 0 || (!isIdle(metadata.state) && metadata.startMs >= 0 && now - metadata.startMs >= minDurationMs))
       .map((metadata) => ({ transactionalId: metadata.transactionalId, producerId: metadata.producerId, state: metadata.state }))
       .sort((a, b) => a.transactionalId.localeCompare(b.transactionalId));
   }

@@ -66,10 +66,10 @@ export async function endTxn(context: BrokerContext, request: EndTxnRequest): Pr
 }
 
 /** The ids this broker coordinates; unknown state names are returned so the caller can say so. */
-export function listTransactions(context: BrokerContext, request: ListTransactionsRequest): { transactions: TransactionListing[]; unknownStateFilters: string[] } {
+export function listTransactions(context: BrokerContext, request: ListTransactionsRequest & { minDurationMs?: number }): { transactions: TransactionListing[]; unknownStateFilters: string[] } {
   const states = request.stateFilters ?? [];
   return {
-    transactions: context.transactions.list({ states, producerIds: request.producerIdFilters ?? [] }),
+    transactions: context.transactions.list({ states, producerIds: request.producerIdFilters ?? [], minDurationMs: request.minDurationMs ?? -1 }),
     unknownStateFilters: states.filter((state) => !(txnStates as readonly string[]).includes(state)),
   };
 }

@@ -153,6 +153,8 @@ describe('transaction coordinator', () => {
     expect(await coordinator.expireIds(4000)).toBe(1);
     expect(() => coordinator.describe('idle')).toThrow(/not known/);
     expect(coordinator.list().map((entry) => entry.transactionalId)).toEqual(['open']);
+    expect(coordinator.list({ minDurationMs: 5000 }).map((entry) => entry.transactionalId)).toEqual(['open']);
+    expect(coordinator.list({ minDurationMs: 5001 })).toEqual([]);
     close();
     open();
     expect(coordinator.list().map((entry) => entry.transactionalId)).toEqual(['open']);
