@@ -2,7 +2,11 @@
  * python confluent-kafka (librdkafka 2.0.2, Debian's python3-confluent-kafka) transactions
  * against the Kafka listener: init_transactions, a committed, an aborted and a committed
  * transaction over two partitions; a read_committed consumer reads only the committed records,
- * a read_uncommitted one all of them. The python side is a fixture script that prints JSON.
+ * a read_uncommitted one all of them. Then a consume-transform-produce loop reading those
+ * committed records (send_offsets_to_transaction: AddOffsetsToTxn and TxnOffsetCommit with the
+ * group's generation and member id): the output holds each input once and the group's committed
+ * offsets are the input's ends (past the markers). The python side is a fixture script that
+ * prints JSON.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +17,9 @@ import { kafkajs } from '../helpers/kafka-clients.js';
 const python = '/usr/bin/python3';
 const script = fileURLToPath(new URL('./fixtures/kafka-python-transactions.py', import.meta.url));
 
-function run(args: string[]): Promise<{ committed?: string[]; uncommitted?: string[]; error?: string; stderr: string }> {
+interface PythonResult { committed?: string[]; uncommitted?: string[]; copied?: string[]; offsets?: Array<[number, number]>; error?: string; stderr: string }
+
+function run(args: string[]): Promise<PythonResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -39,7 +45,7 @@ describe('python confluent-kafka transactions', () => {
     broker = await startBroker();
     const admin = kafkajs(broker.kafkaBootstrap).kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'python-tx', numPartitions: 2 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic: 'python-tx', numPartitions: 2 }, { topic: 'python-copy', numPartitions: 2 }], waitForLeaders: true });
     await admin.disconnect();
   });
   afterAll(cleanupBrokers);
@@ -51,5 +57,22 @@ describe('python confluent-kafka transactions', () => {
     const aborted = Array.from({ length: 5 }, (_, index) => `aborted-${index}`);
     expect(result.committed).toEqual([...committed].sort());
     expect(result.uncommitted).toEqual([...committed, ...aborted].sort());
+  }, 120_000);
+
+  it('copies the committed records exactly once with send_offsets_to_transaction', async () => {
+    const result = await run(['copy', broker.kafkaBootstrap, 'python-tx', 'python-copy']);
+    expect(result.error, result.stderr).toBeUndefined();
+    expect(result.copied).toEqual(Array.from({ length: 10 }, (_, index) => `COMMITTED-${index}`).sort());
+    // The committed offset of each partition is its log end: librdkafka's position moves past the last marker.
+    const ends = await (async () => {
+      const admin = kafkajs(broker.kafkaBootstrap).kafka.admin();
+      await admin.connect();
+      try {
+        return (await admin.fetchTopicOffsets('python-tx')).map((entry) => [entry.partition, Number(entry.high)]).sort();
+      } finally {
+        await admin.disconnect();
+      }
+    })();
+    expect(result.offsets).toEqual(ends);
   }, 120_000);
 });
