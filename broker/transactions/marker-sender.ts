@@ -5,10 +5,11 @@
  * leader. A partition that answers an error (a moved leader, a broker down, too few replicas)
  * is retried after looking its leader up again, with a growing pause, until its marker lands:
  * the transaction cannot complete before, and consumers reading committed data wait on it. Only
- * a deleted topic, or the coordinator itself losing the transaction, stops the retries.
+ * a deleted topic, the coordinator itself losing the transaction, or a partition saying a newer
+ * coordinator wrote this producer's markers (TRANSACTION_COORDINATOR_FENCED) stops the retries.
  */
 import type { Logger } from 'pino';
-import { errorFromWire, SluiceError } from '../../proto/errors.js';
+import { errorCodes, errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api, type WriteTxnMarkersRequest, type WriteTxnMarkersResponse } from '../../proto/messages.js';
 import type { BrokerContext } from '../api/context.js';
 import { BrokerLink } from '../replication/broker-link.js';
@@ -22,6 +23,7 @@ export interface Marker {
   coordinatorEpoch: number;
 }
 
+const fencedWire = errorCodes.SLUICE_ERR_TRANSACTION_COORDINATOR_FENCED.wire;
 const backoffMinMs = 50;
 const backoffMaxMs = 1000;
 const requestTimeoutMs = 30_000;
@@ -49,6 +51,7 @@ export class MarkerSender {
     for (let attempt = 1; remaining.size > 0; attempt += 1) {
       if (this.#closed || !stillWanted()) throw new SluiceError('SLUICE_ERR_ABORTED', 'markers no longer wanted here: the coordinator stopped or lost the transaction');
       const failures: string[] = [];
+      let fenced: string | undefined;
       const byLeader = this.#byLeader([...remaining.values()], remaining, failures);
       await Promise.all([...byLeader].map(async ([leader, entries]) => {
         const request: WriteTxnMarkersRequest = { markers: [{ ...marker, topics: groupByTopic(entries).map(({ topic, partitions: list }) => ({ name: topic, partitions: list })) }] };
@@ -63,6 +66,7 @@ export class MarkerSender {
           for (const result of topic.partitions) {
             const entry = { topic: topic.name, partition: result.partition };
             if (result.errorCode === 0) remaining.delete(key(entry));
+            else if (result.errorCode === fencedWire) fenced = `${entry.topic}-${entry.partition}: ${result.errorMessage}`;
             else if (this.#deleted(entry)) {
               this.#logger.warn({ topic: entry.topic, partition: entry.partition, producerId: marker.producerId }, 'transaction marker dropped: the partition no longer exists');
               remaining.delete(key(entry));
@@ -71,6 +75,8 @@ export class MarkerSender {
         }
       }));
       if (remaining.size === 0) return;
+      // A newer coordinator (a higher coordinator epoch) wrote markers for this producer: it owns the transaction now.
+      if (fenced !== undefined) throw new SluiceError('SLUICE_ERR_ABORTED', `a newer transaction coordinator owns producer ${marker.producerId}'s transaction (${fenced}); this one stops sending its markers`);
       if (attempt === 1 || attempt % 20 === 0) {
         this.#logger.warn({ producerId: marker.producerId, committed: marker.committed, remaining: remaining.size, attempt, failures: failures.slice(0, 5) }, 'transaction markers not all written yet; retrying');
       }
