@@ -75,6 +75,8 @@ describe('idempotent produce', () => {
     expect(await nativeProduce(broker.port, 'native', first)).toMatchObject({ errorCode: 0, baseOffset: 0 });
     expect(await nativeProduce(broker.port, 'native', first, -1)).toMatchObject({ errorCode: 0, baseOffset: 0 });
     expect(await logEnd(broker.bootstrap, 'native')).toBe(8);
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^sluice_producer_ids\{topic="native",partition="0"\} 1$/m);
   });
 
   it('refuses a sequence gap and an older epoch', async () => {
