@@ -39,7 +39,7 @@ async function produce(port: number, records: Buffer): Promise<ProduceResult | u
   const response = await request<{ topics: Array<{ partitions: ProduceResult[] }> }>(port, {
     produce: { acks: -1, timeoutMs: 10_000, topics: [{ name: topic, partitions: [{ partition: 0, records: Buffer.from(records) }] }] },
   }, Api.PRODUCE, 'produce');
-  return response?.topics[0]!.partitions[0];
+  return response?.topics[0]?.partitions[0];
 }
 
 function batch(producerId: number, baseSequence: number, transactional = false): Buffer {
@@ -65,7 +65,7 @@ describe('producer state in a cluster', () => {
       const markers = await request<{ markers: Array<{ topics: Array<{ partitions: Array<{ errorCode: number }> }> }> }>(oldPort, {
         writeTxnMarkers: { markers: [{ producerId: 6000, producerEpoch: 0, committed: false, coordinatorEpoch: 0, topics: [{ name: topic, partitions: [0] }] }] },
       }, Api.WRITE_TXN_MARKERS, 'writeTxnMarkers');
-      expect(markers?.markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(0);
+      expect(markers?.markers[0]?.topics[0]?.partitions[0]?.errorCode).toBe(0);
 
       await cluster.kill(oldLeader);
       let newLeader = -1;
@@ -88,7 +88,7 @@ describe('producer state in a cluster', () => {
       const fetched = await request<{ topics: Array<{ partitions: FetchPartitionResult[] }> }>(newPort, {
         fetch: { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 1, topics: [{ name: topic, partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 1 << 20 }] }] },
       }, Api.FETCH, 'fetch');
-      expect(fetched?.topics[0]!.partitions[0]).toMatchObject({ highWatermark: 17, lastStableOffset: 17, abortedTransactions: [{ producerId: 6000, firstOffset: 8 }] });
+      expect(fetched?.topics[0]?.partitions[0]).toMatchObject({ highWatermark: 17, lastStableOffset: 17, abortedTransactions: [{ producerId: 6000, firstOffset: 8 }] });
     } finally {
       await sluice.close();
     }
