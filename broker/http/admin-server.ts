@@ -36,6 +36,8 @@ function describeTopic(topic: Topic) {
       replicas: partition.replicas,
       isr: partition.isr,
       highWatermark: partition.highWatermark,
+      // Below the high watermark while a transaction is open: where read_committed consumers stop.
+      lastStableOffset: partition.lastStableOffset,
       logStartOffset: partition.log.logStartOffset,
       logEndOffset: partition.log.logEndOffset,
       recordBytes: partition.log.size,

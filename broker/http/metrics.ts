@@ -34,7 +34,7 @@ export class BrokerMetrics {
     this.#connections = new client.Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
     this.#connectionsRefused = new client.Counter({ name: 'sluice_connections_refused_total', help: 'Connections closed on arrival because max.connections were open', registers });
     this.#slowFrames = new client.Counter({ name: 'sluice_slow_frame_connections_closed_total', help: 'Connections closed because a request frame did not arrive whole in time', registers });
-    const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number }) => number) =>
+    const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number; producerCount: number }) => number) =>
       new client.Gauge({
         name, help, labelNames: ['topic', 'partition'], registers,
         collect() {
@@ -47,6 +47,7 @@ export class BrokerMetrics {
     partitionGauge('sluice_log_end_offset', 'Offset the next record appended to the partition gets', (log) => log.logEndOffset);
     partitionGauge('sluice_log_start_offset', 'First offset still readable in the partition', (log) => log.logStartOffset);
     partitionGauge('sluice_log_size_bytes', 'Bytes of record batches on disk for the partition', (log) => log.size);
+    partitionGauge('sluice_producer_ids', 'Producer ids whose state (epoch, last batches, open transaction) the partition keeps', (log) => log.producerCount);
     new client.Gauge({
       name: 'sluice_group_lag', help: 'Records between a group\'s committed offset and the partition\'s log end', labelNames: ['group', 'topic', 'partition'], registers,
       collect() {

@@ -355,7 +355,7 @@ export class Log {
    * failed index write takes the log offline (the next start rebuilds the index).
    */
   #applyProducerBatch(buffer: Buffer, position: number, baseOffset: number, segment: Segment): void {
-    const completed = this.#producers.apply(readProducerBatch(buffer, position, baseOffset), buffer, position);
+    const completed = this.#producers.apply(readProducerBatch(buffer, position, baseOffset), buffer, position, this.#now());
     if (completed === undefined || completed.committed) return;
     try {
       segment.txnIndex.append({

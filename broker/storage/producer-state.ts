@@ -44,7 +44,11 @@ export interface ProducerEntry {
   coordinatorEpoch: number;
   /** First offset of its open transaction; -1 when none is open. */
   txnFirstOffset: number;
-  /** Newest batch's maxTimestamp (or marker time): what expiry measures from. */
+  /**
+   * When it last wrote here: the later of its newest batch's maxTimestamp and the broker's clock
+   * when that batch was taken in. Expiry measures from it; the clock keeps a producer that
+   * writes old timestamps (a backfill) from expiring at once.
+   */
   lastTimestamp: number;
 }
 
@@ -191,12 +195,12 @@ export class ProducerStateManager {
 
   /**
    * Takes in an appended batch (any origin, unchecked). For a commit or abort marker, returns
-   * the transaction it ended; `marker` carries the control record when the caller read it.
+   * the transaction it ended.
    */
-  apply(batch: ProducerBatch, buffer: Buffer, position: number): CompletedTxn | undefined {
+  apply(batch: ProducerBatch, buffer: Buffer, position: number, nowMs: number): CompletedTxn | undefined {
     let entry = this.#producers.get(batch.producerId);
     if (entry === undefined) {
-      entry = { producerId: batch.producerId, epoch: batch.epoch, batches: [], coordinatorEpoch: -1, txnFirstOffset: -1, lastTimestamp: batch.maxTimestamp };
+      entry = { producerId: batch.producerId, epoch: batch.epoch, batches: [], coordinatorEpoch: -1, txnFirstOffset: -1, lastTimestamp: nowMs };
       this.#producers.set(batch.producerId, entry);
     }
     if (batch.epoch > entry.epoch) {
@@ -204,7 +208,7 @@ export class ProducerStateManager {
       entry.epoch = batch.epoch;
       entry.batches = [];
     }
-    entry.lastTimestamp = Math.max(entry.lastTimestamp, batch.maxTimestamp);
+    entry.lastTimestamp = Math.max(entry.lastTimestamp, batch.maxTimestamp, nowMs);
     if (batch.control) return this.#applyMarker(entry, batch, buffer, position);
     entry.batches.push({ firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, firstOffset: batch.firstOffset, lastOffset: batch.lastOffset, timestamp: batch.maxTimestamp });
     if (entry.batches.length > batchesPerProducer) entry.batches.shift();

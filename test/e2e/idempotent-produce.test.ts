@@ -11,7 +11,7 @@ import { produceRequest, produceResponse } from '../../proto/kafka/messages/prod
 import { Api } from '../../proto/messages.js';
 import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { encodeRequest } from '../../proto/wire.js';
-import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
+import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { decodeResponse, KafkaWire, requestFrame } from '../helpers/kafka-wire.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -75,6 +75,8 @@ describe('idempotent produce', () => {
     expect(await nativeProduce(broker.port, 'native', first)).toMatchObject({ errorCode: 0, baseOffset: 0 });
     expect(await nativeProduce(broker.port, 'native', first, -1)).toMatchObject({ errorCode: 0, baseOffset: 0 });
     expect(await logEnd(broker.bootstrap, 'native')).toBe(8);
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^sluice_producer_ids\{topic="native",partition="0"\} 1$/m);
   });
 
   it('refuses a sequence gap and an older epoch', async () => {
@@ -121,5 +123,22 @@ describe('idempotent produce', () => {
     expect(await nativeProduce(broker.port, 'restart', second)).toMatchObject({ errorCode: 0, baseOffset: 4 });
     expect((await nativeProduce(broker.port, 'restart', idempotentBatch(3000, 0, 12))).errorCode).toBe(wire('SLUICE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER'));
     expect(await logEnd(broker.bootstrap, 'restart')).toBe(8);
+  });
+
+  it('forgets an idle producer after --producer-id-expiration-ms', async () => {
+    const short = await startBroker({ args: ['--producer-id-expiration-ms', '2000', '--retention-check-interval-ms', '100'] });
+    const sluice = new Sluice({ bootstrap: short.bootstrap });
+    await sluice.admin().createTopic('expiring', { partitions: 1 });
+    await sluice.close();
+    const first = idempotentBatch(4000, 0, 0);
+    const answer = await nativeProduce(short.port, 'expiring', first);
+    expect(answer, answer.errorMessage).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(await nativeProduce(short.port, 'expiring', first)).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    await waitFor('the producer state to expire', async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${short.httpPort}/metrics`)).text();
+      return /^sluice_producer_ids\{topic="expiring",partition="0"\} 0$/m.test(metrics);
+    });
+    // Nothing is known of it any more: the same batch is a new one (Kafka does the same).
+    expect(await nativeProduce(short.port, 'expiring', first)).toMatchObject({ errorCode: 0, baseOffset: 4 });
   });
 });

@@ -100,6 +100,8 @@ describe('read_committed', () => {
     expect(open).toMatchObject({ highWatermark: 7, lastStableOffset: 0 });
     expect(open.records.length).toBe(0);
     expect((await fetch(0)).lastStableOffset).toBe(0);
+    const described = await (await globalThis.fetch(`http://127.0.0.1:${broker.httpPort}/v1/topics/${topic}`)).json() as { partitions: Array<Record<string, number>> };
+    expect(described.partitions[0]).toMatchObject({ highWatermark: 7, lastStableOffset: 0 });
 
     // A long poll at the LSO wakes when the commit marker moves it.
     const started = Date.now();

@@ -190,6 +190,10 @@ describe('producer state on disk', () => {
     expect(log.producerState.get(8)).toBeDefined();
     // Expired: any sequence goes again.
     expect(produce(log, batch(7, 0, 50))).toEqual({ baseOffset: 6, duplicate: false });
+    // Old record timestamps (a backfill) count from when the batch arrived, not from the records.
+    produce(log, batch(9, 0, 0, 3, { timestamp: now - 10 * 86_400_000 }));
+    expect(log.expireProducers()).toBe(0);
+    expect(log.producerState.get(9)).toBeDefined();
   });
 
   it('drops producers whose last batch is below a new log start', () => {
