@@ -5,7 +5,8 @@
  *       records/s with latency measured from each send's intended time (coordinated
  *       omission corrected)
  *   consume BOOTSTRAP TOPIC PARTITIONS RECORDS          — read everything from the start
- * Options: --acks 1|all (default 1), --value-bytes N (default 100).
+ * Options: --acks 1|all (default 1), --value-bytes N (default 100), --idempotent true|false
+ * (default: the client's: idempotent with acks all).
  * Prints one JSON line with its figures.
  */
 import { parseArgs } from 'node:util';
@@ -14,16 +15,18 @@ import { Sluice } from '../client/sluice.js';
 
 const { positionals, values: options } = parseArgs({
   allowPositionals: true,
-  options: { acks: { type: 'string', default: '1' }, 'value-bytes': { type: 'string', default: '100' } },
+  options: { acks: { type: 'string', default: '1' }, 'value-bytes': { type: 'string', default: '100' }, idempotent: { type: 'string' } },
 });
 const [mode, bootstrap, topic, countText, fourth, rateText] = positionals;
 if (options.acks !== '1' && options.acks !== 'all') throw new Error(`--acks must be 1 or all, not ${options.acks}`);
 const acks = options.acks === 'all' ? 'all' : 1;
+if (options.idempotent !== undefined && options.idempotent !== 'true' && options.idempotent !== 'false') throw new Error(`--idempotent must be true or false, not ${options.idempotent}`);
+const idempotence = options.idempotent === undefined ? {} : { idempotent: options.idempotent === 'true' };
 const sluice = new Sluice({ bootstrap: bootstrap! });
 const value = Buffer.alloc(Number(options['value-bytes']), 'x');
 
 async function produceMax(records: number, compression: 'none' | 'lz4'): Promise<void> {
-  const producer = sluice.producer({ acks, compression, lingerMs: 5, batchSize: Math.max(64 * 1024, value.length * 16), bufferMemoryBytes: 64 * 1024 * 1024 });
+  const producer = sluice.producer({ acks, compression, lingerMs: 5, batchSize: Math.max(64 * 1024, value.length * 16), bufferMemoryBytes: 64 * 1024 * 1024, ...idempotence });
   // About 200 KB of values per send whatever the record size, so 16 sends in flight fit the buffer.
   const chunk = Math.max(1, Math.round(200_000 / value.length));
   const inflight = new Set<Promise<unknown>>();

@@ -2,7 +2,8 @@
  * End-to-end benchmark: one broker process and one client process on this machine, 100-byte
  * records, 6 partitions, acks=1. Measures produce throughput with LZ4 off and on, with the
  * client's default producer (acks=all, idempotent: producer id and sequence numbers, 5
- * batches in flight per partition), one
+ * batches in flight per partition) and with the at-least-once producer at acks=all (one batch
+ * per partition in flight), one
  * consumer reading the whole topic, produce latency at a fixed rate of 20% of the measured
  * maximum, and, as the machine's own baseline from the same run, Node-to-Node loopback
  * socket throughput.
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   const broker = await launchBroker(dataDirectory);
   const sluice = new Sluice({ bootstrap: broker.bootstrap });
   try {
-    for (const topic of ['plain', 'lz4', 'defaults', 'latency']) await sluice.admin().createTopic(topic, { partitions });
+    for (const topic of ['plain', 'lz4', 'defaults', 'at-least-once', 'latency']) await sluice.admin().createTopic(topic, { partitions });
     progress(`e2e bench: broker pid ${broker.child.pid} on ${broker.bootstrap}, ${records.toLocaleString('en-US')} records of 100 bytes, ${partitions} partitions, acks=1`);
     progress('produce, LZ4 off ...');
     const plain = await runWorker<Throughput>(['produce', broker.bootstrap, 'plain', String(records), 'none']);
@@ -49,6 +50,9 @@ async function main(): Promise<void> {
     progress('produce, client defaults (acks=all, idempotent) ...');
     const defaults = await runWorker<Throughput>(['produce', broker.bootstrap, 'defaults', String(records), 'none', '--acks', 'all']);
     progress(`  ${Math.round(defaults.recordsPerSec).toLocaleString('en-US')} records/s`);
+    progress('produce, acks=all at-least-once (idempotent: false) ...');
+    const atLeastOnce = await runWorker<Throughput>(['produce', broker.bootstrap, 'at-least-once', String(records), 'none', '--acks', 'all', '--idempotent', 'false']);
+    progress(`  ${Math.round(atLeastOnce.recordsPerSec).toLocaleString('en-US')} records/s`);
     progress('consume the whole topic ...');
     const consume = await runWorker<Throughput>(['consume', broker.bootstrap, 'plain', String(records), String(partitions)]);
     progress(`  ${Math.round(consume.recordsPerSec).toLocaleString('en-US')} records/s`);
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
       produceLz4RecordsPerSec: Math.round(lz4.recordsPerSec),
       produceLz4MBps: round(lz4.mbps),
       produceDefaultsRecordsPerSec: Math.round(defaults.recordsPerSec),
+      produceAtLeastOnceRecordsPerSec: Math.round(atLeastOnce.recordsPerSec),
       consumeRecordsPerSec: Math.round(consume.recordsPerSec),
       consumeMBps: round(consume.mbps),
       latencyRate: rate,
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
       ['produce', result.produceRecordsPerSec],
       ['produce lz4', result.produceLz4RecordsPerSec],
       ['produce acks=all', result.produceDefaultsRecordsPerSec],
+      ['acks=all no idem.', result.produceAtLeastOnceRecordsPerSec],
       ['consume', result.consumeRecordsPerSec],
     ]));
     progress(barChart('MB/s of record values vs the loopback baseline', [

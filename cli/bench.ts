@@ -36,6 +36,10 @@ interface BenchFlags {
   quiet?: boolean;
   verify?: boolean;
   acksFile?: string;
+  /** Commander's --no-idempotence: false when given. */
+  idempotence?: boolean;
+  transactionalId?: string;
+  recordsPerTxn?: string;
 }
 
 function number(text: string | undefined, flag: string): number | undefined {
@@ -55,11 +59,18 @@ function topicConfigs(entries: string[]): Record<string, string> {
   return configs;
 }
 
+function recordsPerTxn(text: string | undefined): number {
+  const value = number(text, '--records-per-txn') ?? 100;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--records-per-txn takes a whole number of records ≥ 1, got "${text}"`);
+  return value;
+}
+
 function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig {
   const preset = values.workload === undefined ? undefined : workloads[values.workload];
   if (values.workload !== undefined && preset === undefined) throw new Error(`unknown workload "${values.workload}"; known: ${Object.keys(workloads).join(', ')}`);
   const base = preset?.settings ?? {};
-  const acksText = values.acks ?? String(base.acks ?? 1);
+  // A transactional producer needs acks=all: that is its default here.
+  const acksText = values.acks ?? String(base.acks ?? (values.transactionalId === undefined ? 1 : 'all'));
   const acks = acksText === 'all' || acksText === '-1' ? -1 : acksText === '0' ? 0 : acksText === '1' ? 1 : undefined;
   if (acks === undefined) throw new Error(`--acks takes 0, 1 or all, got "${acksText}"`);
   const compression = values.compression ?? base.compression ?? 'none';
@@ -90,6 +101,8 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
     warmupS: number(values.warmup, '--warmup') ?? base.warmupS ?? 0,
     ...(values.verify === true ? { verify: true } : {}),
     ...(values.acksFile === undefined ? {} : { acksFile: values.acksFile }),
+    ...(values.idempotence === false ? { idempotent: false } : {}),
+    ...(values.transactionalId === undefined ? {} : { transactionalId: values.transactionalId, recordsPerTxn: recordsPerTxn(values.recordsPerTxn) }),
   };
 }
 
@@ -105,6 +118,9 @@ async function summary(result: BenchResult): Promise<string> {
   }
   if (result.series.length > 1) {
     lines.push(barChart('records/s per second', result.series.slice(0, 30).map((sample) => [`${sample.second + 1}s`, sample.records])));
+  }
+  if (result.transactions !== undefined) {
+    lines.push(`${result.transactions.toLocaleString('en-US')} transactions of ${result.config.recordsPerTxn} records committed = ${(result.transactionsPerSec ?? 0).toFixed(1)} transactions/s`);
   }
   if (result.error !== undefined) lines.push(`ended early: ${result.error} (partial result)`);
   if (result.config.verify) {
@@ -189,8 +205,12 @@ export function benchCommand(program: Command): void {
     if (mode === 'produce') {
       command
         .option('--verify', 'tag every record with an id, then read the topic back and report acknowledged-but-missing, duplicated and out-of-order records per partition (exit 1 if any acknowledged record is missing)')
-        .option('--acks-file <file>', 'with --verify: write the acknowledged ids, to check again later with `sluice bench verify`');
+        .option('--acks-file <file>', 'with --verify: write the acknowledged ids, to check again later with `sluice bench verify`')
+        .option('--no-idempotence', 'the at-least-once producer: no producer id or sequence numbers, one batch per partition in flight (default: the client\'s, idempotent with --acks all)')
+        .option('--transactional-id <id>', 'transactional producers: commit a transaction every --records-per-txn records (acks all); prints transactions/s')
+        .option('--records-per-txn <n>', 'with --transactional-id: records per transaction (default: 100)');
       examples.push('sluice bench produce --bootstrap h1:9400,h2:9400 --topic checked --acks all --records 100000 --verify');
+      examples.push('sluice bench produce --embedded --transactional-id bench --records-per-txn 10 --records 100000');
     }
     withExamples(command.action((flags: BenchFlags) => runMode(mode, flags)), ...examples);
   }

@@ -6,10 +6,13 @@
  *   sluice topics create NAME --partitions N [--replication-factor R] [--config k=v ...] | list | describe NAME | delete NAME
  *   sluice cluster brokers | elect-leaders --preferred|--unclean [--topic T [--partition P]]
  *   sluice produce TOPIC [--key-separator SEP] [--acks 0|1|all] [--compression none|gzip|snappy|lz4|zstd] [--delivery-timeout-ms N]
+ *                        [--no-idempotence] [--transactional-id ID]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
+ *   sluice transactions list [--state S] | describe ID...
  *   sluice bench produce|consume|e2e [flags] [--verify [--acks-file F]] [--replication-factor R] [--topic-config k=v]
+ *                [--no-idempotence] [--transactional-id ID --records-per-txn N]
  *                | verify --acks-file F | compare A.json B.json
  *   sluice dev-cluster [--brokers N] [--data DIR] [--base-port P]
  *
@@ -28,6 +31,7 @@ import { devClusterCommand } from './dev-cluster.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { topicsCommand } from './topics.js';
+import { transactionsCommand } from './transactions.js';
 
 const program = new Command('sluice')
   .description('a Kafka-style partitioned commit log: the broker, client commands and load tests')
@@ -42,6 +46,7 @@ clusterCommand(program);
 produceCommand(program);
 consumeCommand(program);
 groupsCommand(program);
+transactionsCommand(program);
 benchCommand(program);
 devClusterCommand(program);
 

@@ -4,10 +4,16 @@
  * printed as soon as it happens, reading goes on to the end of input as kcat does, and the
  * command then exits non-zero with a count of the records not confirmed. Every record is
  * given up at most --delivery-timeout-ms after it was read.
+ *
+ * The producer is idempotent by default (no record stored twice by a retry); --no-idempotence
+ * is the at-least-once producer. With --transactional-id the whole input is one transaction,
+ * committed at the end of input, or aborted (and the command exits non-zero) if any record
+ * failed: consumers reading read_committed see all of it or none.
  */
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
 import { DeliveryError, type ProducerRecord, type RecordMetadata } from '../client/producer.js';
+import type { Transaction } from '../client/transaction.js';
 import { type Compression, compressionTypes } from '../proto/record-batch/compression.js';
 import { connect } from './connect.js';
 import { describeError } from './describe-error.js';
@@ -24,6 +30,9 @@ interface ProduceFlags {
   compression: Compression;
   lingerMs: number;
   deliveryTimeoutMs: number;
+  /** False with --no-idempotence. */
+  idempotence: boolean;
+  transactionalId?: string;
 }
 
 export function produceCommand(program: Command): void {
@@ -35,15 +44,23 @@ export function produceCommand(program: Command): void {
     .addOption(new Option('--compression <codec>', 'batch compression').choices(compressionTypes).default('none'))
     .option('--linger-ms <ms>', 'how long a batch waits to fill', wholeNumber(0), 5)
     .option('--delivery-timeout-ms <ms>', 'give up on a record this long after it was read, retries included', wholeNumber(1), 120_000)
+    .option('--no-idempotence', 'at-least-once: no producer id or sequence numbers (a retry after a lost answer may store a batch twice); the default is idempotent with --acks all')
+    .option('--transactional-id <id>', 'send the whole input as one transaction, committed at the end of input (aborted, exit 1, if any record failed)')
     .action((topic: string, flags: ProduceFlags, self: Command) => produce(topic, flags, self));
-  withExamples(command, 'sluice produce orders --acks all < orders.txt', 'printf \'k1:v1\\nk2:v2\\n\' | sluice produce orders --key-separator :');
+  withExamples(command, 'sluice produce orders --acks all < orders.txt', 'printf \'k1:v1\\nk2:v2\\n\' | sluice produce orders --key-separator :',
+    'sluice produce orders --transactional-id orders-import < orders.txt');
 }
 
 async function produce(topic: string, flags: ProduceFlags, command: Command): Promise<void> {
   const acks = flags.acks === 'all' || flags.acks === '-1' ? -1 : flags.acks === '1' ? 1 : 0;
   const separator = flags.keySeparator;
   const sluice = connect(command);
-  const producer = sluice.producer({ acks, compression: flags.compression, lingerMs: flags.lingerMs, deliveryTimeoutMs: flags.deliveryTimeoutMs });
+  const producer = sluice.producer({
+    acks, compression: flags.compression, lingerMs: flags.lingerMs, deliveryTimeoutMs: flags.deliveryTimeoutMs,
+    ...(flags.idempotence === false ? { idempotent: false } : {}),
+    ...(flags.transactionalId === undefined ? {} : { transactionalId: flags.transactionalId }),
+  });
+  let transaction: Transaction | undefined;
   const started = Date.now();
   let read = 0;
   const delivered = { records: 0, bytes: 0, partitions: new Set<number>() };
@@ -63,7 +80,7 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
         delivered.partitions.add(record.partition);
       });
     };
-    inflight.push(producer.send({ topic, messages }).then(count, (error: unknown) => {
+    inflight.push((transaction ?? producer).send({ topic, messages }).then(count, (error: unknown) => {
       // Partitions fail on their own: what reached the others is delivered all the same.
       if (error instanceof DeliveryError) count(error.results);
       failed.records += error instanceof DeliveryError ? error.failedRecords : messages.length;
@@ -73,7 +90,9 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
     }));
     while (inflight.length > sendsInFlightMax) await inflight.shift();
   };
+  let outcome = '';
   try {
+    if (flags.transactionalId !== undefined) transaction = await producer.transaction();
     for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       const cut = separator === undefined ? -1 : line.indexOf(separator);
       pending.push(cut < 0 ? { value: line } : { key: line.slice(0, cut), value: line.slice(cut + separator!.length) });
@@ -82,13 +101,40 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
     }
     await sendPending();
     await Promise.all(inflight);
+    if (transaction !== undefined) outcome = await endTransaction(transaction, flags.transactionalId!, failed);
+  } catch (error) {
+    // A failure outside a send (the transaction could not start, or stdin broke): nothing of an open transaction stays.
+    if (transaction?.isActive()) await transaction.abort().catch(() => {});
+    throw error;
   } finally {
     await sluice.close();
   }
   const seconds = (Date.now() - started) / 1000;
+  if (outcome !== '') process.stderr.write(`${outcome}\n`);
+  if (transaction !== undefined && failed.records > 0) delivered.records = 0;
   if (delivered.records > 0 || failed.records === 0) process.stderr.write(`produced ${delivered.records} records (${delivered.bytes} bytes) to ${topic} across ${delivered.partitions.size} partition(s) in ${seconds.toFixed(2)} s\n`);
   if (failed.records > 0) {
     process.stderr.write(`sluice: ${failed.records} of ${read} records were not confirmed delivered (the first error is above)\n`);
     process.exitCode = 1;
+  }
+}
+
+/** Commits the input's transaction, or aborts it when a record failed (or the commit did); says which. */
+async function endTransaction(transaction: Transaction, transactionalId: string, failed: { records: number; first: unknown }): Promise<string> {
+  if (failed.records === 0) {
+    try {
+      await transaction.commit();
+      return `committed transaction ${transactionalId}`;
+    } catch (error) {
+      failed.first = error;
+      failed.records = Math.max(failed.records, 1);
+      process.stderr.write(`sluice: the commit failed: ${describeError(error)}\n`);
+    }
+  }
+  try {
+    await transaction.abort();
+    return `aborted transaction ${transactionalId}: none of its records will be read by read_committed consumers`;
+  } catch (error) {
+    return `could not abort transaction ${transactionalId} (${describeError(error)}); the coordinator aborts it after its timeout`;
   }
 }

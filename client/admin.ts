@@ -43,6 +43,29 @@ export interface CreateTopicOptions {
   validateOnly?: boolean;
 }
 
+export interface TransactionListing {
+  transactionalId: string;
+  producerId: number;
+  state: string;
+  /** The broker that coordinates it. */
+  coordinatorId: number;
+}
+
+export interface TransactionDetails {
+  transactionalId: string;
+  coordinatorId: number;
+  /** Kafka's names: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead, PrepareEpochFence. */
+  state: string;
+  transactionTimeoutMs: number;
+  /** When the open transaction started (epoch ms); -1 when none is open. */
+  transactionStartTimeMs: number;
+  producerId: number;
+  producerEpoch: number;
+  partitions: Array<{ topic: string; partition: number }>;
+  /** Set when the coordinator could not describe it (TRANSACTIONAL_ID_NOT_FOUND, ...). */
+  error?: SluiceError;
+}
+
 export interface ElectLeadersOptions {
   type: 'preferred' | 'unclean';
   /** Partitions to elect for; default every partition. */
@@ -300,6 +323,56 @@ export class Admin {
       for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
     return entries;
+  }
+
+  /**
+   * Every transactional id the cluster's coordinators know: each broker lists the ones it
+   * coordinates (ListTransactions), optionally only in some states (Ongoing, PrepareCommit,
+   * CompleteCommit, ...) or of some producer ids.
+   */
+  async listTransactions(filters: { states?: string[]; producerIds?: number[] } = {}): Promise<TransactionListing[]> {
+    await this.#metadata.refresh();
+    const nodes = this.#metadata.pool.nodeIds();
+    const body = { stateFilters: filters.states ?? [], producerIdFilters: filters.producerIds ?? [] };
+    const listings = await Promise.all(nodes.map(async (nodeId) => {
+      try {
+        const answer = await this.#metadata.pool.node(nodeId)!.request<'listTransactions'>(Api.LIST_TRANSACTIONS, body, { connectTimeoutMs: leaderConnectTimeoutMs });
+        if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage);
+        return answer.transactions.map((entry) => ({ transactionalId: entry.transactionalId, producerId: entry.producerId, state: entry.state, coordinatorId: nodeId }));
+      } catch (error) {
+        // A broker that cannot answer now (dying, or just gone) coordinates nothing anyone can use: skip it.
+        if (SluiceError.is(error) && error.retriable && nodes.length > 1) return [];
+        throw error;
+      }
+    }));
+    const merged = new Map<string, TransactionListing>();
+    for (const entry of listings.flat()) merged.set(entry.transactionalId, entry);
+    return [...merged.values()].sort((a, b) => a.transactionalId.localeCompare(b.transactionalId));
+  }
+
+  /** The state, partitions, timeout and producer id/epoch of transactional ids, each asked of its coordinator. */
+  async describeTransactions(transactionalIds: string[]): Promise<TransactionDetails[]> {
+    return Promise.all(transactionalIds.map(async (transactionalId): Promise<TransactionDetails> => {
+      const coordinator = new GroupCoordinator(this.#metadata, transactionalId, { keyType: 1 });
+      const answer = await coordinator.call(async (connection, request) => {
+        const response = await connection.request<'describeTransactions'>(Api.DESCRIBE_TRANSACTIONS, { transactionalIds: [transactionalId] }, request);
+        const found = response.transactions.find((entry) => entry.transactionalId === transactionalId) ?? response.transactions[0];
+        if (found === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', `the coordinator answered DescribeTransactions for ${transactionalId} with nothing`);
+        // A coordinator that moved says so per id: find it again.
+        if (found.errorCode) {
+          const error = errorFromWire(found.errorCode, found.errorMessage);
+          if (error.code === 'SLUICE_ERR_NOT_COORDINATOR' || error.code === 'SLUICE_ERR_COORDINATOR_LOAD_IN_PROGRESS' || error.code === 'SLUICE_ERR_COORDINATOR_NOT_AVAILABLE') throw error;
+        }
+        return found;
+      });
+      const base = { transactionalId, coordinatorId: coordinator.nodeId };
+      if (answer.errorCode) return { ...base, state: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, partitions: [], error: errorFromWire(answer.errorCode, answer.errorMessage) };
+      return {
+        ...base, state: answer.state, transactionTimeoutMs: answer.transactionTimeoutMs, transactionStartTimeMs: answer.transactionStartTimeMs,
+        producerId: answer.producerId, producerEpoch: answer.producerEpoch,
+        partitions: answer.topics.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition }))),
+      };
+    }));
   }
 
   /** Offsets at `timestamp` of a topic's partitions, each asked of its leader (a partition whose leader cannot answer is left out). */

@@ -3,7 +3,7 @@ export { DeliveryError, Producer, type ProducerOptions, type ProducerRecord, typ
 export { Transaction, type TransactionOffsets } from './transaction.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
 export {
-  Admin, type ClusterDescription, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,
+  Admin, type ClusterDescription, type TransactionDetails, type TransactionListing, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,
 } from './admin.js';
 export type { ClientLogger } from './logger.js';
 export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from '../proto/errors.js';

@@ -594,8 +594,9 @@ export class Producer {
     this.#release(batch.bytes);
   }
 
-  /** Gives a batch up: its records fail with `error`. */
+  /** Gives a batch up: its records fail with `error` (and a transaction it was part of can only abort). */
   #giveUp(queue: PartitionQueue, batch: SequencedBatch, error: unknown): void {
+    this.#transaction?.failed(error);
     const index = queue.batches.indexOf(batch);
     if (index >= 0) queue.batches.splice(index, 1);
     for (const piece of batch.pieces) piece.reject(error);

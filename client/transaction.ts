@@ -52,7 +52,6 @@ const retriableCodes: ReadonlySet<string> = new Set([
   'SLUICE_ERR_UNKNOWN_TOPIC_OR_PARTITION', 'SLUICE_ERR_LEADER_NOT_AVAILABLE', 'SLUICE_ERR_NOT_LEADER_OR_FOLLOWER',
 ]);
 const fatalCodes: ReadonlySet<string> = new Set(['SLUICE_ERR_PRODUCER_FENCED', 'SLUICE_ERR_INVALID_PRODUCER_EPOCH', 'SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND', 'SLUICE_ERR_INVALID_PRODUCER_ID_MAPPING']);
-const sequenceCodes: ReadonlySet<string> = new Set(['SLUICE_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER', 'SLUICE_ERR_UNKNOWN_PRODUCER_ID']);
 const codeOf = (error: unknown): string => (SluiceError.is(error) ? error.code : '');
 
 export interface TransactionSettings {
@@ -78,7 +77,7 @@ export class TransactionManager implements TransactionHooks {
   #toAdd: Array<{ topic: string; partition: number; key: string }> = [];
   #addRound: Promise<Map<string, unknown>> | undefined;
   #offsetsAdded = false;
-  /** The next InitProducerId must bump the epoch (sequences broke in the last transaction). */
+  /** The next transaction starts with InitProducerId bumping the epoch (the last one failed). */
   #bumpEpoch = false;
   #current: Transaction | undefined;
 
@@ -141,8 +140,8 @@ export class TransactionManager implements TransactionHooks {
     let adding = this.#adding.get(key);
     if (adding !== undefined) return adding;
     this.#toAdd.push({ topic, partition, key });
-    // Partitions asked for in the same turn of the event loop join with one request.
-    this.#addRound ??= Promise.resolve().then(() => this.#addPartitions());
+    // Partitions asked for in the same turn of the event loop (one send's partitions) join with one request.
+    this.#addRound ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#addPartitions());
     adding = this.#addRound.then((failures) => {
       const failure = failures.get(key);
       if (failure !== undefined) throw failure;
@@ -158,7 +157,9 @@ export class TransactionManager implements TransactionHooks {
       this.#error = error;
       return;
     }
-    if (sequenceCodes.has(codeOf(error))) this.#bumpEpoch = true;
+    // A batch given up leaves a gap in its partition's sequence (and a lost-state answer means the
+    // sequence is unknown): the next transaction starts under a bumped epoch, sequences from 0 (KIP-360).
+    this.#bumpEpoch = true;
     if (this.#state === 'in-transaction' || this.#state === 'committing') {
       this.#state = 'abortable';
       this.#error = error;

@@ -17,6 +17,10 @@ export interface WorkerTask {
   compression: Compression;
   batchSize: number;
   lingerMs: number;
+  /** Producers: false for the at-least-once producer; absent: the client's default. */
+  idempotent?: boolean;
+  /** Producers: commit a transaction every `recordsPerTxn` records under this transactional id. */
+  transaction?: { transactionalId: string; recordsPerTxn: number };
   /** Consumers: the partitions this one reads. */
   partitions: number[];
   /** Consumers in e2e: record send-to-receive latency from the timestamps producers wrote. */
@@ -32,5 +36,5 @@ export interface WorkerTask {
 export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'tick'; records: number; bytes: number; histogram: string }
-  | { kind: 'done'; totalRecords: number; failedRecords?: number }
+  | { kind: 'done'; totalRecords: number; failedRecords?: number; transactions?: number }
   | { kind: 'error'; message: string; totalRecords: number };

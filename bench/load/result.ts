@@ -31,6 +31,11 @@ export interface BenchConfig {
   verify?: boolean;
   /** With verify: where to write the acknowledged ids (bench/verify.ts AckLog), to check again later. */
   acksFile?: string;
+  /** false: the at-least-once producer (--no-idempotence); absent: the client's default. */
+  idempotent?: boolean;
+  /** Transactional producers: one transaction per `recordsPerTxn` records (each producer its own id, suffixed -N with several). */
+  transactionalId?: string;
+  recordsPerTxn?: number;
 }
 
 export interface LatencySummary {
@@ -69,4 +74,7 @@ export interface BenchResult {
   failedRecords?: number;
   /** A --verify run whose read-back could not be done: why. */
   verifyError?: string;
+  /** A transactional run: transactions committed, and per second. */
+  transactions?: number;
+  transactionsPerSec?: number;
 }

@@ -76,6 +76,7 @@ function baseTask(config: BenchConfig, bootstrap: string): Omit<WorkerTask, 'rol
     bootstrap, topic: config.topic, recordBytes: config.recordBytes, keys: config.keys, acks: config.acks, compression: config.compression,
     batchSize: config.batchSize, lingerMs: config.lingerMs,
     ...(config.durationS === undefined ? {} : { durationMs: config.durationS * 1000 }),
+    ...(config.idempotent === undefined ? {} : { idempotent: config.idempotent }),
   };
 }
 
@@ -88,6 +89,10 @@ function tasksFor(config: BenchConfig, bootstrap: string, partitions: number, av
       tasks.push({
         ...base, role: 'producer', index, records: share(records, config.producers, index), partitions: [], measureLatency: false,
         ...(config.rate === undefined ? {} : { rate: share(config.rate, config.producers, index) }),
+        // Producers sharing one transactional id would fence each other: each gets its own.
+        ...(config.transactionalId === undefined ? {} : {
+          transaction: { transactionalId: config.producers === 1 ? config.transactionalId : `${config.transactionalId}-${index}`, recordsPerTxn: config.recordsPerTxn ?? 100 },
+        }),
       });
     }
   }
@@ -178,7 +183,7 @@ function environment(): BenchResult['environment'] {
   return { node: process.version, platform: `${os.type()} ${os.release()}`, cpus: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}`, memoryBytes: os.totalmem() };
 }
 
-type DriveOutcome = Pick<BenchResult, 'series' | 'latency' | 'totals' | 'error' | 'partial' | 'failedRecords'>;
+type DriveOutcome = Pick<BenchResult, 'series' | 'latency' | 'totals' | 'error' | 'partial' | 'failedRecords' | 'transactions' | 'transactionsPerSec'>;
 
 /** Runs the workers to the end (or the first failure) and merges what they report. */
 function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, broker: BrokerProcess | undefined): Promise<DriveOutcome> {
@@ -194,6 +199,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
     let lastProgressAt = performance.now();
     let error: string | undefined;
     let failedRecords: number | undefined;
+    let transactions: number | undefined;
     let finished = false;
     const workers: Worker[] = tasks.map((task) => ({ child: fork(workerPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }), task, started: false, ready: false, done: false, totalRecords: 0 }));
     const second = () => Math.floor((performance.now() - startedAt) / 1000);
@@ -219,6 +225,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
         ...(error === undefined ? {} : { error }),
         partial: error !== undefined,
         ...(failedRecords === undefined ? {} : { failedRecords }),
+        ...(transactions === undefined ? {} : { transactions, transactionsPerSec: transactions / seconds }),
       });
     };
     const onMessage = (worker: Worker, message: WorkerMessage) => {
@@ -250,6 +257,7 @@ function drive(config: BenchConfig, tasks: WorkerTask[], progress: Progress, bro
         worker.done = true;
         worker.totalRecords = message.totalRecords;
         if (message.failedRecords !== undefined) failedRecords = (failedRecords ?? 0) + message.failedRecords;
+        if (message.transactions !== undefined) transactions = (transactions ?? 0) + message.transactions;
         if (workers.every((candidate) => candidate.done || (config.mode === 'e2e' && candidate.task.role === 'consumer' && counted >= totalProduced()))) finish();
       }
     };

@@ -117,6 +117,41 @@ async function produce(task: WorkerTask, producer: Producer, meter: Meter, stopA
   await Promise.all(inflight);
 }
 
+/**
+ * A transactional producer: `recordsPerTxn` records per transaction (sent 500 per send, all
+ * in flight at once), committed before the next one starts; records count once committed.
+ * Returns the transactions committed.
+ */
+async function produceTransactions(task: WorkerTask, producer: Producer, meter: Meter, stopAt: number, recordsPerTxn: number): Promise<number> {
+  const template = Buffer.alloc(task.recordBytes, 'x');
+  let sequence = 0;
+  let committed = 0;
+  while (sequence < task.records && Date.now() < stopAt) {
+    const started = nowMicros();
+    const transaction = await producer.transaction();
+    const inTxn = Math.min(recordsPerTxn, task.records - sequence);
+    const sends = [];
+    for (let sent = 0; sent < inTxn; sent += 500) {
+      const count = Math.min(500, inTxn - sent);
+      const messages = new Array<ProducerRecord>(count);
+      for (let index = 0; index < count; index += 1) messages[index] = { key: makeKey(task, sequence + sent + index), value: template };
+      sends.push(transaction.send({ topic: task.topic, messages }));
+    }
+    try {
+      await Promise.all(sends);
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+    sequence += inTxn;
+    committed += 1;
+    meter.add(inTxn, inTxn * task.recordBytes);
+    meter.histogram.recordValue(Math.max(1, Math.round(nowMicros() - started)));
+  }
+  return committed;
+}
+
 async function consume(task: WorkerTask, consumer: Consumer, meter: Meter, stopAt: number): Promise<void> {
   consumer.assign(task.partitions.map((partition) => ({ topic: task.topic, partition })));
   // e2e: start at the live end, so only records sent during the run are counted.
@@ -150,14 +185,18 @@ async function run(task: WorkerTask): Promise<void> {
     fs.renameSync(`${task.verify.ackFile}.tmp`, task.verify.ackFile);
   };
   const ackTicker = verify === undefined ? undefined : setInterval(writeAcks, 1000);
+  let transactions: number | undefined;
   try {
     if (task.role === 'producer') {
       const producer = sluice.producer({
         acks: task.acks, compression: task.compression, batchSize: task.batchSize, lingerMs: task.lingerMs, retryBackoffMs: 100,
         // A verify run retries through leader changes and dead brokers, bounded by the delivery timeout; a load run fails fast.
         ...(verify === undefined ? { retries: 2 } : { deliveryTimeoutMs: 60_000 }),
+        ...(task.idempotent === undefined ? {} : { idempotent: task.idempotent }),
+        ...(task.transaction === undefined ? {} : { transactionalId: task.transaction.transactionalId }),
       });
-      await produce(task, producer, meter, stopAt, verify);
+      if (task.transaction !== undefined) transactions = await produceTransactions(task, producer, meter, stopAt, task.transaction.recordsPerTxn);
+      else await produce(task, producer, meter, stopAt, verify);
     } else {
       const consumer = sluice.consumer({ autoOffsetReset: 'earliest', maxWaitMs: 100 });
       await consume(task, consumer, meter, stopAt);
@@ -166,7 +205,7 @@ async function run(task: WorkerTask): Promise<void> {
     meter.flush();
     clearInterval(ackTicker);
     writeAcks();
-    send({ kind: 'done', totalRecords: meter.totalRecords, ...(verify === undefined ? {} : { failedRecords: verify.failed }) });
+    send({ kind: 'done', totalRecords: meter.totalRecords, ...(verify === undefined ? {} : { failedRecords: verify.failed }), ...(transactions === undefined ? {} : { transactions }) });
   } catch (error) {
     clearInterval(ticker);
     meter.flush();

@@ -11,7 +11,7 @@ const commands = [
   ['topics'], ['topics', 'create'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'delete'],
   ['produce'],
   ['consume'],
-  ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset-offsets'],
+  ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset-offsets'], ['transactions'], ['transactions', 'list'], ['transactions', 'describe'],
   ['bench'], ['bench', 'produce'], ['bench', 'consume'], ['bench', 'e2e'], ['bench', 'compare'],
 ];
 
@@ -23,7 +23,7 @@ describe('sluice --help', () => {
     for (const args of [[], ['--help'], ['-h'], ['help']]) {
       const result = await runCli(args, { timeoutMs: 10_000 });
       expect(result.code, `sluice ${args.join(' ')}: ${result.stderr}`).toBe(0);
-      for (const command of ['broker', 'topics', 'produce', 'consume', 'groups', 'bench']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      for (const command of ['broker', 'topics', 'produce', 'consume', 'groups', 'transactions', 'bench']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     }
   });
 

@@ -24,11 +24,19 @@
  * UNKNOWN_PRODUCER_ID (what a leader that lost the state answers; see forgetProducers()).
  * `holdAnswerMs` delays answers and `dropAnswer` breaks the connection instead of answering
  * (the request was handled: a lost answer).
+ *
+ * The coordinator broker (coordinatorId) is also a small transaction coordinator: InitProducerId
+ * with a transactional id gives it a producer id and a new epoch each time (aborting what the
+ * previous epoch left open), AddPartitionsToTxn / AddOffsetsToTxn / TxnOffsetCommit check the
+ * epoch (PRODUCER_FENCED when older) and collect the transaction, and EndTxn records it in
+ * `transactions` (committed offsets land in the group). A transactional batch to a partition
+ * not added first is refused with INVALID_TXN_STATE.
  */
 import net from 'node:net';
 import { errorCodes, type ErrorCode } from '../../proto/errors.js';
 import { FrameDecoder } from '../../proto/frame-decoder.js';
 import {
+  type AddOffsetsToTxnRequest, type AddPartitionsToTxnRequest, type EndTxnRequest, type InitProducerIdRequest, type TxnOffsetCommitRequest,
   Api, apiBodyField, type ApiKey, type CreateTopicsRequest, type ElectLeadersRequest, type FetchRequest, type JoinGroupRequest, type ListOffsetsRequest,
   type OffsetCommitRequest, type OffsetFetchRequest, type ProduceRequest, type RequestEnvelope, type SyncGroupRequest,
 } from '../../proto/messages.js';
@@ -96,6 +104,13 @@ export interface FakeProducerState {
   /** The sequence the next batch must start with. */
   nextSequence: number;
   recent: Array<{ first: number; last: number; baseOffset: number }>;
+}
+
+/** What an open transaction holds: `topic/partition`s, groups, and their pending offsets. */
+export interface OpenTransaction {
+  partitions: string[];
+  groups: string[];
+  offsets: Array<{ groupId: string; topic: string; partition: number; offset: number; generationId: number; memberId: string }>;
 }
 
 interface GroupState {
@@ -241,10 +256,14 @@ export class FakeCluster {
       case Api.LIST_OFFSETS:
         return this.#listOffsets(nodeId, request.listOffsets as ListOffsetsRequest);
       case Api.INIT_PRODUCER_ID: {
+        if ((request.initProducerId as InitProducerIdRequest).transactionalId) return this.#transactional(nodeId, request);
+        // An idempotent producer's id, from any broker.
         const producerId = 1000 + this.producerIds.length;
         this.producerIds.push(producerId);
         return { errorCode: 0, errorMessage: '', producerId, producerEpoch: 0 };
       }
+      case Api.ADD_PARTITIONS_TO_TXN: case Api.ADD_OFFSETS_TO_TXN: case Api.END_TXN: case Api.TXN_OFFSET_COMMIT:
+        return this.#transactional(nodeId, request);
       case Api.FIND_COORDINATOR: {
         const coordinator = this.nodes.get(this.coordinatorId);
         // A ghost (dead but still in the metadata, its lease not expired yet) is still named.
@@ -329,9 +348,70 @@ export class FakeCluster {
     };
   }
 
+  #transactional(nodeId: number, request: RequestEnvelope): unknown {
+    if (nodeId !== this.coordinatorId) throw { errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: `broker ${nodeId} does not coordinate this transactional id` };
+    const fenced = (transactionalId: string, producerEpoch: number) => {
+      const state = this.transactionalIds.get(transactionalId);
+      if (state === undefined) throw { errorCode: wire('SLUICE_ERR_INVALID_PRODUCER_ID_MAPPING'), errorMessage: `unknown transactional id ${transactionalId}` };
+      if (producerEpoch < state.producerEpoch) throw { errorCode: wire('SLUICE_ERR_PRODUCER_FENCED'), errorMessage: `epoch ${producerEpoch} < ${state.producerEpoch}` };
+      return state;
+    };
+    switch (request.api) {
+      case Api.INIT_PRODUCER_ID: {
+        const init = request.initProducerId as InitProducerIdRequest;
+        const transactionalId = init.transactionalId!;
+        let state = this.transactionalIds.get(transactionalId);
+        if (state === undefined) {
+          const producerId = 1000 + this.producerIds.length;
+          this.producerIds.push(producerId);
+          state = { producerId, producerEpoch: -1, open: undefined };
+          this.transactionalIds.set(transactionalId, state);
+        }
+        if (state.open !== undefined) this.transactions.push({ transactionalId, producerEpoch: state.producerEpoch, committed: false, ...state.open });
+        state.open = undefined;
+        state.producerEpoch += 1;
+        return { errorCode: 0, errorMessage: '', producerId: state.producerId, producerEpoch: state.producerEpoch };
+      }
+      case Api.ADD_PARTITIONS_TO_TXN: {
+        const add = request.addPartitionsToTxn as AddPartitionsToTxnRequest;
+        const state = fenced(add.transactionalId, add.producerEpoch);
+        state.open ??= { partitions: [], groups: [], offsets: [] };
+        for (const topic of add.topics) for (const partition of topic.partitions) if (!state.open.partitions.includes(`${topic.name}/${partition}`)) state.open.partitions.push(`${topic.name}/${partition}`);
+        return { topics: add.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((partition) => ({ partition, errorCode: 0, errorMessage: '' })) })) };
+      }
+      case Api.ADD_OFFSETS_TO_TXN: {
+        const add = request.addOffsetsToTxn as AddOffsetsToTxnRequest;
+        const state = fenced(add.transactionalId, add.producerEpoch);
+        state.open ??= { partitions: [], groups: [], offsets: [] };
+        state.open.groups.push(add.groupId);
+        return { errorCode: 0, errorMessage: '' };
+      }
+      case Api.TXN_OFFSET_COMMIT: {
+        const commit = request.txnOffsetCommit as TxnOffsetCommitRequest;
+        const state = fenced(commit.transactionalId, commit.producerEpoch);
+        if (state.open?.groups.includes(commit.groupId) !== true) throw { errorCode: wire('SLUICE_ERR_INVALID_TXN_STATE'), errorMessage: 'TxnOffsetCommit before AddOffsetsToTxn' };
+        for (const topic of commit.topics) for (const entry of topic.partitions) state.open.offsets.push({ groupId: commit.groupId, topic: topic.name, partition: entry.partition, offset: entry.offset, generationId: commit.generationId, memberId: commit.memberId });
+        return { topics: commit.topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((entry) => ({ partition: entry.partition, errorCode: 0, errorMessage: '' })) })) };
+      }
+      default: {
+        const end = request.endTxn as EndTxnRequest;
+        const state = fenced(end.transactionalId, end.producerEpoch);
+        if (state.open === undefined) throw { errorCode: wire('SLUICE_ERR_INVALID_TXN_STATE'), errorMessage: 'no transaction open' };
+        this.transactions.push({ transactionalId: end.transactionalId, producerEpoch: end.producerEpoch, committed: end.committed, ...state.open });
+        if (end.committed) for (const entry of state.open.offsets) this.#groupState(entry.groupId).offsets.set(`${entry.topic}/${entry.partition}`, entry.offset);
+        state.open = undefined;
+        return { errorCode: 0, errorMessage: '' };
+      }
+    }
+  }
+
   /** A broker's producer-state check of one batch: an error, the offset of the copy it has, or how to record it once appended. */
   #checkSequence(topic: string, partition: number, records: Buffer): { errorCode?: number; errorMessage?: string; duplicateOf?: number; record?: (baseOffset: number) => void } | undefined {
     const header = readBatchHeader(records);
+    if (header.isTransactional) {
+      const open = [...this.transactionalIds.values()].find((state) => state.producerId === header.producerId)?.open;
+      if (open?.partitions.includes(`${topic}/${partition}`) !== true) return { errorCode: wire('SLUICE_ERR_INVALID_TXN_STATE'), errorMessage: `${topic}/${partition} is not in producer ${header.producerId}'s transaction` };
+    }
     if (header.producerId < 0) return undefined;
     const producers = this.partition(topic, partition).producers;
     const state = producers.get(header.producerId);
@@ -475,6 +555,11 @@ export class FakeCluster {
       })),
     };
   }
+
+  /** Transactional ids the coordinator knows, with the transaction each has open. */
+  readonly transactionalIds = new Map<string, { producerId: number; producerEpoch: number; open: OpenTransaction | undefined }>();
+  /** Transactions ended (EndTxn, or aborted by a new epoch's InitProducerId), in order. */
+  readonly transactions: Array<{ transactionalId: string; producerEpoch: number; committed: boolean } & OpenTransaction> = [];
 
   /** CreateTopics the controller took, as asked. */
   readonly created: Array<{ name: string; partitions: number; replicationFactor: number; configs: Record<string, string> }> = [];
