@@ -50,6 +50,12 @@ describe('native client transactions', () => {
       await consumer.close();
     }
     expect(values.sort()).toEqual(['kept-0', 'kept-1']);
+    // The admin's view (H2's listTransactions / describeTransactions) of the coordinator's state.
+    expect((await sluice.admin().listTransactions()).map(({ transactionalId, state }) => ({ transactionalId, state }))).toEqual([
+      { transactionalId: 'client-tx', state: 'CompleteAbort' },
+    ]);
+    const [described] = await sluice.admin().describeTransactions(['client-tx']);
+    expect(described).toMatchObject({ transactionalId: 'client-tx', state: 'CompleteAbort', coordinatorId: 0 });
     const group = await sluice.admin().describeGroup('client-tx-group');
     expect(group.partitions.map((entry) => ({ topic: entry.topic, partition: entry.partition, committedOffset: entry.committedOffset }))).toEqual([
       { topic: 'client-tx-in', partition: 0, committedOffset: 3 },
