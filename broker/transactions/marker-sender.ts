@@ -24,6 +24,7 @@ export interface Marker {
 }
 
 const fencedWire = errorCodes.SLUICE_ERR_TRANSACTION_COORDINATOR_FENCED.wire;
+const staleEpochWire = errorCodes.SLUICE_ERR_INVALID_PRODUCER_EPOCH.wire;
 const backoffMinMs = 50;
 const backoffMaxMs = 1000;
 const requestTimeoutMs = 30_000;
@@ -67,6 +68,11 @@ export class MarkerSender {
             const entry = { topic: topic.name, partition: result.partition };
             if (result.errorCode === 0) remaining.delete(key(entry));
             else if (result.errorCode === fencedWire) fenced = `${entry.topic}-${entry.partition}: ${result.errorMessage}`;
+            else if (result.errorCode === staleEpochWire) {
+              // The partition already has a newer epoch of this producer: the transaction was superseded there; retrying cannot help.
+              this.#logger.warn({ topic: entry.topic, partition: entry.partition, producerId: marker.producerId, producerEpoch: marker.producerEpoch, reason: result.errorMessage }, 'transaction marker dropped: the partition has a newer epoch of the producer');
+              remaining.delete(key(entry));
+            }
             else if (this.#deleted(entry)) {
               this.#logger.warn({ topic: entry.topic, partition: entry.partition, producerId: marker.producerId }, 'transaction marker dropped: the partition no longer exists');
               remaining.delete(key(entry));
