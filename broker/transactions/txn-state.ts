@@ -2,9 +2,11 @@
  * A transactional id's states and the moves between them, as Kafka's coordinator has them
  * (TransactionState.scala): Empty → Ongoing (first AddPartitions/AddOffsets) → PrepareCommit or
  * PrepareAbort (EndTxn, written before the answer) → CompleteCommit or CompleteAbort (once every
- * partition has its marker) → Ongoing again for the next transaction. PrepareEpochFence is an
- * Ongoing transaction being aborted because a newer producer (or the timeout) bumped the epoch;
- * Dead is an expired id about to be forgotten.
+ * partition has its marker) → Ongoing again for the next transaction. Dead is an expired id
+ * about to be forgotten. PrepareEpochFence is Kafka's in-memory step of fencing an Ongoing
+ * transaction (epoch bumped, then PrepareAbort); Sluice's coordinator writes PrepareAbort with
+ * the bumped epoch in one step, so it never enters it, but keeps it for Kafka's numbering and
+ * names (DescribeTransactions, ListTransactions filters).
  */
 import { SluiceError } from '../../proto/errors.js';
 
