@@ -107,7 +107,7 @@ function fuzzed(random: () => number, seeds: Buffer[]): Fuzzed {
   // A valid body behind an API key Sluice does not serve (Kafka's own unserved ones and made-up ones) ...
   const body = message.subarray(10 + message.readInt16BE(8));
   if (pick < 13) {
-    const apiKey = [4, 5, 6, 7, 17, 24, 50, 68, 1000, 32_767, -1][integer(11)]!;
+    const apiKey = [4, 5, 6, 7, 17, 29, 50, 68, 1000, 32_767, -1][integer(11)]!;
     return { kind: 'unknown-api-key', bytes: requestFrameOf(apiKey, integer(5), integer(2 ** 31), body, 'fuzzer') };
   }
   // ... or behind a served API at a version it does not serve (ApiVersions answers those: KIP-511).
