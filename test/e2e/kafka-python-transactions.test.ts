@@ -42,7 +42,7 @@ function run(args: string[]): Promise<PythonResult> {
 describe('python confluent-kafka transactions', () => {
   let broker: BrokerProcess;
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await startBroker({ args: ['--group-initial-rebalance-delay-ms', '100'] });
     const admin = kafkajs(broker.kafkaBootstrap).kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: 'python-tx', numPartitions: 2 }, { topic: 'python-copy', numPartitions: 2 }], waitForLeaders: true });
