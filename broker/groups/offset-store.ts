@@ -336,7 +336,9 @@ export class OffsetStore {
   #append(group: string, records: RecordInput[], transaction?: { producerId: number; producerEpoch: number; transactional: true }): Promise<void> {
     this.checkCoordinator(group);
     const shard = this.#shards.get(this.partitionFor(group))!;
-    const committed = this.#startAppend(shard.partition, buildRecordBatch(records, transaction));
+    const batch = buildRecordBatch(records, transaction);
+    if (transaction !== undefined) this.#checkProducerEpoch(shard.partition, batch);
+    const committed = this.#startAppend(shard.partition, batch);
     // Handled through `applied`, but maybe only after an earlier append settles: not unhandled meanwhile.
     committed.catch(() => {});
     const applied = shard.tail.then(() => committed).then(() => {
@@ -359,6 +361,20 @@ export class OffsetStore {
    */
   settled(group: string): Promise<void> | undefined {
     return this.#shards.get(this.partitionFor(group))?.inFlight.get(group);
+  }
+
+  /**
+   * A transactional commit from an older epoch of its producer than the partition has seen (a
+   * zombie fenced since, whose transaction was aborted) is refused with INVALID_PRODUCER_EPOCH:
+   * its offsets would otherwise wait for, and be applied by, a later commit of the same producer
+   * id. Sequences are not checked: the coordinator writes these batches, as Kafka's does.
+   */
+  #checkProducerEpoch(partition: number, batch: Buffer): void {
+    try {
+      this.#partitions.replica(partition)?.log.checkProducerBatch(batch);
+    } catch (error) {
+      if (SluiceError.is(error) && error.code === 'SLUICE_ERR_INVALID_PRODUCER_EPOCH') throw error;
+    }
   }
 
   /** The append, its failure (also one thrown rather than rejected) in the group's client's terms. */

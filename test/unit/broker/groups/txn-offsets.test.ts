@@ -59,6 +59,16 @@ describe('transactional offset commits', () => {
     expect(store.pendingTransactional('g').size).toBe(0);
   });
 
+  it('are refused from a producer epoch older than the partition has seen (a fenced zombie)', async () => {
+    await store.commitTransactional('g', 7, 0, [{ topic: 'in', partition: 0, offset: 5, metadata: '' }]);
+    // The coordinator fenced epoch 0: its abort marker carries epoch 1.
+    marker(7, 1, false);
+    await expect(store.commitTransactional('g', 7, 0, [{ topic: 'in', partition: 0, offset: 6, metadata: '' }])).rejects.toMatchObject({ code: 'SLUICE_ERR_INVALID_PRODUCER_EPOCH' });
+    await store.commitTransactional('g', 7, 1, [{ topic: 'in', partition: 0, offset: 7, metadata: '' }]);
+    marker(7, 1, true);
+    expect(offsetOf('g')).toEqual(['in-0@7']);
+  });
+
   it('are rebuilt from the log: committed ones applied, aborted ones dropped, open ones pending', async () => {
     await store.commitTransactional('g', 7, 0, [{ topic: 'in', partition: 0, offset: 5, metadata: '' }]);
     marker(7, 0, true);
