@@ -177,4 +177,14 @@ describe('read_committed', () => {
     expect(await writeMarker(4, true)).toBe(0);
     expect(await consumeAll('read_committed', 14)).toEqual([...values(1, 0, 3), 'plain', ...values(4, 0, 1)]);
   });
+
+  it('drops an aborted transaction but keeps the same producer\'s next, committed one', async () => {
+    await produce(txnBatch(5, 0, 2)); // 14-15
+    expect(await writeMarker(5, false)).toBe(0); // 16
+    await produce(txnBatch(5, 2, 2)); // 17-18
+    expect(await writeMarker(5, true)).toBe(0); // 19
+    const seen = await consumeAll('read_committed', 20);
+    expect(seen.slice(-2)).toEqual(values(5, 2, 2));
+    expect(seen).not.toContain('p5-0');
+  });
 });
