@@ -3,8 +3,8 @@
  * last stable offset back until WriteTxnMarkers (native and Kafka API 27) commits or aborts
  * them; a read_committed fetch stops at the LSO, wakes when a marker moves it, and lists the
  * aborted transactions; the native consumer with isolationLevel read_committed hands out only
- * committed records and never a marker, read_uncommitted everything but markers; Kafka's Fetch
- * and ListOffsets answer the same; all of it after a restart too.
+ * committed records and never a marker, read_uncommitted everything but markers, and its latest
+ * offset is the LSO; Kafka's Fetch and ListOffsets answer the same; all of it after a restart too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
@@ -173,6 +173,18 @@ describe('read_committed', () => {
       broker = await startBroker({ dataDirectory });
       expect(await fetch(1)).toMatchObject({ highWatermark: 13, lastStableOffset: 12 });
       expect(await consumeAll('read_committed', 12)).toEqual([...values(1, 0, 3), 'plain']);
+    }
+    // Native ListOffsets: a read_committed consumer's latest is the LSO, before the open transaction.
+    const sluice = new Sluice({ bootstrap: broker.bootstrap });
+    try {
+      for (const [isolationLevel, latest] of [['read_committed', 12], ['read_uncommitted', 13]] as const) {
+        const consumer = sluice.consumer({ isolationLevel });
+        consumer.assign([{ topic, partition: 0, offset: 0 }]);
+        expect(await consumer.seek(topic, 0, 'latest')).toBe(latest);
+        await consumer.close();
+      }
+    } finally {
+      await sluice.close();
     }
     expect(await writeMarker(4, true)).toBe(0);
     expect(await consumeAll('read_committed', 14)).toEqual([...values(1, 0, 3), 'plain', ...values(4, 0, 1)]);
