@@ -15,6 +15,7 @@ import { Api, type FetchPartitionResult, type WriteTxnMarkersResponse } from '..
 import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { encodeRequest } from '../../proto/wire.js';
 import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
+import { runCli } from '../helpers/cli.js';
 import { decodeResponse, KafkaWire, requestFrame } from '../helpers/kafka-wire.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -174,6 +175,10 @@ describe('read_committed', () => {
       expect(await fetch(1)).toMatchObject({ highWatermark: 13, lastStableOffset: 12 });
       expect(await consumeAll('read_committed', 12)).toEqual([...values(1, 0, 3), 'plain']);
     }
+    // sluice topics describe shows the LSO while it is below the end.
+    const described = await runCli(['topics', 'describe', topic, '--bootstrap', broker.bootstrap]);
+    expect(described.stdout.split('\n')[1]).toMatch(/end-offset +stable-offset$/);
+    expect(described.stdout.split('\n')[2]).toMatch(/ 13 +12$/);
     // Native ListOffsets: a read_committed consumer's latest is the LSO, before the open transaction.
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     try {
