@@ -43,7 +43,7 @@ export function topicsCommand(program: Command): void {
     })), 'sluice topics list --bootstrap 127.0.0.1:9400');
 
   withExamples(topics.command('describe').argument('<name>', 'topic name')
-    .description('partitions of a topic: leader, leader epoch, replicas, in-sync replicas, offline replicas, start and end offsets')
+    .description('partitions of a topic: leader, leader epoch, replicas, in-sync replicas, offline replicas, start and end offsets (and the last stable offset while a transaction is open)')
     .option('--json', 'print JSON')
     .action((name: string, options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
       const description = await admin.describeTopic(name);
@@ -52,9 +52,12 @@ export function topicsCommand(program: Command): void {
         return;
       }
       process.stdout.write(`topic ${description.name}: ${description.partitions.length} partitions\n`);
-      process.stdout.write(table(['partition', 'leader', 'epoch', 'replicas', 'isr', 'offline', 'start-offset', 'end-offset'], description.partitions.map((partition) => [
+      // The last stable offset only while a transaction holds it below the end of some partition.
+      const unstable = description.partitions.some((partition) => partition.lastStableOffset >= 0 && partition.lastStableOffset !== partition.logEndOffset);
+      const headings = ['partition', 'leader', 'epoch', 'replicas', 'isr', 'offline', 'start-offset', 'end-offset', ...(unstable ? ['stable-offset'] : [])];
+      process.stdout.write(table(headings, description.partitions.map((partition) => [
         partition.partition, partition.leader < 0 ? 'none' : partition.leader, partition.leaderEpoch, nodeList(partition.replicas), nodeList(partition.isr),
-        nodeList(partition.offlineReplicas), partition.logStartOffset, partition.logEndOffset,
+        nodeList(partition.offlineReplicas), partition.logStartOffset, partition.logEndOffset, ...(unstable ? [partition.lastStableOffset] : []),
       ])));
     })), 'sluice topics describe orders --json');
 

@@ -8,7 +8,7 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { describeConsumerMember } from '../proto/consumer-protocol.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
-import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, LATEST_TIMESTAMP } from '../proto/messages.js';
+import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, IsolationLevel, LATEST_TIMESTAMP } from '../proto/messages.js';
 
 export interface PartitionDescription {
   partition: number;
@@ -21,6 +21,8 @@ export interface PartitionDescription {
   /** -1 when the leader could not be asked. */
   logStartOffset: number;
   logEndOffset: number;
+  /** Where read_committed consumers stop: below logEndOffset while a transaction is open; -1 when unknown. */
+  lastStableOffset: number;
 }
 
 export interface TopicDescription {
@@ -159,7 +161,9 @@ export class Admin {
   async describeTopic(name: string): Promise<TopicDescription> {
     const topic = await this.#metadata.topic(name, { refresh: true });
     const indexes = topic.partitions.map((partition) => partition.partition);
-    const [starts, ends] = await Promise.all([this.#offsets(name, indexes, EARLIEST_TIMESTAMP), this.#offsets(name, indexes, LATEST_TIMESTAMP)]);
+    const [starts, ends, stable] = await Promise.all([
+      this.#offsets(name, indexes, EARLIEST_TIMESTAMP), this.#offsets(name, indexes, LATEST_TIMESTAMP), this.#offsets(name, indexes, LATEST_TIMESTAMP, IsolationLevel.READ_COMMITTED),
+    ]);
     return {
       name,
       partitions: topic.partitions.map((partition) => ({
@@ -171,6 +175,7 @@ export class Admin {
         offlineReplicas: [...(partition.offlineReplicas ?? [])],
         logStartOffset: starts.get(partition.partition) ?? -1,
         logEndOffset: ends.get(partition.partition) ?? -1,
+        lastStableOffset: stable.get(partition.partition) ?? -1,
       })),
     };
   }
@@ -376,7 +381,7 @@ export class Admin {
   }
 
   /** Offsets at `timestamp` of a topic's partitions, each asked of its leader (a partition whose leader cannot answer is left out). */
-  async #offsets(topic: string, partitions: number[], timestamp: number): Promise<Map<number, number>> {
+  async #offsets(topic: string, partitions: number[], timestamp: number, isolationLevel: number = IsolationLevel.READ_UNCOMMITTED): Promise<Map<number, number>> {
     const byLeader = new Map<number, { connection: BrokerConnection; partitions: Array<{ partition: number; timestamp: number; currentLeaderEpoch: number }> }>();
     for (const partition of partitions) {
       const leader = await this.#metadata.leader(topic, partition).catch(() => undefined);
@@ -389,7 +394,7 @@ export class Admin {
     await Promise.all([...byLeader.values()].map(async (group) => {
       // A leader that just died must not hold describeTopic for the whole connect timeout: its
       // offsets are reported unknown after one short attempt, as the producer treats a dead leader.
-      const response = await group.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: group.partitions }] }, { connectTimeoutMs: leaderConnectTimeoutMs }).catch((error: unknown) => {
+      const response = await group.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: group.partitions }], isolationLevel }, { connectTimeoutMs: leaderConnectTimeoutMs }).catch((error: unknown) => {
         if (SluiceError.is(error) && error.retriable) return undefined;
         throw error;
       });

@@ -90,6 +90,7 @@ export class Consumer {
     this.#positions = new Positions(metadata, this.#coordinator, {
       groupId: this.#options.groupId,
       autoOffsetReset: this.#options.autoOffsetReset,
+      isolationLevel: this.#options.isolationLevel,
       membership: () => ({ generationId: this.#member?.generationId ?? -1, memberId: this.#member?.memberId ?? '' }),
     });
     this.#fetcher = new Fetcher(metadata, logger, this.#positions, this.#options, {

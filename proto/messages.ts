@@ -118,7 +118,11 @@ export interface FetchResponse { topics: FetchTopicResult[] }
 
 export interface ListOffsetsPartition { partition: number; timestamp: number; currentLeaderEpoch?: number | null }
 export interface ListOffsetsTopic { name: string; partitions: ListOffsetsPartition[] }
-export interface ListOffsetsRequest { topics: ListOffsetsTopic[]; replicaId?: number | null }
+export interface ListOffsetsRequest {
+  topics: ListOffsetsTopic[]; replicaId?: number | null;
+  /** 0 read_uncommitted (default), 1 read_committed: latest is the last stable offset. */
+  isolationLevel?: number;
+}
 export interface ListOffsetsPartitionResult {
   partition: number; errorCode: number; errorMessage: string; offset: number; timestamp: number; leaderEpoch?: number;
 }

@@ -5,8 +5,8 @@
  * whose high watermark has not reached the start of its epoch answers OFFSET_NOT_AVAILABLE
  * (retriable) rather than an offset that may still move back; a follower replica (`replica_id`
  * set) gets the log end. Replica id −2 (debugging) may ask any replica. A read_committed
- * client (Kafka's isolation_level 1) is bounded by the last stable offset instead: its latest is
- * the LSO, as Kafka answers.
+ * client (isolation level 1, on either listener) is bounded by the last stable offset instead:
+ * its latest is the LSO, as Kafka answers.
  */
 import { SluiceError } from '../../proto/errors.js';
 import {
@@ -41,7 +41,7 @@ function offsetFor(partition: Partition, wanted: ListOffsetsPartition, replicaId
 }
 
 /** Each partition's offset for its timestamp; a partition that fails carries its error. */
-export function listOffsets(context: BrokerContext, request: ListOffsetsRequest, isolationLevel = 0): ListOffsetsTopicResult[] {
+export function listOffsets(context: BrokerContext, request: ListOffsetsRequest, isolationLevel = request.isolationLevel ?? 0): ListOffsetsTopicResult[] {
   const readCommitted = isolationLevel === 1;
   const replicaId = request.replicaId ?? -1;
   return request.topics.map((topic) => ({

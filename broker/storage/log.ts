@@ -377,8 +377,11 @@ export class Log {
     this.#producers.removeSnapshotsAbove(this.logEndOffset);
     const from = this.#producers.loadSnapshot(this.#logStartOffset, limit) ?? this.#logStartOffset;
     for (const segment of this.#segments) {
-      if (segment.nextOffset <= from) continue;
+      // A segment ending exactly at `from` may be one a truncation sealed there, whose index
+      // still lists markers past the cut.
+      if (segment.nextOffset < from) continue;
       segment.txnIndex.truncateFrom(from);
+      if (segment.nextOffset === from) continue;
       const contents = segment.contents();
       for (const { position } of eachBatch(contents)) {
         if (!hasProducerId(contents, position)) continue;

@@ -141,6 +141,8 @@ export class ProducerStateManager {
 
   /** First offset of the oldest open transaction; undefined when none is open. */
   get firstUnstableOffset(): number | undefined {
+    // Every fetch asks: no iterator when nothing is open, the common case.
+    if (this.#ongoing.size === 0) return undefined;
     for (const first of this.#ongoing.keys()) return first;
     return undefined;
   }

@@ -8,7 +8,7 @@
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { MetadataCache } from '../metadata.js';
 import { errorFromWire, SluiceError } from '../../proto/errors.js';
-import { Api, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../proto/messages.js';
+import { Api, EARLIEST_TIMESTAMP, IsolationLevel, LATEST_TIMESTAMP } from '../../proto/messages.js';
 
 export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number };
 
@@ -39,6 +39,8 @@ export const partitionKey = (topic: string, partition: number): string => `${top
 export interface PositionsOptions {
   groupId: string | undefined;
   autoOffsetReset: 'earliest' | 'latest' | 'none';
+  /** read_committed: 'latest' is the last stable offset (an open transaction's records are read once committed). */
+  isolationLevel?: 'read_committed' | 'read_uncommitted';
   /** The generation and member id a commit is fenced by (none outside a subscription). */
   membership: () => { generationId: number; memberId: string };
 }
@@ -163,7 +165,10 @@ export class Positions {
   async offsetFor(topic: string, partition: number, target: Exclude<SeekTarget, number>): Promise<number> {
     const timestamp = target === 'earliest' ? EARLIEST_TIMESTAMP : target === 'latest' ? LATEST_TIMESTAMP : target.timestamp;
     const result = await this.#metadata.onLeader(topic, partition, async ({ connection, leaderEpoch }) => {
-      const response = await connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition, timestamp, currentLeaderEpoch: leaderEpoch }] }] });
+      const response = await connection.request<'listOffsets'>(Api.LIST_OFFSETS, {
+        topics: [{ name: topic, partitions: [{ partition, timestamp, currentLeaderEpoch: leaderEpoch }] }],
+        isolationLevel: this.#options.isolationLevel === 'read_committed' ? IsolationLevel.READ_COMMITTED : IsolationLevel.READ_UNCOMMITTED,
+      });
       const answer = response.topics[0]?.partitions[0];
       if (answer === undefined) throw new SluiceError('SLUICE_ERR_UNKNOWN', 'ListOffsets answered with no partition');
       if (answer.errorCode !== 0) throw errorFromWire(answer.errorCode, answer.errorMessage);

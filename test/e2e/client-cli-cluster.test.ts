@@ -57,7 +57,7 @@ describe('sluice topics in a cluster', () => {
       '',
     ].join('\n'));
     const json = await runCli(['topics', 'describe', 'orders', '--json', '--bootstrap', cluster.bootstrap]);
-    expect(JSON.parse(json.stdout).partitions[1]).toEqual({ partition: 1, leader: 2, leaderEpoch: 1, replicas: [1, 2, 0], isr: [2, 0], offlineReplicas: [1], logStartOffset: 0, logEndOffset: 0 });
+    expect(JSON.parse(json.stdout).partitions[1]).toEqual({ partition: 1, leader: 2, leaderEpoch: 1, replicas: [1, 2, 0], isr: [2, 0], offlineReplicas: [1], logStartOffset: 0, logEndOffset: 0, lastStableOffset: 0 });
   });
 });
 

@@ -3,7 +3,8 @@
  * processes) followers build the producer state from the batches they replicate, so after the
  * leader is SIGKILLed a batch replayed byte for byte to the new leader is still a duplicate
  * (original offset, stored once), a gap is still refused, and an aborted transaction written
- * on the old leader is still listed for read_committed readers.
+ * on the old leader is still listed for read_committed readers. Before that, a read_committed
+ * long poll on the leader wakes when a commit marker is replicated.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
@@ -67,6 +68,23 @@ describe('producer state in a cluster', () => {
       }, Api.WRITE_TXN_MARKERS, 'writeTxnMarkers');
       expect(markers?.markers[0]?.topics[0]?.partitions[0]?.errorCode).toBe(0);
 
+      // A read_committed long poll parked at an open transaction wakes once the commit marker is
+      // replicated (the LSO moves with the high watermark).
+      expect(await produce(oldPort, batch(7000, 0, true))).toMatchObject({ errorCode: 0, baseOffset: 13 });
+      const started = Date.now();
+      const parked = request<{ topics: Array<{ partitions: FetchPartitionResult[] }> }>(oldPort, {
+        fetch: { maxWaitMs: 10_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 1, topics: [{ name: topic, partitions: [{ partition: 0, fetchOffset: 13, maxBytes: 1 << 20 }] }] },
+      }, Api.FETCH, 'fetch');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const commit = await request<{ markers: Array<{ topics: Array<{ partitions: Array<{ errorCode: number }> }> }> }>(oldPort, {
+        writeTxnMarkers: { markers: [{ producerId: 7000, producerEpoch: 0, committed: true, coordinatorEpoch: 0, topics: [{ name: topic, partitions: [0] }] }] },
+      }, Api.WRITE_TXN_MARKERS, 'writeTxnMarkers');
+      expect(commit?.markers[0]?.topics[0]?.partitions[0]?.errorCode).toBe(0);
+      const woken = (await parked)?.topics[0]?.partitions[0];
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(woken?.lastStableOffset).toBe(18);
+      expect(woken?.records.length).toBeGreaterThan(0);
+
       await cluster.kill(oldLeader);
       let newLeader = -1;
       await waitFor('a new leader', async () => {
@@ -83,12 +101,12 @@ describe('producer state in a cluster', () => {
       expect(replay).toMatchObject({ errorCode: 0, baseOffset: 0 });
       expect(await produce(newPort, second)).toMatchObject({ errorCode: 0, baseOffset: 4 });
       expect((await produce(newPort, batch(5000, 12)))?.errorCode).toBe(45);
-      expect(await produce(newPort, batch(5000, 8))).toMatchObject({ errorCode: 0, baseOffset: 13 });
+      expect(await produce(newPort, batch(5000, 8))).toMatchObject({ errorCode: 0, baseOffset: 18 });
 
       const fetched = await request<{ topics: Array<{ partitions: FetchPartitionResult[] }> }>(newPort, {
         fetch: { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 1, topics: [{ name: topic, partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 1 << 20 }] }] },
       }, Api.FETCH, 'fetch');
-      expect(fetched?.topics[0]?.partitions[0]).toMatchObject({ highWatermark: 17, lastStableOffset: 17, abortedTransactions: [{ producerId: 6000, firstOffset: 8 }] });
+      expect(fetched?.topics[0]?.partitions[0]).toMatchObject({ highWatermark: 22, lastStableOffset: 22, abortedTransactions: [{ producerId: 6000, firstOffset: 8 }] });
     } finally {
       await sluice.close();
     }

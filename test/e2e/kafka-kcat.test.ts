@@ -2,8 +2,9 @@
  * kcat (librdkafka) against the Kafka listener of a real broker process: metadata, a keyed
  * produce of 10,000 lines over 3 partitions read back with key, partition and offset (each line
  * once, in order per partition, each key where Sluice's own partitioner puts it), lines
- * compressed with each codec round-tripping byte for byte (and stored compressed), and the start
- * offsets kcat offers (an offset, the last N, a timestamp).
+ * compressed with each codec round-tripping byte for byte (and stored compressed), an idempotent
+ * kcat's lines stored once each, and the start offsets kcat offers (an offset, the last N, a
+ * timestamp).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,6 +87,17 @@ describe('kcat against the Kafka listener', () => {
       expect(offsets).toEqual(offsets.map((_, position) => position));
     }
   }, 120_000);
+
+  it('stores each line once from an idempotent kcat (enable.idempotence=true), whose sequences the broker checks', async () => {
+    await sluice.admin().createTopic('idempotent-lines', { partitions: 3 });
+    const lines = Array.from({ length: 5000 }, (_, index) => `idempotent ${index}`);
+    expectKcatOk(await kcat(broker.kafkaBootstrap, ['-P', '-t', 'idempotent-lines', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5'], `${lines.join('\n')}\n`), '-P idempotent');
+    const consumed = expectKcatOk(await kcat(broker.kafkaBootstrap, ['-C', '-t', 'idempotent-lines', '-e', '-q', '-o', 'beginning', '-f', '%s\n']), '-C');
+    expect(consumed.trim().split('\n').sort()).toEqual([...lines].sort());
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    // One producer id, known to each partition it wrote to.
+    expect(metrics.match(/^sluice_producer_ids\{topic="idempotent-lines",partition="\d"\} 1$/gm)).toHaveLength(3);
+  }, 60_000);
 
   it.each(['gzip', 'snappy', 'lz4', 'zstd'])('round-trips lines compressed with kcat -z %s, byte for byte', async (codec) => {
     const topic = `compressed-${codec}`;

@@ -3,8 +3,8 @@
  * last stable offset back until WriteTxnMarkers (native and Kafka API 27) commits or aborts
  * them; a read_committed fetch stops at the LSO, wakes when a marker moves it, and lists the
  * aborted transactions; the native consumer with isolationLevel read_committed hands out only
- * committed records and never a marker, read_uncommitted everything but markers; Kafka's Fetch
- * and ListOffsets answer the same; all of it after a restart too.
+ * committed records and never a marker, read_uncommitted everything but markers, and its latest
+ * offset is the LSO; Kafka's Fetch and ListOffsets answer the same; all of it after a restart too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
@@ -15,6 +15,7 @@ import { Api, type FetchPartitionResult, type WriteTxnMarkersResponse } from '..
 import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
 import { encodeRequest } from '../../proto/wire.js';
 import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
+import { runCli } from '../helpers/cli.js';
 import { decodeResponse, KafkaWire, requestFrame } from '../helpers/kafka-wire.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -174,7 +175,33 @@ describe('read_committed', () => {
       expect(await fetch(1)).toMatchObject({ highWatermark: 13, lastStableOffset: 12 });
       expect(await consumeAll('read_committed', 12)).toEqual([...values(1, 0, 3), 'plain']);
     }
+    // sluice topics describe shows the LSO while it is below the end.
+    const described = await runCli(['topics', 'describe', topic, '--bootstrap', broker.bootstrap]);
+    expect(described.stdout.split('\n')[1]).toMatch(/end-offset +stable-offset$/);
+    expect(described.stdout.split('\n')[2]).toMatch(/ 13 +12$/);
+    // Native ListOffsets: a read_committed consumer's latest is the LSO, before the open transaction.
+    const sluice = new Sluice({ bootstrap: broker.bootstrap });
+    try {
+      for (const [isolationLevel, latest] of [['read_committed', 12], ['read_uncommitted', 13]] as const) {
+        const consumer = sluice.consumer({ isolationLevel });
+        consumer.assign([{ topic, partition: 0, offset: 0 }]);
+        expect(await consumer.seek(topic, 0, 'latest')).toBe(latest);
+        await consumer.close();
+      }
+    } finally {
+      await sluice.close();
+    }
     expect(await writeMarker(4, true)).toBe(0);
     expect(await consumeAll('read_committed', 14)).toEqual([...values(1, 0, 3), 'plain', ...values(4, 0, 1)]);
+  });
+
+  it('drops an aborted transaction but keeps the same producer\'s next, committed one', async () => {
+    await produce(txnBatch(5, 0, 2)); // 14-15
+    expect(await writeMarker(5, false)).toBe(0); // 16
+    await produce(txnBatch(5, 2, 2)); // 17-18
+    expect(await writeMarker(5, true)).toBe(0); // 19
+    const seen = await consumeAll('read_committed', 20);
+    expect(seen.slice(-2)).toEqual(values(5, 2, 2));
+    expect(seen).not.toContain('p5-0');
   });
 });

@@ -139,6 +139,22 @@ describe('transaction markers in the log', () => {
     expect(view(log)).toEqual({ lso: 3, aborted: [[1, 0]] });
   });
 
+  it('forgets an abort past a cut that lands on the snapshot written at close', () => {
+    const directory = tempDirectory();
+    const first = open(directory);
+    first.append(plain());
+    first.close();
+    const log = open(directory);
+    log.append(txnBatch(1, 0));
+    log.appendTxnMarker(marker(1, false), 0);
+    expect(view(log).aborted).toEqual([[1, 1]]);
+    log.truncateTo(1);
+    for (let count = 0; count < 3; count += 1) log.append(plain());
+    expect(view(log)).toEqual({ lso: 4, aborted: [] });
+    log.close();
+    expect(view(open(directory)).aborted).toEqual([]);
+  });
+
   it('gives a follower appending the same bytes the same state', () => {
     const leader = open(tempDirectory());
     writeTwoTransactions(leader);
