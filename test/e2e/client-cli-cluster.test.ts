@@ -146,10 +146,11 @@ describe('sluice transactions', () => {
     expect(listed.stderr).toBe('');
     expect(listed.stdout).toBe('TRANSACTIONAL ID  STATE    PRODUCER ID  COORDINATOR\nimporter          Ongoing  1000         1\n');
     const described = await runCli(['transactions', 'describe', 'importer', 'missing', '--bootstrap', cluster.bootstrap]);
-    const [header, importer, missing] = described.stdout.trimEnd().split('\n');
+    const [header, importer, ...rest] = described.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^TRANSACTIONAL ID\s+STATE\s+PRODUCER ID\s+EPOCH\s+TIMEOUT MS\s+STARTED\s+COORDINATOR\s+PARTITIONS$/);
     expect(importer!.split(/\s{2,}/)).toEqual(['importer', 'Ongoing', '1000', '3', '60000', '2023-11-14T22:13:20.000Z', '1', 'orders/1 orders/0']);
-    expect(missing).toMatch(/^missing\s+error: .*SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND/);
+    expect(rest).toEqual([]);
+    expect(described.stderr).toMatch(/^sluice: missing: .*\[SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND\]\n$/);
     // An id the coordinator does not know makes the command fail, after printing what it found.
     expect(described.code).toBe(1);
     expect(cluster.seen(Api.DESCRIBE_TRANSACTIONS).every((request) => request.nodeId === 1)).toBe(true);
