@@ -32,13 +32,16 @@ export function transactionsCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify(described.map((entry) => ({ ...entry, error: entry.error === undefined ? undefined : { code: entry.error.code, message: entry.error.detail } })))}\n`);
         return;
       }
-      process.stdout.write(table(['TRANSACTIONAL ID', 'STATE', 'PRODUCER ID', 'EPOCH', 'TIMEOUT MS', 'STARTED', 'COORDINATOR', 'PARTITIONS'], described.map((entry) => entry.error !== undefined
-        ? [entry.transactionalId, `error: ${describeError(entry.error)}`, '-', '-', '-', '-', entry.coordinatorId, '-']
-        : [
+      const found = described.filter((entry) => entry.error === undefined);
+      if (found.length > 0) {
+        process.stdout.write(table(['TRANSACTIONAL ID', 'STATE', 'PRODUCER ID', 'EPOCH', 'TIMEOUT MS', 'STARTED', 'COORDINATOR', 'PARTITIONS'], found.map((entry) => [
           entry.transactionalId, entry.state, entry.producerId, entry.producerEpoch, entry.transactionTimeoutMs,
           entry.transactionStartTimeMs < 0 ? '-' : new Date(entry.transactionStartTimeMs).toISOString(), entry.coordinatorId,
           entry.partitions.length === 0 ? '-' : entry.partitions.map((partition) => `${partition.topic}/${partition.partition}`).join(' '),
         ])));
-      if (described.some((entry) => entry.error !== undefined)) process.exitCode = 1;
+      }
+      // Ids the coordinators could not describe: one line each on stderr, and exit 1.
+      for (const entry of described) if (entry.error !== undefined) process.stderr.write(`sluice: ${entry.transactionalId}: ${describeError(entry.error)}\n`);
+      if (found.length < described.length) process.exitCode = 1;
     })), 'sluice transactions describe orders-app --json');
 }

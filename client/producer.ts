@@ -614,6 +614,9 @@ export class Producer {
    * left; then the partition goes back to sending new batches.
    */
   async #recover(queue: PartitionQueue): Promise<void> {
+    // Once a batch went through again, the later batches' failures are old news (mostly the gap
+    // the first one left): they go again at once, without their own back-off and refresh.
+    let resent = false;
     try {
       while (queue.batches.length > 0 && this.#fatal === undefined) {
         const batch = queue.batches[0]!;
@@ -625,9 +628,11 @@ export class Producer {
             this.#giveUp(queue, batch, this.#deliveryFailed(queue, batch.records, error));
             continue;
           }
-          const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(batch.attempts - 1, 30), this.#options.retryBackoffMaxMs);
-          await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, batch.deadline - Date.now()))));
-          if (isStaleMetadata(error)) await this.#metadata.refresh(undefined, queue.leaderId).catch(() => {});
+          if (!resent && !lostStateCodes.has(codeOf(error) ?? '')) {
+            const backoffMs = Math.min(this.#options.retryBackoffMs * 2 ** Math.min(batch.attempts - 1, 30), this.#options.retryBackoffMaxMs);
+            await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(backoffMs, batch.deadline - Date.now()))));
+            if (isStaleMetadata(error)) await this.#metadata.refresh(undefined, queue.leaderId).catch(() => {});
+          }
         }
         if (Date.now() >= batch.deadline) {
           this.#giveUp(queue, batch, this.#deliveryTimeout(queue, batch.records, queue.lastError, 'retried'));
@@ -646,6 +651,7 @@ export class Producer {
         }
         if ('offset' in outcome) {
           this.#acknowledge(queue, batch, outcome.offset);
+          resent = true;
           continue;
         }
         const code = codeOf(outcome.error);
@@ -658,6 +664,7 @@ export class Producer {
           return;
         }
         queue.lastError = outcome.error;
+        resent = false;
         if (lostStateCodes.has(code ?? '')) {
           // Alone in flight, every batch before it acknowledged or given up: the leader has no
           // state that leads to this sequence, so nothing from here on was written.

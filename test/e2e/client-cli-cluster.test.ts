@@ -136,3 +136,23 @@ describe('--bootstrap lists in the data commands', () => {
     expect(consumed.stdout.trim().split('\n').sort()).toEqual(['1', '2', '3', '4']);
   });
 });
+
+describe('sluice transactions', () => {
+  it('lists every coordinator\'s transactional ids and describes one at its coordinator, as tables', async () => {
+    const cluster = await fakeCluster({ orders: 2 });
+    cluster.coordinatorId = 1;
+    cluster.transactionalIds.set('importer', { producerId: 1000, producerEpoch: 3, open: { partitions: ['orders/1', 'orders/0'], groups: [], offsets: [] } });
+    const listed = await runCli(['transactions', 'list', '--bootstrap', cluster.bootstrap]);
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout).toBe('TRANSACTIONAL ID  STATE    PRODUCER ID  COORDINATOR\nimporter          Ongoing  1000         1\n');
+    const described = await runCli(['transactions', 'describe', 'importer', 'missing', '--bootstrap', cluster.bootstrap]);
+    const [header, importer, ...rest] = described.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^TRANSACTIONAL ID\s+STATE\s+PRODUCER ID\s+EPOCH\s+TIMEOUT MS\s+STARTED\s+COORDINATOR\s+PARTITIONS$/);
+    expect(importer!.split(/\s{2,}/)).toEqual(['importer', 'Ongoing', '1000', '3', '60000', '2023-11-14T22:13:20.000Z', '1', 'orders/1 orders/0']);
+    expect(rest).toEqual([]);
+    expect(described.stderr).toMatch(/^sluice: missing: .*\[SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND\]\n$/);
+    // An id the coordinator does not know makes the command fail, after printing what it found.
+    expect(described.code).toBe(1);
+    expect(cluster.seen(Api.DESCRIBE_TRANSACTIONS).every((request) => request.nodeId === 1)).toBe(true);
+  });
+});

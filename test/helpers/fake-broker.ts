@@ -264,6 +264,31 @@ export class FakeCluster {
       }
       case Api.ADD_PARTITIONS_TO_TXN: case Api.ADD_OFFSETS_TO_TXN: case Api.END_TXN: case Api.TXN_OFFSET_COMMIT:
         return this.#transactional(nodeId, request);
+      case Api.LIST_TRANSACTIONS:
+        return {
+          errorCode: 0, errorMessage: '',
+          transactions: nodeId !== this.coordinatorId ? [] : [...this.transactionalIds].map(([transactionalId, state]) => ({ transactionalId, producerId: state.producerId, state: this.#txnState(state) })),
+        };
+      case Api.DESCRIBE_TRANSACTIONS: {
+        const ids = (request.describeTransactions as { transactionalIds: string[] }).transactionalIds;
+        return {
+          transactions: ids.map((transactionalId) => {
+            const state = this.transactionalIds.get(transactionalId);
+            const none = { transactionalId, state: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] };
+            if (nodeId !== this.coordinatorId) return { ...none, errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: 'not here' };
+            if (state === undefined) return { ...none, errorCode: wire('SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND'), errorMessage: `no transactional id ${transactionalId}` };
+            const topics = new Map<string, number[]>();
+            for (const entry of state.open?.partitions ?? []) {
+              const [topic, partition] = entry.split('/') as [string, string];
+              topics.set(topic, [...(topics.get(topic) ?? []), Number(partition)]);
+            }
+            return {
+              errorCode: 0, errorMessage: '', transactionalId, state: this.#txnState(state), transactionTimeoutMs: 60_000, transactionStartTimeMs: state.open === undefined ? -1 : 1_700_000_000_000,
+              producerId: state.producerId, producerEpoch: state.producerEpoch, topics: [...topics].map(([name, partitions]) => ({ name, partitions })),
+            };
+          }),
+        };
+      }
       case Api.FIND_COORDINATOR: {
         const coordinator = this.nodes.get(this.coordinatorId);
         // A ghost (dead but still in the metadata, its lease not expired yet) is still named.
@@ -346,6 +371,10 @@ export class FakeCluster {
         }),
       })),
     };
+  }
+
+  #txnState(state: { open: OpenTransaction | undefined }): string {
+    return state.open !== undefined ? 'Ongoing' : this.transactions.length === 0 ? 'Empty' : 'CompleteCommit';
   }
 
   #transactional(nodeId: number, request: RequestEnvelope): unknown {

@@ -144,4 +144,25 @@ describe('transactions', () => {
     await next.commit();
     expect(fake.transactions.at(-1)).toMatchObject({ committed: true, producerEpoch: 1 });
   });
+
+  it('admin: listTransactions asks every broker and merges, describeTransactions asks each id\'s coordinator', async () => {
+    const fake = await cluster();
+    const sluice = client(fake);
+    const open = await sluice.producer({ transactionalId: 'open-one', lingerMs: 0 }).transaction();
+    await open.send({ topic: 'out', messages: [{ value: 'x', partition: 2 }, { value: 'y', partition: 0 }] });
+    await sluice.producer({ transactionalId: 'idle-one' }).transaction();
+    const admin = sluice.admin();
+    expect(await admin.listTransactions()).toEqual([
+      { transactionalId: 'idle-one', producerId: 1001, state: 'Empty', coordinatorId: 2 },
+      { transactionalId: 'open-one', producerId: 1000, state: 'Ongoing', coordinatorId: 2 },
+    ]);
+    expect(new Set(fake.seen(Api.LIST_TRANSACTIONS).map((request) => request.nodeId))).toEqual(new Set([0, 1, 2]));
+    const [described, unknown] = await admin.describeTransactions(['open-one', 'nobody']);
+    expect({ ...described, partitions: [...described!.partitions].sort((a, b) => a.partition - b.partition) }).toEqual({
+      transactionalId: 'open-one', coordinatorId: 2, state: 'Ongoing', transactionTimeoutMs: 60_000, transactionStartTimeMs: 1_700_000_000_000,
+      producerId: 1000, producerEpoch: 0, partitions: [{ topic: 'out', partition: 0 }, { topic: 'out', partition: 2 }],
+    });
+    expect(unknown).toMatchObject({ transactionalId: 'nobody', error: { code: 'SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND' } });
+    expect(fake.seen(Api.DESCRIBE_TRANSACTIONS).every((request) => request.nodeId === 2)).toBe(true);
+  });
 });
