@@ -8,7 +8,10 @@
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { MetadataCache } from '../metadata.js';
 import { errorFromWire, SluiceError } from '../../proto/errors.js';
-import { Api, EARLIEST_TIMESTAMP, IsolationLevel, LATEST_TIMESTAMP } from '../../proto/messages.js';
+import { Api, EARLIEST_TIMESTAMP, IsolationLevel, LATEST_TIMESTAMP, type ResponseBodies } from '../../proto/messages.js';
+
+/** How long a read_committed consumer waits for a group's transactional offset commit to complete. */
+const unstableOffsetsWaitMs = 60_000;
 
 export type SeekTarget = number | 'earliest' | 'latest' | { timestamp: number };
 
@@ -151,11 +154,27 @@ export class Positions {
     }
   }
 
-  /** The group's committed offsets for the given topics, by partitionKey. */
+  /**
+   * The group's committed offsets for the given topics, by partitionKey. A read_committed
+   * consumer asks for stable offsets only (as Kafka's does): while a transaction that commits
+   * offsets of the group is completing, the broker answers UNSTABLE_OFFSET_COMMIT and the
+   * consumer asks again, rather than starting from offsets that transaction is about to replace.
+   */
   async committedOffsets(topics: string[]): Promise<Map<string, number>> {
     const groupId = this.#options.groupId;
     if (groupId === undefined || this.#coordinator === undefined) return new Map();
-    const response = await this.#coordinator.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics });
+    const requireStable = this.#options.isolationLevel === 'read_committed';
+    const deadline = Date.now() + unstableOffsetsWaitMs;
+    let response: ResponseBodies['offsetFetch'];
+    for (let backoffMs = 20; ; backoffMs = Math.min(backoffMs * 2, 500)) {
+      try {
+        response = await this.#coordinator.request<'offsetFetch'>(Api.OFFSET_FETCH, { groupId, topics, requireStable });
+        break;
+      } catch (error) {
+        if (!SluiceError.is(error) || error.code !== 'SLUICE_ERR_UNSTABLE_OFFSET_COMMIT' || Date.now() + backoffMs > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      }
+    }
     const offsets = new Map<string, number>();
     for (const topic of response.topics) for (const partition of topic.partitions) offsets.set(partitionKey(topic.name, partition.partition), partition.offset);
     return offsets;
