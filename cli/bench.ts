@@ -97,7 +97,8 @@ function benchConfig(mode: BenchConfig['mode'], values: BenchFlags): BenchConfig
     consumers: Math.max(1, number(values.consumers, '--consumers') ?? base.consumers ?? 1),
     acks, compression, keys,
     batchSize: number(values.batchSize, '--batch-size') ?? base.batchSize ?? 16384,
-    lingerMs: number(values.lingerMs, '--linger-ms') ?? base.lingerMs ?? 5,
+    // A transaction waits for its records before it commits: lingering would only delay it.
+    lingerMs: number(values.lingerMs, '--linger-ms') ?? base.lingerMs ?? (values.transactionalId === undefined ? 5 : 0),
     warmupS: number(values.warmup, '--warmup') ?? base.warmupS ?? 0,
     ...(values.verify === true ? { verify: true } : {}),
     ...(values.acksFile === undefined ? {} : { acksFile: values.acksFile }),
@@ -175,7 +176,7 @@ function withLoadOptions(command: Command): Command {
     .option('--compression <codec>', `${compressionTypes.join(', ')} (default: none)`)
     .option('--keys <keys>', 'none, random, or N distinct keys (default: none)')
     .option('--batch-size <bytes>', 'producer batch size (default: 16384)')
-    .option('--linger-ms <ms>', 'producer linger (default: 5)')
+    .option('--linger-ms <ms>', 'producer linger (default: 5; 0 with --transactional-id)')
     .option('--warmup <s>', 'leave the first S seconds out of the latency percentiles (default: 0)')
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file.html>', 'write an HTML report with charts')

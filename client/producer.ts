@@ -61,6 +61,10 @@ export interface RecordMetadata {
 export interface ProducerOptions {
   /** 0: fire and forget; 1: the leader appended it; -1 or 'all': the in-sync replicas have it. */
   acks?: 0 | 1 | -1 | 'all';
+  /**
+   * How long a partition's records wait for more before their batch is sent (default 5; 0 for
+   * a transactional producer, whose tx.send() callers wait for the acknowledgement anyway).
+   */
   lingerMs?: number;
   batchSize?: number;
   /**
@@ -242,7 +246,7 @@ export class Producer {
       throw new SluiceError('SLUICE_ERR_CONFIG', `maxInFlight: ${maxInFlight} needs idempotent: true; the at-least-once producer sends one batch per partition at a time so a retry cannot reorder a partition`);
     }
     this.#options = {
-      lingerMs: 5, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
+      lingerMs: options.transactionalId === undefined ? 5 : 0, batchSize: 16384, compression: 'none', retries: Number.MAX_SAFE_INTEGER, retryBackoffMs: 100, retryBackoffMaxMs: 1000,
       bufferMemoryBytes: 32 * 1024 * 1024, requestTimeoutMs: 30_000, deliveryTimeoutMs: 120_000, transactionTimeoutMs: 60_000, ...options,
       acks, idempotent, maxInFlight, transactionalId: options.transactionalId,
     };
@@ -263,6 +267,19 @@ export class Producer {
       this.#transaction = manager;
       this.#initProducerId = (current) => manager.initProducerId(current);
     }
+  }
+
+  /**
+   * Gets the transactional producer's id from its coordinator now rather than at the first
+   * transaction(): an older producer with the same transactional id is fenced and the
+   * transaction it left open aborted. A consume-transform-produce loop calls it before it reads,
+   * so its read_committed consumer does not wait on offsets that abandoned transaction holds.
+   */
+  async initTransactions(): Promise<void> {
+    if (this.#transactions === undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'initTransactions() needs a producer made with a transactionalId');
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_ABORTED', 'the producer is closed');
+    if (this.#fatal !== undefined) throw this.#fatal;
+    await this.#transactions.init((stale) => this.#renewIdentity(stale));
   }
 
   /**

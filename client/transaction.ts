@@ -110,6 +110,21 @@ export class TransactionManager implements TransactionHooks {
     if (this.#current !== undefined) {
       throw new SluiceError('SLUICE_ERR_INVALID_TXN_STATE', `transactional id ${this.#settings.transactionalId} already has a transaction open in this producer; commit or abort it first (one at a time)`);
     }
+    await this.init(renew);
+    this.#state = 'in-transaction';
+    this.#error = undefined;
+    this.#partitions.clear();
+    this.#offsetsAdded = false;
+    this.#current = new Transaction(this);
+    return this.#current;
+  }
+
+  /**
+   * Gets the producer id (or bumps its epoch after a failed transaction) unless it has one:
+   * this fences older producers with the same transactional id and aborts what they left open.
+   */
+  async init(renew: (stale: ProducerIdentity | undefined) => Promise<ProducerIdentity>): Promise<void> {
+    this.#throwIfFatal();
     if (this.#state === 'uninitialized' || this.#bumpEpoch) {
       const stale = this.#bumpEpoch ? this.#producer?.identity() : undefined;
       try {
@@ -120,13 +135,8 @@ export class TransactionManager implements TransactionHooks {
         throw error;
       }
       this.#bumpEpoch = false;
+      if (this.#state === 'uninitialized') this.#state = 'ready';
     }
-    this.#state = 'in-transaction';
-    this.#error = undefined;
-    this.#partitions.clear();
-    this.#offsetsAdded = false;
-    this.#current = new Transaction(this);
-    return this.#current;
   }
 
   // ---- hooks the producer calls ----

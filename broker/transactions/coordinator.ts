@@ -25,6 +25,8 @@ import type { TxnShard, TxnStateStore } from './txn-store.js';
 export const txnMaxTimeoutMsDefault = 900_000;
 /** Kafka bumps to a new producer id rather than reach Short.MAX_VALUE. */
 const epochMax = 32_767 - 1;
+/** How long AddPartitionsToTxn or InitProducerId waits for the previous transaction's markers before answering CONCURRENT_TRANSACTIONS. */
+const completionWaitMs = 500;
 
 export interface TxnCoordinatorOptions {
   store: TxnStateStore;
@@ -100,6 +102,7 @@ export class TransactionCoordinator {
     if (!Number.isInteger(request.transactionTimeoutMs) || request.transactionTimeoutMs <= 0 || request.transactionTimeoutMs > this.#maxTimeoutMs) {
       throw new SluiceError('SLUICE_ERR_INVALID_TRANSACTION_TIMEOUT', `transaction timeout ${request.transactionTimeoutMs} ms is not within 1..${this.#maxTimeoutMs} ms (transaction.max.timeout.ms)`);
     }
+    await this.#settleCompletion(transactionalId);
     return await this.#serially(transactionalId, async () => {
       const shard = this.#store.shardFor(transactionalId);
       const current = shard.txns.get(transactionalId);
@@ -131,8 +134,9 @@ export class TransactionCoordinator {
   }
 
   /** AddPartitionsToTxn (and AddOffsetsToTxn with the group's offsets partition): the transaction now spans these partitions. */
-  addPartitions(request: ProducerRequest, partitions: readonly TxnPartition[]): Promise<void> {
-    return this.#serially(request.transactionalId, async () => {
+  async addPartitions(request: ProducerRequest, partitions: readonly TxnPartition[]): Promise<void> {
+    await this.#settleCompletion(request.transactionalId);
+    return await this.#serially(request.transactionalId, async () => {
       const shard = this.#store.shardFor(request.transactionalId);
       const current = this.#checkProducer(shard, request);
       if (isPreparing(current.state)) {
@@ -274,6 +278,20 @@ export class TransactionCoordinator {
   close(): void {
     this.#closed = true;
     this.#markers.close();
+  }
+
+  /**
+   * A producer's next transaction usually starts while the markers of its last one are still
+   * landing (they take about a millisecond on one broker): waiting up to
+   * `completionWaitMs` for them saves it a CONCURRENT_TRANSACTIONS answer and a client back-off.
+   * Called outside #serially, which the completion itself needs.
+   */
+  async #settleCompletion(transactionalId: string): Promise<void> {
+    const completing = this.#completing.get(transactionalId);
+    if (completing === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([completing, new Promise((resolve) => { timer = setTimeout(resolve, completionWaitMs).unref(); })]);
+    clearTimeout(timer);
   }
 
   /** Runs `work` after every earlier call about the same id has settled. */
