@@ -108,10 +108,25 @@ export async function commitOffsets(context: BrokerContext, request: OffsetCommi
   checkGroupId(request.groupId);
   context.offsets.checkCoordinator(request.groupId);
   context.groups.checkCommit(request.groupId, request.generationId, request.memberId);
-  const accepted: Array<{ topic: string; partition: number; offset: number; metadata: string }> = [];
-  const topics = request.topics.map((topic) => ({
+  return await writeCommits(context, 'OffsetCommit', request.topics, (accepted) => context.offsets.commit(request.groupId, accepted));
+}
+
+/** An offset commit a partition accepted: the partition exists and the offset is valid. */
+export interface AcceptedCommit { topic: string; partition: number; offset: number; metadata: string }
+
+/**
+ * OffsetCommit and TxnOffsetCommit alike: checks each partition's entry (answering it on its
+ * own when it fails), writes the accepted ones with `write`, and gives them the write's error
+ * when it fails.
+ */
+export async function writeCommits(
+  context: BrokerContext, api: 'OffsetCommit' | 'TxnOffsetCommit', requested: OffsetCommitRequest['topics'],
+  write: (accepted: AcceptedCommit[]) => Promise<void>,
+): Promise<OffsetCommitResponse['topics']> {
+  const accepted: AcceptedCommit[] = [];
+  const topics = requested.map((topic) => ({
     name: topic.name,
-    partitions: topic.partitions.map((entry) => itemResult(context, { api: 'OffsetCommit', topic: topic.name, partition: entry.partition }, () => ({ partition: entry.partition, errorCode: 0, errorMessage: '' }), () => {
+    partitions: topic.partitions.map((entry) => itemResult(context, { api, topic: topic.name, partition: entry.partition }, () => ({ partition: entry.partition, errorCode: 0, errorMessage: '' }), () => {
       context.topics.partition(topic.name, entry.partition);
       if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) {
         throw new SluiceError('SLUICE_ERR_INVALID_REQUEST', `offset ${entry.offset} for ${topic.name}/${entry.partition} is not a non-negative integer`);
@@ -121,9 +136,9 @@ export async function commitOffsets(context: BrokerContext, request: OffsetCommi
     })),
   }));
   try {
-    await context.offsets.commit(request.groupId, accepted);
+    await write(accepted);
   } catch (error) {
-    const failed = itemError(context, { api: 'OffsetCommit' }, error);
+    const failed = itemError(context, { api }, error);
     for (const topic of topics) for (const result of topic.partitions) if (result.errorCode === 0) Object.assign(result, failed);
   }
   return topics;
