@@ -26,8 +26,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
-import { batchLastOffset, buildRecordBatch, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
-import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { buildRecordBatch, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
+import { replayChunk } from '../storage/log-replay.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { GroupCoordinator } from './coordinator.js';
 import { groupPartition } from './group-partition.js';
@@ -37,9 +37,6 @@ import type { OffsetsTopicPartitions } from './offsets-partitions.js';
 import { offsetsTopic } from './offsets-topic.js';
 
 export { offsetsTopic, repairOffsetsTopicRecord } from './offsets-topic.js';
-
-/** How much of the log one replay step reads before yielding to requests. */
-const replayChunkBytes = 4 * 1024 * 1024;
 
 export interface CommittedOffset {
   offset: number;
@@ -209,24 +206,16 @@ export class OffsetStore {
 
   /** Applies the records from `offset` on, up to a chunk of them; returns where to go on. */
   #replayChunk(shard: Shard, replica: Partition, offset: number): number {
-    const { slices } = replica.log.read(offset, replayChunkBytes);
-    if (slices.length === 0) return replica.log.logEndOffset;
-    let next = offset;
-    for (const slice of slices) {
-      for (const { position, size } of eachBatch(slice)) {
-        const batch = slice.subarray(position, position + size);
-        next = batchLastOffset(slice, position) + 1;
-        const header = readBatchHeader(batch);
-        if (header.isControl) {
-          const marker = controlType(batch);
-          if (marker !== undefined) this.#completeTransaction(shard, header.producerId, marker === 'commit');
-          continue;
-        }
-        const pending = header.isTransactional ? this.#pendingOf(shard, header.producerId) : undefined;
-        for (const record of decodeRecords(batch)) this.#apply(shard, record.key, record.value, pending);
+    return replayChunk(replica.log, offset, (batch) => {
+      const header = readBatchHeader(batch);
+      if (header.isControl) {
+        const marker = controlType(batch);
+        if (marker !== undefined) this.#completeTransaction(shard, header.producerId, marker === 'commit');
+        return;
       }
-    }
-    return next;
+      const pending = header.isTransactional ? this.#pendingOf(shard, header.producerId) : undefined;
+      for (const record of decodeRecords(batch)) this.#apply(shard, record.key, record.value, pending);
+    });
   }
 
   #apply(shard: Shard, key: Buffer | null, value: Buffer | null, into: Offsets = shard.offsets): void {

@@ -9,14 +9,13 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
-import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
-import { batchLastOffset, buildRecordBatch, decodeRecords, readBatchHeader } from '../../proto/record-batch/record-batch.js';
+import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../proto/record-batch/record-batch.js';
+import { replayChunk } from '../storage/log-replay.js';
+import { internalAppendError } from '../groups/offsets-append-error.js';
 import type { OffsetsTopicPartitions } from '../groups/offsets-partitions.js';
 import type { Partition } from '../topics/topic-manager.js';
 import { decodeTxnKey, decodeTxnValue, encodeTxnKey, encodeTxnValue, type TxnMetadata } from './txn-record.js';
 import { txnPartitionFor, txnStateTopic } from './txn-topic.js';
-
-const replayChunkBytes = 4 * 1024 * 1024;
 
 /** The metadata of one led partition of `__transaction_state`. */
 export interface TxnShard {
@@ -112,7 +111,7 @@ export class TxnStateStore {
     try {
       await this.#partitions.append(shard.partition, batch);
     } catch (error) {
-      throw coordinatorError(error, shard.partition);
+      throw internalAppendError(error, txnStateTopic, shard.partition);
     }
     if (!this.isCurrent(shard)) {
       throw new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `this broker stopped coordinating partition ${shard.partition} of ${txnStateTopic} while writing transactional id ${transactionalId}`);
@@ -154,32 +153,15 @@ export class TxnStateStore {
   }
 
   #replayChunk(shard: TxnShard, replica: Partition, offset: number): number {
-    const { slices } = replica.log.read(offset, replayChunkBytes);
-    if (slices.length === 0) return replica.log.logEndOffset;
-    let next = offset;
-    for (const slice of slices) {
-      for (const { position, size } of eachBatch(slice)) {
-        const batch = slice.subarray(position, position + size);
-        next = batchLastOffset(slice, position) + 1;
-        if (readBatchHeader(batch).isControl) continue;
-        for (const record of decodeRecords(batch)) {
-          if (record.key === null) continue;
-          const id = decodeTxnKey(record.key);
-          if (record.value === null) shard.txns.delete(id);
-          else shard.txns.set(id, decodeTxnValue(id, record.value));
-        }
+    return replayChunk(replica.log, offset, (batch) => {
+      if (readBatchHeader(batch).isControl) return;
+      for (const record of decodeRecords(batch)) {
+        if (record.key === null) continue;
+        const id = decodeTxnKey(record.key);
+        if (record.value === null) shard.txns.delete(id);
+        else shard.txns.set(id, decodeTxnValue(id, record.value));
       }
-    }
-    return next;
+    });
   }
 }
 
-/** A failed append in the transactional client's terms: find the coordinator again, or retry later. */
-function coordinatorError(error: unknown, partition: number): unknown {
-  if (!SluiceError.is(error)) return error;
-  const moved = ['SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', 'SLUICE_ERR_FENCED_LEADER_EPOCH', 'SLUICE_ERR_UNKNOWN_LEADER_EPOCH'];
-  const unavailable = ['SLUICE_ERR_NOT_ENOUGH_REPLICAS', 'SLUICE_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'SLUICE_ERR_LEADER_NOT_AVAILABLE', 'SLUICE_ERR_REQUEST_TIMED_OUT', 'SLUICE_ERR_TIMEOUT'];
-  if (moved.includes(error.code)) return new SluiceError('SLUICE_ERR_NOT_COORDINATOR', `writing to partition ${partition} of ${txnStateTopic} failed: ${error.detail}`, { cause: error });
-  if (unavailable.includes(error.code)) return new SluiceError('SLUICE_ERR_COORDINATOR_NOT_AVAILABLE', `writing to partition ${partition} of ${txnStateTopic} failed: ${error.detail}`, { cause: error });
-  return error;
-}
