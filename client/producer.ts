@@ -478,20 +478,25 @@ export class Producer {
       return;
     }
     if (queue.inflight || queue.pieces.length === 0) return;
-    let bytes = 0;
-    let count = 0;
-    while (count < queue.pieces.length && (count === 0 || bytes + queue.pieces[count]!.bytes <= this.#options.batchSize)) {
-      bytes += queue.pieces[count]!.bytes;
-      count += 1;
-    }
-    const pieces = queue.pieces.splice(0, count);
-    queue.bytes -= bytes;
+    const { pieces, bytes } = this.#takeBatch(queue);
     queue.inflight = true;
     void this.#sendBatch(queue, pieces).finally(() => {
       queue.inflight = false;
       this.#release(bytes);
       if (queue.pieces.length > 0) this.#drain(queue);
     });
+  }
+
+  /** Takes the queue's first pieces up to batchSize bytes (at least one piece) for one batch. */
+  #takeBatch(queue: PartitionQueue): { pieces: Piece[]; bytes: number } {
+    let bytes = 0;
+    let count = 0;
+    while (count < queue.pieces.length && (count === 0 || bytes + queue.pieces[count]!.bytes <= this.#options.batchSize)) {
+      bytes += queue.pieces[count]!.bytes;
+      count += 1;
+    }
+    queue.bytes -= bytes;
+    return { pieces: queue.pieces.splice(0, count), bytes };
   }
 
   // ---- idempotent: sequence numbers, several batches in flight, resend in order ----
@@ -524,14 +529,7 @@ export class Producer {
       }
     }
     while (queue.pieces.length > 0 && queue.batches.length < this.#options.maxInFlight && (force || queue.bytes >= this.#options.batchSize)) {
-      let bytes = 0;
-      let count = 0;
-      while (count < queue.pieces.length && (count === 0 || bytes + queue.pieces[count]!.bytes <= this.#options.batchSize)) {
-        bytes += queue.pieces[count]!.bytes;
-        count += 1;
-      }
-      const pieces = queue.pieces.splice(0, count);
-      queue.bytes -= bytes;
+      const { pieces, bytes } = this.#takeBatch(queue);
       let records = 0;
       let deadline = Infinity;
       for (const piece of pieces) {
