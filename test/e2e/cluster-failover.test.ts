@@ -1,7 +1,7 @@
 /**
  * A real cluster (etcd and three brokers as processes, lease 2 s, replica.lag.time.max.ms 3 s)
- * under an acks=all producer while brokers are SIGKILLed and restarted: no acknowledged record
- * is lost, each partition keeps its order, and afterwards every replica holds the same bytes
+ * under an acks=all producer (idempotent, the client's default) while brokers are SIGKILLed and
+ * restarted: no acknowledged record is lost or stored twice, each partition keeps its order, and afterwards every replica holds the same bytes
  * up to the high watermark. Prints the failover times (leader SIGKILL → the next acks=all
  * produce to a partition it led succeeds).
  */
@@ -77,6 +77,8 @@ describe('a three-broker cluster under SIGKILL', () => {
       + `${report.totals.duplicated} duplicated; failover ms ${failovers.join(', ')} (median ${[...failovers].sort((a, b) => a - b)[failovers.length >> 1]})\n`);
     expect(report.totals.missing).toBe(0);
     expect(report.totals.outOfOrder).toBe(0);
+    // The producer is idempotent (the default): a retried batch is not stored twice.
+    expect(report.totals.duplicated).toBe(0);
     expect(report.totals.acknowledged).toBeGreaterThan(100);
 
     const ends = new Map((await admin.describeTopic(topic)).partitions.map((partition) => [partition.partition, partition.logEndOffset]));

@@ -1,7 +1,7 @@
 /**
  * KafkaJS 2.2.4 (old, non-flexible protocol versions) against the Kafka listener of a real
  * broker process: the admin calls, an acks=−1 producer with headers read back exactly by
- * consumer.run, and a group of two consumers splitting four partitions, committing, and a new
+ * consumer.run, an idempotent producer whose records are stored once, and a group of two consumers splitting four partitions, committing, and a new
  * member resuming where they committed.
  */
 import type { Consumer, EachMessagePayload } from 'kafkajs';
@@ -109,6 +109,46 @@ describe('KafkaJS against the Kafka listener', () => {
       const indexes = records.map((record) => Number(record.headers.index));
       expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
     }
+  }, 60_000);
+
+  it('an idempotent producer (idempotent: true, 5 requests in flight) stores each record once and the broker keeps its state', async () => {
+    const { kafka } = client();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'idempotent', numPartitions: 3 }], waitForLeaders: true });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+    await producer.connect();
+    const sends = [];
+    for (let start = 0; start < 1000; start += 50) {
+      sends.push(producer.send({ topic: 'idempotent', acks: -1, messages: Array.from({ length: 50 }, (_, index) => ({ key: `key-${(start + index) % 30}`, value: String(start + index) })) }));
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    const ends = await admin.fetchTopicOffsets('idempotent');
+    await admin.disconnect();
+    expect(ends.reduce((sum, entry) => sum + Number(entry.high), 0)).toBe(1000);
+
+    const consumer = kafka.consumer({ groupId: 'idempotent-reader', heartbeatInterval: 500 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'idempotent', fromBeginning: true });
+    const got: Received[] = [];
+    await consumer.run({ eachMessage: async (payload) => { got.push(received(payload)); } });
+    await waitFor('every record', () => got.length >= 1000, 30_000);
+    await consumer.disconnect();
+    expect(got.map((record) => Number(record.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, index) => index));
+    // KafkaJS numbers concurrent send() calls in the order it builds their requests, not the
+    // order of the calls: within one send, a partition's records keep their order.
+    for (let partition = 0; partition < 3; partition += 1) {
+      const values = got.filter((record) => record.partition === partition).map((record) => Number(record.value));
+      for (let send = 0; send < 20; send += 1) {
+        const ofSend = values.filter((value) => Math.floor(value / 50) === send);
+        expect(ofSend).toEqual([...ofSend].sort((a, b) => a - b));
+      }
+    }
+    // Each partition tracks the producer's id: its sequences were checked on every batch.
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    const tracked = [...metrics.matchAll(/^sluice_producer_ids\{[^}]*topic="idempotent"[^}]*\} (\d+)$/gm)].map((match) => Number(match[1]));
+    expect(tracked).toEqual([1, 1, 1]);
   }, 60_000);
 
   it('splits 4 partitions between two group members, and a new member resumes from their commits', async () => {

@@ -48,7 +48,9 @@ describe('long polls', () => {
     const before = await brokerMemory(broker.httpPort);
     expect(before.gcForced).toBe(true);
 
-    const round = await poller.run(500_000, 45_000);
+    // The bound is for a broker that stopped answering, not a speed check: alone this takes
+    // ~20 s, next to another test file on two cores it took over 45.
+    const round = await poller.run(500_000, 100_000);
     expect(round.answered).toBe(500_000);
     expect([...round.errors]).toEqual([]);
     const after = await brokerMemory(broker.httpPort);
@@ -58,5 +60,5 @@ describe('long polls', () => {
     expect(broker.child.exitCode).toBeNull();
     expect(after.parkedRequests).toBe(0);
     expect(after.heapUsed - before.heapUsed).toBeLessThan(5 * 1024 * 1024);
-  }, 90_000);
+  }, 150_000);
 });
