@@ -4,9 +4,12 @@
  *   produce BOOTSTRAP TOPIC RECORDS COMPRESSION [RATE]  — as fast as possible, or at RATE
  *       records/s with latency measured from each send's intended time (coordinated
  *       omission corrected)
- *   consume BOOTSTRAP TOPIC PARTITIONS RECORDS          — read everything from the start
+ *   consume BOOTSTRAP TOPIC RECORDS PARTITIONS          — read everything from the start
+ *   transactions BOOTSTRAP TOPIC RECORDS_PER_TXN SECONDS — transactions of that many records
+ *       one after another for SECONDS; with --abort-every N every N-th is aborted
  * Options: --acks 1|all (default 1), --value-bytes N (default 100), --idempotent true|false
- * (default: the client's: idempotent with acks all).
+ * (default: the client's: idempotent with acks all), --isolation read_committed|read_uncommitted
+ * (consume; default read_uncommitted).
  * Prints one JSON line with its figures.
  */
 import { parseArgs } from 'node:util';
@@ -15,7 +18,10 @@ import { Sluice } from '../client/sluice.js';
 
 const { positionals, values: options } = parseArgs({
   allowPositionals: true,
-  options: { acks: { type: 'string', default: '1' }, 'value-bytes': { type: 'string', default: '100' }, idempotent: { type: 'string' } },
+  options: {
+    acks: { type: 'string', default: '1' }, 'value-bytes': { type: 'string', default: '100' }, idempotent: { type: 'string' },
+    isolation: { type: 'string', default: 'read_uncommitted' }, 'abort-every': { type: 'string', default: '0' },
+  },
 });
 const [mode, bootstrap, topic, countText, fourth, rateText] = positionals;
 if (options.acks !== '1' && options.acks !== 'all') throw new Error(`--acks must be 1 or all, not ${options.acks}`);
@@ -79,7 +85,8 @@ async function produceAtRate(records: number, compression: 'none' | 'lz4', rate:
 }
 
 async function consumeAll(partitions: number, records: number): Promise<void> {
-  const consumer = sluice.consumer({ autoOffsetReset: 'earliest' });
+  const isolationLevel = options.isolation === 'read_committed' ? 'read_committed' : 'read_uncommitted';
+  const consumer = sluice.consumer({ autoOffsetReset: 'earliest', isolationLevel });
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic: topic!, partition })));
   const started = process.hrtime.bigint();
   let received = 0;
@@ -95,7 +102,33 @@ async function consumeAll(partitions: number, records: number): Promise<void> {
   process.stdout.write(`${JSON.stringify({ records: received, seconds, recordsPerSec: received / seconds, mbps: bytes / 1024 ** 2 / seconds })}\n`);
 }
 
-if (mode === 'produce' && rateText === undefined) await produceMax(Number(countText), fourth as 'none' | 'lz4');
+/** Transactions of `size` records back to back for `seconds`; records count once their transaction ends. */
+async function transactions(size: number, seconds: number, abortEvery: number): Promise<void> {
+  const producer = sluice.producer({ transactionalId: `bench-${topic}-${process.pid}` });
+  const messages = Array.from({ length: size }, () => ({ value }));
+  let count = 0;
+  let committedTransactions = 0;
+  const started = process.hrtime.bigint();
+  const stopAt = Date.now() + seconds * 1000;
+  while (Date.now() < stopAt) {
+    const tx = await producer.transaction();
+    await tx.send({ topic: topic!, messages });
+    count += 1;
+    if (abortEvery > 0 && count % abortEvery === 0) await tx.abort();
+    else {
+      await tx.commit();
+      committedTransactions += 1;
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(`${JSON.stringify({
+    transactions: count, committedTransactions, records: count * size, committedRecords: committedTransactions * size, seconds: elapsed,
+    transactionsPerSec: count / elapsed, recordsPerSec: (count * size) / elapsed,
+  })}\n`);
+}
+
+if (mode === 'transactions') await transactions(Number(countText), Number(fourth), Number(options['abort-every']));
+else if (mode === 'produce' && rateText === undefined) await produceMax(Number(countText), fourth as 'none' | 'lz4');
 else if (mode === 'produce') await produceAtRate(Number(countText), fourth as 'none' | 'lz4', Number(rateText));
 else if (mode === 'consume') await consumeAll(Number(fourth), Number(countText));
 await sluice.close();
