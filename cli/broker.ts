@@ -80,6 +80,7 @@ interface BrokerFlags {
   idleTimeoutMs: number;
   retentionCheckIntervalMs: number;
   producerIdExpirationMs: number;
+  maxProducerIdsPerPartition: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -164,6 +165,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
       producerIdExpirationMs: flags.producerIdExpirationMs,
+      maxProducerIdsPerPartition: flags.maxProducerIdsPerPartition,
       ...(flags.minInsyncReplicas === undefined ? {} : { minInsyncReplicas: flags.minInsyncReplicas }),
       ...(flags.uncleanLeaderElection === true ? { uncleanLeaderElectionEnable: true } : {}),
     },
@@ -217,6 +219,7 @@ export function brokerCommand(program: Command): void {
     .option('--transactional-id-expiration-ms <n>', 'transactional.id.expiration.ms: a transactional id unused this long is forgotten', wholeNumber(1), txnIdExpirationMsDefault)
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
+    .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

@@ -34,7 +34,7 @@ export class BrokerMetrics {
     this.#connections = new client.Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
     this.#connectionsRefused = new client.Counter({ name: 'sluice_connections_refused_total', help: 'Connections closed on arrival because max.connections were open', registers });
     this.#slowFrames = new client.Counter({ name: 'sluice_slow_frame_connections_closed_total', help: 'Connections closed because a request frame did not arrive whole in time', registers });
-    const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number; producerCount: number }) => number) =>
+    const partitionGauge = (name: string, help: string, read: (log: { logEndOffset: number; logStartOffset: number; size: number; producerCount: number; producersEvicted: number }) => number) =>
       new client.Gauge({
         name, help, labelNames: ['topic', 'partition'], registers,
         collect() {
@@ -48,6 +48,7 @@ export class BrokerMetrics {
     partitionGauge('sluice_log_start_offset', 'First offset still readable in the partition', (log) => log.logStartOffset);
     partitionGauge('sluice_log_size_bytes', 'Bytes of record batches on disk for the partition', (log) => log.size);
     partitionGauge('sluice_producer_ids', 'Producer ids whose state (epoch, last batches, open transaction) the partition keeps', (log) => log.producerCount);
+    partitionGauge('sluice_producer_ids_evicted', 'Producer ids the partition forgot since it opened to stay within --max-producer-ids-per-partition', (log) => log.producersEvicted);
     new client.Gauge({
       name: 'sluice_group_lag', help: 'Records between a group\'s committed offset and the partition\'s log end', labelNames: ['group', 'topic', 'partition'], registers,
       collect() {

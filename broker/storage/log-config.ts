@@ -60,6 +60,12 @@ export interface LogConfig {
    */
   producerIdExpirationMs: number;
   /**
+   * A broker setting too: the producer ids a partition keeps at most (Redpanda's
+   * max_concurrent_producer_ids); past it the least recently active one with no open
+   * transaction is forgotten. Bounds the memory a client minting producer ids can take.
+   */
+  maxProducerIdsPerPartition: number;
+  /**
    * min.insync.replicas: an acks=all produce needs this many in-sync replicas (capped by the
    * replica count); below it the leader refuses it and stops moving its high watermark.
    */
@@ -96,6 +102,7 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   minCleanableDirtyRatio: 0.5,
   cleanerDedupeBufferBytes: 32 * 1024 * 1024,
   producerIdExpirationMs: 24 * 3600 * 1000,
+  maxProducerIdsPerPartition: 10_000,
   minInsyncReplicas: 1,
   uncleanLeaderElectionEnable: false,
 });
@@ -145,6 +152,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('retentionCheckIntervalMs');
   positive('cleanerDedupeBufferBytes', segmentBytesMax);
   positive('producerIdExpirationMs');
+  positive('maxProducerIdsPerPartition', 2 ** 31 - 1);
   positive('minInsyncReplicas', 2 ** 31 - 1);
   if (typeof config.uncleanLeaderElectionEnable !== 'boolean') {
     throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got ${String(config.uncleanLeaderElectionEnable)}`);

@@ -175,7 +175,7 @@ export class Log {
       throw error;
     }
     this.#highWatermark = this.#clampToLog(this.#highWatermarkWritten ?? this.logEndOffset);
-    this.#producers = new ProducerStateManager(directory);
+    this.#producers = new ProducerStateManager(directory, config.maxProducerIdsPerPartition);
     this.#groupCommit = new GroupCommit({
       startSync: () => this.#startSync(),
       logEndOffset: () => this.logEndOffset,
@@ -440,6 +440,11 @@ export class Log {
   /** Producer ids this partition tracks (the sluice_producer_ids gauge). */
   get producerCount(): number {
     return this.#producers.size;
+  }
+
+  /** Producer ids forgotten to stay within max.producer.ids.per.partition since the log opened. */
+  get producersEvicted(): number {
+    return this.#producers.evicted;
   }
 
   /** The producer state, for tests and the admin views; callers must not change it. */

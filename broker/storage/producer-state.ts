@@ -123,8 +123,14 @@ export class ProducerStateManager {
    */
   #ongoing = new Map<number, number>();
 
-  constructor(directory: string) {
+  /** At most this many producer ids are kept; past it the least recently active idle one goes. */
+  readonly #maxProducers: number;
+  /** Producer ids forgotten to stay within #maxProducers (the sluice_producer_ids_evicted_total counter). */
+  evicted = 0;
+
+  constructor(directory: string, maxProducers = Number.POSITIVE_INFINITY) {
     this.directory = directory;
+    this.#maxProducers = maxProducers;
   }
 
   get size(): number {
@@ -202,9 +208,13 @@ export class ProducerStateManager {
   apply(batch: ProducerBatch, buffer: Buffer, position: number, nowMs: number): CompletedTxn | undefined {
     let entry = this.#producers.get(batch.producerId);
     if (entry === undefined) {
+      if (this.#producers.size >= this.#maxProducers) this.#evictIdle();
       entry = { producerId: batch.producerId, epoch: batch.epoch, batches: [], coordinatorEpoch: -1, txnFirstOffset: -1, lastTimestamp: nowMs };
-      this.#producers.set(batch.producerId, entry);
+    } else {
+      // The Map's order is the order of last activity: the first entries are the ones to evict.
+      this.#producers.delete(batch.producerId);
     }
+    this.#producers.set(batch.producerId, entry);
     if (batch.epoch > entry.epoch) {
       // A new epoch forgets the old one's batches (Kafka's maybeUpdateProducerEpoch).
       entry.epoch = batch.epoch;
@@ -234,6 +244,21 @@ export class ProducerStateManager {
       producerId: entry.producerId, firstOffset: first, lastOffset: batch.firstOffset, committed: marker.committed,
       lastStableOffset: this.firstUnstableOffset ?? batch.firstOffset + 1,
     };
+  }
+
+  /**
+   * Forgets the least recently active producer with no open transaction, so a client writing
+   * under ever new producer ids cannot grow the broker's memory without bound (Redpanda's
+   * max_concurrent_producer_ids does the same). Should that producer write again, its batch is
+   * taken as a new producer's: a resend of one of its last batches is then stored twice.
+   */
+  #evictIdle(): void {
+    for (const [producerId, entry] of this.#producers) {
+      if (entry.txnFirstOffset >= 0) continue;
+      this.#producers.delete(producerId);
+      this.evicted += 1;
+      return;
+    }
   }
 
   /** Producers with no open transaction and nothing written for `expirationMs` are forgotten. */

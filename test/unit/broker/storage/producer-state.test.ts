@@ -196,6 +196,24 @@ describe('producer state on disk', () => {
     expect(log.producerState.get(9)).toBeDefined();
   });
 
+  it('keeps at most max.producer.ids.per.partition producers, forgetting the least recently active idle one', () => {
+    const log = open(tempDirectory(), { config: { maxProducerIdsPerPartition: 3 } });
+    produce(log, batch(1, 0, 0));
+    produce(log, batch(2, 0, 0, 3, { transactional: true }));
+    produce(log, batch(3, 0, 0));
+    // Producer 1 writes again: producer 3 is now the least recently active without a transaction.
+    produce(log, batch(1, 0, 3));
+    produce(log, batch(4, 0, 0));
+    expect([...log.producerState.entries()].map((entry) => entry.producerId).sort()).toEqual([1, 2, 4]);
+    expect(log.producersEvicted).toBe(1);
+    // The open transaction is never forgotten (its LSO bound would go with it): 1 goes next.
+    produce(log, batch(5, 0, 0));
+    expect([...log.producerState.entries()].map((entry) => entry.producerId).sort()).toEqual([2, 4, 5]);
+    expect(log.firstUnstableOffset).toBe(3);
+    // A forgotten producer's next batch is taken as a new producer's.
+    expect(produce(log, batch(3, 0, 3))).toMatchObject({ duplicate: false });
+  });
+
   it('drops producers whose last batch is below a new log start', () => {
     const log = open(tempDirectory());
     produce(log, batch(7, 0, 0));
