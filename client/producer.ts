@@ -866,7 +866,13 @@ export class Producer {
   }
 
   /** Flushes, then refuses further sends. */
+  /** Sends what is queued and waits for it; a transaction still open is aborted. */
   async close(): Promise<void> {
+    if (this.#transactions !== undefined && this.#fatal === undefined) {
+      await this.#transactions.abortOpen().catch((error: unknown) => {
+        this.#logger.warn({ err: error, transactionalId: this.#options.transactionalId }, 'aborting the open transaction at close failed; the coordinator aborts it at its timeout');
+      });
+    }
     await this.flush();
     this.#closed = true;
   }

@@ -247,6 +247,17 @@ export class TransactionManager implements TransactionHooks {
     this.#finish();
   }
 
+  /**
+   * The transaction left open when the producer closes, if any: aborted now (as Kafka's
+   * producer does on a graceful close) rather than holding back read_committed consumers of its
+   * partitions until the coordinator's timeout aborts it.
+   */
+  async abortOpen(): Promise<void> {
+    const open = this.#current;
+    if (open === undefined || (this.#state !== 'in-transaction' && this.#state !== 'abortable')) return;
+    await this.abort(open);
+  }
+
   isActive(transaction: Transaction): boolean {
     return this.#current === transaction && this.#state !== 'fatal';
   }

@@ -61,4 +61,16 @@ describe('native client transactions', () => {
       { topic: 'client-tx-in', partition: 0, committedOffset: 3 },
     ]);
   }, 60_000);
+
+  it('close() aborts a transaction left open, so read_committed readers are not held until its timeout', async () => {
+    await sluice.admin().createTopic('client-tx-left', { partitions: 1 });
+    const producer = sluice.producer({ transactionalId: 'client-tx-left', transactionTimeoutMs: 600_000 });
+    const open = await producer.transaction();
+    await open.send({ topic: 'client-tx-left', messages: [{ value: 'never committed' }] });
+    await producer.close();
+    const [described] = await sluice.admin().describeTransactions(['client-tx-left']);
+    expect(described?.state).toMatch(/Abort/);
+    // The marker lands right after the abort is answered: the last stable offset passes the abandoned record.
+    await waitFor('the abort marker', async () => (await sluice.admin().describeTopic('client-tx-left')).partitions[0]?.lastStableOffset === 2, 10_000);
+  }, 30_000);
 });
