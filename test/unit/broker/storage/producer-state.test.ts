@@ -4,38 +4,15 @@
  * truncation, expiry and the log start moving.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Log, type LogOptions } from '../../../../broker/storage/log.js';
+import { describe, expect, it } from 'vitest';
+import type { Log } from '../../../../broker/storage/log.js';
 import { decodeSnapshot, encodeSnapshot, type ProducerEntry } from '../../../../broker/storage/producer-state.js';
 import { SluiceError } from '../../../../proto/errors.js';
 import { buildRecordBatch } from '../../../../proto/record-batch/record-batch.js';
+import { tempLogs } from '../../../helpers/temp-logs.js';
 
-const directories: string[] = [];
-const logs: Log[] = [];
-afterEach(() => {
-  for (const log of logs.splice(0)) {
-    try {
-      log.close();
-    } catch {
-      // closed by the test already
-    }
-  }
-  for (const directory of directories.splice(0)) fs.rmSync(directory, { recursive: true, force: true });
-});
-
-function tempDirectory(): string {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-producer-state-'));
-  directories.push(directory);
-  return directory;
-}
-
-function open(directory: string, options: LogOptions = {}): Log {
-  const log = Log.open(directory, options);
-  logs.push(log);
-  return log;
-}
+const { tempDirectory, open } = tempLogs('sluice-producer-state-');
 
 function batch(producerId: number, producerEpoch: number, baseSequence: number, records = 3, options: { transactional?: boolean; timestamp?: number } = {}): Buffer {
   const timestamp = options.timestamp ?? 1_700_000_000_000;

@@ -5,39 +5,16 @@
  * and a follower replicating the same bytes. Also the .txnindex file format on its own.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Log } from '../../../../broker/storage/log.js';
+import { describe, expect, it } from 'vitest';
+import type { Log } from '../../../../broker/storage/log.js';
 import { decodeAbortedTxns, encodeAbortedTxn, TxnIndex } from '../../../../broker/storage/txn-index.js';
 import { SluiceError } from '../../../../proto/errors.js';
 import { eachBatch } from '../../../../proto/record-batch/batch-iterator.js';
 import { buildRecordBatch } from '../../../../proto/record-batch/record-batch.js';
+import { tempLogs } from '../../../helpers/temp-logs.js';
 
-const directories: string[] = [];
-const logs: Log[] = [];
-afterEach(() => {
-  for (const log of logs.splice(0)) {
-    try {
-      log.close();
-    } catch {
-      // closed by the test already
-    }
-  }
-  for (const directory of directories.splice(0)) fs.rmSync(directory, { recursive: true, force: true });
-});
-
-function tempDirectory(): string {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-txn-'));
-  directories.push(directory);
-  return directory;
-}
-
-function open(directory: string): Log {
-  const log = Log.open(directory);
-  logs.push(log);
-  return log;
-}
+const { tempDirectory, open } = tempLogs('sluice-txn-');
 
 function txnBatch(producerId: number, baseSequence: number, records = 2, epoch = 0): Buffer {
   return buildRecordBatch(
@@ -122,8 +99,9 @@ describe('transaction markers in the log', () => {
     for (const name of fs.readdirSync(crashed)) if (name.endsWith('.txnindex')) fs.rmSync(path.join(crashed, name));
     expect(view(open(crashed))).toEqual(expected);
     log.close();
-    expect(view(open(directory))).toEqual(expected);
-    logs.at(-1)!.close();
+    const reopened = open(directory);
+    expect(view(reopened)).toEqual(expected);
+    reopened.close();
     for (const name of fs.readdirSync(directory)) if (name.endsWith('.snapshot')) fs.rmSync(path.join(directory, name));
     expect(view(open(directory))).toEqual(expected);
   });
