@@ -66,6 +66,7 @@ export const errorCodes = {
   SLUICE_ERR_UNKNOWN_PRODUCER_ID: { wire: 59, retriable: false, hint: 'the broker no longer has this producer\'s state (it expired or its records were deleted); the producer must start a new sequence' },
   SLUICE_ERR_UNSTABLE_OFFSET_COMMIT: { wire: 88, retriable: true, hint: 'a transaction that commits offsets for this partition is still open; retry once it ends' },
   SLUICE_ERR_PRODUCER_FENCED: { wire: 90, retriable: false, hint: 'another producer with the same transactional id started (a newer epoch); this one is a zombie: close it' },
+  SLUICE_ERR_INVALID_RECORD_STATE: { wire: 121, retriable: false, hint: 'the member does not hold that record (its lock expired, it was never acquired, or it is already finished); fetch again' },
   SLUICE_ERR_TRANSACTIONAL_ID_NOT_FOUND: { wire: 105, retriable: false, hint: 'no transaction coordinator knows this transactional id; check the id' },
   SLUICE_ERR_METADATA_STORE: { wire: 1008, retriable: true, hint: 'the cluster\'s etcd is unreachable; produce and fetch go on, elections and topic changes wait for it' },
   SLUICE_ERR_KAFKA_PROTOCOL: { wire: 1104, retriable: false, hint: 'a Kafka protocol message does not parse for the API key and version in its header, or a value does not fit its field; check the client, or report the frame' },

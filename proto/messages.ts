@@ -32,6 +32,12 @@ export const Api = {
   WRITE_TXN_MARKERS: 25,
   LIST_TRANSACTIONS: 26,
   DESCRIBE_TRANSACTIONS: 27,
+  SHARE_HEARTBEAT: 28,
+  SHARE_FETCH: 29,
+  SHARE_ACKNOWLEDGE: 30,
+  DESCRIBE_SHARE_GROUP: 31,
+  ALTER_GROUP_CONFIGS: 32,
+  DESCRIBE_GROUP_CONFIGS: 33,
 } as const;
 export type ApiKey = (typeof Api)[keyof typeof Api];
 
@@ -64,6 +70,12 @@ export const apiBodyField = {
   [Api.WRITE_TXN_MARKERS]: 'writeTxnMarkers',
   [Api.LIST_TRANSACTIONS]: 'listTransactions',
   [Api.DESCRIBE_TRANSACTIONS]: 'describeTransactions',
+  [Api.SHARE_HEARTBEAT]: 'shareHeartbeat',
+  [Api.SHARE_FETCH]: 'shareFetch',
+  [Api.SHARE_ACKNOWLEDGE]: 'shareAcknowledge',
+  [Api.DESCRIBE_SHARE_GROUP]: 'describeShareGroup',
+  [Api.ALTER_GROUP_CONFIGS]: 'alterGroupConfigs',
+  [Api.DESCRIBE_GROUP_CONFIGS]: 'describeGroupConfigs',
 } as const satisfies Record<ApiKey, string>;
 
 export interface ApiVersionRange { api: number; minVersion: number; maxVersion: number }
@@ -203,6 +215,41 @@ export interface TransactionDescription {
 }
 export interface DescribeTransactionsResponse { transactions: TransactionDescription[] }
 
+/** Share groups (queues on the log): see proto/sluice.proto for what each field means. */
+export interface ShareHeartbeatRequest { groupId: string; memberId: string; topics: string[]; leave?: boolean; maxInFlight?: number; sessionTimeoutMs?: number }
+export interface ShareHeartbeatResponse { errorCode: number; errorMessage: string; memberId: string; heartbeatIntervalMs: number }
+export const ShareAckType = { ACCEPT: 1, RELEASE: 2, REJECT: 3, RENEW: 4 } as const;
+export type ShareAckTypeValue = (typeof ShareAckType)[keyof typeof ShareAckType];
+export interface ShareAckRange {
+  topic: string; partition: number; firstOffset: number; lastOffset: number; type: ShareAckTypeValue; delayMs?: number; reason?: string;
+}
+export interface ShareAckResult { topic: string; partition: number; firstOffset: number; lastOffset: number; errorCode: number; errorMessage: string }
+export interface ShareFetchRequest {
+  groupId: string; memberId: string; maxWaitMs: number; maxRecords?: number; maxBytes?: number; lockMs?: number; acks?: ShareAckRange[];
+}
+export interface ShareAcquiredRange { firstOffset: number; lastOffset: number; deliveryCount: number }
+export interface ShareFetchPartitionResult {
+  partition: number; errorCode: number; errorMessage: string; acquired: ShareAcquiredRange[]; lockExpiresAtMs: number; records: Buffer;
+}
+export interface ShareFetchTopicResult { name: string; partitions: ShareFetchPartitionResult[] }
+export interface ShareFetchResponse { errorCode: number; errorMessage: string; topics: ShareFetchTopicResult[]; ackResults: ShareAckResult[] }
+export interface ShareAcknowledgeRequest { groupId: string; memberId: string; acks: ShareAckRange[] }
+export interface ShareAcknowledgeResponse { errorCode: number; errorMessage: string; results: ShareAckResult[] }
+export interface DescribeShareGroupRequest { groupId: string }
+export interface ShareMemberDescription { memberId: string; clientId: string; host: string; topics: string[]; inFlight: number }
+export interface SharePartitionDescription {
+  topic: string; partition: number; startOffset: number; endOffset: number; acquired: number; available: number; delayed: number;
+  acknowledged: number; deadLettered: number; oldestLockAgeMs: number; skipped: number; deadLetteredByReason: Record<string, number>;
+}
+export interface DescribeShareGroupResponse {
+  errorCode: number; errorMessage: string; groupId: string; state: string; members: ShareMemberDescription[]; partitions: SharePartitionDescription[];
+}
+export interface AlterGroupConfigsRequest { groupId: string; set?: Record<string, string>; delete?: string[]; validateOnly?: boolean }
+export interface AlterGroupConfigsResponse { errorCode: number; errorMessage: string }
+export interface DescribeGroupConfigsRequest { groupId: string }
+export interface GroupConfigEntry { name: string; value: string; source: 'group' | 'default' }
+export interface DescribeGroupConfigsResponse { errorCode: number; errorMessage: string; configs: GroupConfigEntry[] }
+
 /** ListOffsets special timestamps, as Kafka numbers them. */
 export const LATEST_TIMESTAMP = -1;
 export const EARLIEST_TIMESTAMP = -2;
@@ -237,6 +284,12 @@ export interface RequestBodies {
   writeTxnMarkers: WriteTxnMarkersRequest;
   listTransactions: ListTransactionsRequest;
   describeTransactions: DescribeTransactionsRequest;
+  shareHeartbeat: ShareHeartbeatRequest;
+  shareFetch: ShareFetchRequest;
+  shareAcknowledge: ShareAcknowledgeRequest;
+  describeShareGroup: DescribeShareGroupRequest;
+  alterGroupConfigs: AlterGroupConfigsRequest;
+  describeGroupConfigs: DescribeGroupConfigsRequest;
 }
 
 export interface ResponseBodies {
@@ -267,6 +320,12 @@ export interface ResponseBodies {
   writeTxnMarkers: WriteTxnMarkersResponse;
   listTransactions: ListTransactionsResponse;
   describeTransactions: DescribeTransactionsResponse;
+  shareHeartbeat: ShareHeartbeatResponse;
+  shareFetch: ShareFetchResponse;
+  shareAcknowledge: ShareAcknowledgeResponse;
+  describeShareGroup: DescribeShareGroupResponse;
+  alterGroupConfigs: AlterGroupConfigsResponse;
+  describeGroupConfigs: DescribeGroupConfigsResponse;
 }
 
 export type BodyField = keyof RequestBodies;

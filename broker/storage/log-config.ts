@@ -75,6 +75,18 @@ export interface LogConfig {
    * live replica anyway (losing acknowledged records) instead of leaving the partition offline.
    */
   uncleanLeaderElectionEnable: boolean;
+  /**
+   * message.ttl.ms: a share group never hands out a record older than this (by its timestamp)
+   * and dead-letters it as `expired`; -1: no TTL. Classic consumers and retention ignore it.
+   */
+  messageTtlMs: number;
+  /**
+   * delayed.delivery.enable: a record produced with an `x-delay-ms` or `x-deliver-at` header is
+   * held in the timer log and appended to its partition when due, instead of at once.
+   */
+  delayedDeliveryEnable: boolean;
+  /** delayed.delivery.max.ms: a record due further ahead than this is refused (7 days). */
+  delayedDeliveryMaxMs: number;
 }
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
@@ -105,6 +117,9 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   maxProducerIdsPerPartition: 10_000,
   minInsyncReplicas: 1,
   uncleanLeaderElectionEnable: false,
+  messageTtlMs: -1,
+  delayedDeliveryEnable: false,
+  delayedDeliveryMaxMs: 7 * 24 * 3600 * 1000,
 });
 
 /** The smallest offset map: two slots of 24 bytes. */
@@ -132,11 +147,18 @@ export const logConfigKeys: Readonly<Record<string, keyof LogConfig>> = Object.f
   'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio',
   'min.insync.replicas': 'minInsyncReplicas',
   'unclean.leader.election.enable': 'uncleanLeaderElectionEnable',
+  'message.ttl.ms': 'messageTtlMs',
+  'delayed.delivery.enable': 'delayedDeliveryEnable',
+  'delayed.delivery.max.ms': 'delayedDeliveryMaxMs',
 });
+
+/** Fields that hold true or false. */
+const booleanFields = ['uncleanLeaderElectionEnable', 'delayedDeliveryEnable'] as const;
+type BooleanField = (typeof booleanFields)[number];
 
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
-  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy' | 'messageTimestampType' | 'uncleanLeaderElectionEnable'>, max = Infinity): void => {
+  const positive = (name: Exclude<keyof LogConfig, 'cleanupPolicy' | 'messageTimestampType' | BooleanField>, max = Infinity): void => {
     const value = config[name];
     if (!(value > 0) || value > max || (Number.isFinite(value) && !Number.isInteger(value))) {
       throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be a positive integer ≤ ${max}, got ${value}`);
@@ -154,8 +176,12 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   positive('producerIdExpirationMs');
   positive('maxProducerIdsPerPartition', 2 ** 31 - 1);
   positive('minInsyncReplicas', 2 ** 31 - 1);
-  if (typeof config.uncleanLeaderElectionEnable !== 'boolean') {
-    throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got ${String(config.uncleanLeaderElectionEnable)}`);
+  positive('delayedDeliveryMaxMs');
+  for (const name of booleanFields) {
+    if (typeof config[name] !== 'boolean') throw new SluiceError('SLUICE_ERR_CONFIG', `${name} must be true or false, got ${String(config[name])}`);
+  }
+  if (!Number.isInteger(config.messageTtlMs) || config.messageTtlMs < -1 || config.messageTtlMs === 0) {
+    throw new SluiceError('SLUICE_ERR_CONFIG', `message.ttl.ms must be -1 (no TTL) or a positive integer of milliseconds, got ${config.messageTtlMs}`);
   }
   if (config.cleanerDedupeBufferBytes < cleanerDedupeBufferBytesMin) {
     throw new SluiceError('SLUICE_ERR_CONFIG', `cleanerDedupeBufferBytes (log.cleaner.dedupe.buffer.size) must be at least ${cleanerDedupeBufferBytesMin}, got ${config.cleanerDedupeBufferBytes}`);
@@ -204,9 +230,9 @@ export function parseLogConfigEntries(entries: Record<string, string>): Partial<
       overrides.cleanupPolicy = policy;
       continue;
     }
-    if (field === 'uncleanLeaderElectionEnable') {
-      if (text !== 'true' && text !== 'false') throw new SluiceError('SLUICE_ERR_CONFIG', `unclean.leader.election.enable must be true or false, got "${text}"`);
-      overrides.uncleanLeaderElectionEnable = text === 'true';
+    if ((booleanFields as readonly string[]).includes(field)) {
+      if (text !== 'true' && text !== 'false') throw new SluiceError('SLUICE_ERR_CONFIG', `${key} must be true or false, got "${text}"`);
+      overrides[field as BooleanField] = text === 'true';
       continue;
     }
     if (field === 'messageTimestampType') {
