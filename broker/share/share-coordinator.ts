@@ -177,7 +177,7 @@ export class ShareCoordinator {
           group.partitions.delete(partitionKey(key.topic, key.partition));
           continue;
         }
-        const value = decodeStateValue(record.value, key.kind === 'snapshot');
+        const value = decodeStateValue(record.value);
         const id = partitionKey(key.topic, key.partition);
         let share = group.partitions.get(id);
         if (share === undefined) {
