@@ -14,6 +14,7 @@ import { deadLetterRecord, deathSource } from './dead-letter-record.js';
 import type { DeadLetterSink } from './dead-letter-sink.js';
 import type { PartitionSource } from './partition-source.js';
 import type { SharePartition } from './share-partition.js';
+import { RecordState } from './share-records.js';
 import type { ShareGroup } from './share-coordinator.js';
 
 /** Dead letters per DLQ append. */
@@ -90,12 +91,17 @@ export class DeadLetterWriter {
     await this.#options.persist(group.id);
     const dlq = group.config.dlqTopic;
     if (this.#recovering.has(share)) {
+      const pending = share.deadLettering(Number.MAX_SAFE_INTEGER).length;
       const tail = await this.#options.sink.tail(dlq, share.partition, tailRecords);
+      let found = 0;
       for (const record of tail) {
         const source = deathSource(record);
-        if (source !== undefined && source.group === group.id && source.topic === share.topic && source.partition === share.partition) share.deadLettered(source.offset);
+        if (source === undefined || source.group !== group.id || source.topic !== share.topic || source.partition !== share.partition) continue;
+        if (share.state(source.offset) === RecordState.deadLettering) found += 1;
+        share.deadLettered(source.offset);
       }
       this.#recovering.delete(share);
+      this.#options.logger.info({ group: group.id, topic: share.topic, partition: share.partition, pending, alreadyInDlq: found }, 'resuming dead letters left by the previous coordinator');
       await this.#options.persist(group.id);
     }
     for (;;) {
