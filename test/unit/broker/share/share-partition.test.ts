@@ -33,7 +33,9 @@ class Persisted {
     let records = this.log;
     if (compacted) {
       const last = new Map<string, number>();
-      records.forEach((record, index) => last.set(record.key, index));
+      records.forEach((record, index) => {
+        last.set(record.key, index);
+      });
       records = records.filter((record, index) => last.get(record.key) === index);
     }
     let share: SharePartition | undefined;
