@@ -256,14 +256,16 @@ describe('share groups on one broker', () => {
   it('retention removing unfinished offsets moves SPSO and counts them skipped', async () => {
     const topic = 'retention-topic';
     const group = 'retention-group';
-    await client.createTopic(topic, 1, { 'retention.ms': '1000', 'segment.bytes': '100' });
-    const old = Date.now() - 60_000;
-    for (let index = 0; index < 6; index += 1) await client.produce(topic, 0, [{ key: null, value: Buffer.from(`old${index}`), timestamp: old }]);
+    // Records expire 1.5 s after they are written: time enough to acquire and ack before retention removes them.
+    await client.createTopic(topic, 1, { 'retention.ms': '1500', 'segment.bytes': '100' });
+    const written = Date.now();
+    for (let index = 0; index < 6; index += 1) await client.produce(topic, 0, [{ key: null, value: Buffer.from(`old${index}`), timestamp: written }]);
     await client.alterConfigs(group, { 'share.auto.offset.reset': 'earliest' });
     const member = await client.join(group, [topic]);
     const { records } = await client.fetch(group, member, { maxRecords: 2 });
     await client.ack(group, member, [accept(records[0]!)]);
-    const deadline = Date.now() + 5000;
+    expect(records.map((record) => record.offset)).toEqual([0, 1]);
+    const deadline = Date.now() + 6000;
     let logStart = 0;
     while (logStart < 3 && Date.now() < deadline) {
       const answer = await client.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition: 0, timestamp: -2 }] }] });

@@ -18,6 +18,8 @@ const logger = pino({ level: 'silent' });
 
 const source: PartitionSource = {
   partitionCount: () => 1,
+  ledHere: () => undefined,
+  bounds: async () => ({ logStartOffset: 0, highWatermark: 10 }),
   async read(_topic, _partition, from): Promise<PartitionRead> {
     const batch = buildRecordBatch(Array.from({ length: 10 }, (_, index) => ({ key: null, value: Buffer.from(`v${index}`), timestamp: 1000 + index })));
     setBaseOffset(batch, 0, 0);
