@@ -42,6 +42,8 @@ export class DeadLetterWriter {
   /** REJECT reasons until written (x-death-message); kept in memory only. */
   readonly #reasons = new WeakMap<SharePartition, Map<number, string>>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Share-partitions waiting out the pause after a failed run. */
+  readonly #retrying = new Set<SharePartition>();
   #closed = false;
   /** Dead letters appended since start, by reason. */
   readonly written = { rejected: 0, delivery_limit: 0, expired: 0 };
@@ -74,19 +76,25 @@ export class DeadLetterWriter {
 
   /** Starts writing the share-partition's DEAD_LETTERING records unless it is being written. */
   kick(group: ShareGroup, share: SharePartition): void {
-    if (this.#closed || this.#running.has(share) || group.config.dlqTopic === '') return;
+    if (this.#closed || this.#running.has(share) || this.#retrying.has(share) || group.config.dlqTopic === '') return;
     this.#running.add(share);
     void this.#run(group, share).catch((error: unknown) => {
       // The append may have landed though its answer was lost: look before writing again.
       this.#recovering.add(share);
       this.#options.logger.warn({ err: error, group: group.id, topic: share.topic, partition: share.partition }, 'dead-lettering failed; retrying');
+      this.#retrying.add(share);
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
+        this.#retrying.delete(share);
         if (this.#options.current(group.id, share)) this.kick(group, share);
       }, retryMs);
       timer.unref();
       this.#timers.add(timer);
-    }).finally(() => this.#running.delete(share));
+    }).finally(() => {
+      this.#running.delete(share);
+      // A kick that came while this run was finishing found it running: look once more.
+      if (!this.#closed && this.#options.current(group.id, share) && share.deadLettering(1).length > 0 && !this.#retrying.has(share)) this.kick(group, share);
+    });
   }
 
   async #run(group: ShareGroup, share: SharePartition): Promise<void> {
@@ -135,7 +143,7 @@ export class DeadLetterWriter {
           }
         }
       }
-      if (records.length > 0) await this.#options.sink.append(dlq, this.#options.source.partitionCount(share.topic) ?? 1, share.partition, records);
+      if (records.length > 0) await this.#options.sink.append(dlq, share.topic, share.partition, records);
       // Offsets retention removed before they could be written are done too: there is nothing to write.
       for (const offset of offsets) {
         const reason = share.reasonOf(offset);

@@ -3,7 +3,8 @@
  * of a share group (the leader of its `__consumer_offsets` partition) is SIGKILLed while a member
  * holds records. The new coordinator loads the replicated share state: no record whose ACCEPT
  * was answered is delivered again, records held or released at the kill come back with higher
- * delivery counts, and the group ends with every record acknowledged. The topic's partitions
+ * delivery counts, poison records rejected under either coordinator are in the DLQ exactly once,
+ * and the group ends with every other record acknowledged. The topic's partitions
  * are led by different brokers, so the coordinator reads some from their leaders over the
  * broker link.
  */
@@ -13,9 +14,9 @@ import { Sluice } from '../../client/sluice.js';
 import { Api } from '../../proto/messages.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
-import { closeProbes, produceTo } from '../helpers/cluster-probes.js';
+import { closeProbes, consumerFetch, produceTo } from '../helpers/cluster-probes.js';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { accept, release, ShareWire } from '../helpers/share-wire.js';
+import { accept, reject, release, type ShareRecord, ShareWire } from '../helpers/share-wire.js';
 
 afterAll(async () => {
   closeProbes();
@@ -27,6 +28,9 @@ const topic = 'jobs';
 const group = 'workers';
 const partitions = 3;
 const perPartition = 200;
+/** Rejected whenever delivered: dead-lettered to the DLQ, some by each coordinator. */
+const poison = (record: ShareRecord) => record.offset % 50 === 5;
+const poisonCount = partitions * (perPartition / 50);
 
 /** The group's coordinator as a live broker answers FindCoordinator. */
 async function coordinatorOf(cluster: TestCluster, exclude: number): Promise<{ nodeId: number; port: number }> {
@@ -65,7 +69,7 @@ describe('share coordinator failover', () => {
     }
     const first = await coordinatorOf(cluster, -1);
     let client = new ShareWire(first.port);
-    expect((await client.alterConfigs(group, { 'share.auto.offset.reset': 'earliest' })).errorCode).toBe(0);
+    expect((await client.alterConfigs(group, { 'share.auto.offset.reset': 'earliest', 'share.dlq.topic': 'jobs-dlq' })).errorCode).toBe(0);
     let member = await client.join(group, [topic]);
     const accepted = new Set<string>();
     const countsBefore = new Map<string, number>();
@@ -73,7 +77,7 @@ describe('share coordinator failover', () => {
     // Accept about half, release a few, and hold the rest (30 s locks) when the coordinator dies.
     for (let round = 0; round < 20 && countsBefore.size < (partitions * perPartition) / 2; round += 1) {
       const { records } = await client.fetch(group, member, { maxRecords: 100, lockMs: 30_000, maxWaitMs: 500 });
-      const acks = records.map((record) => (record.offset % 10 === 0 && record.deliveryCount === 1 ? release(record) : accept(record)));
+      const acks = records.map((record) => (poison(record) ? reject(record) : record.offset % 10 === 0 && record.deliveryCount === 1 ? release(record) : accept(record)));
       for (const record of records) countsBefore.set(key(record), record.deliveryCount);
       const results = await client.ack(group, member, acks.slice(0, Math.ceil(acks.length / 2)));
       results.forEach((result, index) => {
@@ -96,7 +100,7 @@ describe('share coordinator failover', () => {
     }, 20_000);
     const countsAfter = new Map<string, number>();
     const deadline = Date.now() + 25_000;
-    while (accepted.size < partitions * perPartition && Date.now() < deadline) {
+    while (accepted.size < partitions * perPartition - poisonCount && Date.now() < deadline) {
       let records: Awaited<ReturnType<ShareWire['fetch']>>['records'];
       try {
         ({ records } = await client.fetch(group, member, { maxRecords: 200, maxWaitMs: 500 }));
@@ -108,12 +112,13 @@ describe('share coordinator failover', () => {
         expect(accepted.has(key(record)), `accepted ${key(record)} delivered again`).toBe(false);
         countsAfter.set(key(record), Math.max(countsAfter.get(key(record)) ?? 0, record.deliveryCount));
       }
-      const results = await client.ack(group, member, records.map(accept));
+      const acks = records.map((record) => (poison(record) ? reject(record) : accept(record)));
+      const results = await client.ack(group, member, acks);
       results.forEach((result, index) => {
-        if (result.errorCode === 0) accepted.add(key(records[index]!));
+        if (result.errorCode === 0 && acks[index]!.type === 1) accepted.add(key(records[index]!));
       });
     }
-    expect(accepted.size).toBe(partitions * perPartition);
+    expect(accepted.size).toBe(partitions * perPartition - poisonCount);
     let redelivered = 0;
     for (const [record, count] of countsBefore) {
       if (countsAfter.has(record)) {
@@ -122,8 +127,21 @@ describe('share coordinator failover', () => {
       }
     }
     expect(redelivered).toBeGreaterThan(0);
-    const described = await client.describe(group);
-    expect(described.partitions.map((partition) => partition.acknowledged)).toEqual([perPartition, perPartition, perPartition]);
+    let described = await client.describe(group);
+    await waitFor('every poison record dead-lettered', async () => {
+      described = await client.describe(group);
+      return described.partitions.reduce((sum, partition) => sum + Number(partition.deadLettered), 0) === poisonCount;
+    }, 15_000);
+    const perPartitionAcked = perPartition - poisonCount / partitions;
+    expect(described.partitions.map((partition) => Number(partition.acknowledged))).toEqual([perPartitionAcked, perPartitionAcked, perPartitionAcked]);
+    // Each poison record is in the DLQ exactly once, whichever coordinator wrote it.
+    const dlqLeaders = await leaders(admin, 'jobs-dlq');
+    const dead: string[] = [];
+    for (const [partition, leader] of dlqLeaders) {
+      const { records } = await consumerFetch(cluster.broker(leader), 'jobs-dlq', partition, 0);
+      dead.push(...records.map((record) => record.value));
+    }
+    expect(dead.sort()).toEqual(Array.from({ length: partitions }, (_, partition) => Array.from({ length: perPartition / 50 }, (_, index) => `p${partition}-${index * 50 + 5}`)).flat().sort());
     client.close();
     await sluice.close();
   }, 90_000);

@@ -30,7 +30,7 @@ const source: PartitionSource = {
 class MemorySink {
   readonly records: DecodedRecord[] = [];
 
-  async append(_dlq: string, _sourcePartitions: number, _sourcePartition: number, records: RecordInput[]): Promise<void> {
+  async append(_dlq: string, _sourceTopic: string, _sourcePartition: number, records: RecordInput[]): Promise<void> {
     for (const record of records) {
       this.records.push({ topic: 'dlq', partition: 0, offset: this.records.length, timestamp: record.timestamp ?? 0, key: record.key, value: record.value, headers: record.headers ?? [] });
     }
