@@ -76,7 +76,11 @@ export class DeadLetterWriter {
 
   /** Starts writing the share-partition's DEAD_LETTERING records unless it is being written. */
   kick(group: ShareGroup, share: SharePartition): void {
-    if (this.#closed || this.#running.has(share) || this.#retrying.has(share) || group.config.dlqTopic === '') return;
+    if (this.#closed || this.#running.has(share) || this.#retrying.has(share)) return;
+    if (group.config.dlqTopic === '') {
+      this.#drop(group, share);
+      return;
+    }
     this.#running.add(share);
     void this.#run(group, share).catch((error: unknown) => {
       // The append may have landed though its answer was lost: look before writing again.
@@ -95,6 +99,15 @@ export class DeadLetterWriter {
       // A kick that came while this run was finishing found it running: look once more.
       if (!this.#closed && this.#options.current(group.id, share) && share.deadLettering(1).length > 0 && !this.#retrying.has(share)) this.kick(group, share);
     });
+  }
+
+  /** The group's DLQ topic was unset while records waited for it: they are dropped and counted, as without a DLQ. */
+  #drop(group: ShareGroup, share: SharePartition): void {
+    const offsets = share.deadLettering(Number.MAX_SAFE_INTEGER);
+    if (offsets.length === 0) return;
+    for (const offset of offsets) share.deadLettered(offset, true);
+    this.#recovering.delete(share);
+    this.#options.persist(group.id).catch((error: unknown) => this.#options.logger.warn({ err: error, group: group.id }, 'appending share state failed'));
   }
 
   async #run(group: ShareGroup, share: SharePartition): Promise<void> {

@@ -451,6 +451,7 @@ export class ShareCoordinator {
     if (request.maxRecords !== undefined && request.maxRecords > 0) room = Math.min(room, request.maxRecords);
     if (room <= 0) return [];
     const lockMs = request.lockMs !== undefined && request.lockMs > 0 ? Math.min(request.lockMs, 3_600_000) : config.lockDurationMs;
+    const readBytes = request.maxBytes !== undefined && request.maxBytes > 0 ? Math.min(request.maxBytes, partitionReadBytes) : partitionReadBytes;
     const places: Array<{ topic: string; partition: number }> = [];
     for (const topic of member.topics) {
       const count = this.#source.partitionCount(topic) ?? 0;
@@ -470,9 +471,9 @@ export class ShareCoordinator {
         if (sweep.deadLettering > 0) this.#deadLetters.kick(group, share);
         const limits = { member: member.number, room, maxWindow: config.partitionMaxWindow, now, lockExpiry: now + lockMs, hasDlq };
         const lowest = share.availableOffsets(1)[0];
-        if (lowest !== undefined) acquireFrom(share, await this.#source.read(topic, partition, lowest, partitionReadBytes), limits, acquired);
+        if (lowest !== undefined) acquireFrom(share, await this.#source.read(topic, partition, lowest, readBytes), limits, acquired);
         if (limits.room > 0 && share.canAdd(share.end, config.partitionMaxWindow)) {
-          const read = await this.#source.read(topic, partition, share.end, partitionReadBytes);
+          const read = await this.#source.read(topic, partition, share.end, readBytes);
           const seen = new Set(acquired.batches.map((batch) => readBatchHeader(batch).baseOffset));
           const before = acquired.batches.length;
           acquireFrom(share, read, limits, acquired);
@@ -593,6 +594,8 @@ export class ShareCoordinator {
     group.overrides = next;
     group.config = resolveGroupConfig(next);
     this.#logger.info({ group: request.groupId, configs: next }, 'share group configs altered');
+    // Records waiting for a DLQ go to the new one, or are dropped when there is none now.
+    for (const share of group.partitions.values()) this.#deadLetters.kick(group, share);
   }
 
   figures(): ShareFigures {

@@ -318,12 +318,16 @@ export class SharePartition {
     return found;
   }
 
-  /** The writer appended the record to the DLQ (or found it there): DEAD_LETTERING → DEAD. */
-  deadLettered(offset: number): void {
+  /**
+   * The writer appended the record to the DLQ (or found it there): DEAD_LETTERING → DEAD.
+   * `dropped`: the group's DLQ topic was unset meanwhile, so it is dropped and counted instead.
+   */
+  deadLettered(offset: number, dropped = false): void {
     const at = this.#at(offset);
     if (offset < this.start || offset >= this.end || this.#state[at] !== RecordState.deadLettering) return;
     this.#state[at] = RecordState.dead;
     this.#countDead(deadReasons[this.#reason[at]!] as DeadReason);
+    if (dropped) this.counters.dropped += 1;
     this.#dirty(offset, offset);
     this.#advanceStart();
   }

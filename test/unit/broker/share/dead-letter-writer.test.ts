@@ -96,6 +96,17 @@ describe('dead-letter writer', () => {
     expect(restarted.counters.rejected).toBe(3);
   });
 
+  it('records waiting for a DLQ that was unset meanwhile are dropped and counted', () => {
+    const share = rejected();
+    const group = groupWith(share);
+    group.config = resolveGroupConfig({});
+    const writer = new DeadLetterWriter({ source, sink: new MemorySink(), logger, current: () => true, persist: async () => {} });
+    writer.kick(group, share);
+    writer.close();
+    expect(share.deadLettering(10)).toEqual([]);
+    expect(share.counters).toMatchObject({ rejected: 3, dropped: 3 });
+  });
+
   it('after a restart, records never appended are appended once', async () => {
     const sink = new MemorySink();
     const share = rejected();
