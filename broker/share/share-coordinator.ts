@@ -148,6 +148,7 @@ export class ShareCoordinator {
     const shard: Shard = { partition, loading: true, groups: new Map() };
     this.#shards.set(partition, shard);
     const current = () => this.#shards.get(partition) === shard;
+    const started = Date.now();
     try {
       if (yielding) await yieldToEventLoop();
       const replica = this.#offsets.partitions.replica(partition);
@@ -157,7 +158,7 @@ export class ShareCoordinator {
       }
       if (!current()) return;
       shard.loading = false;
-      this.#resume(shard);
+      this.#resume(shard, Date.now() - started);
     } catch (error) {
       this.#logger.error({ err: error, topic: offsetsTopic, partition }, 'loading share-group state failed; this broker will not coordinate the partition\'s share groups');
       if (current()) this.#shards.delete(partition);
@@ -195,7 +196,7 @@ export class ShareCoordinator {
   }
 
   /** After a load: in-flight records of the previous coordinator are failed attempts; dead letters resume. */
-  #resume(shard: Shard): void {
+  #resume(shard: Shard, loadMs: number): void {
     for (const group of shard.groups.values()) {
       for (const share of group.partitions.values()) {
         share.recover(group.config, group.config.dlqTopic !== '');
@@ -203,7 +204,9 @@ export class ShareCoordinator {
       }
       this.#persistQuietly(shard, group);
     }
-    this.#logger.info({ topic: offsetsTopic, partition: shard.partition, groups: shard.groups.size }, 'share-group state loaded');
+    let partitions = 0;
+    for (const group of shard.groups.values()) partitions += group.partitions.size;
+    this.#logger.info({ topic: offsetsTopic, partition: shard.partition, groups: shard.groups.size, sharePartitions: partitions, loadMs }, 'share-group state loaded');
   }
 
   #unload(partition: number): void {
