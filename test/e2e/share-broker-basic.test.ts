@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodes } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
-import { type BrokerProcess, cleanupBrokers, startBroker } from '../helpers/broker-process.js';
+import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { accept, headersOf, reject, release, renew, ShareWire } from '../helpers/share-wire.js';
 
 const wire = (code: keyof typeof errorCodes) => errorCodes[code].wire;
@@ -62,7 +62,7 @@ describe('share groups on one broker', () => {
     const { topic, group } = await setup('longpoll', 0);
     const member = await client.join(group, [topic]);
     const fetching = client.fetch(group, member, { maxWaitMs: 5000 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the fetch to park', async () => (await parkedRequests()) > 0, 2000);
     const started = Date.now();
     await client.produce(topic, 0, ['late']);
     const { records } = await fetching;
@@ -70,8 +70,7 @@ describe('share groups on one broker', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     // Parked fetches leave nothing behind: woken or timed out, each unsubscribes.
     await Promise.all(Array.from({ length: 20 }, () => client.fetch(group, member, { maxWaitMs: 50 })));
-    const debug = await (await fetch(`http://127.0.0.1:${broker.httpPort}/v1/debug/memory`)).json() as { parkedRequests: number };
-    expect(debug.parkedRequests).toBe(0);
+    expect(await parkedRequests()).toBe(0);
   });
 
   it('a new share-partition starts at the log end by default (share.auto.offset.reset=latest)', async () => {
@@ -329,6 +328,11 @@ describe('share groups on one broker', () => {
     expect(metrics).toContain('sluice_share_in_flight_records');
   });
 });
+
+/** Requests parked in long polls on the broker now. */
+async function parkedRequests(): Promise<number> {
+  return ((await (await fetch(`http://127.0.0.1:${broker.httpPort}/v1/debug/memory`)).json()) as { parkedRequests: number }).parkedRequests;
+}
 
 /** The DLQ's records, once it has `count` (dead-lettering runs after the ack is answered). */
 async function waitForRecords(topic: string, count: number) {
