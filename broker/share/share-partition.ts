@@ -49,7 +49,8 @@ export class SharePartition {
   /** Offsets changed since the last takeUpdate, as a range. */
   #dirtyFrom = Infinity;
   #dirtyTo = -1;
-  #startMoved = false;
+  /** A new share-partition's start (share.auto.offset.reset) is persisted with its first write. */
+  #startMoved = true;
 
   constructor(topic: string, partition: number, start: number, capacity = 256) {
     this.topic = topic;

@@ -110,6 +110,24 @@ describe('share state across a broker SIGKILL', () => {
     expect(described.partitions[0]).toMatchObject({ startOffset: total, endOffset: total, acknowledged: total });
   }, 60_000);
 
+  it('a share-partition keeps the start it got at subscription (latest) across a SIGKILL before any fetch', async () => {
+    let broker = await startBroker({ kafkaPort: 'off' });
+    const dataDirectory = broker.dataDirectory;
+    let client = new ShareWire(broker.port);
+    await client.createTopic('start-topic');
+    await client.produce('start-topic', 0, ['before']);
+    await client.join('start-group', ['start-topic']);
+    await broker.stop('SIGKILL');
+    client.close();
+    broker = await startBroker({ kafkaPort: 'off', dataDirectory });
+    client = new ShareWire(broker.port);
+    await client.produce('start-topic', 0, ['after']);
+    const member = await client.join('start-group', ['start-topic']);
+    const { records } = await client.fetch('start-group', member, { maxWaitMs: 1000 });
+    expect(records.map((record) => record.value)).toEqual(['after']);
+    client.close();
+  }, 30_000);
+
   it('dead letters being written when the broker dies are in the DLQ exactly once after the restart', async () => {
     const total = 3000;
     const topic = 'dlq-kill-topic';
@@ -145,9 +163,9 @@ describe('share state across a broker SIGKILL', () => {
     expect(offsets.length).toBe(total);
     expect(new Set(offsets).size).toBe(total);
     expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
-    // The restarted coordinator found dead letters still to finish (and looked for them in the DLQ first).
-    const resumed = broker.logs.find((line) => line.includes('resuming dead letters'));
-    expect(resumed, 'no dead letters were pending at the kill').toBeDefined();
+    // Usually the kill leaves dead letters to finish (the restarted coordinator logs "resuming dead
+    // letters"), but not always; the crash between a DLQ append and its DEAD transition is
+    // covered deterministically by test/unit/broker/share/dead-letter-writer.test.ts.
     client.close();
   }, 60_000);
 });

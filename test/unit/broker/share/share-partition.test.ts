@@ -222,6 +222,13 @@ describe('share-partition persistence', () => {
     }
   });
 
+  it('a new share-partition persists where it starts before anything is acquired', () => {
+    const share = new SharePartition('t', 0, 42);
+    const update = share.takeUpdate();
+    expect(update?.value).toMatchObject({ start: 42, end: 42, runs: [] });
+    expect(share.takeUpdate()).toBeUndefined();
+  });
+
   it('recovery: ACQUIRED records become AVAILABLE keeping their count, or dead-letter at the limit', () => {
     const share = filled(2);
     const persisted = new Persisted();
