@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type PendingAck, settle, toRanges } from '../../../client/share/ack-batcher.js';
-import type { ShareRecord } from '../../../client/share/share-record.js';
+import type { ShareConsumer, ShareRecord } from '../../../client/share-consumer.js';
 import { Sluice } from '../../../client/sluice.js';
 import { SluiceError } from '../../../proto/errors.js';
 import { Api, ShareAckType, type ShareAckTypeValue, type ShareHeartbeatRequest } from '../../../proto/messages.js';
@@ -70,7 +70,7 @@ describe('share consumer against a fake coordinator', () => {
     return cluster;
   }
 
-  async function take(consumer: ReturnType<Sluice['consumer']> & { poll: (options: { timeoutMs: number }) => Promise<ShareRecord[]> }, count: number): Promise<ShareRecord[]> {
+  async function take(consumer: ShareConsumer, count: number): Promise<ShareRecord[]> {
     const taken: ShareRecord[] = [];
     const deadline = Date.now() + 5000;
     while (taken.length < count && Date.now() < deadline) taken.push(...await consumer.poll({ timeoutMs: 200 }));
