@@ -53,6 +53,9 @@ import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } fr
 import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
 import { initProducerIdHandler } from './api/producer-ids.js';
 import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
+import { shareHandlers } from './api/share.js';
+import { startShareCoordinator } from './share/start.js';
+import type { ShareCoordinator } from './share/share-coordinator.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -176,6 +179,7 @@ export class Broker {
   readonly #retention: RetentionTimer;
   readonly #groupExpiry: GroupExpiry;
   transactions: TransactionCoordinator | undefined;
+  share: ShareCoordinator | undefined;
   #txnTimeouts: TxnTimeouts | undefined;
   readonly #context: BrokerContext;
   readonly #admin;
@@ -202,7 +206,7 @@ export class Broker {
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
       describeClusterHandler, electLeadersHandler, initProducerIdHandler, writeTxnMarkersHandler,
-      ...transactionHandlers,
+      ...transactionHandlers, ...shareHandlers,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
@@ -269,7 +273,7 @@ export class Broker {
       this.#kafkaServer = kafkaServer;
     }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
-      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions,
+      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions, share: () => this.share,
     }) : undefined;
   }
 
@@ -289,6 +293,7 @@ export class Broker {
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
+      this.#startShare();
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
     }
     for (const topic of this.topics.topics()) {
@@ -361,10 +366,18 @@ export class Broker {
     this.#context.cluster = node;
     this.#context.offsets = new OffsetStore(this.topics, { partitions: node.offsets, coordinator: this.groups, logger });
     this.offsets = this.#context.offsets;
+    this.#startShare();
     this.#startTransactions(node.transactionState);
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
+  }
+
+  /** Share groups, coordinated with the classic groups of the same `__consumer_offsets` partitions. */
+  #startShare(): void {
+    this.share = startShareCoordinator(this.#context, this.options.logger);
+    this.#context.share = this.share;
+    this.metrics.watchShare(() => this.share?.figures());
   }
 
   /** The transaction coordinator over `__transaction_state`'s partitions (this broker's, or the cluster's). */
@@ -474,6 +487,7 @@ export class Broker {
     this.#retention.stop();
     this.#groupExpiry.stop();
     this.#txnTimeouts?.stop();
+    this.share?.close();
     this.transactions?.close();
     this.transactions?.store.close();
     this.offsets?.close();
