@@ -65,6 +65,8 @@ export class ShareConsumer implements RecordOwner {
   #fetching: Promise<void> | undefined;
   #fetchCarriesAcks = false;
   readonly #fetchAbort = new AbortController();
+  /** Aborted by close(): the fetcher stops waiting for a member id. */
+  readonly #stopSignal = new AbortController();
   #wakeFetcher: (() => void) | undefined;
   #wakeScheduled = false;
   readonly #waiters = new Set<() => void>();
@@ -153,6 +155,7 @@ export class ShareConsumer implements RecordOwner {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#stopSignal.abort();
     this.#wake();
     // A fetch carrying acknowledgements is waited for (their outcome is in its answer); one
     // that only asks for records is cut short, since leaving releases whatever it acquires.
@@ -259,7 +262,7 @@ export class ShareConsumer implements RecordOwner {
     let backoffMs = 100;
     const membership = this.#membership!;
     while (!this.#closed && this.#error === undefined) {
-      await membership.joined();
+      await membership.joined(this.#stopSignal.signal);
       const memberId = membership.memberId;
       const room = this.#room();
       if (this.#closed || memberId === '' || this.#next < this.#buffer.length || room <= 0) {

@@ -54,10 +54,18 @@ export class ShareMembership {
     this.#loop ??= this.#run();
   }
 
-  /** Resolves once the member has an id (or the membership stopped). */
-  joined(): Promise<void> {
-    if (this.#memberId !== '' || this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => this.#joinWaiters.add(resolve));
+  /** Resolves once the member has an id, the membership stopped, or `signal` is aborted. */
+  joined(signal: AbortSignal): Promise<void> {
+    if (this.#memberId !== '' || this.#stopped || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#joinWaiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#joinWaiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** The coordinator forgot `generation`'s member (a fetch or ack said so): join again. */
@@ -84,6 +92,7 @@ export class ShareMembership {
           await this.#sleep(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 2000);
         } else {
+          this.#halt();
           this.#options.onError(error);
           return;
         }
@@ -100,8 +109,7 @@ export class ShareMembership {
     this.#memberId = answer.memberId;
     this.#generation += 1;
     this.#options.onJoined(this.#generation);
-    for (const waiter of this.#joinWaiters) waiter();
-    this.#joinWaiters.clear();
+    for (const waiter of [...this.#joinWaiters]) waiter();
   }
 
   async #request(leave: boolean, signal: AbortSignal = this.#abort.signal) {
@@ -125,12 +133,17 @@ export class ShareMembership {
     });
   }
 
-  /** Stops heartbeating and leaves: the coordinator releases every record the member still holds. */
-  async leave(): Promise<void> {
+  /** Stops joining and heartbeating; whoever waits for a member id is let go. */
+  #halt(): void {
     this.#stopped = true;
     this.#abort.abort();
     this.#wake?.();
-    for (const waiter of this.#joinWaiters) waiter();
+    for (const waiter of [...this.#joinWaiters]) waiter();
+  }
+
+  /** Stops heartbeating and leaves: the coordinator releases every record the member still holds. */
+  async leave(): Promise<void> {
+    this.#halt();
     await this.#loop?.catch(() => {});
     if (this.#memberId === '') return;
     // A courtesy (the session would expire anyway): a missing coordinator must not hold close() up.
