@@ -16,6 +16,7 @@
  */
 import { errorFromWire, SluiceError } from '../proto/errors.js';
 import { Api, type ShareAckTypeValue, ShareAckType, type ShareFetchResponse } from '../proto/messages.js';
+import { Handout } from './consumer/handout.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { type ClientLogger, defaultLogger } from './logger.js';
 import type { MetadataCache } from './metadata.js';
@@ -69,8 +70,7 @@ export class ShareConsumer implements RecordOwner {
   readonly #stopSignal = new AbortController();
   #wakeFetcher: (() => void) | undefined;
   #wakeScheduled = false;
-  readonly #waiters = new Set<() => void>();
-  #error: unknown;
+  readonly #handout = new Handout();
   #closed = false;
   /** Set once the member has left: acknowledgements can no longer hold. */
   #left = false;
@@ -110,7 +110,7 @@ export class ShareConsumer implements RecordOwner {
     this.#membership = new ShareMembership(this.#coordinator, {
       groupId: this.#options.groupId, topics: [...topics], maxInFlight: this.#options.maxInFlight, sessionTimeoutMs: this.#options.sessionTimeoutMs,
       onJoined: () => this.#forgetHeld(),
-      onError: (error) => this.#fail(error),
+      onError: (error) => this.#handout.fail(error),
     }, this.#logger);
     this.#membership.start();
     this.#fetching = this.#fetchLoop();
@@ -121,21 +121,21 @@ export class ShareConsumer implements RecordOwner {
     const deadline = Date.now() + (options.timeoutMs ?? 1000);
     const max = options.maxRecords ?? this.#options.maxPollRecords;
     for (;;) {
-      this.#throwPending();
+      this.#handout.throwPending();
       const records: ShareRecord[] = [];
       for (let record = this.#takeOne(); record !== undefined; record = records.length < max ? this.#takeOne() : undefined) records.push(record);
       if (records.length > 0 || this.#closed || Date.now() >= deadline || options.signal?.aborted) return records;
-      await this.#waitForRecords(deadline, options.signal);
+      await this.#handout.wait(deadline, options.signal);
     }
   }
 
   /** Yields records one at a time until the consumer is closed. */
   async *[Symbol.asyncIterator](): AsyncGenerator<ShareRecord> {
     while (!this.#closed) {
-      this.#throwPending();
+      this.#handout.throwPending();
       const record = this.#takeOne();
       if (record !== undefined) yield record;
-      else await this.#waitForRecords(Date.now() + 1000);
+      else await this.#handout.wait(Date.now() + 1000);
     }
   }
 
@@ -156,7 +156,7 @@ export class ShareConsumer implements RecordOwner {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#stopSignal.abort();
-    this.#wake();
+    this.#handout.wake();
     // A fetch carrying acknowledgements is waited for (their outcome is in its answer); one
     // that only asks for records is cut short, since leaving releases whatever it acquires.
     if (!this.#fetchCarriesAcks) this.#fetchAbort.abort();
@@ -261,7 +261,7 @@ export class ShareConsumer implements RecordOwner {
   async #fetchLoop(): Promise<void> {
     let backoffMs = 100;
     const membership = this.#membership!;
-    while (!this.#closed && this.#error === undefined) {
+    while (!this.#closed && !this.#handout.failed) {
       await membership.joined(this.#stopSignal.signal);
       const memberId = membership.memberId;
       const room = this.#room();
@@ -286,7 +286,7 @@ export class ShareConsumer implements RecordOwner {
         if (this.#closed) break;
         if (SluiceError.is(error) && error.code === 'SLUICE_ERR_UNKNOWN_MEMBER_ID') continue;
         if (!SluiceError.is(error) || !(error.retriable || error.code === 'SLUICE_ERR_TIMEOUT')) {
-          this.#fail(error);
+          this.#handout.fail(error);
           break;
         }
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
@@ -303,7 +303,8 @@ export class ShareConsumer implements RecordOwner {
     const { groupId, maxWaitMs, maxBytes, lockMs } = this.#options;
     return this.#coordinator.call(async (connection, request) => {
       const response = await connection.request<'shareFetch'>(Api.SHARE_FETCH, {
-        groupId, memberId, maxWaitMs, maxRecords: room, maxBytes, lockMs, acks: batch.ranges,
+        // Acks ride only on a fetch that answers at once: their answer must not wait out a long poll.
+        groupId, memberId, maxWaitMs: batch.ranges.length > 0 ? 0 : maxWaitMs, maxRecords: room, maxBytes, lockMs, acks: batch.ranges,
       }, { ...request, timeoutMs: connection.options.requestTimeoutMs + maxWaitMs, ...(batch.ranges.length > 0 ? {} : { signal: this.#fetchAbort.signal }) });
       if (response.errorCode) throw errorFromWire(response.errorCode, response.errorMessage);
       return response;
@@ -338,7 +339,7 @@ export class ShareConsumer implements RecordOwner {
         }
       }
     }
-    if (added > 0) this.#wake();
+    if (added > 0) this.#handout.wake();
   }
 
   /** The next buffered record whose lock still holds. */
@@ -388,35 +389,5 @@ export class ShareConsumer implements RecordOwner {
     this.#held.clear();
     this.#buffer = [];
     this.#next = 0;
-  }
-
-  #throwPending(): void {
-    if (this.#error === undefined) return;
-    const error = this.#error;
-    this.#error = undefined;
-    throw error;
-  }
-
-  #fail(error: unknown): void {
-    this.#error ??= error;
-    this.#wake();
-  }
-
-  #wake(): void {
-    for (const waiter of this.#waiters) waiter();
-  }
-
-  #waitForRecords(deadline: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-      this.#waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
   }
 }

@@ -165,7 +165,7 @@ describe('share groups through the client', () => {
       await record.ack();
       expect(counts).toEqual([1, 2, 3, 4]);
       const wanted = [300, 600, 600, 800];
-      waits.forEach((waited, index) => expect(waited, `wait ${index + 1}: ${waits.join(', ')} ms`).toBeGreaterThanOrEqual(wanted[index]!));
+      for (const [index, waited] of waits.entries()) expect(waited, `wait ${index + 1}: ${waits.join(', ')} ms`).toBeGreaterThanOrEqual(wanted[index]!);
     } finally {
       await consumer.close();
     }
