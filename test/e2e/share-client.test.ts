@@ -4,7 +4,8 @@
  * three releases at share.delivery.limit=3 dead-letter as delivery_limit with the x-death
  * headers, a reject as rejected (9, 15, 16, 17); a stalled member's lock expires between lock
  * and lock + 200 ms and its late ack is refused (11, 12); retry backoff is never early (8, 14);
- * TTL by topic config and headers (19); a classic group's id is refused (1); the CLI.
+ * TTL by topic config and headers (19); share.member.max.in.flight caps a member (6) and a
+ * member that leaves releases its records (13); a classic group's id is refused (1); the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShareRecord } from '../../client/share-consumer.js';
@@ -110,6 +111,9 @@ describe('share groups through the client', () => {
       expect(header(limited, 'trace')).toBe('abc');
       expect([header(limited, 'x-death-reason'), header(limited, 'x-death-count'), header(limited, 'x-death-group'), header(limited, 'x-death-topic'),
         header(limited, 'x-death-partition'), header(limited, 'x-death-offset')]).toEqual(['delivery_limit', '3', 'limit3', 'limited', '0', '0']);
+      expect(header(limited, 'x-death-time')).toMatch(/^\d{13}$/);
+      expect(header(limited, 'x-death-original-timestamp')).toMatch(/^\d{13}$/);
+      expect(header(limited, 'x-first-death-reason')).toBe('delivery_limit');
       const rejected = byValue.get('poison')!;
       expect([header(rejected, 'x-death-reason'), header(rejected, 'x-death-message'), header(rejected, 'x-death-offset')]).toEqual(['rejected', 'cannot parse', '1']);
       // Nothing comes again (a 4th delivery would arrive at once: no backoff is configured).
@@ -194,6 +198,44 @@ describe('share groups through the client', () => {
       await consumer.close();
     }
     expect((await readAll('ttl-headers', 3)).map((entry) => entry.value?.toString())).toEqual(['header-ttl', 'expires-at', 'no-ttl']);
+  });
+
+  it('share.member.max.in.flight=3 caps what a member holds whatever it asks; a member that leaves releases its records to another as a failed attempt', async () => {
+    await sluice.admin().createTopic('prefetch', { partitions: 1 });
+    await group('prefetch', { 'share.member.max.in.flight': '3' });
+    await produce('prefetch', Array.from({ length: 10 }, (_, index) => ({ value: `p-${index}` })));
+    const greedy = shareConsumer('prefetch', { maxInFlight: 100 });
+    greedy.subscribe(['prefetch']);
+    const held: ShareRecord[] = [];
+    try {
+      await waitFor('three records', async () => {
+        held.push(...await greedy.poll({ timeoutMs: 100 }));
+        return held.length >= 3;
+      });
+      // More would come at once if the cap did not hold: give it a few fetches' time.
+      held.push(...await greedy.poll({ timeoutMs: 800 }));
+      expect(held.map((record) => record.offset)).toEqual([0, 1, 2]);
+      const described = await sluice.admin().describeShareGroup('prefetch');
+      expect(described.members.map((member) => member.inFlight)).toEqual([3]);
+    } finally {
+      await greedy.close();
+    }
+    const [window] = (await sluice.admin().describeShareGroup('prefetch')).partitions;
+    // Leaving released the three: none is held, all three are available again.
+    expect([window?.acquired, window?.available, window?.startOffset]).toEqual([0, 3, 0]);
+    const next = shareConsumer('prefetch', { maxInFlight: 3 });
+    next.subscribe(['prefetch']);
+    try {
+      const again: ShareRecord[] = [];
+      await waitFor('the released records', async () => {
+        again.push(...await next.poll({ timeoutMs: 100 }));
+        return again.length >= 3;
+      });
+      expect(again.slice(0, 3).map((record) => [record.offset, record.deliveryCount])).toEqual([[0, 2], [1, 2], [2, 2]]);
+      await Promise.all(again.map((record) => record.ack()));
+    } finally {
+      await next.close();
+    }
   });
 
   it('a classic group\'s id is refused with INCONSISTENT_GROUP_PROTOCOL', async () => {
