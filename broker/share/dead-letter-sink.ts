@@ -1,80 +1,87 @@
 /**
  * Where dead letters go: the group's share.dlq.topic, created on first use with as many
  * partitions as the source topic, a record of source partition p landing in DLQ partition
- * p % (DLQ partitions), so one source partition's dead letters keep their order. Appends wait
- * as an acks=all produce does (every in-sync replica, and the sync a flush policy asks for).
- * Only a DLQ partition led by the coordinator is written here.
+ * p % (DLQ partitions), so one source partition's dead letters keep their order. An append
+ * waits as an acks=all produce does: on the local replica when this broker leads the DLQ
+ * partition, else as an acks=all Produce to its leader. The tail (for the exactly-once check
+ * after a restart) is read from the leader too, so it holds every committed append.
  */
 import { SluiceError } from '../../proto/errors.js';
-import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { Api } from '../../proto/messages.js';
 import { buildRecordBatch, type DecodedRecord, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
-import type { ClusterView } from '../api/context.js';
-import type { Partition, TopicManager } from '../topics/topic-manager.js';
+import type { BrokerContext } from '../api/context.js';
+import type { LeaderLinks } from './leader-links.js';
+import type { PartitionSource } from './partition-source.js';
 
 const replicationTimeoutMs = 5000;
 
 export interface DeadLetterSink {
   append(dlq: string, sourcePartitions: number, sourcePartition: number, records: RecordInput[]): Promise<void>;
-  /** The last `count` records (about) of the DLQ partition the source partition writes to; [] when the topic does not exist. */
+  /** About the last `count` records of the DLQ partition the source partition writes to; [] when the topic does not exist. */
   tail(dlq: string, sourcePartition: number, count: number): Promise<DecodedRecord[]>;
 }
 
-export class LocalDeadLetterSink implements DeadLetterSink {
-  readonly #cluster: () => ClusterView;
-  readonly #topics: TopicManager;
+export class BrokerDeadLetterSink implements DeadLetterSink {
+  readonly #context: () => BrokerContext;
+  readonly #links: LeaderLinks;
+  readonly #source: PartitionSource;
 
-  constructor(cluster: () => ClusterView, topics: TopicManager) {
-    this.#cluster = cluster;
-    this.#topics = topics;
+  constructor(context: () => BrokerContext, links: LeaderLinks, source: PartitionSource) {
+    this.#context = context;
+    this.#links = links;
+    this.#source = source;
   }
 
-  async #replica(dlq: string, sourcePartitions: number, sourcePartition: number): Promise<Partition> {
-    let count = this.#cluster().describeTopic(dlq)?.length;
+  async #partition(dlq: string, sourcePartitions: number, sourcePartition: number): Promise<number> {
+    const cluster = this.#context().cluster;
+    let count = cluster.describeTopic(dlq)?.length;
     if (count === undefined) {
       try {
-        await this.#cluster().createTopic({ name: dlq, partitions: Math.max(1, sourcePartitions) }, false);
+        await cluster.createTopic({ name: dlq, partitions: Math.max(1, sourcePartitions) }, false);
       } catch (error) {
         if (!SluiceError.is(error) || error.code !== 'SLUICE_ERR_TOPIC_ALREADY_EXISTS') throw error;
       }
-      count = this.#cluster().describeTopic(dlq)?.length ?? 0;
+      count = cluster.describeTopic(dlq)?.length;
+      if (count === undefined) throw new SluiceError('SLUICE_ERR_LEADER_NOT_AVAILABLE', `dead-letter topic ${dlq} was created but is not in the metadata yet`);
     }
-    const replica = count === 0 ? undefined : this.#topics.find(dlq)?.partitionAt(sourcePartition % count);
-    if (replica === undefined || replica.role === 'follower') {
-      throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `the dead-letter partition of ${dlq} for source partition ${sourcePartition} is not led by the group's coordinator`);
-    }
-    return replica;
+    return sourcePartition % count;
   }
 
   async append(dlq: string, sourcePartitions: number, sourcePartition: number, records: RecordInput[]): Promise<void> {
-    const replica = await this.#replica(dlq, sourcePartitions, sourcePartition);
+    const partition = await this.#partition(dlq, sourcePartitions, sourcePartition);
+    const batch = buildRecordBatch(records);
+    const replica = this.#source.ledHere(dlq, partition);
+    if (replica === undefined) {
+      const answer = await this.#links.request<'produce'>(this.#links.leaderOf(dlq, partition), Api.PRODUCE, {
+        acks: -1, timeoutMs: replicationTimeoutMs, topics: [{ name: dlq, partitions: [{ partition, records: batch }] }],
+      });
+      const result = answer.topics[0]?.partitions[0];
+      if (result === undefined || result.errorCode !== 0) throw new SluiceError('SLUICE_ERR_NOT_ENOUGH_REPLICAS', `dead letters to ${dlq}-${partition} failed: ${result?.errorMessage ?? 'no answer'}`);
+      return;
+    }
     replica.checkLeader();
     replica.checkEnoughReplicas();
-    const batch = buildRecordBatch(records);
     const appended = replica.log.append(batch, { leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(batch.length);
     const replicated = replica.waitForReplication(appended.lastOffset, replicationTimeoutMs);
     const outcome = replicated === null ? null : await replicated;
-    if (outcome !== null) throw new SluiceError(outcome, `dead letters appended to ${dlq}-${replica.index} were not replicated (${outcome})`);
+    if (outcome !== null) throw new SluiceError(outcome, `dead letters appended to ${dlq}-${partition} were not replicated (${outcome})`);
     if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
   }
 
   async tail(dlq: string, sourcePartition: number, count: number): Promise<DecodedRecord[]> {
-    const topic = this.#topics.find(dlq);
-    if (topic === undefined || topic.partitions.length === 0) return [];
-    const replica = topic.partitionAt(sourcePartition % topic.partitions.length);
-    if (replica === undefined) return [];
-    const { log } = replica;
+    const partitions = this.#source.partitionCount(dlq);
+    if (partitions === undefined || partitions === 0) return [];
+    const partition = sourcePartition % partitions;
+    const bounds = await this.#source.bounds(dlq, partition, true);
     const records: DecodedRecord[] = [];
-    for (let offset = Math.max(log.logStartOffset, log.logEndOffset - count); offset < log.logEndOffset;) {
-      const read = log.read(offset, 4 * 1024 * 1024);
-      if (read.slices.length === 0) break;
-      for (const slice of read.slices) {
-        for (const { position, size } of eachBatch(slice)) {
-          const batch = slice.subarray(position, position + size);
-          const header = readBatchHeader(batch);
-          offset = header.baseOffset + header.lastOffsetDelta + 1;
-          if (!header.isControl) records.push(...decodeRecords(batch));
-        }
+    for (let offset = Math.max(bounds.logStartOffset, bounds.highWatermark - count); offset < bounds.highWatermark;) {
+      const read = await this.#source.read(dlq, partition, offset, 4 * 1024 * 1024, true);
+      if (read.batches.length === 0) break;
+      for (const batch of read.batches) {
+        const header = readBatchHeader(batch);
+        offset = header.baseOffset + header.lastOffsetDelta + 1;
+        if (!header.isControl) records.push(...decodeRecords(batch));
       }
     }
     return records;

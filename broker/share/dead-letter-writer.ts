@@ -6,7 +6,8 @@
  * -offset headers); those found are marked DEAD without a second append.
  *
  * One writer per share-partition at a time, in offset order, so a source partition's dead
- * letters keep their order in the DLQ. A failed append is retried a second later.
+ * letters keep their order in the DLQ. A failed append is retried a second later, after the
+ * same look at the DLQ tail (its answer may have been lost after it landed).
  */
 import type { Logger } from 'pino';
 import { decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
@@ -14,6 +15,7 @@ import { deadLetterRecord, deathSource } from './dead-letter-record.js';
 import type { DeadLetterSink } from './dead-letter-sink.js';
 import type { PartitionSource } from './partition-source.js';
 import type { SharePartition } from './share-partition.js';
+import { RecordState } from './share-records.js';
 import type { ShareGroup } from './share-coordinator.js';
 
 /** Dead letters per DLQ append. */
@@ -75,6 +77,8 @@ export class DeadLetterWriter {
     if (this.#closed || this.#running.has(share) || group.config.dlqTopic === '') return;
     this.#running.add(share);
     void this.#run(group, share).catch((error: unknown) => {
+      // The append may have landed though its answer was lost: look before writing again.
+      this.#recovering.add(share);
       this.#options.logger.warn({ err: error, group: group.id, topic: share.topic, partition: share.partition }, 'dead-lettering failed; retrying');
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
@@ -90,12 +94,17 @@ export class DeadLetterWriter {
     await this.#options.persist(group.id);
     const dlq = group.config.dlqTopic;
     if (this.#recovering.has(share)) {
+      const pending = share.deadLettering(Number.MAX_SAFE_INTEGER).length;
       const tail = await this.#options.sink.tail(dlq, share.partition, tailRecords);
+      let found = 0;
       for (const record of tail) {
         const source = deathSource(record);
-        if (source !== undefined && source.group === group.id && source.topic === share.topic && source.partition === share.partition) share.deadLettered(source.offset);
+        if (source === undefined || source.group !== group.id || source.topic !== share.topic || source.partition !== share.partition) continue;
+        if (share.state(source.offset) === RecordState.deadLettering) found += 1;
+        share.deadLettered(source.offset);
       }
       this.#recovering.delete(share);
+      this.#options.logger.info({ group: group.id, topic: share.topic, partition: share.partition, pending, alreadyInDlq: found }, 'resuming dead letters: those already in the DLQ are not written again');
       await this.#options.persist(group.id);
     }
     for (;;) {

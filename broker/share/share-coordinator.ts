@@ -81,9 +81,11 @@ export interface ShareCoordinatorOptions {
   sink: DeadLetterSink;
   stopping: StopSignal;
   logger: Logger;
-  /** Appends to the partitions' high watermarks wake parked fetches; undefined when not local. */
-  onRecords?: (topic: string, partition: number, listener: () => void) => (() => void) | undefined;
+  onClose?: () => void;
 }
+
+/** Parked fetches over partitions led elsewhere look again this often (no append reaches them here). */
+const remotePollMs = 100;
 
 /** Totals for metrics. */
 export interface ShareFigures {
@@ -100,7 +102,7 @@ export class ShareCoordinator {
   readonly #source: PartitionSource;
   readonly #stopping: StopSignal;
   readonly #logger: Logger;
-  readonly #onRecords: ShareCoordinatorOptions['onRecords'];
+  readonly #onClose: (() => void) | undefined;
   readonly #shards = new Map<number, Shard>();
   readonly log: ShareStateLog;
   readonly #deadLetters: DeadLetterWriter;
@@ -112,7 +114,7 @@ export class ShareCoordinator {
     this.#source = options.source;
     this.#stopping = options.stopping;
     this.#logger = options.logger;
-    this.#onRecords = options.onRecords;
+    this.#onClose = options.onClose;
     const partitions = options.offsets.partitions;
     this.log = new ShareStateLog(partitions);
     this.#deadLetters = new DeadLetterWriter({
@@ -135,6 +137,7 @@ export class ShareCoordinator {
     clearInterval(this.#timer);
     this.#unsubscribe();
     this.#deadLetters.close();
+    this.#onClose?.();
     for (const shard of this.#shards.values()) for (const group of shard.groups.values()) this.#wake(group);
   }
 
@@ -177,7 +180,7 @@ export class ShareCoordinator {
           group.partitions.delete(partitionKey(key.topic, key.partition));
           continue;
         }
-        const value = decodeStateValue(record.value, key.kind === 'snapshot');
+        const value = decodeStateValue(record.value);
         const id = partitionKey(key.topic, key.partition);
         let share = group.partitions.get(id);
         if (share === undefined) {
@@ -298,8 +301,8 @@ export class ShareCoordinator {
   async #startOffset(group: ShareGroup, topic: string, partition: number): Promise<SharePartition> {
     const existing = group.partitions.get(partitionKey(topic, partition));
     if (existing !== undefined) return existing;
-    const read = await this.#source.read(topic, partition, Number.MAX_SAFE_INTEGER, 0);
-    return this.#share(group, topic, partition, () => (group.config.autoOffsetReset === 'earliest' ? read.logStartOffset : read.highWatermark));
+    const bounds = await this.#source.bounds(topic, partition);
+    return this.#share(group, topic, partition, () => (group.config.autoOffsetReset === 'earliest' ? bounds.logStartOffset : bounds.highWatermark));
   }
 
   /** Share-partitions of every partition of the member's topics (those that exist). */
@@ -507,13 +510,18 @@ export class ShareCoordinator {
       const timer = setTimeout(done, Math.max(1, waitMs));
       group.waiters.add(done);
       unsubscribes.push(this.#stopping.onStop(done));
-      if (this.#onRecords === undefined) return;
+      let remote = false;
       for (const topic of member.topics) {
         const count = this.#source.partitionCount(topic) ?? 0;
         for (let partition = 0; partition < count; partition += 1) {
-          const unsubscribe = this.#onRecords(topic, partition, done);
-          if (unsubscribe !== undefined) unsubscribes.push(unsubscribe);
+          const replica = this.#source.ledHere(topic, partition);
+          if (replica === undefined) remote = true;
+          else unsubscribes.push(replica.onHighWatermark(done));
         }
+      }
+      if (remote && waitMs > remotePollMs) {
+        const poll = setTimeout(done, remotePollMs);
+        unsubscribes.push(() => clearTimeout(poll));
       }
     });
   }

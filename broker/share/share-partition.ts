@@ -444,7 +444,7 @@ export class SharePartition {
     this.seq += 1;
     this.#sinceSnapshot += 1;
     if (this.#sinceSnapshot >= updateSlots / 2 - 1) return { snapshot: true, value: this.snapshot(), slot: 0 };
-    return { snapshot: false, value: { seq: this.seq, start: this.start, end: this.end, runs: to < 0 ? [] : this.#runs(from, to) }, slot: this.seq % updateSlots };
+    return { snapshot: false, value: { seq: this.seq, start: this.start, end: this.end, runs: to < 0 ? [] : this.#runs(from, to), counters: { ...this.counters } }, slot: this.seq % updateSlots };
   }
 
   /** The whole state (resets the snapshot cadence). */
@@ -455,7 +455,8 @@ export class SharePartition {
 
   /**
    * Replay: a snapshot replaces the state; an update newer than what was applied sets the states
-   * of its runs (absolute, so a lost update costs only its own transitions) and moves start/end.
+   * of its runs (absolute, so a lost update costs only its own transitions), the counters, and
+   * moves start/end. Runs cover only offsets at or above the start of their moment.
    */
   applyPersisted(value: ShareStateValue, snapshot: boolean): void {
     if (snapshot) {
@@ -463,23 +464,15 @@ export class SharePartition {
       this.start = value.start;
       this.end = value.start;
       this.#base = value.start;
-      Object.assign(this.counters, value.counters);
     } else if (value.seq <= this.seq) return;
     this.seq = value.seq;
-    if (!snapshot && value.start > this.start) this.#moveStartForReplay(value.start);
+    Object.assign(this.counters, value.counters);
     for (const run of value.runs) {
       if (run.last < this.start) continue;
       if (run.first > this.end) this.addGapTo(run.first);
       this.#reserve(run.last);
       for (let offset = Math.max(run.first, this.start); offset <= run.last; offset += 1) {
         const at = this.#at(offset);
-        const known = offset < this.end;
-        const before = known ? this.#state[at] : undefined;
-        if (!snapshot && before !== undefined && before !== run.state) {
-          if (run.state === RecordState.acked) this.counters.acknowledged += 1;
-          if (run.state === RecordState.dead) this.#countDead(deadReasons[run.reason] as DeadReason);
-          if (run.state === RecordState.acquired && run.deliveryCount > 1) this.counters.redelivered += 1;
-        }
         this.#state[at] = run.state;
         this.#count[at] = run.deliveryCount;
         this.#reason[at] = run.reason;
@@ -490,20 +483,18 @@ export class SharePartition {
     }
     if (value.end > this.end) this.addGapTo(value.end);
     this.#advanceStart();
+    // Offsets finished below start need no run: start alone says they are done.
+    if (value.start > this.start) this.#moveStartForReplay(value.start);
     this.#dirtyFrom = Infinity;
     this.#dirtyTo = -1;
     this.#startMoved = false;
   }
 
   #moveStartForReplay(start: number): void {
-    let skipped = 0;
-    for (let offset = this.start; offset < Math.min(start, this.end); offset += 1) if (!finished(this.#state[this.#at(offset)]!)) skipped += 1;
     if (start > this.end) {
-      skipped += start - this.end;
       this.end = start;
       this.#base = start;
     }
-    this.counters.skipped += skipped;
     this.start = start;
   }
 

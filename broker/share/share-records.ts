@@ -7,7 +7,7 @@
  * - snapshot (group, topic, partition): a share-partition's whole state: SPSO, SPEO + 1, the
  *   states of the offsets between as runs, and the counters since it began.
  * - update (group, topic, partition, slot): the states of one range of offsets after a
- *   transition, with the SPSO and SPEO + 1 of that moment and a sequence number. The slot is
+ *   transition, with the SPSO, SPEO + 1 and counters of that moment and a sequence number. The slot is
  *   seq % updateSlots and a snapshot is written at least every updateSlots / 2 updates, so
  *   compaction (the last record per key) never drops an update newer than the last snapshot.
  * - configs (group): the group's config overrides.
@@ -39,7 +39,7 @@ export interface StateRun {
   until: number;
 }
 
-/** Totals since the share-partition began (snapshots carry them; updates imply them). */
+/** Totals since the share-partition began. */
 export interface ShareCounters {
   acknowledged: number;
   rejected: number;
@@ -58,8 +58,8 @@ export interface ShareStateValue {
   start: number;
   end: number;
   runs: StateRun[];
-  /** Snapshots only. */
-  counters?: ShareCounters;
+  /** As of this record (absolute, so replay needs no offsets below start to count them). */
+  counters: ShareCounters;
 }
 
 export type ShareKey =
@@ -159,16 +159,14 @@ export function encodeStateValue(value: ShareStateValue): Buffer {
     writer.long(run.first - value.start).long(run.last - run.first).byte(run.state).byte(run.deliveryCount).byte(run.reason);
     if (run.state === RecordState.delayed) writer.long(run.until);
   }
-  if (value.counters !== undefined) {
-    writer.long(counterNames.length);
-    for (const name of counterNames) writer.long(value.counters[name]);
-  }
+  writer.long(counterNames.length);
+  for (const name of counterNames) writer.long(value.counters[name]);
   return writer.done();
 }
 
 const offsetMax = 2 ** 53 - 1;
 
-export function decodeStateValue(bytes: Buffer, snapshot: boolean): ShareStateValue {
+export function decodeStateValue(bytes: Buffer): ShareStateValue {
   const reader = new ByteReader(bytes);
   const version = readByte(reader, 'version', 127);
   if (version !== valueVersion) throw new CorruptRecordError(`share state version ${version} is unknown`);
@@ -188,19 +186,17 @@ export function decodeStateValue(bytes: Buffer, snapshot: boolean): ShareStateVa
     const until = state === RecordState.delayed ? readCount(reader, 'delay', offsetMax) : 0;
     runs.push({ first, last, state, deliveryCount, reason, until });
   }
-  let counters: ShareCounters | undefined;
-  if (snapshot) {
-    const count = readCount(reader, 'counter count', 64);
-    if (count < counterNames.length) throw new CorruptRecordError(`share snapshot has ${count} counters, needs ${counterNames.length}`);
-    counters = zeroCounters();
-    for (let index = 0; index < count; index += 1) {
-      const value = readCount(reader, 'counter', offsetMax);
-      const name = counterNames[index];
-      if (name !== undefined) counters[name] = value;
-    }
+  // Later versions may add counters: the known ones come first.
+  const count = readCount(reader, 'counter count', 64);
+  if (count < counterNames.length) throw new CorruptRecordError(`share state has ${count} counters, needs ${counterNames.length}`);
+  const counters = zeroCounters();
+  for (let index = 0; index < count; index += 1) {
+    const value = readCount(reader, 'counter', offsetMax);
+    const name = counterNames[index];
+    if (name !== undefined) counters[name] = value;
   }
   if (reader.remaining !== 0) throw new CorruptRecordError(`${reader.remaining} bytes follow a share state value`);
-  return counters === undefined ? { seq, start, end, runs } : { seq, start, end, runs, counters };
+  return { seq, start, end, runs, counters };
 }
 
 export function encodeConfigsValue(configs: Readonly<Record<string, string>>): Buffer {

@@ -18,7 +18,7 @@ let broker: BrokerProcess;
 let client: ShareWire;
 
 beforeAll(async () => {
-  broker = await startBroker({ kafkaPort: 'off' });
+  broker = await startBroker({ kafkaPort: 'off', args: ['--retention-check-interval-ms', '200'] });
   client = new ShareWire(broker.port);
 }, 30_000);
 
@@ -251,6 +251,35 @@ describe('share groups on one broker', () => {
     const other = await client.join(group, [topic]);
     const { records } = await client.fetch(group, other, { maxWaitMs: 4000 });
     expect(records.map((record) => record.deliveryCount)).toEqual([2]);
+  });
+
+  it('retention removing unfinished offsets moves SPSO and counts them skipped', async () => {
+    const topic = 'retention-topic';
+    const group = 'retention-group';
+    // Records expire 1.5 s after they are written: time enough to acquire and ack before retention removes them.
+    await client.createTopic(topic, 1, { 'retention.ms': '1500', 'segment.bytes': '100' });
+    const written = Date.now();
+    for (let index = 0; index < 6; index += 1) await client.produce(topic, 0, [{ key: null, value: Buffer.from(`old${index}`), timestamp: written }]);
+    await client.alterConfigs(group, { 'share.auto.offset.reset': 'earliest' });
+    const member = await client.join(group, [topic]);
+    const { records } = await client.fetch(group, member, { maxRecords: 2 });
+    await client.ack(group, member, [accept(records[0]!)]);
+    expect(records.map((record) => record.offset)).toEqual([0, 1]);
+    const deadline = Date.now() + 6000;
+    let logStart = 0;
+    while (logStart < 3 && Date.now() < deadline) {
+      const answer = await client.connection.request<'listOffsets'>(Api.LIST_OFFSETS, { topics: [{ name: topic, partitions: [{ partition: 0, timestamp: -2 }] }] });
+      logStart = answer.topics[0]!.partitions[0]!.offset;
+      if (logStart < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(logStart).toBeGreaterThanOrEqual(3);
+    await client.produce(topic, 0, ['new']);
+    const after = await client.fetch(group, member, { maxWaitMs: 1000 });
+    expect(after.records.every((record) => record.offset >= logStart)).toBe(true);
+    const described = (await client.describe(group)).partitions[0]!;
+    expect(described.startOffset).toBeGreaterThanOrEqual(logStart);
+    // Offset 0 was acknowledged; 1 (held) up to the log start were removed unfinished.
+    expect(described.skipped).toBe(logStart - 1);
   });
 
   it('GET /v1/share-groups/:id and the share metrics', async () => {
