@@ -48,7 +48,7 @@ type Settings = Required<Omit<ShareConsumerOptions, 'share'>>;
 
 const notHeld = (detail: string, cause?: unknown) => new SluiceError('SLUICE_ERR_INVALID_RECORD_STATE', detail, cause === undefined ? undefined : { cause });
 
-export class ShareConsumer implements RecordOwner {
+export class ShareConsumer {
   readonly #coordinator: GroupCoordinator;
   readonly #logger: ClientLogger;
   readonly #options: Settings;
@@ -86,11 +86,6 @@ export class ShareConsumer implements RecordOwner {
     if (!Number.isInteger(this.#options.maxInFlight) || this.#options.maxInFlight < 1) throw new SluiceError('SLUICE_ERR_CONFIG', `maxInFlight must be a whole number of at least 1, got ${this.#options.maxInFlight}`);
     if (this.#options.lockMs > 0) this.#lockDurationMs = this.#options.lockMs;
     this.#coordinator = new GroupCoordinator(metadata, options.groupId);
-  }
-
-  /** The lock a renew gives: lockMs, or what the coordinator granted last. */
-  get lockDurationMs(): number {
-    return this.#lockDurationMs;
   }
 
   /** The id the coordinator gave this member ('' until it has joined). */
@@ -170,10 +165,20 @@ export class ShareConsumer implements RecordOwner {
 
   // --- acknowledgements ----------------------------------------------------------------------
 
-  acknowledge(record: ShareRecord, membership: number, type: ShareAckTypeValue, delayMs: number, reason: string): Promise<void> {
-    if (type !== ShareAckType.RENEW) this.#held.delete(record);
-    return this.#queue(record, membership, type, delayMs, reason);
-  }
+  /** What the records this consumer hands out call back. */
+  readonly #owner: RecordOwner = (() => {
+    const consumer = this;
+    return {
+      acknowledge(record: ShareRecord, membership: number, type: ShareAckTypeValue, delayMs: number, reason: string): Promise<void> {
+        if (type !== ShareAckType.RENEW) consumer.#held.delete(record);
+        return consumer.#queue(record, membership, type, delayMs, reason);
+      },
+      /** The lock a renew gives: lockMs, or what the coordinator granted last. */
+      get lockDurationMs(): number {
+        return consumer.#lockDurationMs;
+      },
+    };
+  })();
 
   #queue(record: { topic: string; partition: number; offset: number }, membership: number, type: ShareAckTypeValue, delayMs: number, reason: string): Promise<void> {
     const { topic, partition, offset } = record;
@@ -327,7 +332,7 @@ export class ShareConsumer implements RecordOwner {
         const lockExpiresAt = sentAt + this.#lockDurationMs;
         const { records, missing } = acquiredRecords(topic.name, result.partition, result.acquired, result.records);
         for (const { record, deliveryCount } of records) {
-          const shared = new ShareRecord(record, deliveryCount, lockExpiresAt, generation, this);
+          const shared = new ShareRecord(record, deliveryCount, lockExpiresAt, generation, this.#owner);
           this.#buffer.push(shared);
           this.#held.add(shared);
           added += 1;
