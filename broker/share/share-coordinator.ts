@@ -481,6 +481,7 @@ export class ShareCoordinator {
         if (acquired.expired > 0) this.#deadLetters.kick(group, share);
         room = limits.room;
       } catch (caught) {
+        if (!SluiceError.is(caught)) this.#logger.error({ err: caught, group: group.id, topic, partition }, 'acquiring share records failed');
         error = caught;
       }
       if (acquired.count === 0 && error === undefined) continue;

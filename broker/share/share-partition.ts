@@ -466,6 +466,8 @@ export class SharePartition {
       this.#base = value.start;
     } else if (value.seq <= this.seq) return;
     this.seq = value.seq;
+    // How many updates followed the last snapshot in the log is unknown here: the next write is a snapshot.
+    this.#sinceSnapshot = updateSlots;
     Object.assign(this.counters, value.counters);
     for (const run of value.runs) {
       if (run.last < this.start) continue;

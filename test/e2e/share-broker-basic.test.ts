@@ -68,6 +68,10 @@ describe('share groups on one broker', () => {
     const { records } = await fetching;
     expect(records.map((record) => record.value)).toEqual(['late']);
     expect(Date.now() - started).toBeLessThan(2000);
+    // Parked fetches leave nothing behind: woken or timed out, each unsubscribes.
+    await Promise.all(Array.from({ length: 20 }, () => client.fetch(group, member, { maxWaitMs: 50 })));
+    const debug = await (await fetch(`http://127.0.0.1:${broker.httpPort}/v1/debug/memory`)).json() as { parkedRequests: number };
+    expect(debug.parkedRequests).toBe(0);
   });
 
   it('a new share-partition starts at the log end by default (share.auto.offset.reset=latest)', async () => {
@@ -93,6 +97,39 @@ describe('share groups on one broker', () => {
     expect(results.map((result) => result.errorCode)).toEqual([wire('SLUICE_ERR_INVALID_RECORD_STATE'), 0]);
     // A's record was left as it was: A can still accept it.
     expect((await client.ack(group, a, [accept(fromA.records[0]!)]))[0]!.errorCode).toBe(0);
+  });
+
+  it('8 members over one partition: no record is held by two members at once, each is accepted once', async () => {
+    const total = 4000;
+    const { topic, group } = await setup('eight', 0);
+    for (let offset = 0; offset < total; offset += 1000) await client.produce(topic, 0, Array.from({ length: 1000 }, (_, index) => `e${offset + index}`));
+    const holders = new Map<number, number>();
+    const accepted = new Set<number>();
+    const overlaps: string[] = [];
+    const deadline = Date.now() + 15_000;
+    await Promise.all(Array.from({ length: 8 }, async (_, index) => {
+      const member = new ShareWire(broker.port, `eight-${index}`);
+      const id = await member.join(group, [topic], { maxInFlight: 40 });
+      while (accepted.size < total && Date.now() < deadline) {
+        const { records } = await member.fetch(group, id, { maxWaitMs: 100 });
+        for (const record of records) {
+          if (holders.has(record.offset)) overlaps.push(`${record.offset}: ${index} and ${holders.get(record.offset)}`);
+          holders.set(record.offset, index);
+        }
+        // Release a few so records move between members.
+        const acks = records.map((record) => (record.offset % 50 === 0 && record.deliveryCount === 1 ? release(record) : accept(record)));
+        for (const record of records) holders.delete(record.offset);
+        const results = await member.ack(group, id, acks);
+        results.forEach((result, position) => {
+          if (result.errorCode !== 0 || acks[position]!.type !== 1) return;
+          if (accepted.has(records[position]!.offset)) overlaps.push(`${records[position]!.offset} accepted twice`);
+          accepted.add(records[position]!.offset);
+        });
+      }
+      member.close();
+    }));
+    expect(overlaps).toEqual([]);
+    expect(accepted.size).toBe(total);
   });
 
   it('RELEASE makes a record available again with its count up; RENEW keeps the lock past its first expiry', async () => {
