@@ -95,7 +95,8 @@ export function consumeCommand(program: Command): void {
       + 'partitions without joining'))
     .addOption(new Option('--isolation-level <level>', 'read_committed: only records of committed transactions (and non-transactional ones); '
       + 'read_uncommitted: aborted and open transactions\' records too').choices(['read_committed', 'read_uncommitted']).default('read_uncommitted'))
-    .option('--share-group <group>', 'consume as a member of this share group (a queue): members share every record, each printed record is acknowledged')
+    .option('--share-group <group>', 'consume as a member of this share group (a queue): members share every record, each printed record is acknowledged; '
+      + 'a new group starts at the log end unless `sluice groups alter G --config share.auto.offset.reset=earliest`')
     .option('--reject-pattern <regex>', 'with --share-group: reject (dead-letter as "rejected") records whose value matches instead of acknowledging them')
     .option('--idle-ms <ms>', 'with --share-group and without --follow: stop once no record has come for this long', wholeNumber(1), 2000)
     .action((topic: string, flags: ConsumeFlags, self: Command) => consume(topic, flags, self));
