@@ -3,9 +3,10 @@
  * eight members over one partition never hold a record at once and accept each once (5, 7);
  * three releases at share.delivery.limit=3 dead-letter as delivery_limit with the x-death
  * headers, a reject as rejected (9, 15, 16, 17); a stalled member's lock expires between lock
- * and lock + 200 ms and its late ack is refused (11, 12); retry backoff is never early (8, 14);
- * TTL by topic config and headers (19); share.member.max.in.flight caps a member (6) and a
- * member that leaves releases its records (13); a classic group's id is refused (1); the CLI.
+ * and lock + 200 ms and its late ack is refused (11, 12); renew keeps it (10); retry backoff
+ * is never early (8, 14); TTL by topic config and headers (19); share.member.max.in.flight
+ * caps a member (6) and a member that leaves releases its records (13); a classic group's id
+ * is refused (1); the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShareRecord } from '../../client/share-consumer.js';
@@ -148,6 +149,30 @@ describe('share groups through the client', () => {
     }
   });
 
+  it('renew() keeps a record with its member past the first lock, with its delivery count', async () => {
+    await sluice.admin().createTopic('renew', { partitions: 1 });
+    await group('renew', { 'share.record.lock.duration.ms': '1000' });
+    const holder = shareConsumer('renew', { maxInFlight: 1, lockMs: 1000 });
+    const other = shareConsumer('renew', { maxInFlight: 1, lockMs: 1000 });
+    holder.subscribe(['renew']);
+    try {
+      await produce('renew', [{ value: 'long job' }]);
+      const { record } = await next(holder);
+      other.subscribe(['renew']);
+      const firstLock = record.lockExpiresAt;
+      await waitFor('most of the first lock to pass', () => Date.now() > firstLock - 300, 2000);
+      await record.renew();
+      // The other member polls through the first lock's end and beyond: the record stays where it is.
+      expect(await other.poll({ timeoutMs: Math.max(0, record.lockExpiresAt - Date.now() - 100) })).toEqual([]);
+      expect(Date.now()).toBeGreaterThan(firstLock + 200);
+      await record.ack();
+      expect(record.deliveryCount).toBe(1);
+      expect(await other.poll({ timeoutMs: 300 })).toEqual([]);
+    } finally {
+      await Promise.all([holder.close(), other.close()]);
+    }
+  });
+
   it('share.retry.backoff.ms "300,600": the first failed attempt waits 300 ms, later ones 600 ms, release({ delayMs }) its own delay; never early', async () => {
     await sluice.admin().createTopic('backoff', { partitions: 1 });
     await group('backoff', { 'share.retry.backoff.ms': '300,600' });
@@ -267,7 +292,7 @@ describe('share groups through the client', () => {
     expect(described.stdout).toMatch(/share\.delivery\.limit\s+3\s+group/);
     expect(described.stdout).toMatch(/share\.record\.lock\.duration\.ms\s+30000\s+default/);
     await produce('cli-jobs', [{ value: 'ok-1' }, { value: 'poison-2' }, { value: 'ok-3' }]);
-    const consumed = await runCli(['consume', 'cli-jobs', '--share-group', 'cli-workers', '--reject-pattern', '^poison', '--idle-ms', '1500', ...bootstrap]);
+    const consumed = await runCli(['consume', 'cli-jobs', '--share-group', 'cli-workers', '--reject-pattern', '^poison', '--idle-ms', '1000', ...bootstrap]);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toBe('ok-1\npoison-2\nok-3\n');
     const share = await runCli(['share', 'describe', 'cli-workers', '--json', ...bootstrap]);
