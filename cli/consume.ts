@@ -21,6 +21,7 @@ import { OffsetOutOfRangeError, SluiceError } from '../proto/errors.js';
 import type { Consumer, ConsumerRecord, SeekTarget } from '../client/consumer.js';
 import type { TopicDescription } from '../client/admin.js';
 import { connect } from './connect.js';
+import { consumeShared } from './consume-share.js';
 import { parseTime } from './parse-time.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
 
@@ -34,6 +35,9 @@ interface ConsumeFlags {
   printOffset?: boolean;
   group?: string;
   isolationLevel: 'read_committed' | 'read_uncommitted';
+  shareGroup?: string;
+  rejectPattern?: string;
+  idleMs: number;
 }
 
 function parseOffset(text: string): SeekTarget {
@@ -91,10 +95,15 @@ export function consumeCommand(program: Command): void {
       + 'partitions without joining'))
     .addOption(new Option('--isolation-level <level>', 'read_committed: only records of committed transactions (and non-transactional ones); '
       + 'read_uncommitted: aborted and open transactions\' records too').choices(['read_committed', 'read_uncommitted']).default('read_uncommitted'))
+    .option('--share-group <group>', 'consume as a member of this share group (a queue): members share every record, each printed record is acknowledged; '
+      + 'a new group starts at the log end unless `sluice groups alter G --config share.auto.offset.reset=earliest`')
+    .option('--reject-pattern <regex>', 'with --share-group: reject (dead-letter as "rejected") records whose value matches instead of acknowledging them')
+    .option('--idle-ms <ms>', 'with --share-group and without --follow: stop once no record has come for this long', wholeNumber(1), 2000)
     .action((topic: string, flags: ConsumeFlags, self: Command) => consume(topic, flags, self));
   withExamples(command,
     'sluice consume orders --offset 500 --partition 0 --print-offset',
-    'sluice consume orders --group billing --max-messages 100   # run two at once to share the partitions');
+    'sluice consume orders --group billing --max-messages 100   # run two at once to share the partitions',
+    'sluice consume jobs --share-group workers --reject-pattern \'^poison\'   # a queue: run several to share the records');
 }
 
 async function consume(topic: string, flags: ConsumeFlags, command: Command): Promise<void> {
@@ -104,6 +113,16 @@ async function consume(topic: string, flags: ConsumeFlags, command: Command): Pr
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
+  if (flags.rejectPattern !== undefined && flags.shareGroup === undefined) throw new Error('--reject-pattern needs --share-group');
+  if (flags.shareGroup !== undefined) {
+    if (flags.group !== undefined || flags.partition !== undefined || explicitStart) throw new Error('--share-group reads where the share group is; it does not take --group, --partition, --offset or --from-time');
+    try {
+      await consumeShared(sluice, topic, flags.shareGroup, flags, stop.signal);
+    } finally {
+      await sluice.close();
+    }
+    return;
+  }
   try {
     const description = await sluice.admin().describeTopic(topic);
     const printer = new Printer(flags);

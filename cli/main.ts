@@ -9,7 +9,10 @@
  *                        [--no-idempotence] [--transactional-id ID]
  *   sluice consume TOPIC [--partition P] [--offset earliest|latest|N] [--from-time ISO8601|epoch-ms]
  *                        [--max-messages N] [--follow] [--print-key] [--print-offset] [--group G]
+ *                        | --share-group G [--reject-pattern REGEX] [--idle-ms N]
  *   sluice groups list | describe G | reset-offsets G --topic T --to-earliest|--to-latest|--to-offset N|--to-time T
+ *                 | alter G --config KEY=VALUE... [--delete-config KEY...]
+ *   sluice share describe G
  *   sluice transactions list [--state S] | describe ID...
  *   sluice bench produce|consume|e2e [flags] [--verify [--acks-file F]] [--replication-factor R] [--topic-config k=v]
  *                [--no-idempotence] [--transactional-id ID --records-per-txn N]
@@ -30,6 +33,7 @@ import { describeError } from './describe-error.js';
 import { devClusterCommand } from './dev-cluster.js';
 import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
+import { shareCommand } from './share.js';
 import { topicsCommand } from './topics.js';
 import { transactionsCommand } from './transactions.js';
 
@@ -46,6 +50,7 @@ clusterCommand(program);
 produceCommand(program);
 consumeCommand(program);
 groupsCommand(program);
+shareCommand(program);
 transactionsCommand(program);
 benchCommand(program);
 devClusterCommand(program);

@@ -8,7 +8,9 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import { leaderConnectTimeoutMs, type MetadataCache } from './metadata.js';
 import { describeConsumerMember } from '../proto/consumer-protocol.js';
 import { errorFromWire, SluiceError } from '../proto/errors.js';
-import { Api, type ClusterBroker, EARLIEST_TIMESTAMP, ElectionType, IsolationLevel, LATEST_TIMESTAMP } from '../proto/messages.js';
+import {
+  Api, type ClusterBroker, type DescribeShareGroupResponse, EARLIEST_TIMESTAMP, ElectionType, type GroupConfigEntry, IsolationLevel, LATEST_TIMESTAMP,
+} from '../proto/messages.js';
 
 export interface PartitionDescription {
   partition: number;
@@ -99,6 +101,9 @@ export interface GroupDescription {
   }>;
   partitions: Array<{ topic: string; partition: number; committedOffset: number; logEndOffset: number; lag: number; commitTimestamp: number }>;
 }
+
+/** A share group now: its members and, per share-partition, the window and the records in it by state. */
+export type ShareGroupDescription = Omit<DescribeShareGroupResponse, 'errorCode' | 'errorMessage'>;
 
 export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
 
@@ -328,6 +333,49 @@ export class Admin {
       for (const result of response.topics[0]?.partitions ?? []) if (result.errorCode !== 0) throw errorFromWire(result.errorCode, result.errorMessage);
     });
     return entries;
+  }
+
+  /**
+   * Sets a group's configs (share.delivery.limit, share.retry.backoff.ms, share.dlq.topic,
+   * share.record.lock.duration.ms, ...; values are strings, checked by the coordinator); a key
+   * set to null goes back to its default. All or nothing: INVALID_CONFIG names the bad key.
+   */
+  async alterGroupConfigs(groupId: string, configs: Record<string, string | null>, options: { validateOnly?: boolean } = {}): Promise<void> {
+    const entries = Object.entries(configs);
+    const set = Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== null));
+    const remove = entries.filter(([, value]) => value === null).map(([key]) => key);
+    await new GroupCoordinator(this.#metadata, groupId).call(async (connection, request) => {
+      const answer = await connection.request<'alterGroupConfigs'>(Api.ALTER_GROUP_CONFIGS, { groupId, set, delete: remove, validateOnly: options.validateOnly ?? false }, request);
+      if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage);
+    });
+  }
+
+  /** Every config of a group with its value and whether the group set it or it is the default. */
+  async describeGroupConfigs(groupId: string): Promise<GroupConfigEntry[]> {
+    return new GroupCoordinator(this.#metadata, groupId).call(async (connection, request) => {
+      const answer = await connection.request<'describeGroupConfigs'>(Api.DESCRIBE_GROUP_CONFIGS, { groupId }, request);
+      if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage);
+      return answer.configs.map((entry) => ({ name: entry.name, value: entry.value, source: entry.source }));
+    });
+  }
+
+  /** A share group's members and its share-partitions: window, acquired, available, delayed, acknowledged, dead-lettered by reason, oldest lock. */
+  async describeShareGroup(groupId: string): Promise<ShareGroupDescription> {
+    return new GroupCoordinator(this.#metadata, groupId).call(async (connection, request) => {
+      const answer = await connection.request<'describeShareGroup'>(Api.DESCRIBE_SHARE_GROUP, { groupId }, request);
+      if (answer.errorCode) throw errorFromWire(answer.errorCode, answer.errorMessage);
+      return {
+        groupId: answer.groupId || groupId, state: answer.state,
+        members: answer.members.map((member) => ({ memberId: member.memberId, clientId: member.clientId, host: member.host, topics: [...member.topics], inFlight: member.inFlight })),
+        partitions: answer.partitions.map((partition) => ({
+          topic: partition.topic, partition: partition.partition, startOffset: partition.startOffset, endOffset: partition.endOffset,
+          acquired: Number(partition.acquired), available: Number(partition.available), delayed: Number(partition.delayed),
+          acknowledged: Number(partition.acknowledged), deadLettered: Number(partition.deadLettered), oldestLockAgeMs: Number(partition.oldestLockAgeMs),
+          skipped: Number(partition.skipped),
+          deadLetteredByReason: Object.fromEntries(Object.entries(partition.deadLetteredByReason ?? {}).map(([reason, count]) => [reason, Number(count)])),
+        })),
+      };
+    });
   }
 
   /**

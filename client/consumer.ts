@@ -11,6 +11,7 @@
 import { SluiceError } from '../proto/errors.js';
 import type { DecodedRecord } from '../proto/record-batch/record-batch.js';
 import { Fetcher } from './consumer/fetcher.js';
+import { Handout } from './consumer/handout.js';
 import { startMembership, type SubscribeOptions } from './consumer/membership.js';
 import { type OffsetEntry, Positions, type SeekTarget } from './consumer/positions.js';
 import type { AssignorChoice } from './groups/assignors.js';
@@ -72,8 +73,7 @@ export class Consumer {
   readonly #fetcher: Fetcher;
   #member: GroupMember | undefined;
   #autoCommitTimer: NodeJS.Timeout | undefined;
-  #error: unknown;
-  readonly #waiters = new Set<() => void>();
+  readonly #handout = new Handout();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -94,16 +94,16 @@ export class Consumer {
       membership: () => ({ generationId: this.#member?.generationId ?? -1, memberId: this.#member?.memberId ?? '' }),
     });
     this.#fetcher = new Fetcher(metadata, logger, this.#positions, this.#options, {
-      onRecords: () => this.#wake(),
-      onError: (error) => this.#fail(error),
-      failed: () => this.#error !== undefined,
+      onRecords: () => this.#handout.wake(),
+      onError: (error) => this.#handout.fail(error),
+      failed: () => this.#handout.failed,
     });
     if (this.#options.groupId !== undefined && this.#options.autoCommit) {
       this.#autoCommitTimer = setInterval(() => {
         this.commit().catch((error: unknown) => {
           // A commit that races a rebalance is fenced; the revocation commits those offsets anyway.
           if (SluiceError.is(error) && (error.retriable || fencedCodes.has(error.code))) return;
-          this.#fail(error);
+          this.#handout.fail(error);
         });
       }, this.#options.autoCommitIntervalMs);
       this.#autoCommitTimer.unref();
@@ -128,7 +128,7 @@ export class Consumer {
     if (this.#member !== undefined) throw new SluiceError('SLUICE_ERR_CONFIG', 'this consumer is already subscribed');
     this.#member = startMembership(this.#coordinator, this.#metadata, this.#positions, this.#fetcher, { ...this.#options, groupId, topics }, {
       ...options,
-      onError: (error) => this.#fail(error),
+      onError: (error) => this.#handout.fail(error),
     });
   }
 
@@ -143,7 +143,7 @@ export class Consumer {
     const offset = typeof target === 'number' ? target : await this.#positions.offsetFor(topic, partition, target);
     this.#positions.moveTo(state, offset);
     this.#fetcher.drop(state);
-    this.#error = undefined;
+    this.#handout.clearError();
     this.#fetcher.start();
     return offset;
   }
@@ -162,52 +162,23 @@ export class Consumer {
   async poll(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ConsumerRecord[]> {
     const deadline = Date.now() + (options.timeoutMs ?? 1000);
     for (;;) {
-      this.#throwPending();
+      this.#handout.throwPending();
       const records = this.#fetcher.take(this.#options.maxPollRecords);
       if (records.length > 0 || this.#closed || Date.now() >= deadline || options.signal?.aborted) return records;
-      await this.#waitForRecords(deadline, options.signal);
+      await this.#handout.wait(deadline, options.signal);
     }
   }
 
   /** Yields records one at a time; each counts as consumed when it is yielded. */
   async *[Symbol.asyncIterator](): AsyncGenerator<ConsumerRecord> {
     while (!this.#closed) {
-      this.#throwPending();
+      this.#handout.throwPending();
       const record = this.#fetcher.takeOne();
       if (record !== undefined) yield record;
-      else await this.#waitForRecords(Date.now() + 1000);
+      else await this.#handout.wait(Date.now() + 1000);
     }
   }
 
-  #throwPending(): void {
-    if (this.#error === undefined) return;
-    const error = this.#error;
-    this.#error = undefined;
-    throw error;
-  }
-
-  #fail(error: unknown): void {
-    this.#error ??= error;
-    this.#wake();
-  }
-
-  #wake(): void {
-    for (const waiter of this.#waiters) waiter();
-  }
-
-  #waitForRecords(deadline: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-      this.#waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
 
   /**
    * Commits offsets to the group: the given ones, or every partition's consumed position (the
@@ -242,7 +213,7 @@ export class Consumer {
     this.#closed = true;
     const stopped = this.#fetcher.stop();
     await this.#member?.leave();
-    this.#wake();
+    this.#handout.wake();
     await stopped;
   }
 }

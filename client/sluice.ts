@@ -17,6 +17,7 @@ import { Consumer, type ConsumerOptions } from './consumer.js';
 import { type ClientLogger, defaultLogger } from './logger.js';
 import { MetadataCache } from './metadata.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { ShareConsumer, type ShareConsumerOptions } from './share-consumer.js';
 
 export interface SluiceOptions {
   /** HOST:PORT of one or more brokers: "h1:p1,h2:p2" or a list; default 127.0.0.1:9400. */
@@ -73,8 +74,13 @@ export class Sluice {
     return producer;
   }
 
-  consumer(options: ConsumerOptions = {}): Consumer {
-    const consumer = new Consumer(this.#metadata(), options, this.#logger ?? defaultLogger());
+  /** A classic consumer, or with `share: true` a share-group member (queues on the log). */
+  consumer(options: ShareConsumerOptions): ShareConsumer;
+  consumer(options?: ConsumerOptions): Consumer;
+  consumer(options: ConsumerOptions | ShareConsumerOptions = {}): Consumer | ShareConsumer {
+    const consumer = 'share' in options && options.share === true
+      ? new ShareConsumer(this.#metadata(), options, this.#logger ?? defaultLogger())
+      : new Consumer(this.#metadata(), options as ConsumerOptions, this.#logger ?? defaultLogger());
     this.#closers.push(() => consumer.close());
     return consumer;
   }

@@ -11,7 +11,7 @@ const commands = [
   ['topics'], ['topics', 'create'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'delete'],
   ['produce'],
   ['consume'],
-  ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset-offsets'], ['transactions'], ['transactions', 'list'], ['transactions', 'describe'],
+  ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset-offsets'], ['groups', 'alter'], ['share'], ['share', 'describe'], ['transactions'], ['transactions', 'list'], ['transactions', 'describe'],
   ['bench'], ['bench', 'produce'], ['bench', 'consume'], ['bench', 'e2e'], ['bench', 'compare'],
 ];
 

@@ -43,6 +43,7 @@ import {
 import { RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
 import { readBatchHeader, setBaseOffset } from '../../proto/record-batch/record-batch.js';
 import { decodeRequest, encodeResponse } from '../../proto/wire.js';
+import { FakeShareCoordinator } from './fake-share.js';
 
 export interface ProduceAttempt {
   topic: string;
@@ -148,6 +149,8 @@ export class FakeCluster {
   dropAnswer: ((nodeId: number, request: RequestEnvelope) => boolean) | undefined;
   /** Producer ids handed out by InitProducerId, in order. */
   readonly producerIds: number[] = [];
+  /** The share-group coordinator (APIs 28–33, on the coordinator broker): test/helpers/fake-share.ts. */
+  readonly share = new FakeShareCoordinator((topic) => this.partitions.get(topic));
   readonly #attempts = new Map<string, number>();
 
   static async start(options: FakeClusterOptions): Promise<FakeCluster> {
@@ -300,6 +303,9 @@ export class FakeCluster {
       case Api.JOIN_GROUP: case Api.SYNC_GROUP: case Api.HEARTBEAT: case Api.LEAVE_GROUP: case Api.OFFSET_COMMIT: case Api.OFFSET_FETCH:
         if (nodeId !== this.coordinatorId) throw { errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: `broker ${nodeId} does not coordinate this group` };
         return this.#group(request);
+      case Api.SHARE_HEARTBEAT: case Api.SHARE_FETCH: case Api.SHARE_ACKNOWLEDGE: case Api.DESCRIBE_SHARE_GROUP: case Api.ALTER_GROUP_CONFIGS: case Api.DESCRIBE_GROUP_CONFIGS:
+        if (nodeId !== this.coordinatorId) throw { errorCode: wire('SLUICE_ERR_NOT_COORDINATOR'), errorMessage: `broker ${nodeId} does not coordinate this group` };
+        return this.share.answer(request);
       case Api.LIST_GROUPS:
         return { groups: nodeId === this.coordinatorId ? [...this.groups].map(([groupId, group]) => ({ groupId, state: 'Stable', members: group.members.length })) : [] };
       case Api.CREATE_TOPICS: case Api.DELETE_TOPICS: case Api.ELECT_LEADERS:
@@ -690,7 +696,9 @@ export class FakeBroker {
     // An empty fetch waits a little, as a long poll does, so a client does not spin on the fake.
     const fetch = answer.fetch as { topics: Array<{ partitions: Array<{ records: Buffer; errorCode: number }> }> } | undefined;
     const empty = fetch?.topics.every((topic) => topic.partitions.every((partition) => partition.records.length === 0 && partition.errorCode === 0));
+    const shareFetch = answer.shareFetch as { topics: unknown[] } | undefined;
     if (empty) setTimeout(send, Math.min(50, (request.fetch as FetchRequest).maxWaitMs));
+    else if (shareFetch?.topics.length === 0) setTimeout(send, Math.min(50, (request.shareFetch as { maxWaitMs: number }).maxWaitMs));
     else send();
   }
 
