@@ -439,7 +439,8 @@ export class ShareCoordinator {
     let topics = await this.#acquire(group, member, request);
     while (topics.length === 0 && Date.now() < deadline && !this.#stopping.stopped && group.members.get(member.id) === member && this.#shards.get(shard.partition) === shard) {
       await this.#waitForWork(group, member, deadline - Date.now());
-      if (this.#shards.get(shard.partition) !== shard) break;
+      // The member's own leave wakes its parked fetch: acquiring then would lock records for nobody.
+      if (this.#shards.get(shard.partition) !== shard || group.members.get(member.id) !== member) break;
       topics = await this.#acquire(group, member, request);
     }
     await Promise.all([acksPersisted, this.#persist(shard, group)]);
@@ -473,10 +474,16 @@ export class ShareCoordinator {
         const sweep = share.sweep(now, config, hasDlq);
         if (sweep.deadLettering > 0) this.#deadLetters.kick(group, share);
         const limits = { member: member.number, room, maxWindow: config.partitionMaxWindow, now, lockExpiry: now + lockMs, hasDlq };
+        const present = () => group.members.get(member.id) === member;
         const lowest = share.availableOffsets(1)[0];
-        if (lowest !== undefined) acquireFrom(share, await this.#source.read(topic, partition, lowest, readBytes), limits, acquired);
+        if (lowest !== undefined) {
+          const read = await this.#source.read(topic, partition, lowest, readBytes);
+          if (!present()) break;
+          acquireFrom(share, read, limits, acquired);
+        }
         if (limits.room > 0 && share.canAdd(share.end, config.partitionMaxWindow)) {
           const read = await this.#source.read(topic, partition, share.end, readBytes);
+          if (!present()) break;
           const seen = new Set(acquired.batches.map((batch) => readBatchHeader(batch).baseOffset));
           const before = acquired.batches.length;
           acquireFrom(share, read, limits, acquired);
