@@ -51,7 +51,7 @@ export function groupsCommand(program: Command): void {
     .action((options: { json?: boolean }, command: Command) => withAdmin(command, async (admin) => {
       const listings = await admin.listGroups();
       if (options.json) process.stdout.write(`${JSON.stringify(listings)}\n`);
-      else for (const listing of listings) process.stdout.write(`${listing.groupId}\t${listing.state}\t${listing.members} members\n`);
+      else for (const listing of listings) process.stdout.write(`${listing.groupId}\t${listing.state}\t${listing.members} members${listing.type === 'share' ? '\tshare' : ''}\n`);
     })), 'sluice groups list');
 
   withExamples(groups.command('describe').argument('<group>', 'group id')

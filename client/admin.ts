@@ -84,6 +84,14 @@ export interface ElectionResult {
   notNeeded: boolean;
 }
 
+export interface GroupListing {
+  groupId: string;
+  state: string;
+  members: number;
+  /** classic (JoinGroup consumers) or share (queues). */
+  type: 'classic' | 'share';
+}
+
 export interface GroupDescription {
   groupId: string;
   state: string;
@@ -261,8 +269,8 @@ export class Admin {
     return { nodeId: coordinator.nodeId, host: connection.options.host, port: connection.options.port };
   }
 
-  /** Every group of the cluster: each broker lists the groups it coordinates. */
-  async listGroups(): Promise<Array<{ groupId: string; state: string; members: number }>> {
+  /** Every group of the cluster, classic and share: each broker lists the groups it coordinates. */
+  async listGroups(): Promise<GroupListing[]> {
     await this.#metadata.refresh();
     const nodes = this.#metadata.pool.nodeIds();
     // A broker that cannot answer now (dying, or just gone) coordinates nothing anyone can use: skip it.
@@ -271,8 +279,10 @@ export class Admin {
         if (SluiceError.is(error) && error.retriable && nodes.length > 1) return { groups: [] };
         throw error;
       })));
-    const groups = new Map<string, { groupId: string; state: string; members: number }>();
-    for (const listing of listings) for (const group of listing.groups) groups.set(group.groupId, { groupId: group.groupId, state: group.state, members: group.members });
+    const groups = new Map<string, GroupListing>();
+    for (const listing of listings) {
+      for (const group of listing.groups) groups.set(group.groupId, { groupId: group.groupId, state: group.state, members: group.members, type: group.type === 'share' ? 'share' : 'classic' });
+    }
     return [...groups.values()];
   }
 

@@ -4,7 +4,7 @@ export { Transaction, type TransactionOffsets } from './transaction.js';
 export { Consumer, type ConsumerOptions, type ConsumerRecord, type SeekTarget } from './consumer.js';
 export { ShareConsumer, type ShareConsumerOptions, ShareRecord } from './share-consumer.js';
 export {
-  Admin, type ClusterDescription, type TransactionDetails, type TransactionListing, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,
+  Admin, type ClusterDescription, type GroupListing, type TransactionDetails, type TransactionListing, type CreateTopicOptions, type ElectionResult, type ElectLeadersOptions, type PartitionDescription, type TopicDescription,
 } from './admin.js';
 export type { ClientLogger } from './logger.js';
 export { SluiceError, CorruptRecordError, OffsetOutOfRangeError, errorCodes, type ErrorCode } from '../proto/errors.js';

@@ -150,7 +150,7 @@ export interface OffsetFetchRequest { groupId: string; topics?: string[]; requir
 export interface OffsetFetchPartition { partition: number; offset: number; metadata: string; commitTimestamp: number }
 export interface OffsetFetchTopic { name: string; partitions: OffsetFetchPartition[] }
 export interface OffsetFetchResponse { topics: OffsetFetchTopic[] }
-export interface GroupListing { groupId: string; state: string; members: number }
+export interface GroupListing { groupId: string; state: string; members: number; type?: string }
 export interface ListGroupsResponse { groups: GroupListing[] }
 
 export interface JoinGroupRequest {

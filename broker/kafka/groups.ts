@@ -263,7 +263,7 @@ export const offsetFetchHandler = kafkaHandler({
   }),
 });
 
-/** Classic groups only (Sluice's groups are all classic); statesFilter (v4+) and typesFilter (v5+) apply. */
+/** Classic and share groups; statesFilter (v4+) and typesFilter (v5+) apply. */
 export const listGroupsHandler = kafkaHandler({
   name: 'ListGroups',
   request: listGroupsRequest,
@@ -272,10 +272,12 @@ export const listGroupsHandler = kafkaHandler({
   handle(request, { broker }) {
     const states = request.statesFilter.map((state) => state.toLowerCase());
     const types = request.typesFilter.map((type) => type.toLowerCase());
-    if (types.length > 0 && !types.includes('classic')) return { throttleTimeMs: 0, errorCode: 0, groups: [] };
     const groups = listGroups(broker)
       .filter((group) => states.length === 0 || states.includes(group.state.toLowerCase()))
-      .map((group) => ({ groupId: group.groupId, protocolType: broker.groups.describe(group.groupId)?.protocolType ?? '', groupState: group.state, groupType: 'classic' }));
+      .filter((group) => types.length === 0 || types.includes(group.type))
+      .map((group) => ({
+        groupId: group.groupId, protocolType: group.type === 'share' ? 'share' : broker.groups.describe(group.groupId)?.protocolType ?? '', groupState: group.state, groupType: group.type,
+      }));
     return { throttleTimeMs: 0, errorCode: 0, groups };
   },
   failed: (_request, error) => ({ throttleTimeMs: 0, errorCode: error.errorCode, groups: [] }),

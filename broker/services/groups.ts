@@ -79,7 +79,7 @@ export function describeGroup(context: BrokerContext, groupId: string): GroupSna
 }
 
 export function listGroups(context: BrokerContext): GroupListing[] {
-  return listCoordinatedGroups(context.groups, context.offsets);
+  return listCoordinatedGroups(context.groups, context.offsets, context.share);
 }
 
 /**

@@ -244,6 +244,19 @@ export class ShareCoordinator {
     return shard === undefined || shard.loading ? undefined : shard.groups.get(groupId);
   }
 
+  /** The share groups of the loaded shards, for ListGroups. */
+  listings(): Array<{ groupId: string; state: string; members: number }> {
+    const listings = [];
+    for (const shard of this.#shards.values()) {
+      if (shard.loading) continue;
+      for (const group of shard.groups.values()) {
+        if (group.members.size === 0 && group.partitions.size === 0) continue;
+        listings.push({ groupId: group.id, state: group.members.size > 0 ? 'Stable' : 'Empty', members: group.members.size });
+      }
+    }
+    return listings;
+  }
+
   /** Whether the id names a share group here (members or share state): JoinGroup refuses it. */
   isShareGroup(groupId: string): boolean {
     const group = this.#groupIfLoaded(groupId);

@@ -61,6 +61,8 @@ describe('share groups: group protocol and the CLI', () => {
     const consumed = await runCli(['consume', 'cli-jobs', '--share-group', 'cli-workers', '--reject-pattern', '^poison', '--idle-ms', '1000', ...bootstrap]);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toBe('ok-1\npoison-2\nok-3\n');
+    expect((await sluice.admin().listGroups()).find((group) => group.groupId === 'cli-workers')).toEqual({ groupId: 'cli-workers', state: 'Empty', members: 0, type: 'share' });
+    expect((await runCli(['groups', 'list', ...bootstrap])).stdout).toMatch(/^cli-workers\tEmpty\t0 members\tshare$/m);
     const shareJson = await runCli(['share', 'describe', 'cli-workers', '--json', ...bootstrap]);
     const partition = (JSON.parse(shareJson.stdout) as { partitions: Array<{ acknowledged: number; deadLettered: number; deadLetteredByReason: Record<string, number>; startOffset: number }> }).partitions[0]!;
     expect([partition.acknowledged, partition.deadLettered, partition.deadLetteredByReason.rejected, partition.startOffset]).toEqual([2, 1, 1, 3]);

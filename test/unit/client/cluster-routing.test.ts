@@ -347,7 +347,7 @@ describe('admin and the controller', () => {
     await fake.node(2).close();
     fake.ghosts.add(2);
     const groups = await client(fake.node(0).bootstrap).admin().listGroups();
-    expect(groups).toEqual([{ groupId: 'billing', state: 'Stable', members: 0 }]);
+    expect(groups).toEqual([{ groupId: 'billing', state: 'Stable', members: 0, type: 'classic' }]);
     expect(fake.seen(Api.LIST_GROUPS).map((request) => request.nodeId).sort()).toEqual([0, 1]);
   });
 
