@@ -10,6 +10,12 @@
  * last Buffer over it is gone, so closing here never invalidates a slice someone still holds.
  * A deleted file calls `release()` as well, so its blocks are freed now rather than at some GC.
  *
+ * Descriptors: the file's descriptor is closed as soon as it is mapped (a mapping outlives its
+ * descriptor), so ten thousand partitions hold no descriptors at all. The rare steps that need
+ * one (extending the file a chunk ahead of the writer, trimming it) open it by path for the
+ * call. Files are renamed only once nothing writes to them any more (deletion, truncation's
+ * set-aside, compaction's swap), so the path always names this file when a descriptor is needed.
+ *
  * A full disk: each growing file holds blocks reserved ahead of its writer (up to a chunk,
  * 16 MiB for a segment), which no other file can use. When an extension fails for want of
  * space, every growing file gives back what lies past its written end, and the extension is
@@ -48,7 +54,7 @@ export class MappedFile {
   readonly path: string;
   readonly capacity: number;
   readonly writable: boolean;
-  #fd: number;
+  #open = true;
   #mapping: Buffer;
   #fileSize: number;
   #growChunkBytes: number;
@@ -58,7 +64,6 @@ export class MappedFile {
 
   private constructor(path: string, fd: number, fileSize: number, options: MappedFileOptions) {
     this.path = path;
-    this.#fd = fd;
     this.#fileSize = fileSize;
     this.#writtenEnd = fileSize;
     this.writable = options.writable;
@@ -74,21 +79,15 @@ export class MappedFile {
     if (options.writable && this.capacity > fileSize) growing.add(this);
   }
 
-  /** Opens (creating when writable) and maps `path`. */
+  /** Opens (creating when writable) and maps `path`; the descriptor is closed again before this returns. */
   static open(path: string, options: MappedFileOptions): MappedFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY, 0o644);
-    } catch (cause) {
-      throw storageError(`cannot open ${path}`, cause);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      return new MappedFile(path, fd, size, options);
-    } catch (error) {
-      fs.closeSync(fd);
-      throw error;
-    }
+    return withDescriptor(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY,
+      (fd) => new MappedFile(path, fd, fs.fstatSync(fd).size, options));
+  }
+
+  /** Runs `call` with a descriptor of this (writable) file, opened for it alone. */
+  #withFd<T>(call: (fd: number) => T): T {
+    return withDescriptor(this.path, fs.constants.O_RDWR, call);
   }
 
   /** The whole mapping; only bytes below `fileSize` may be touched. */
@@ -101,7 +100,7 @@ export class MappedFile {
   }
 
   get closed(): boolean {
-    return this.#fd < 0;
+    return !this.#open;
   }
 
   /**
@@ -117,22 +116,7 @@ export class MappedFile {
     let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
-    try {
-      allocate(this.#fd, start, target - start);
-      this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
-    } catch {
-      // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
-      // file grows in small chunks from now on and takes just what the write needs, so appends
-      // go on until the disk is really full. (The file may have grown partly; what matters is
-      // that nothing is promised beyond `start`.)
-      this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
-      if (end <= start) return;
-      const needed = roundUp(end, PAGE_SIZE);
-      if (!this.#tryAllocate(start, needed) && !(releaseReservedSpace() > 0 && this.#tryAllocate(start, needed))) {
-        throw storageError(`cannot extend ${this.path} to ${needed} bytes`, this.#allocateFailure);
-      }
-      target = needed;
-    }
+    target = this.#withFd((fd) => this.#extend(fd, start, end, target));
     this.#fileSize = target;
     const pageStart = start - (start % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
@@ -140,11 +124,32 @@ export class MappedFile {
     });
   }
 
+  /** Extends the file from `start` to `target`, or just past `end` on a nearly full disk; returns the new size. */
+  #extend(fd: number, start: number, end: number, target: number): number {
+    try {
+      allocate(fd, start, target - start);
+      this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
+    } catch {
+      // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
+      // file grows in small chunks from now on and takes just what the write needs, so appends
+      // go on until the disk is really full. (The file may have grown partly; what matters is
+      // that nothing is promised beyond `start`.)
+      this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
+      if (end <= start) return start;
+      const needed = roundUp(end, PAGE_SIZE);
+      if (!this.#tryAllocate(fd, start, needed) && !(releaseReservedSpace() > 0 && this.#tryAllocate(fd, start, needed))) {
+        throw storageError(`cannot extend ${this.path} to ${needed} bytes`, this.#allocateFailure);
+      }
+      return needed;
+    }
+    return target;
+  }
+
   #allocateFailure: unknown;
 
-  #tryAllocate(start: number, end: number): boolean {
+  #tryAllocate(fd: number, start: number, end: number): boolean {
     try {
-      allocate(this.#fd, start, end - start);
+      allocate(fd, start, end - start);
       return true;
     } catch (cause) {
       this.#allocateFailure = cause;
@@ -155,11 +160,13 @@ export class MappedFile {
   /** Cuts the file to `size` bytes; everything at or past `size` must be unread from now on. */
   trim(size: number): void {
     if (size >= this.#fileSize) return;
-    try {
-      fs.ftruncateSync(this.#fd, size);
-    } catch (cause) {
-      throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
-    }
+    this.#withFd((fd) => {
+      try {
+        fs.ftruncateSync(fd, size);
+      } catch (cause) {
+        throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
+      }
+    });
     this.#fileSize = size;
     this.#writtenEnd = Math.min(this.#writtenEnd, size);
   }
@@ -170,9 +177,9 @@ export class MappedFile {
    */
   releaseAhead(): number {
     const keep = roundUp(this.#writtenEnd, PAGE_SIZE);
-    if (this.#fd < 0 || keep >= this.#fileSize) return 0;
+    if (!this.#open || keep >= this.#fileSize) return 0;
     try {
-      fs.ftruncateSync(this.#fd, keep);
+      this.#withFd((fd) => fs.ftruncateSync(fd, keep));
     } catch {
       return 0;
     }
@@ -192,16 +199,10 @@ export class MappedFile {
     return syncRangeAsync(this.#mapping, start, Math.min(end, this.#fileSize) - start);
   }
 
+  /** Stops writing: the file no longer grows (it holds no descriptor to close). */
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
+    this.#open = false;
     growing.delete(this);
-    try {
-      fs.closeSync(fd);
-    } catch (cause) {
-      throw storageError(`cannot close ${this.path}`, cause);
-    }
   }
 
   /**
@@ -214,6 +215,21 @@ export class MappedFile {
     } finally {
       if (this.capacity > 0) releaseMapping(this.#mapping, this.writable);
     }
+  }
+}
+
+/** Opens `path`, runs `call` with the descriptor, and closes it whatever happens. */
+function withDescriptor<T>(path: string, flags: number, call: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, flags, 0o644);
+  } catch (cause) {
+    throw storageError(`cannot open ${path}`, cause);
+  }
+  try {
+    return call(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
