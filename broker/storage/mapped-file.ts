@@ -1,8 +1,13 @@
 /**
- * A file mapped into memory with room to grow: the mapping reserves `capacity` bytes of address
- * space up front, while the file itself is extended (posix_fallocate) one chunk ahead of the
- * writer, and each new chunk is prefaulted on the thread pool so appends copy into resident
- * pages without a syscall or a page fault.
+ * A file mapped into memory with room to grow up to `capacity` bytes: the file itself is
+ * extended (posix_fallocate) one chunk ahead of the writer, and each new chunk is prefaulted on
+ * the thread pool so appends copy into resident pages without a syscall or a page fault.
+ *
+ * The mapping starts small (256 KiB, or the file's size) and is replaced by one twice as large
+ * when the file outgrows it, about a dozen times over a 1 GiB segment. Mapping all of
+ * `capacity` up front made V8 count a gigabyte of external memory per idle partition and
+ * collect garbage after every few partitions opened. A replaced mapping stays valid for the
+ * slices taken from it (same file, same pages) until the GC collects it.
  *
  * Ownership: a writer may only touch bytes below `fileSize` (beyond the end of the file a
  * mapped access raises SIGBUS). `trim()` shrinks the file, so callers trim only down to bytes
@@ -39,6 +44,7 @@ export interface MappedFileOptions {
 
 const emptyMapping = Buffer.alloc(0);
 const firstGrowChunkBytes = 256 * 1024;
+const firstMappedBytes = 256 * 1024;
 
 /** Files open for writing with room to grow: what a full disk can take back from. */
 const growing = new Set<MappedFile>();
@@ -61,6 +67,10 @@ export class MappedFile {
   #growChunkBytesMax: number;
   /** Past every byte that may hold data: the size at open and every end a writer asked for. */
   #writtenEnd: number;
+  #mappedLength: number;
+  /** Mappings a larger one replaced: still alive while slices of them are, released with this file. */
+  #replaced: Array<WeakRef<Buffer>> = [];
+  readonly #sequential: boolean;
 
   private constructor(path: string, fd: number, fileSize: number, options: MappedFileOptions) {
     this.path = path;
@@ -72,10 +82,9 @@ export class MappedFile {
     // a fresh segment's first writes do not wait for 16 MiB of page faults.
     this.#growChunkBytesMax = Math.max(PAGE_SIZE, Math.min(options.growChunkBytes, this.capacity));
     this.#growChunkBytes = Math.min(this.#growChunkBytesMax, firstGrowChunkBytes);
-    this.#mapping = this.capacity === 0
-      ? emptyMapping
-      : mapFile(fd, this.capacity, { writable: options.writable });
-    if (options.sequential && this.capacity > 0) advise(this.#mapping, 0, this.capacity, 'sequential');
+    this.#sequential = options.sequential === true;
+    this.#mappedLength = Math.min(this.capacity, Math.max(roundUp(fileSize, PAGE_SIZE), firstMappedBytes));
+    this.#mapping = this.#map(fd, this.#mappedLength);
     if (options.writable && this.capacity > fileSize) growing.add(this);
   }
 
@@ -83,6 +92,22 @@ export class MappedFile {
   static open(path: string, options: MappedFileOptions): MappedFile {
     return withDescriptor(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY,
       (fd) => new MappedFile(path, fd, fs.fstatSync(fd).size, options));
+  }
+
+  #map(fd: number, length: number): Buffer {
+    if (length === 0) return emptyMapping;
+    const mapping = mapFile(fd, length, { writable: this.writable });
+    if (this.#sequential) advise(mapping, 0, length, 'sequential');
+    return mapping;
+  }
+
+  /** Replaces the mapping with one covering at least `needed` bytes (twice the old length, within capacity). */
+  #remap(fd: number, needed: number): void {
+    const length = Math.min(this.capacity, Math.max(roundUp(needed, PAGE_SIZE), this.#mappedLength * 2));
+    const mapping = this.#map(fd, length);
+    if (this.#mappedLength > 0) this.#replaced.push(new WeakRef(this.#mapping));
+    this.#mapping = mapping;
+    this.#mappedLength = length;
   }
 
   /** Runs `call` with a descriptor of this (writable) file, opened for it alone. */
@@ -116,7 +141,10 @@ export class MappedFile {
     let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
-    target = this.#withFd((fd) => this.#extend(fd, start, end, target));
+    target = this.#withFd((fd) => {
+      if (target > this.#mappedLength) this.#remap(fd, target);
+      return this.#extend(fd, start, end, target);
+    });
     this.#fileSize = target;
     const pageStart = start - (start % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
@@ -190,12 +218,12 @@ export class MappedFile {
   }
 
   sync(start: number, end: number): void {
-    if (end <= start || this.capacity === 0) return;
+    if (end <= start || this.#mappedLength === 0) return;
     syncRange(this.#mapping, start, Math.min(end, this.#fileSize) - start);
   }
 
   syncAsync(start: number, end: number): Promise<void> {
-    if (end <= start || this.capacity === 0) return Promise.resolve();
+    if (end <= start || this.#mappedLength === 0) return Promise.resolve();
     return syncRangeAsync(this.#mapping, start, Math.min(end, this.#fileSize) - start);
   }
 
@@ -213,7 +241,9 @@ export class MappedFile {
     try {
       this.close();
     } finally {
-      if (this.capacity > 0) releaseMapping(this.#mapping, this.writable);
+      for (const mapping of [this.#mapping, ...this.#replaced.map((reference) => reference.deref())]) {
+        if (mapping !== undefined && mapping.length > 0) releaseMapping(mapping, this.writable);
+      }
     }
   }
 }
