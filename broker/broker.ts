@@ -40,6 +40,9 @@ import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
 import { SingleBroker } from './topics/single-broker.js';
 import { TopicManager } from './topics/topic-manager.js';
+import { raiseFileLimit } from './storage/mmap.js';
+import { defaultPartitionBudget } from './storage/resource-budget.js';
+import { brokerResources } from './topics/resources.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
 import { ClusterMetadata } from './cluster/cluster-metadata.js';
@@ -116,6 +119,8 @@ export interface BrokerOptions {
   idleTimeoutMs: number;
   /** max.connections; default limits.connectionsMax. */
   connectionsMax?: number;
+  /** Partitions this broker may hold in all (creates past it are refused); default from vm.max_map_count (resource-budget.ts). */
+  maxPartitions?: number;
   /** queued.max.request.bytes; default limits.queuedRequestBytesMax. */
   queuedRequestBytesMax?: number;
   /** Request bytes per connection outside the shared budget; default limits.connectionAllowanceBytes. */
@@ -184,6 +189,8 @@ export class Broker {
   #refusedSinceLog = 0;
   #refusalLogTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
+  /** RLIMIT_NOFILE once raised at start. */
+  #fileLimit: { soft: number; hard: number } | undefined;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -270,7 +277,9 @@ export class Broker {
     }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
       cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions,
+      resources: () => brokerResources(this.topics, this.#fileLimit),
     }) : undefined;
+    this.metrics.watchResources(() => brokerResources(this.topics, this.#fileLimit));
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports (kafkaPort −1 without a Kafka listener). */
@@ -285,7 +294,17 @@ export class Broker {
         store.close();
       }
     }
-    this.topics.open();
+    const fileLimit = raiseFileLimit();
+    this.#fileLimit = { soft: fileLimit.soft, hard: fileLimit.hard };
+    this.options.logger.info({ softBefore: fileLimit.before, soft: fileLimit.soft, hard: fileLimit.hard }, 'open file limit (RLIMIT_NOFILE) raised to the hard limit');
+    this.topics.partitionBudget = this.options.maxPartitions === undefined
+      ? defaultPartitionBudget()
+      : { max: this.options.maxPartitions, source: '--max-partitions' };
+    const opened = this.topics.open();
+    this.options.logger.info({
+      partitions: opened.partitions, recovered: opened.recovered, clean: opened.partitions - opened.recovered, creationsUndone: opened.creationsUndone,
+      ms: opened.ms, partitionBudget: this.topics.partitionBudget.max,
+    }, 'partitions opened');
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
@@ -294,8 +313,10 @@ export class Broker {
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
         const report = partition.log.loadReport;
-        if (!report.clean) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
-        else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
+        // Every partition recovers after a crash (the summary above counts them); worth a line each is what recovery had to repair.
+        if (!report.clean && (report.segmentsDropped > 0 || report.indexesRebuilt > 0)) {
+          this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
+        } else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
       }
     }
     this.#retention.start();

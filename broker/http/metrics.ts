@@ -3,6 +3,7 @@
  * topic for bytes and records in and out, a latency histogram per API, open connections, and
  * each partition's log end offset, start offset and size read at scrape time.
  */
+import type { BrokerResources } from '../topics/resources.js';
 import client from 'prom-client';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { RequestMemory } from '../protocol/request-memory.js';
@@ -123,6 +124,27 @@ export class BrokerMetrics {
   }
 
   /** Bytes of requests held against queued.max.request.bytes, and connections waiting for some, at scrape time. */
+  /** Descriptors, mappings, segments and partitions by state (see topics/resources.ts). */
+  watchResources(read: () => BrokerResources): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, value: (resources: BrokerResources) => number | undefined) =>
+      new client.Gauge({ name, help, registers, collect() { const found = value(read()); if (found !== undefined) this.set(found); } });
+    gauge('sluice_open_descriptors', 'Descriptors the broker process holds (segments hold none between calls)', (resources) => resources.openDescriptors);
+    gauge('sluice_mappings', 'Live memory mappings of segment and index files', (resources) => resources.mappings);
+    gauge('sluice_mapped_bytes', 'Address space those mappings reserve', (resources) => resources.mappedBytes);
+    gauge('sluice_segments', 'Segments of all open partitions', (resources) => resources.segments);
+    gauge('sluice_partition_budget', 'Partitions this broker may hold (--max-partitions)', (resources) => resources.partitions.budget);
+    new client.Gauge({
+      name: 'sluice_partitions', help: 'Partitions on this broker by state (open, offline after a failed sync, creating)', labelNames: ['state'], registers,
+      collect() {
+        const { open, offline, creating } = read().partitions;
+        this.set({ state: 'open' }, open);
+        this.set({ state: 'offline' }, offline);
+        this.set({ state: 'creating' }, creating);
+      },
+    });
+  }
+
   watchRequestMemory(memory: RequestMemory): void {
     const registers = [this.registry];
     new client.Gauge({ name: 'sluice_request_memory_bytes', help: 'Request bytes being received or awaiting their response, of queued.max.request.bytes', registers, collect() { this.set(memory.used); } });

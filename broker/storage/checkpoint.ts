@@ -124,3 +124,28 @@ export function syncDirectory(directory: string): void {
   });
 }
 
+
+/**
+ * Syncs many directories on the thread pool, `concurrency` at a time (each holds a descriptor
+ * only while its sync runs), so a new topic's partitions cost no turn of the event loop.
+ */
+export async function syncDirectoriesAsync(directories: readonly string[], concurrency = 8): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < directories.length) {
+      const directory = directories[next]!;
+      next += 1;
+      try {
+        const handle = await fs.promises.open(directory, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (cause) {
+        throw storageError(`cannot sync directory ${directory}`, cause);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, directories.length) }, worker));
+}

@@ -39,11 +39,11 @@ export interface LoadReport {
 }
 
 export function loadSegments(
-  directory: string, config: LogConfig, startOffset: number, createSegment: (baseOffset: number) => Segment,
+  directory: string, config: LogConfig, startOffset: number, createSegment: (baseOffset: number) => Segment, syncsDirectory = true,
 ): { segments: Segment[]; report: LoadReport } {
   fs.mkdirSync(directory, { recursive: true });
   const clean = consumeCleanShutdownMarker(directory);
-  if (!clean) syncDirectory(directory);
+  if (!clean && syncsDirectory) syncDirectory(directory);
   const names = fs.readdirSync(directory);
   const bases = names.flatMap((name) => {
     const match = segmentLogPattern.exec(name);

@@ -55,6 +55,11 @@ export interface LogOptions {
    */
   deletedSegmentReadGraceMs?: number;
   hooks?: StorageHooks;
+  /**
+   * A brand-new log in a directory the caller syncs later, with its parent, together with the
+   * other partitions of a new topic (one batch of directory syncs instead of one per partition).
+   */
+  directorySyncedByCaller?: boolean;
 }
 
 /** Seams for fault tests: real failures injected at the points where the file system can fail. */
@@ -161,7 +166,7 @@ export class Log {
       fail: (cause, what) => this.#fail(cause, what),
       onBackgroundError: (error) => this.#onBackgroundError(error),
     });
-    const { segments, report } = loadSegments(directory, config, checkpointedStart, (base) => this.#createSegment(base));
+    const { segments, report } = loadSegments(directory, config, checkpointedStart, (base) => this.#createSegment(base), options.directorySyncedByCaller !== true);
     this.#segments = segments;
     this.loadReport = report;
     this.#recoveryPoint.capAt(this.logEndOffset);

@@ -5,7 +5,11 @@
  *
  * Creating a topic opens every partition log first and saves the topic's record last, so a
  * create that fails half-way (out of descriptors or memory) closes and removes what it opened
- * and leaves no record behind that every later start would trip over. Deleting a topic first
+ * and leaves no record behind that every later start would trip over. A request's create
+ * (`createAsync`) does its file work in slices of a few milliseconds, so a topic of ten
+ * thousand partitions does not hold up anyone's produce or fetch, and it appears only once
+ * every partition is ready. A broker-wide partition budget refuses, up front, a create that
+ * would take the broker past what its mappings allow. Deleting a topic first
  * removes its record (so a crash mid-delete never brings it back), then renames each partition
  * directory to `…-delete`, closes its log (descriptors and disk blocks freed at once) and
  * removes it; a start finishes any such removal left behind.
@@ -16,12 +20,13 @@ import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, logConfigKeys, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
-import { writeTextCheckpoint } from '../storage/checkpoint.js';
+import { syncDirectoriesAsync, writeTextCheckpoint } from '../storage/checkpoint.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
+import { Turns } from './turns.js';
 
 export { type AppendListener, Partition } from './partition.js';
 
@@ -104,6 +109,14 @@ export class Topic {
   }
 }
 
+/** What `open` found: partitions opened, how many of those needed recovery, creations a crash interrupted. */
+export interface OpenSummary {
+  partitions: number;
+  recovered: number;
+  creationsUndone: string[];
+  ms: number;
+}
+
 export class TopicManager {
   readonly dataDirectory: string;
   /** Undefined in a cluster, where the topics live in etcd and only the logs are local. */
@@ -116,6 +129,15 @@ export class TopicManager {
   readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
   /** Runs on every partition opened (a replica manager takes them out of the self-led default). */
   #partitionOpened: ((partition: Partition) => void) | undefined;
+  /** Topics being created (name → partitions): not visible yet, but counted against the budget. */
+  readonly #creating = new Map<string, number>();
+  /** Topics whose partitions are still being removed: a create of the same name waits for it. */
+  readonly #deleting = new Map<string, Promise<void>>();
+  /**
+   * How many partitions this broker may hold, and what sets that (for the error that refuses a
+   * create beyond it). The broker sets it at start; unbounded until then.
+   */
+  partitionBudget: { max: number; source: string } = { max: Infinity, source: '' };
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
@@ -138,20 +160,45 @@ export class TopicManager {
    * Opens every known topic's logs (recovering them after a crash). If one cannot be opened
    * the logs already open are closed again and the error says which partition failed.
    */
-  open(): void {
+  open(): OpenSummary {
+    const started = performance.now();
     for (const name of fs.readdirSync(this.dataDirectory)) {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
+    const summary: OpenSummary = { partitions: 0, recovered: 0, creationsUndone: this.#finishInterruptedCreations(), ms: 0 };
     try {
       for (const stored of this.#store?.load() ?? []) {
         const record = this.#withTopicId(stored);
         const config = this.#configOf(record);
-        this.#register(record, config, this.#openLogs(record, config));
+        const logs = this.#openLogs(record, config);
+        summary.partitions += logs.length;
+        for (const log of logs) if (!log.loadReport.clean) summary.recovered += 1;
+        this.#register(record, config, logs);
       }
     } catch (error) {
       this.close();
       throw error;
     }
+    summary.ms = Math.round(performance.now() - started);
+    return summary;
+  }
+
+  /**
+   * A crash in the middle of a create left its note: with the record saved the topic is whole
+   * (only the note was left); without, its directories go. Returns the topics removed.
+   */
+  #finishInterruptedCreations(): string[] {
+    const store = this.#store;
+    if (store === undefined) return [];
+    const undone: string[] = [];
+    for (const { name, partitions, saved } of store.unfinishedCreations()) {
+      if (!saved) {
+        for (let index = 0; index < partitions; index += 1) fs.rmSync(this.#partitionDirectory(name, index), { recursive: true, force: true });
+        undone.push(name);
+      }
+      store.clearCreating(name);
+    }
+    return undone;
   }
 
   /**
@@ -218,13 +265,7 @@ export class TopicManager {
    * the broker's own: only its internal stores pass owner `'broker'`; no request handler does.
    */
   create(name: string, partitions: number, configs: Record<string, string>, validateOnly = false, owner: 'user' | 'broker' = 'user'): Topic | undefined {
-    checkTopicName(name);
-    if (owner === 'user') checkNotInternal(name, 'create');
-    if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax) {
-      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name}: ${partitions} partitions requested, allowed 1..${limits.partitionsMax}`);
-    }
-    if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
-    resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    this.#checkCreate(name, partitions, configs, owner);
     const store = this.#localStore;
     if (validateOnly) return undefined;
     const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now(), topicId: crypto.randomUUID() };
@@ -244,6 +285,96 @@ export class TopicManager {
       throw storageError(`topic ${name} could not be saved; nothing was created`, error);
     }
     return this.#register(record, config, logs);
+  }
+
+  #checkCreate(name: string, partitions: number, configs: Record<string, string>, owner: 'user' | 'broker'): void {
+    checkTopicName(name);
+    if (owner === 'user') checkNotInternal(name, 'create');
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax) {
+      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name}: ${partitions} partitions requested, allowed 1..${limits.partitionsMax}`);
+    }
+    if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    if (this.#creating.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} is being created`);
+    resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    this.#checkBudget(name, partitions);
+  }
+
+  /** Partitions open here, and those of topics being created. */
+  get partitionsHeld(): number {
+    let held = 0;
+    for (const topic of this.#topics.values()) held += topic.partitions.length;
+    for (const count of this.#creating.values()) held += count;
+    return held;
+  }
+
+  #checkBudget(name: string, adding: number): void {
+    const { max, source } = this.partitionBudget;
+    const held = this.partitionsHeld;
+    if (held + adding <= max) return;
+    throw new SluiceError('SLUICE_ERR_POLICY_VIOLATION',
+      `topic ${name}: ${adding} more partitions would bring this broker to ${held + adding}, past its budget of ${max} partitions (${source}); nothing was created. Raise the budget with --max-partitions (and vm.max_map_count, each partition maps up to 3 files per segment), or delete topics`);
+  }
+
+  /**
+   * Creates a topic without holding the event loop (CreateTopics on a single broker): the
+   * partition logs are opened in slices of a few milliseconds, their directories then synced
+   * on the thread pool and the data directory once, and the record saved last; only then does
+   * the topic appear. A note written first lets a start after a crash remove a half-made topic
+   * (see `open`). A failure closes and removes everything made and saves nothing.
+   */
+  async createAsync(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
+    this.#checkCreate(name, partitions, configs, 'user');
+    const store = this.#localStore;
+    const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now(), topicId: crypto.randomUUID() };
+    const config = this.#configOf(record);
+    this.#creating.set(name, partitions);
+    try {
+      await this.#deleting.get(name);
+      store.markCreating(name, partitions);
+      const logs: Log[] = [];
+      const turns = new Turns();
+      let step = 'opened';
+      try {
+        for (let index = 0; index < partitions; index += 1) {
+          const directory = this.#partitionDirectory(name, index);
+          fs.rmSync(directory, { recursive: true, force: true });
+          logs.push(Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
+          await turns.pause();
+        }
+        step = 'synced';
+        await syncDirectoriesAsync(logs.map((log) => log.directory));
+        await syncDirectoriesAsync([this.dataDirectory]);
+        step = 'saved';
+        store.save(record);
+      } catch (error) {
+        await this.#undoCreate(record, logs, turns);
+        const where = step === 'opened' ? `partition ${logs.length} of ${partitions} could not be opened` : `its partitions could not be ${step}`;
+        throw storageError(`topic ${name}: ${where}; nothing was created`, error);
+      }
+      store.clearCreating(name);
+      return this.#register(record, config, logs);
+    } finally {
+      this.#creating.delete(name);
+    }
+  }
+
+  /** Takes back a create that failed: its logs and directories, its record if it got that far, its note. */
+  async #undoCreate(record: TopicRecord, logs: Log[], turns: Turns): Promise<void> {
+    const store = this.#localStore;
+    const undos = [
+      ...logs.map((log) => () => log.delete()),
+      () => fs.rmSync(this.#partitionDirectory(record.name, logs.length), { recursive: true, force: true }),
+      () => store.remove(record.name),
+      () => store.clearCreating(record.name),
+    ];
+    for (const undo of undos) {
+      try {
+        undo();
+      } catch {
+        // The create's error is the one to report; the note stays if it cannot go, and the next start removes the rest.
+      }
+      await turns.pause();
+    }
   }
 
   /**
@@ -318,10 +449,7 @@ export class TopicManager {
    * cannot all be removed is still closed, and the error names it.
    */
   delete(name: string): void {
-    const topic = this.get(name);
-    this.#store?.remove(name);
-    this.#topics.delete(name);
-    if (topic.record.topicId !== undefined) this.#namesById.delete(topic.record.topicId);
+    const topic = this.#forget(name);
     let failure: unknown;
     for (const partition of topic.partitions) {
       try {
@@ -331,6 +459,43 @@ export class TopicManager {
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /** Its record goes first (a crash never brings it back), then it is gone from lookups. */
+  #forget(name: string): Topic {
+    const topic = this.get(name);
+    this.#store?.remove(name);
+    this.#topics.delete(name);
+    if (topic.record.topicId !== undefined) this.#namesById.delete(topic.record.topicId);
+    return topic;
+  }
+
+  /**
+   * DeleteTopics on a single broker: as `delete`, with the partitions removed in slices of a
+   * few milliseconds. A create of the same name meanwhile waits until they are gone.
+   */
+  async deleteAsync(name: string): Promise<void> {
+    const topic = this.#forget(name);
+    const removal = (async () => {
+      const turns = new Turns();
+      let failure: unknown;
+      for (const partition of topic.partitions) {
+        try {
+          this.#deleteLog(partition);
+        } catch (error) {
+          failure ??= error;
+        }
+        await turns.pause();
+      }
+      if (failure !== undefined) throw failure;
+    })();
+    const settled = removal.then(() => {}, () => {});
+    this.#deleting.set(name, settled);
+    try {
+      await removal;
+    } finally {
+      if (this.#deleting.get(name) === settled) this.#deleting.delete(name);
+    }
   }
 
   #deleteLog(partition: Partition): void {
