@@ -60,7 +60,7 @@ async function createWhilePinging(broker: BrokerProcess, partitions: number): Pr
   const pings = (async () => {
     while (creating) {
       const started = performance.now();
-      await pinger.request<'metadata'>(Api.METADATA, { topics: [{ name: 'none' }] }).catch(() => undefined);
+      await pinger.request<'metadata'>(Api.METADATA, { topics: ['none'] }).catch(() => undefined);
       slowest = Math.max(slowest, performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
