@@ -300,9 +300,9 @@ export class Broker {
     this.topics.partitionBudget = this.options.maxPartitions === undefined
       ? defaultPartitionBudget()
       : { max: this.options.maxPartitions, source: '--max-partitions' };
-    const opened = this.topics.open();
+    const opened = this.topics.open({ lazy: true });
     this.options.logger.info({
-      partitions: opened.partitions, recovered: opened.recovered, clean: opened.partitions - opened.recovered, creationsUndone: opened.creationsUndone,
+      partitions: opened.partitions, opened: opened.opened, deferred: opened.deferred, toRecover: opened.toRecover.length, creationsUndone: opened.creationsUndone,
       ms: opened.ms, partitionBudget: this.topics.partitionBudget.max,
     }, 'partitions opened');
     if (cluster === undefined) {
@@ -312,7 +312,8 @@ export class Broker {
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
-        const report = partition.log.loadReport;
+        const report = partition.openedLog?.loadReport;
+        if (report === undefined) continue;
         // Every partition recovers after a crash (the summary above counts them); worth a line each is what recovery had to repair.
         if (!report.clean && (report.segmentsDropped > 0 || report.indexesRebuilt > 0)) {
           this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
@@ -346,6 +347,9 @@ export class Broker {
       httpPort = (this.#admin.server.address() as net.AddressInfo).port;
     }
     if (cluster !== undefined) await this.#joinCluster(cluster);
+    if (opened.toRecover.length > 0) {
+      void this.topics.recoverInBackground(opened.toRecover).then((result) => this.options.logger.info(result, 'partitions left unclean by the last stop recovered'));
+    }
     this.options.logger.info({
       host: this.options.host, port, httpPort, kafkaPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started,
     }, 'broker ready');

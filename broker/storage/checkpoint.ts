@@ -126,26 +126,33 @@ export function syncDirectory(directory: string): void {
 
 
 /**
- * Syncs many directories on the thread pool, `concurrency` at a time (each holds a descriptor
- * only while its sync runs), so a new topic's partitions cost no turn of the event loop.
+ * Syncs many directories on the thread pool, a few at a time (each holds a descriptor only
+ * while its sync runs), so a new topic's partitions cost no turn of the event loop.
  */
-export async function syncDirectoriesAsync(directories: readonly string[], concurrency = 8): Promise<void> {
+export async function syncDirectoriesAsync(directories: readonly string[]): Promise<void> {
+  await eachOnThreadPool(directories, async (directory) => {
+    try {
+      const handle = await fs.promises.open(directory, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (cause) {
+      throw storageError(`cannot sync directory ${directory}`, cause);
+    }
+  });
+}
+
+/** Runs `work` on every item, `concurrency` at a time (the thread pool has 4 threads by default). */
+export async function eachOnThreadPool<T>(items: readonly T[], work: (item: T) => Promise<void>, concurrency = 8): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < directories.length) {
-      const directory = directories[next]!;
+    while (next < items.length) {
+      const item = items[next]!;
       next += 1;
-      try {
-        const handle = await fs.promises.open(directory, 'r');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      } catch (cause) {
-        throw storageError(`cannot sync directory ${directory}`, cause);
-      }
+      await work(item);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, directories.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

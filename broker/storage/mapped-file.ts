@@ -3,7 +3,7 @@
  * extended (posix_fallocate) one chunk ahead of the writer, and each new chunk is prefaulted on
  * the thread pool so appends copy into resident pages without a syscall or a page fault.
  *
- * The mapping starts small (256 KiB, or the file's size) and is replaced by one twice as large
+ * The mapping starts small (none for an empty file, else 256 KiB or the file's size) and is replaced by one twice as large
  * when the file outgrows it, about a dozen times over a 1 GiB segment. Mapping all of
  * `capacity` up front made V8 count a gigabyte of external memory per idle partition and
  * collect garbage after every few partitions opened. A replaced mapping stays valid for the
@@ -83,7 +83,8 @@ export class MappedFile {
     this.#growChunkBytesMax = Math.max(PAGE_SIZE, Math.min(options.growChunkBytes, this.capacity));
     this.#growChunkBytes = Math.min(this.#growChunkBytesMax, firstGrowChunkBytes);
     this.#sequential = options.sequential === true;
-    this.#mappedLength = Math.min(this.capacity, Math.max(roundUp(fileSize, PAGE_SIZE), firstMappedBytes));
+    // An empty file (an idle partition's segment) is mapped only when first written.
+    this.#mappedLength = fileSize === 0 ? 0 : Math.min(this.capacity, Math.max(roundUp(fileSize, PAGE_SIZE), firstMappedBytes));
     this.#mapping = this.#map(fd, this.#mappedLength);
     if (options.writable && this.capacity > fileSize) growing.add(this);
   }
@@ -103,7 +104,7 @@ export class MappedFile {
 
   /** Replaces the mapping with one covering at least `needed` bytes (twice the old length, within capacity). */
   #remap(fd: number, needed: number): void {
-    const length = Math.min(this.capacity, Math.max(roundUp(needed, PAGE_SIZE), this.#mappedLength * 2));
+    const length = Math.min(this.capacity, Math.max(roundUp(needed, PAGE_SIZE), this.#mappedLength * 2, firstMappedBytes));
     const mapping = this.#map(fd, length);
     if (this.#mappedLength > 0) this.#replaced.push(new WeakRef(this.#mapping));
     this.#mapping = mapping;

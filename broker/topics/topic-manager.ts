@@ -20,7 +20,8 @@ import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, logConfigKeys, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
-import { syncDirectoriesAsync, writeTextCheckpoint } from '../storage/checkpoint.js';
+import { cleanShutdownFile, eachOnThreadPool, syncDirectoriesAsync, writeTextCheckpoint } from '../storage/checkpoint.js';
+import { prepareEmptyLog } from '../storage/log-loader.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { Partition } from './partition.js';
@@ -46,7 +47,8 @@ function applyConfig(topic: Topic, record: TopicRecord, config: LogConfig): void
   topic.updateRecord(record);
   Object.assign(topic.config, config);
   for (const partition of topic.partitions) {
-    Object.assign(partition.log.config, config);
+    // A log not opened yet takes the topic's config when it opens.
+    if (partition.openedLog !== undefined) Object.assign(partition.openedLog.config, config);
     if (partition.leaderState !== undefined) partition.leaderState.minInsyncReplicas = config.minInsyncReplicas;
   }
 }
@@ -75,7 +77,9 @@ export class Topic {
   constructor(record: TopicRecord, config: LogConfig, partitions: Partition[]) {
     this.#record = record;
     this.config = config;
-    for (const partition of partitions) this.add(partition);
+    // One pass: adding ten thousand partitions one by one rebuilt the list each time (seconds of one turn).
+    for (const partition of partitions) this.#byIndex[partition.index] = partition;
+    this.#partitions = this.#byIndex.filter((candidate): candidate is Partition => candidate !== undefined);
   }
 
   get record(): TopicRecord {
@@ -109,10 +113,13 @@ export class Topic {
   }
 }
 
-/** What `open` found: partitions opened, how many of those needed recovery, creations a crash interrupted. */
+/** What `open` did: partitions known, opened now (and how many of those recovered), left for their first use, left unclean for `recoverInBackground`. */
 export interface OpenSummary {
   partitions: number;
+  opened: number;
   recovered: number;
+  deferred: number;
+  toRecover: Partition[];
   creationsUndone: string[];
   ms: number;
 }
@@ -159,19 +166,34 @@ export class TopicManager {
   /**
    * Opens every known topic's logs (recovering them after a crash). If one cannot be opened
    * the logs already open are closed again and the error says which partition failed.
+   *
+   * With `lazy` (the broker's start) no log is opened here: the topics and their partitions
+   * are known from the records alone, and each log opens on its partition's first use, so a
+   * start with ten thousand partitions does not touch their files. A partition whose last stop
+   * was clean needs nothing more; one that was not (a kill -9) is listed in `toRecover` for
+   * `recoverInBackground`, while the others are served.
    */
-  open(): OpenSummary {
+  open(options: { lazy?: boolean } = {}): OpenSummary {
     const started = performance.now();
     for (const name of fs.readdirSync(this.dataDirectory)) {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
-    const summary: OpenSummary = { partitions: 0, recovered: 0, creationsUndone: this.#finishInterruptedCreations(), ms: 0 };
+    const summary: OpenSummary = { partitions: 0, opened: 0, deferred: 0, recovered: 0, toRecover: [], creationsUndone: this.#finishInterruptedCreations(), ms: 0 };
     try {
       for (const stored of this.#store?.load() ?? []) {
         const record = this.#withTopicId(stored);
         const config = this.#configOf(record);
+        summary.partitions += record.partitions;
+        if (options.lazy === true) {
+          const topic = this.#register(record, config, Array.from({ length: record.partitions }, (_, index) => () => this.#openLazily(topic, index)));
+          for (const partition of topic.partitions) {
+            if (fs.existsSync(path.join(this.#partitionDirectory(record.name, partition.index), cleanShutdownFile))) summary.deferred += 1;
+            else summary.toRecover.push(partition);
+          }
+          continue;
+        }
         const logs = this.#openLogs(record, config);
-        summary.partitions += logs.length;
+        summary.opened += logs.length;
         for (const log of logs) if (!log.loadReport.clean) summary.recovered += 1;
         this.#register(record, config, logs);
       }
@@ -181,6 +203,37 @@ export class TopicManager {
     }
     summary.ms = Math.round(performance.now() - started);
     return summary;
+  }
+
+  #openLazily(topic: Topic, index: number): Log {
+    return storageStep(`cannot open partition ${index} of topic ${topic.record.name}`,
+      () => Log.open(this.#partitionDirectory(topic.record.name, index), { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions }));
+  }
+
+  /**
+   * Opens, in slices of a few milliseconds, the partitions a crash left unclean (recovering
+   * the segments past each one's recovery point), while the broker serves the rest. A request
+   * for one of them before its turn opens it at once. Returns how many were recovered and how
+   * many could not be (each reported through the background-error callback; its next use
+   * tries again).
+   */
+  async recoverInBackground(partitions: readonly Partition[]): Promise<{ recovered: number; failed: number; ms: number }> {
+    const started = performance.now();
+    const turns = new Turns();
+    let recovered = 0;
+    let failed = 0;
+    for (const partition of partitions) {
+      if (partition.closed || partition.openedLog !== undefined) continue;
+      try {
+        void partition.log;
+        recovered += 1;
+      } catch (error) {
+        failed += 1;
+        this.#onBackgroundError(error);
+      }
+      await turns.pause();
+    }
+    return { recovered, failed, ms: Math.round(performance.now() - started) };
   }
 
   /**
@@ -248,7 +301,7 @@ export class TopicManager {
     for (const topic of this.#topics.values()) for (const partition of topic.partitions) init(partition);
   }
 
-  #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
+  #register(record: TopicRecord, config: LogConfig, logs: ReadonlyArray<Log | (() => Log)>): Topic {
     const partitions = logs.map((log, index) => new Partition(record.name, index, log));
     if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
     const topic = new Topic(record, config, partitions);
@@ -333,11 +386,12 @@ export class TopicManager {
       store.markCreating(name, partitions);
       const logs: Log[] = [];
       const turns = new Turns();
+      const directories = Array.from({ length: partitions }, (_, index) => this.#partitionDirectory(name, index));
       let step = 'opened';
       try {
-        for (let index = 0; index < partitions; index += 1) {
-          const directory = this.#partitionDirectory(name, index);
-          fs.rmSync(directory, { recursive: true, force: true });
+        // A new topic starts from nothing, whatever an earlier topic of that name left.
+        await eachOnThreadPool(directories, prepareEmptyLog);
+        for (const directory of directories) {
           logs.push(Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
           await turns.pause();
         }
@@ -363,7 +417,8 @@ export class TopicManager {
     const store = this.#localStore;
     const undos = [
       ...logs.map((log) => () => log.delete()),
-      () => fs.rmSync(this.#partitionDirectory(record.name, logs.length), { recursive: true, force: true }),
+      ...Array.from({ length: record.partitions - logs.length }, (_, offset) =>
+        () => fs.rmSync(this.#partitionDirectory(record.name, logs.length + offset), { recursive: true, force: true })),
       () => store.remove(record.name),
       () => store.clearCreating(record.name),
     ];
@@ -510,7 +565,7 @@ export class TopicManager {
       failure ??= storageError(`cannot rename ${directory} for deletion`, error);
     }
     try {
-      partition.log.delete();
+      partition.openedLog?.delete();
       fs.rmSync(doomed, { recursive: true, force: true });
     } catch (error) {
       failure ??= storageError(`cannot remove partition ${partition.index} of topic ${partition.topic}`, error);
@@ -595,8 +650,14 @@ export class TopicManager {
     return [...this.#topics.values()].sort((a, b) => a.record.name.localeCompare(b.record.name));
   }
 
+  /**
+   * The logs open now. A partition not used since the start has none yet, so retention and
+   * compaction reach it only once something reads or writes it.
+   */
   *logs(): Iterable<Log> {
-    for (const topic of this.#topics.values()) for (const partition of topic.partitions) yield partition.log;
+    for (const topic of this.#topics.values()) {
+      for (const partition of topic.partitions) if (partition.openedLog !== undefined) yield partition.openedLog;
+    }
   }
 
   /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */
