@@ -121,8 +121,30 @@ async function timedStart(dataDirectory: string): Promise<{ broker: BrokerProces
   const started = performance.now();
   const broker = await launchBroker(dataDirectory, options);
   const seconds = (performance.now() - started) / 1000;
-  const opened = broker.logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'partitions opened');
+  const opened = logEntries(broker).find((line) => line.msg === 'partitions opened');
   return { broker, seconds, opened };
+}
+
+/** The broker's JSON log lines so far (stderr text is left out). */
+function logEntries(broker: BrokerProcess): Array<Record<string, unknown>> {
+  return broker.logs.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Waits (up to 5 minutes) for the broker to log `message`; returns that line. */
+async function logLine(broker: BrokerProcess, message: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const found = logEntries(broker).find((line) => line.msg === message);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`the broker did not log "${message}" in time`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function main(): Promise<void> {
@@ -143,17 +165,25 @@ async function main(): Promise<void> {
     progress(`created in ${round(create.seconds)} s, event-loop lag max ${round(create.lagMaxMs)} ms, slowest ping ${round(create.slowestPingMs)} ms; idle: ${JSON.stringify(idle)}`);
     progress('producing…');
     const rates: Array<[string, number]> = [];
+    let firstTouchSeconds = 0;
     for (const [topic, partitions] of [['one', 1], ['hundred', 100], ['wide', wide]] as const) {
+      // One pass over every partition first: its first append maps and extends its segment.
+      const started = performance.now();
+      await produceRate(broker, topic, partitions, Math.max(5000, partitions * 100));
+      if (topic === 'wide') firstTouchSeconds = (performance.now() - started) / 1000;
       rates.push([`${partitions} partitions`, await produceRate(broker, topic, partitions, recordsPerRun)]);
     }
     progress('clean stop and start…');
     const cleanStopSeconds = await stop(broker, 'SIGTERM');
     const clean = await timedStart(dataDirectory);
     broker = clean.broker;
-    progress('kill -9 and start…');
+    progress('touching every partition, kill -9 and start…');
+    // Every partition written since the start, so none has its clean marker any more.
+    await produceRate(broker, 'wide', wide, wide * 100);
     await stop(broker, 'SIGKILL');
     const killed = await timedStart(dataDirectory);
     broker = killed.broker;
+    const recovered = await logLine(broker, 'partitions left unclean by the last stop recovered');
     const result = {
       partitions: wide,
       createSeconds: round(create.seconds),
@@ -169,6 +199,8 @@ async function main(): Promise<void> {
       restartAfterCleanStopOpened: clean.opened,
       restartAfterKillSeconds: round(killed.seconds),
       restartAfterKillOpened: killed.opened,
+      recoveryAfterKill: recovered,
+      firstTouchOfEveryPartitionSeconds: round(firstTouchSeconds),
       loopbackMBps: round(loopback),
       produce100ByteRecordsMBpsVsLoopback: Object.fromEntries(rates.map(([label, rate]) => [label, round((rate * 100) / 1024 ** 2 / loopback, 3)])),
     };

@@ -64,14 +64,20 @@ export class TopicStore {
     const target = path.join(this.directory, `${record.name}.json`);
     const temporary = `${target}.tmp`;
     storageStep(`cannot write topic record ${target}`, () => {
-      const fd = fs.openSync(temporary, 'w', 0o644);
       try {
-        fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+        const fd = fs.openSync(temporary, 'w', 0o644);
+        try {
+          fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(temporary, target);
+      } catch (error) {
+        // A failed save leaves nothing of itself (a start would remove it too, but a create's undo should).
+        fs.rmSync(temporary, { force: true });
+        throw error;
       }
-      fs.renameSync(temporary, target);
     });
     this.#syncDirectory();
   }
