@@ -504,14 +504,19 @@ export class TopicManager {
    * cannot all be removed is still closed, and the error names it.
    */
   delete(name: string): void {
-    const topic = this.#forget(name);
+    for (const step of this.#deletingLogs(this.#forget(name).partitions)) void step;
+  }
+
+  /** Deletes each partition's log, pausing after each; throws the first failure once all are done. */
+  *#deletingLogs(partitions: readonly Partition[]): Generator<void> {
     let failure: unknown;
-    for (const partition of topic.partitions) {
+    for (const partition of partitions) {
       try {
         this.#deleteLog(partition);
       } catch (error) {
         failure ??= error;
       }
+      yield;
     }
     if (failure !== undefined) throw failure;
   }
@@ -533,16 +538,8 @@ export class TopicManager {
     const topic = this.#forget(name);
     const removal = (async () => {
       const turns = new Turns();
-      let failure: unknown;
-      for (const partition of topic.partitions) {
-        try {
-          this.#deleteLog(partition);
-        } catch (error) {
-          failure ??= error;
-        }
-        await turns.pause();
-      }
-      if (failure !== undefined) throw failure;
+      const steps = this.#deletingLogs(topic.partitions);
+      while (steps.next().done !== true) await turns.pause();
     })();
     const settled = removal.then(() => {}, () => {});
     this.#deleting.set(name, settled);
