@@ -41,7 +41,10 @@ export class BrokerMetrics {
         collect() {
           this.reset();
           for (const topic of topics()?.topics() ?? []) {
-            for (const partition of topic.partitions) this.set({ topic: topic.record.name, partition: String(partition.index) }, read(partition.log));
+            // Only open logs: a scrape must not open every partition a lazy start left closed.
+            for (const partition of topic.partitions) {
+              if (partition.openedLog !== undefined) this.set({ topic: topic.record.name, partition: String(partition.index) }, read(partition.openedLog));
+            }
           }
         },
       });
@@ -135,10 +138,11 @@ export class BrokerMetrics {
     gauge('sluice_segments', 'Segments of all open partitions', (resources) => resources.segments);
     gauge('sluice_partition_budget', 'Partitions this broker may hold (--max-partitions)', (resources) => resources.partitions.budget);
     new client.Gauge({
-      name: 'sluice_partitions', help: 'Partitions on this broker by state (open, offline after a failed sync, creating)', labelNames: ['state'], registers,
+      name: 'sluice_partitions', help: 'Partitions on this broker by state (open, unopened since the start, offline after a failed sync, creating)', labelNames: ['state'], registers,
       collect() {
-        const { open, offline, creating } = read().partitions;
+        const { open, unopened, offline, creating } = read().partitions;
         this.set({ state: 'open' }, open);
+        this.set({ state: 'unopened' }, unopened);
         this.set({ state: 'offline' }, offline);
         this.set({ state: 'creating' }, creating);
       },

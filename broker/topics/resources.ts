@@ -14,7 +14,8 @@ export interface BrokerResources {
   /** Live mappings of segment and index files (not yet collected) and the address space they reserve. */
   mappings: number;
   mappedBytes: number;
-  partitions: { open: number; offline: number; creating: number; budget: number; budgetSource: string };
+  /** By state: log open, not opened since the start (lazy), offline after a failed sync, being created. */
+  partitions: { open: number; unopened: number; offline: number; creating: number; budget: number; budgetSource: string };
   segments: number;
 }
 
@@ -22,6 +23,8 @@ export function brokerResources(topics: TopicManager, fileLimit: BrokerResources
   let open = 0;
   let offline = 0;
   let segments = 0;
+  let registered = 0;
+  for (const topic of topics.topics()) registered += topic.partitions.length;
   for (const log of topics.logs()) {
     if (log.offline) offline += 1;
     else open += 1;
@@ -34,7 +37,7 @@ export function brokerResources(topics: TopicManager, fileLimit: BrokerResources
     fileLimit,
     mappings,
     mappedBytes: bytes,
-    partitions: { open, offline, creating: topics.partitionsHeld - open - offline, budget: max, budgetSource: source },
+    partitions: { open, unopened: registered - open - offline, offline, creating: topics.partitionsHeld - registered, budget: max, budgetSource: source },
     segments,
   };
 }

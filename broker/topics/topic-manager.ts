@@ -349,7 +349,8 @@ export class TopicManager {
     if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
     if (this.#creating.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} is being created`);
     resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
-    this.#checkBudget(name, partitions);
+    // The broker's own few internal partitions are never refused: groups and transactions need them.
+    if (owner === 'user') this.#checkBudget(name, partitions);
   }
 
   /** Partitions open here, and those of topics being created. */
