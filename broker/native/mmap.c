@@ -324,8 +324,8 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
 
 /*
  * raiseFileLimit(): lifts the soft RLIMIT_NOFILE to the hard limit (a process may do so
- * without privileges) and returns { before, soft, hard } so the broker can log them; numbers
- * above 2^53 (RLIM_INFINITY) come back as -1.
+ * without privileges) and returns { before, soft, hard } as they are now, so the broker can
+ * log them; numbers above 2^53 (RLIM_INFINITY) come back as -1.
  */
 static napi_value limit_number(napi_env env, rlim_t value) {
   napi_value result;
@@ -341,7 +341,8 @@ static napi_value raise_file_limit(napi_env env, napi_callback_info info) {
   rlim_t before = limit.rlim_cur;
   if (limit.rlim_cur != limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return throw_errno(env, errno, "setrlimit(RLIMIT_NOFILE)");
+    /* A hard limit the kernel will not grant (RLIM_INFINITY above fs.nr_open): the soft one stays, as the result shows. */
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
   }
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return throw_errno(env, errno, "getrlimit(RLIMIT_NOFILE)");
   CHECK(napi_create_object(env, &result));

@@ -56,8 +56,9 @@ export interface LogOptions {
   deletedSegmentReadGraceMs?: number;
   hooks?: StorageHooks;
   /**
-   * A brand-new log in a directory the caller syncs later, with its parent, together with the
-   * other partitions of a new topic (one batch of directory syncs instead of one per partition).
+   * The caller syncs the directory itself, off the event loop: a new topic's partitions all at
+   * once with their parent, a lazily opened log after a crash on the thread pool (one batch of
+   * directory syncs instead of one per partition in the opening turn).
    */
   directorySyncedByCaller?: boolean;
 }
