@@ -393,7 +393,7 @@ export class TopicManager {
     this.#creating.set(name, partitions);
     try {
       await this.#deleting.get(name);
-      store.markCreating(name, partitions);
+      await store.markCreating(name, partitions);
       const logs: Log[] = [];
       const turns = new Turns();
       const directories = Array.from({ length: partitions }, (_, index) => this.#partitionDirectory(name, index));
@@ -409,7 +409,7 @@ export class TopicManager {
         await syncDirectoriesAsync(logs.map((log) => log.directory));
         await syncDirectoriesAsync([this.dataDirectory]);
         step = 'saved';
-        store.save(record);
+        await store.saveAsync(record);
       } catch (error) {
         await this.#undoCreate(record, logs, turns);
         const where = step === 'opened' ? `partition ${logs.length} of ${partitions} could not be opened` : `its partitions could not be ${step}`;

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeTextFileDurably } from '../storage/checkpoint.js';
 import { storageStep } from '../storage/storage-error.js';
 
 /** A topic being created: `<name>.creating` beside the records (never a `.json`, so never loaded as one). */
@@ -64,20 +65,14 @@ export class TopicStore {
     const target = path.join(this.directory, `${record.name}.json`);
     const temporary = `${target}.tmp`;
     storageStep(`cannot write topic record ${target}`, () => {
+      const fd = fs.openSync(temporary, 'w', 0o644);
       try {
-        const fd = fs.openSync(temporary, 'w', 0o644);
-        try {
-          fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        fs.renameSync(temporary, target);
-      } catch (error) {
-        // A failed save leaves nothing of itself (a start would remove it too, but a create's undo should).
-        fs.rmSync(temporary, { force: true });
-        throw error;
+        fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
       }
+      fs.renameSync(temporary, target);
     });
     this.#syncDirectory();
   }
@@ -85,20 +80,15 @@ export class TopicStore {
   /**
    * Notes, durably, that a topic of `partitions` partitions is being created, before any of its
    * directories exists: a start that finds the note without the topic's record removes what the
-   * interrupted creation made (see `unfinishedCreations`).
+   * interrupted creation made (see `unfinishedCreations`). Written on the thread pool.
    */
-  markCreating(name: string, partitions: number): void {
-    const file = path.join(this.directory, `${name}${creatingSuffix}`);
-    storageStep(`cannot write ${file}`, () => {
-      const fd = fs.openSync(file, 'w', 0o644);
-      try {
-        fs.writeSync(fd, `${JSON.stringify({ name, partitions })}\n`);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    });
-    this.#syncDirectory();
+  async markCreating(name: string, partitions: number): Promise<void> {
+    await writeTextFileDurably(path.join(this.directory, `${name}${creatingSuffix}`), `${JSON.stringify({ name, partitions })}\n`);
+  }
+
+  /** `save` on the thread pool (a new topic's record: the request path must not wait on fsyncs). */
+  async saveAsync(record: TopicRecord): Promise<void> {
+    await writeTextFileDurably(path.join(this.directory, `${record.name}.json`), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /** The creation is over (the record saved, or everything it made removed). */
