@@ -40,6 +40,9 @@ import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
 import { SingleBroker } from './topics/single-broker.js';
 import { TopicManager } from './topics/topic-manager.js';
+import { raiseFileLimit } from './storage/mmap.js';
+import { defaultPartitionBudget } from './storage/resource-budget.js';
+import { brokerResources } from './topics/resources.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
 import { ClusterMetadata } from './cluster/cluster-metadata.js';
@@ -119,6 +122,8 @@ export interface BrokerOptions {
   idleTimeoutMs: number;
   /** max.connections; default limits.connectionsMax. */
   connectionsMax?: number;
+  /** Partitions this broker may hold in all (creates past it are refused); default from vm.max_map_count (resource-budget.ts). */
+  maxPartitions?: number;
   /** queued.max.request.bytes; default limits.queuedRequestBytesMax. */
   queuedRequestBytesMax?: number;
   /** Request bytes per connection outside the shared budget; default limits.connectionAllowanceBytes. */
@@ -188,6 +193,8 @@ export class Broker {
   #refusedSinceLog = 0;
   #refusalLogTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
+  /** RLIMIT_NOFILE once raised at start. */
+  #fileLimit: { soft: number; hard: number } | undefined;
 
   constructor(options: BrokerOptions) {
     this.options = options;
@@ -274,7 +281,9 @@ export class Broker {
     }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
       cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions, share: () => this.share,
+      resources: () => brokerResources(this.topics, this.#fileLimit),
     }) : undefined;
+    this.metrics.watchResources(() => brokerResources(this.topics, this.#fileLimit));
   }
 
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports (kafkaPort −1 without a Kafka listener). */
@@ -289,7 +298,17 @@ export class Broker {
         store.close();
       }
     }
-    this.topics.open();
+    const fileLimit = raiseFileLimit();
+    this.#fileLimit = { soft: fileLimit.soft, hard: fileLimit.hard };
+    this.options.logger.info({ softBefore: fileLimit.before, soft: fileLimit.soft, hard: fileLimit.hard }, 'open file limit (RLIMIT_NOFILE) raised to the hard limit');
+    this.topics.partitionBudget = this.options.maxPartitions === undefined
+      ? defaultPartitionBudget()
+      : { max: this.options.maxPartitions, source: '--max-partitions' };
+    const opened = this.topics.open({ lazy: true });
+    this.options.logger.info({
+      partitions: opened.partitions, opened: opened.opened, deferred: opened.deferred, toRecover: opened.toRecover.length, creationsUndone: opened.creationsUndone,
+      ms: opened.ms, partitionBudget: this.topics.partitionBudget.max,
+    }, 'partitions opened');
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
@@ -298,9 +317,12 @@ export class Broker {
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
-        const report = partition.log.loadReport;
-        if (!report.clean) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
-        else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
+        const report = partition.openedLog?.loadReport;
+        if (report === undefined) continue;
+        // Every partition recovers after a crash (the summary above counts them); worth a line each is what recovery had to repair.
+        if (!report.clean && (report.segmentsDropped > 0 || report.indexesRebuilt > 0)) {
+          this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
+        } else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
       }
     }
     this.#retention.start();
@@ -330,6 +352,9 @@ export class Broker {
       httpPort = (this.#admin.server.address() as net.AddressInfo).port;
     }
     if (cluster !== undefined) await this.#joinCluster(cluster);
+    if (opened.toRecover.length > 0) {
+      void this.topics.recoverInBackground(opened.toRecover).then((result) => this.options.logger.info(result, 'partitions left unclean by the last stop recovered'));
+    }
     this.options.logger.info({
       host: this.options.host, port, httpPort, kafkaPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started,
     }, 'broker ready');
@@ -492,6 +517,8 @@ export class Broker {
     this.transactions?.store.close();
     this.offsets?.close();
     await this.replicas?.stop();
+    // Dirty pages of every open log written on the thread pool first, so closing them is quick.
+    await this.topics.flushOpenLogs();
     try {
       this.topics.close();
     } catch (error) {

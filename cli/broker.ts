@@ -81,6 +81,7 @@ interface BrokerFlags {
   retentionCheckIntervalMs: number;
   producerIdExpirationMs: number;
   maxProducerIdsPerPartition: number;
+  maxPartitions?: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -151,6 +152,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     idleTimeoutMs: flags.idleTimeoutMs,
     groupInitialRebalanceDelayMs: flags.groupInitialRebalanceDelayMs,
     connectionsMax: flags.maxConnections,
+    ...(flags.maxPartitions === undefined ? {} : { maxPartitions: flags.maxPartitions }),
     queuedRequestBytesMax: flags.queuedMaxRequestBytes,
     connectionAllowanceBytes: flags.connectionAllowanceBytes,
     frameReceiveTimeoutMs: flags.frameReceiveTimeoutMs,
@@ -220,6 +222,7 @@ export function brokerCommand(program: Command): void {
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
+    .option('--max-partitions <n>', 'partitions this broker may hold in all; a create past it is refused (default: a sixth of vm.max_map_count, each partition mapping up to 3 files)', wholeNumber(1))
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

@@ -31,6 +31,7 @@ export const errorCodes = {
   SLUICE_ERR_NON_EMPTY_GROUP: { wire: 68, retriable: false, hint: 'the group still has live members; stop its consumers before deleting it' },
   SLUICE_ERR_GROUP_ID_NOT_FOUND: { wire: 69, retriable: false, hint: 'no such group on its coordinator; check the group id' },
   SLUICE_ERR_TOPIC_ALREADY_EXISTS: { wire: 36, retriable: false, hint: 'pick another name, or delete the topic first' },
+  SLUICE_ERR_POLICY_VIOLATION: { wire: 44, retriable: false, hint: 'the broker\'s policy refuses this request (the message names the limit and how to raise it)' },
   SLUICE_ERR_INVALID_PARTITIONS: { wire: 37, retriable: false, hint: 'a topic needs 1 to 10000 partitions' },
   SLUICE_ERR_FRAME_TOO_LARGE: { wire: 1003, retriable: false, hint: 'send smaller requests or raise the broker\'s --max-frame-bytes' },
   SLUICE_ERR_MALFORMED_FRAME: { wire: 1004, retriable: false, hint: 'the frame is not a valid Sluice protobuf message; check the client' },

@@ -2,6 +2,7 @@
  * Admin HTTP (fastify): health, Prometheus metrics, topics and groups as JSON for people and
  * scripts, and the process's memory for leak hunting.
  */
+import type { BrokerResources } from '../topics/resources.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,6 +60,8 @@ export interface ClusterSources {
   transactions?: () => TransactionCoordinator | undefined;
   /** The share coordinator, once the logs are open. */
   share?: () => ShareCoordinator | undefined;
+  /** Descriptors, mappings and partitions against their budgets (GET /v1/broker). */
+  resources?: () => BrokerResources;
 }
 
 export function createAdminServer(
@@ -74,6 +77,7 @@ export function createAdminServer(
   });
   // The brokers as the cluster knows them, and this broker's share of the replication work.
   app.get('/v1/cluster', async () => ({ ...sources?.cluster().describeCluster(), replication: sources?.replication() ?? null }));
+  app.get('/v1/broker', async () => ({ resources: sources?.resources?.() ?? null }));
   app.get('/v1/topics', async () => ({ topics: topics.topics().map(describeTopic) }));
   app.get<{ Params: { name: string } }>('/v1/topics/:name', async (request, reply) => {
     try {

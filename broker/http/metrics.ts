@@ -4,6 +4,7 @@
  * each partition's log end offset, start offset and size read at scrape time.
  */
 import type { ShareFigures } from '../share/share-coordinator.js';
+import type { BrokerResources } from '../topics/resources.js';
 import client from 'prom-client';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { RequestMemory } from '../protocol/request-memory.js';
@@ -41,7 +42,10 @@ export class BrokerMetrics {
         collect() {
           this.reset();
           for (const topic of topics()?.topics() ?? []) {
-            for (const partition of topic.partitions) this.set({ topic: topic.record.name, partition: String(partition.index) }, read(partition.log));
+            // Only open logs: a scrape must not open every partition a lazy start left closed.
+            for (const partition of topic.partitions) {
+              if (partition.openedLog !== undefined) this.set({ topic: topic.record.name, partition: String(partition.index) }, read(partition.openedLog));
+            }
           }
         },
       });
@@ -147,6 +151,28 @@ export class BrokerMetrics {
         this.inc({ reason: 'rejected' }, counters.rejected);
         this.inc({ reason: 'delivery_limit' }, counters.deliveryLimit);
         this.inc({ reason: 'expired' }, counters.expired);
+      },
+    });
+  }
+
+  /** Descriptors, mappings, segments and partitions by state (see topics/resources.ts). */
+  watchResources(read: () => BrokerResources): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, value: (resources: BrokerResources) => number | undefined) =>
+      new client.Gauge({ name, help, registers, collect() { const found = value(read()); if (found !== undefined) this.set(found); } });
+    gauge('sluice_open_descriptors', 'Descriptors the broker process holds (segments hold none between calls)', (resources) => resources.openDescriptors);
+    gauge('sluice_mappings', 'Live memory mappings of segment and index files', (resources) => resources.mappings);
+    gauge('sluice_mapped_bytes', 'Address space those mappings reserve', (resources) => resources.mappedBytes);
+    gauge('sluice_segments', 'Segments of all open partitions', (resources) => resources.segments);
+    gauge('sluice_partition_budget', 'Partitions this broker may hold (--max-partitions)', (resources) => resources.partitions.budget);
+    new client.Gauge({
+      name: 'sluice_partitions', help: 'Partitions on this broker by state (open, unopened since the start, offline after a failed sync, creating)', labelNames: ['state'], registers,
+      collect() {
+        const { open, unopened, offline, creating } = read().partitions;
+        this.set({ state: 'open' }, open);
+        this.set({ state: 'unopened' }, unopened);
+        this.set({ state: 'offline' }, offline);
+        this.set({ state: 'creating' }, creating);
       },
     });
   }

@@ -51,7 +51,7 @@ export const createTopicsHandler = kafkaHandler({
       ...(topic.replicationFactor === -1 ? {} : { replicationFactor: topic.replicationFactor }),
       configs: Object.fromEntries(topic.configs.flatMap((config) => (config.value === null ? [] : [[config.name, config.value]]))),
     }));
-    const results = new Map((await createTopics(broker, wanted, request.validateOnly)).map((result) => [result.name, result]));
+    const results = new Map((await createTopics(broker, wanted, request.validateOnly, request.timeoutMs)).map((result) => [result.name, result]));
     return {
       throttleTimeMs: 0,
       topics: request.topics.map((topic) => {
@@ -80,7 +80,7 @@ export const deleteTopicsHandler = kafkaHandler({
       ? request.topics.map((topic) => ({ name: topic.name ?? broker.cluster.topicName(topic.topicId), topicId: topic.topicId }))
       : request.topicNames.map((name) => ({ name, topicId: broker.cluster.topicId(name) ?? ZERO_UUID }));
     const names = asked.flatMap((topic) => (topic.name === undefined ? [] : [topic.name]));
-    const results = new Map((await deleteTopics(broker, names)).map((result) => [result.name, result]));
+    const results = new Map((await deleteTopics(broker, names, request.timeoutMs)).map((result) => [result.name, result]));
     return {
       throttleTimeMs: 0,
       responses: asked.map((topic) => {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -321,6 +322,36 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * raiseFileLimit(): lifts the soft RLIMIT_NOFILE to the hard limit (a process may do so
+ * without privileges) and returns { before, soft, hard } as they are now, so the broker can
+ * log them; numbers above 2^53 (RLIM_INFINITY) come back as -1.
+ */
+static napi_value limit_number(napi_env env, rlim_t value) {
+  napi_value result;
+  napi_create_double(env, value == RLIM_INFINITY || value > 9007199254740991ULL ? -1 : (double)value, &result);
+  return result;
+}
+
+static napi_value raise_file_limit(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct rlimit limit;
+  napi_value result;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return throw_errno(env, errno, "getrlimit(RLIMIT_NOFILE)");
+  rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    /* A hard limit the kernel will not grant (RLIM_INFINITY above fs.nr_open): the soft one stays, as the result shows. */
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return throw_errno(env, errno, "getrlimit(RLIMIT_NOFILE)");
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_set_named_property(env, result, "before", limit_number(env, before)));
+  CHECK(napi_set_named_property(env, result, "soft", limit_number(env, limit.rlim_cur)));
+  CHECK(napi_set_named_property(env, result, "hard", limit_number(env, limit.rlim_max)));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   long size = sysconf(_SC_PAGESIZE);
   if (size > 0) page_size = (size_t)size;
@@ -333,6 +364,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"advise", NULL, advise, NULL, NULL, NULL, napi_enumerable, NULL},
     {"populateAsync", NULL, populate_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"allocate", NULL, allocate, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"raiseFileLimit", NULL, raise_file_limit, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   const struct { const char *name; int64_t value; } constants[] = {

@@ -124,3 +124,57 @@ export function syncDirectory(directory: string): void {
   });
 }
 
+
+/**
+ * `writeTextCheckpoint` on the thread pool, the directory synced after the rename: for the
+ * files a request writes while other requests wait (a new topic's record and its note).
+ */
+export async function writeTextFileDurably(file: string, text: string): Promise<void> {
+  const temporary = `${file}.tmp`;
+  try {
+    const handle = await fs.promises.open(temporary, 'w', 0o644);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temporary, file);
+  } catch (cause) {
+    await fs.promises.rm(temporary, { force: true });
+    throw storageError(`cannot write ${file}`, cause);
+  }
+  await syncDirectoriesAsync([path.dirname(file)]);
+}
+
+/**
+ * Syncs many directories on the thread pool, a few at a time (each holds a descriptor only
+ * while its sync runs), so a new topic's partitions cost no turn of the event loop.
+ */
+export async function syncDirectoriesAsync(directories: readonly string[]): Promise<void> {
+  await eachOnThreadPool(directories, async (directory) => {
+    try {
+      const handle = await fs.promises.open(directory, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (cause) {
+      throw storageError(`cannot sync directory ${directory}`, cause);
+    }
+  });
+}
+
+/** Runs `work` on every item, `concurrency` at a time (the thread pool has 4 threads by default). */
+export async function eachOnThreadPool<T>(items: readonly T[], work: (item: T) => Promise<void>, concurrency = 8): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next]!;
+      next += 1;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}

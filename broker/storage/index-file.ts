@@ -10,7 +10,9 @@
  * entry out of order, random bytes) marks the file `damaged`. Indexes carry no checksum: when
  * in doubt they are rebuilt from the log, which is the only source of truth.
  */
+import fs from 'node:fs';
 import { MappedFile } from './mapped-file.js';
+import { storageError, storageStep } from './storage-error.js';
 
 export const indexGrowChunkBytes = 64 * 1024;
 
@@ -19,27 +21,30 @@ export abstract class IndexFile {
   readonly baseOffset: number;
   readonly entrySize: number;
   readonly maxEntries: number;
-  protected file: MappedFile;
-  #entries: number;
-  #damaged: boolean;
+  /** Mapped once the index has entries: an empty index (an idle partition's) holds no mapping. */
+  #file: MappedFile | undefined;
+  #entries = 0;
+  #damaged = false;
 
   protected constructor(path: string, baseOffset: number, maxIndexBytes: number, entrySize: number) {
     this.path = path;
     this.baseOffset = baseOffset;
     this.entrySize = entrySize;
     this.maxEntries = Math.floor(maxIndexBytes / entrySize);
-    this.file = MappedFile.open(path, {
-      capacity: this.maxEntries * entrySize,
-      growChunkBytes: indexGrowChunkBytes,
-      writable: true,
-    });
+    if (emptyOrCreated(path)) return;
+    const file = this.file;
     try {
-      this.#entries = this.validEntries(Math.min(this.maxEntries, Math.floor(this.file.fileSize / entrySize)));
-      this.#damaged = !isZero(this.file.buffer, this.#entries * entrySize, this.file.fileSize);
+      this.#entries = this.validEntries(Math.min(this.maxEntries, Math.floor(file.fileSize / entrySize)));
+      this.#damaged = !isZero(file.buffer, this.#entries * entrySize, file.fileSize);
     } catch (error) {
-      this.file.close();
+      file.close();
       throw error;
     }
+  }
+
+  protected get file(): MappedFile {
+    this.#file ??= MappedFile.open(this.path, { capacity: this.maxEntries * this.entrySize, growChunkBytes: indexGrowChunkBytes, writable: true });
+    return this.#file;
   }
 
   /**
@@ -104,25 +109,36 @@ export abstract class IndexFile {
 
   /** Cuts the file to its entries: the segment is sealed or closing. */
   trim(): void {
-    this.file.trim(this.#entries * this.entrySize);
+    this.#file?.trim(this.#entries * this.entrySize);
   }
 
   flush(): void {
-    this.file.sync(0, this.#entries * this.entrySize);
+    this.#file?.sync(0, this.#entries * this.entrySize);
   }
 
   flushAsync(): Promise<void> {
-    return this.file.syncAsync(0, this.#entries * this.entrySize);
+    return this.#file?.syncAsync(0, this.#entries * this.entrySize) ?? Promise.resolve();
   }
 
   close(): void {
-    this.file.close();
+    this.#file?.close();
   }
 
   /** The file was unlinked: closes it and frees its blocks now (see MappedFile.release). */
   release(): void {
-    this.file.release();
+    this.#file?.release();
   }
+}
+
+/** Whether the index file is empty, creating it (empty) when it is missing. */
+function emptyOrCreated(path: string): boolean {
+  try {
+    return fs.statSync(path).size === 0;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`cannot stat ${path}`, cause);
+  }
+  storageStep(`cannot create ${path}`, () => fs.closeSync(fs.openSync(path, 'a', 0o644)));
+  return true;
 }
 
 const zeroChunk = Buffer.alloc(64 * 1024);

@@ -20,7 +20,7 @@ import {
 } from './checkpoint.js';
 import type { LogConfig } from './log-config.js';
 import { cleanedSuffix } from './log-cleaner.js';
-import { Segment, setAsideSuffix } from './segment.js';
+import { Segment, segmentFileName, setAsideSuffix } from './segment.js';
 
 const segmentLogPattern = /^(\d{20})\.log$/;
 const segmentIndexPattern = /^(\d{20})\.(index|timeindex|txnindex)$/;
@@ -39,11 +39,11 @@ export interface LoadReport {
 }
 
 export function loadSegments(
-  directory: string, config: LogConfig, startOffset: number, createSegment: (baseOffset: number) => Segment,
+  directory: string, config: LogConfig, startOffset: number, createSegment: (baseOffset: number) => Segment, syncsDirectory = true,
 ): { segments: Segment[]; report: LoadReport } {
   fs.mkdirSync(directory, { recursive: true });
   const clean = consumeCleanShutdownMarker(directory);
-  if (!clean) syncDirectory(directory);
+  if (!clean && syncsDirectory) syncDirectory(directory);
   const names = fs.readdirSync(directory);
   const bases = names.flatMap((name) => {
     const match = segmentLogPattern.exec(name);
@@ -128,4 +128,16 @@ function reopenActive(segments: Segment[], directory: string, config: LogConfig)
   const last = segments[segments.length - 1]!;
   segments[segments.length - 1] = Segment.open(directory, last.baseOffset, config, { active: true, recover: false });
   last.close();
+}
+
+/**
+ * Lays out an empty log (its directory and the empty files of its first segment) on the thread
+ * pool, removing whatever was there, so that `Log.open` then finds the files and only maps:
+ * a new topic's thousands of file creations wait on the disk outside the event loop.
+ */
+export async function prepareEmptyLog(directory: string): Promise<void> {
+  await fs.promises.rm(directory, { recursive: true, force: true });
+  await fs.promises.mkdir(directory, { recursive: true });
+  await Promise.all(['.log', '.index', '.timeindex'].map((suffix) =>
+    fs.promises.writeFile(path.join(directory, segmentFileName(0, suffix as '.log' | '.index' | '.timeindex')), '')));
 }

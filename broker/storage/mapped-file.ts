@@ -1,14 +1,25 @@
 /**
- * A file mapped into memory with room to grow: the mapping reserves `capacity` bytes of address
- * space up front, while the file itself is extended (posix_fallocate) one chunk ahead of the
- * writer, and each new chunk is prefaulted on the thread pool so appends copy into resident
- * pages without a syscall or a page fault.
+ * A file mapped into memory with room to grow up to `capacity` bytes: the file itself is
+ * extended (posix_fallocate) one chunk ahead of the writer, and each new chunk is prefaulted on
+ * the thread pool so appends copy into resident pages without a syscall or a page fault.
+ *
+ * The mapping starts small (none for an empty file, else 256 KiB or the file's size) and is replaced by one twice as large
+ * when the file outgrows it, about a dozen times over a 1 GiB segment. Mapping all of
+ * `capacity` up front made V8 count a gigabyte of external memory per idle partition and
+ * collect garbage after every few partitions opened. A replaced mapping stays valid for the
+ * slices taken from it (same file, same pages) until the GC collects it.
  *
  * Ownership: a writer may only touch bytes below `fileSize` (beyond the end of the file a
  * mapped access raises SIGBUS). `trim()` shrinks the file, so callers trim only down to bytes
  * nobody will read past. The mapping itself is released by the addon's GC finalizer once the
  * last Buffer over it is gone, so closing here never invalidates a slice someone still holds.
  * A deleted file calls `release()` as well, so its blocks are freed now rather than at some GC.
+ *
+ * Descriptors: the file's descriptor is closed as soon as it is mapped (a mapping outlives its
+ * descriptor), so ten thousand partitions hold no descriptors at all. The rare steps that need
+ * one (extending the file a chunk ahead of the writer, trimming it) open it by path for the
+ * call. Files are renamed only once nothing writes to them any more (deletion, truncation's
+ * set-aside, compaction's swap), so the path always names this file when a descriptor is needed.
  *
  * A full disk: each growing file holds blocks reserved ahead of its writer (up to a chunk,
  * 16 MiB for a segment), which no other file can use. When an extension fails for want of
@@ -33,6 +44,7 @@ export interface MappedFileOptions {
 
 const emptyMapping = Buffer.alloc(0);
 const firstGrowChunkBytes = 256 * 1024;
+const firstMappedBytes = 256 * 1024;
 
 /** Files open for writing with room to grow: what a full disk can take back from. */
 const growing = new Set<MappedFile>();
@@ -48,17 +60,20 @@ export class MappedFile {
   readonly path: string;
   readonly capacity: number;
   readonly writable: boolean;
-  #fd: number;
+  #open = true;
   #mapping: Buffer;
   #fileSize: number;
   #growChunkBytes: number;
   #growChunkBytesMax: number;
   /** Past every byte that may hold data: the size at open and every end a writer asked for. */
   #writtenEnd: number;
+  #mappedLength: number;
+  /** Mappings a larger one replaced: still alive while slices of them are, released with this file. */
+  #replaced: Array<WeakRef<Buffer>> = [];
+  readonly #sequential: boolean;
 
   private constructor(path: string, fd: number, fileSize: number, options: MappedFileOptions) {
     this.path = path;
-    this.#fd = fd;
     this.#fileSize = fileSize;
     this.#writtenEnd = fileSize;
     this.writable = options.writable;
@@ -67,28 +82,38 @@ export class MappedFile {
     // a fresh segment's first writes do not wait for 16 MiB of page faults.
     this.#growChunkBytesMax = Math.max(PAGE_SIZE, Math.min(options.growChunkBytes, this.capacity));
     this.#growChunkBytes = Math.min(this.#growChunkBytesMax, firstGrowChunkBytes);
-    this.#mapping = this.capacity === 0
-      ? emptyMapping
-      : mapFile(fd, this.capacity, { writable: options.writable });
-    if (options.sequential && this.capacity > 0) advise(this.#mapping, 0, this.capacity, 'sequential');
+    this.#sequential = options.sequential === true;
+    // An empty file (an idle partition's segment) is mapped only when first written.
+    this.#mappedLength = fileSize === 0 ? 0 : Math.min(this.capacity, Math.max(roundUp(fileSize, PAGE_SIZE), firstMappedBytes));
+    this.#mapping = this.#map(fd, this.#mappedLength);
     if (options.writable && this.capacity > fileSize) growing.add(this);
   }
 
-  /** Opens (creating when writable) and maps `path`. */
+  /** Opens (creating when writable) and maps `path`; the descriptor is closed again before this returns. */
   static open(path: string, options: MappedFileOptions): MappedFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY, 0o644);
-    } catch (cause) {
-      throw storageError(`cannot open ${path}`, cause);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      return new MappedFile(path, fd, size, options);
-    } catch (error) {
-      fs.closeSync(fd);
-      throw error;
-    }
+    return withDescriptor(path, options.writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY,
+      (fd) => new MappedFile(path, fd, fs.fstatSync(fd).size, options));
+  }
+
+  #map(fd: number, length: number): Buffer {
+    if (length === 0) return emptyMapping;
+    const mapping = mapFile(fd, length, { writable: this.writable });
+    if (this.#sequential) advise(mapping, 0, length, 'sequential');
+    return mapping;
+  }
+
+  /** Replaces the mapping with one covering at least `needed` bytes (twice the old length, within capacity). */
+  #remap(fd: number, needed: number): void {
+    const length = Math.min(this.capacity, Math.max(roundUp(needed, PAGE_SIZE), this.#mappedLength * 2, firstMappedBytes));
+    const mapping = this.#map(fd, length);
+    if (this.#mappedLength > 0) this.#replaced.push(new WeakRef(this.#mapping));
+    this.#mapping = mapping;
+    this.#mappedLength = length;
+  }
+
+  /** Runs `call` with a descriptor of this (writable) file, opened for it alone. */
+  #withFd<T>(call: (fd: number) => T): T {
+    return withDescriptor(this.path, fs.constants.O_RDWR, call);
   }
 
   /** The whole mapping; only bytes below `fileSize` may be touched. */
@@ -101,7 +126,7 @@ export class MappedFile {
   }
 
   get closed(): boolean {
-    return this.#fd < 0;
+    return !this.#open;
   }
 
   /**
@@ -117,22 +142,10 @@ export class MappedFile {
     let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
-    try {
-      allocate(this.#fd, start, target - start);
-      this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
-    } catch {
-      // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
-      // file grows in small chunks from now on and takes just what the write needs, so appends
-      // go on until the disk is really full. (The file may have grown partly; what matters is
-      // that nothing is promised beyond `start`.)
-      this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
-      if (end <= start) return;
-      const needed = roundUp(end, PAGE_SIZE);
-      if (!this.#tryAllocate(start, needed) && !(releaseReservedSpace() > 0 && this.#tryAllocate(start, needed))) {
-        throw storageError(`cannot extend ${this.path} to ${needed} bytes`, this.#allocateFailure);
-      }
-      target = needed;
-    }
+    target = this.#withFd((fd) => {
+      if (target > this.#mappedLength) this.#remap(fd, target);
+      return this.#extend(fd, start, end, target);
+    });
     this.#fileSize = target;
     const pageStart = start - (start % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
@@ -140,11 +153,32 @@ export class MappedFile {
     });
   }
 
+  /** Extends the file from `start` to `target`, or just past `end` on a nearly full disk; returns the new size. */
+  #extend(fd: number, start: number, end: number, target: number): number {
+    try {
+      allocate(fd, start, target - start);
+      this.#growChunkBytes = Math.min(this.#growChunkBytes * 2, this.#growChunkBytesMax);
+    } catch {
+      // A nearly full disk cannot hold the chunk ahead, but may still hold this write: the
+      // file grows in small chunks from now on and takes just what the write needs, so appends
+      // go on until the disk is really full. (The file may have grown partly; what matters is
+      // that nothing is promised beyond `start`.)
+      this.#growChunkBytes = Math.min(firstGrowChunkBytes, this.#growChunkBytesMax);
+      if (end <= start) return start;
+      const needed = roundUp(end, PAGE_SIZE);
+      if (!this.#tryAllocate(fd, start, needed) && !(releaseReservedSpace() > 0 && this.#tryAllocate(fd, start, needed))) {
+        throw storageError(`cannot extend ${this.path} to ${needed} bytes`, this.#allocateFailure);
+      }
+      return needed;
+    }
+    return target;
+  }
+
   #allocateFailure: unknown;
 
-  #tryAllocate(start: number, end: number): boolean {
+  #tryAllocate(fd: number, start: number, end: number): boolean {
     try {
-      allocate(this.#fd, start, end - start);
+      allocate(fd, start, end - start);
       return true;
     } catch (cause) {
       this.#allocateFailure = cause;
@@ -155,11 +189,13 @@ export class MappedFile {
   /** Cuts the file to `size` bytes; everything at or past `size` must be unread from now on. */
   trim(size: number): void {
     if (size >= this.#fileSize) return;
-    try {
-      fs.ftruncateSync(this.#fd, size);
-    } catch (cause) {
-      throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
-    }
+    this.#withFd((fd) => {
+      try {
+        fs.ftruncateSync(fd, size);
+      } catch (cause) {
+        throw storageError(`cannot trim ${this.path} to ${size} bytes`, cause);
+      }
+    });
     this.#fileSize = size;
     this.#writtenEnd = Math.min(this.#writtenEnd, size);
   }
@@ -170,9 +206,9 @@ export class MappedFile {
    */
   releaseAhead(): number {
     const keep = roundUp(this.#writtenEnd, PAGE_SIZE);
-    if (this.#fd < 0 || keep >= this.#fileSize) return 0;
+    if (!this.#open || keep >= this.#fileSize) return 0;
     try {
-      fs.ftruncateSync(this.#fd, keep);
+      this.#withFd((fd) => fs.ftruncateSync(fd, keep));
     } catch {
       return 0;
     }
@@ -183,25 +219,19 @@ export class MappedFile {
   }
 
   sync(start: number, end: number): void {
-    if (end <= start || this.capacity === 0) return;
+    if (end <= start || this.#mappedLength === 0) return;
     syncRange(this.#mapping, start, Math.min(end, this.#fileSize) - start);
   }
 
   syncAsync(start: number, end: number): Promise<void> {
-    if (end <= start || this.capacity === 0) return Promise.resolve();
+    if (end <= start || this.#mappedLength === 0) return Promise.resolve();
     return syncRangeAsync(this.#mapping, start, Math.min(end, this.#fileSize) - start);
   }
 
+  /** Stops writing: the file no longer grows (it holds no descriptor to close). */
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
+    this.#open = false;
     growing.delete(this);
-    try {
-      fs.closeSync(fd);
-    } catch (cause) {
-      throw storageError(`cannot close ${this.path}`, cause);
-    }
   }
 
   /**
@@ -212,8 +242,25 @@ export class MappedFile {
     try {
       this.close();
     } finally {
-      if (this.capacity > 0) releaseMapping(this.#mapping, this.writable);
+      for (const mapping of [this.#mapping, ...this.#replaced.map((reference) => reference.deref())]) {
+        if (mapping !== undefined && mapping.length > 0) releaseMapping(mapping, this.writable);
+      }
     }
+  }
+}
+
+/** Opens `path`, runs `call` with the descriptor, and closes it whatever happens. */
+function withDescriptor<T>(path: string, flags: number, call: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, flags, 0o644);
+  } catch (cause) {
+    throw storageError(`cannot open ${path}`, cause);
+  }
+  try {
+    return call(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -24,6 +24,7 @@ interface Addon {
   advise(mapping: Buffer, offset: number, length: number, advice: number): void;
   populateAsync(mapping: Buffer, offset: number, length: number, callback: (error: Error | null) => void): void;
   allocate(fd: number, offset: number, length: number): void;
+  raiseFileLimit(): FileLimit;
   PAGE_SIZE: number;
   ADVICE_NORMAL: number;
   ADVICE_SEQUENTIAL: number;
@@ -33,6 +34,13 @@ interface Addon {
 }
 
 const addon = createRequire(import.meta.url)(path.join(packageRoot(import.meta.url), 'build', 'Release', 'sluice_mmap.node')) as Addon;
+
+/** RLIMIT_NOFILE before and after raising it; -1 stands for unlimited. */
+export interface FileLimit {
+  before: number;
+  soft: number;
+  hard: number;
+}
 
 export type Advice = 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed';
 
@@ -105,4 +113,9 @@ export function allocate(fd: number, offset: number, length: number): void {
 /** Live mappings (not yet finalized): shows that dropped mappings really are released. */
 export function mappingStats(): { mappings: number; bytes: number } {
   return addon.stats();
+}
+
+/** Lifts the soft limit on open descriptors to the hard limit (no privileges needed). */
+export function raiseFileLimit(): FileLimit {
+  return storageCall('raising RLIMIT_NOFILE', () => addon.raiseFileLimit());
 }

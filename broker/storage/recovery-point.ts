@@ -79,6 +79,8 @@ export class RecoveryPoint {
 
   /** A clean close synced everything up to `offset`. */
   closedAt(offset: number): void {
+    // An idle log's point is already on disk: a stop of ten thousand of them writes nothing here.
+    if (offset === this.#written) return;
     writeOffsetCheckpoint(this.#directory, recoveryPointFile, offset);
     this.#written = offset;
   }

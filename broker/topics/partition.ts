@@ -35,7 +35,9 @@ export interface ReplicationHooks {
 export class Partition {
   readonly topic: string;
   readonly index: number;
-  readonly log: Log;
+  /** Set until the log is first used: a partition opened lazily after a clean stop (see TopicManager.open). */
+  #openLog: (() => Log) | undefined;
+  #log: Log | undefined;
   readonly #appendListeners = new Set<AppendListener>();
   readonly #highWatermarkListeners = new Set<AppendListener>();
   #role: PartitionRole = 'leader';
@@ -52,13 +54,29 @@ export class Partition {
   #replicated = false;
   #closed = false;
 
-  constructor(topic: string, index: number, log: Log, nodeId = 0) {
+  /** `log` may be a function that opens it: it is then called on the partition's first use. */
+  constructor(topic: string, index: number, log: Log | (() => Log), nodeId = 0) {
     this.topic = topic;
     this.index = index;
-    this.log = log;
+    if (typeof log === 'function') this.#openLog = log;
+    else this.#log = log;
     this.#leaderId = nodeId;
     this.#replicas = [nodeId];
     this.#isr = [nodeId];
+  }
+
+  /** The partition's log, opened now if this is its first use (a failed open throws, and the next use tries again). */
+  get log(): Log {
+    if (this.#log === undefined) {
+      this.#log = this.#openLog!();
+      this.#openLog = undefined;
+    }
+    return this.#log;
+  }
+
+  /** The log if it is open; undefined for a partition not used since the broker started. */
+  get openedLog(): Log | undefined {
+    return this.#log;
   }
 
   get role(): PartitionRole {

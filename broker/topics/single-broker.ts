@@ -58,12 +58,14 @@ export class SingleBroker implements ClusterView {
     if (factor > 1) {
       throw new SluiceError('SLUICE_ERR_INVALID_REPLICATION_FACTOR', `replication factor ${factor} needs ${factor} brokers; this broker runs alone (start a cluster with --cluster to replicate)`);
     }
-    this.#topics.create(topic.name, topic.partitions, { ...(topic.configs ?? {}) }, validateOnly);
+    const configs = { ...(topic.configs ?? {}) };
+    if (validateOnly) this.#topics.create(topic.name, topic.partitions, configs, true);
+    else await this.#topics.createAsync(topic.name, topic.partitions, configs);
   }
 
   async deleteTopic(name: string): Promise<void> {
     checkNotInternal(name, 'delete');
-    this.#topics.delete(name);
+    await this.#topics.deleteAsync(name);
   }
 
   async createPartitions(name: string, count: number, validateOnly: boolean): Promise<void> {

@@ -5,7 +5,11 @@
  *
  * Creating a topic opens every partition log first and saves the topic's record last, so a
  * create that fails half-way (out of descriptors or memory) closes and removes what it opened
- * and leaves no record behind that every later start would trip over. Deleting a topic first
+ * and leaves no record behind that every later start would trip over. A request's create
+ * (`createAsync`) does its file work in slices of a few milliseconds, so a topic of ten
+ * thousand partitions does not hold up anyone's produce or fetch, and it appears only once
+ * every partition is ready. A broker-wide partition budget refuses, up front, a create that
+ * would take the broker past what its mappings allow. Deleting a topic first
  * removes its record (so a crash mid-delete never brings it back), then renames each partition
  * directory to `…-delete`, closes its log (descriptors and disk blocks freed at once) and
  * removes it; a start finishes any such removal left behind.
@@ -16,12 +20,14 @@ import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, logConfigKeys, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
-import { writeTextCheckpoint } from '../storage/checkpoint.js';
+import { cleanShutdownFile, eachOnThreadPool, syncDirectoriesAsync, writeTextCheckpoint } from '../storage/checkpoint.js';
+import { prepareEmptyLog } from '../storage/log-loader.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
+import { Turns } from './turns.js';
 
 export { type AppendListener, Partition } from './partition.js';
 
@@ -41,7 +47,8 @@ function applyConfig(topic: Topic, record: TopicRecord, config: LogConfig): void
   topic.updateRecord(record);
   Object.assign(topic.config, config);
   for (const partition of topic.partitions) {
-    Object.assign(partition.log.config, config);
+    // A log not opened yet takes the topic's config when it opens.
+    if (partition.openedLog !== undefined) Object.assign(partition.openedLog.config, config);
     if (partition.leaderState !== undefined) partition.leaderState.minInsyncReplicas = config.minInsyncReplicas;
   }
 }
@@ -70,7 +77,9 @@ export class Topic {
   constructor(record: TopicRecord, config: LogConfig, partitions: Partition[]) {
     this.#record = record;
     this.config = config;
-    for (const partition of partitions) this.add(partition);
+    // One pass: adding ten thousand partitions one by one rebuilt the list each time (seconds of one turn).
+    for (const partition of partitions) this.#byIndex[partition.index] = partition;
+    this.#partitions = this.#byIndex.filter((candidate): candidate is Partition => candidate !== undefined);
   }
 
   get record(): TopicRecord {
@@ -104,6 +113,17 @@ export class Topic {
   }
 }
 
+/** What `open` did: partitions known, opened now (and how many of those recovered), left for their first use, left unclean for `recoverInBackground`. */
+export interface OpenSummary {
+  partitions: number;
+  opened: number;
+  recovered: number;
+  deferred: number;
+  toRecover: Partition[];
+  creationsUndone: string[];
+  ms: number;
+}
+
 export class TopicManager {
   readonly dataDirectory: string;
   /** Undefined in a cluster, where the topics live in etcd and only the logs are local. */
@@ -116,6 +136,15 @@ export class TopicManager {
   readonly #logOptions: Pick<LogOptions, 'hooks' | 'deletedSegmentReadGraceMs'>;
   /** Runs on every partition opened (a replica manager takes them out of the self-led default). */
   #partitionOpened: ((partition: Partition) => void) | undefined;
+  /** Topics being created (name → partitions): not visible yet, but counted against the budget. */
+  readonly #creating = new Map<string, number>();
+  /** Topics whose partitions are still being removed: a create of the same name waits for it. */
+  readonly #deleting = new Map<string, Promise<void>>();
+  /**
+   * How many partitions this broker may hold, and what sets that (for the error that refuses a
+   * create beyond it). The broker sets it at start; unbounded until then.
+   */
+  partitionBudget: { max: number; source: string } = { max: Infinity, source: '' };
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
@@ -137,21 +166,101 @@ export class TopicManager {
   /**
    * Opens every known topic's logs (recovering them after a crash). If one cannot be opened
    * the logs already open are closed again and the error says which partition failed.
+   *
+   * With `lazy` (the broker's start) no log is opened here: the topics and their partitions
+   * are known from the records alone, and each log opens on its partition's first use, so a
+   * start with ten thousand partitions does not touch their files. A partition whose last stop
+   * was clean needs nothing more; one that was not (a kill -9) is listed in `toRecover` for
+   * `recoverInBackground`, while the others are served.
    */
-  open(): void {
+  open(options: { lazy?: boolean } = {}): OpenSummary {
+    const started = performance.now();
     for (const name of fs.readdirSync(this.dataDirectory)) {
       if (name.endsWith('-delete')) fs.rmSync(path.join(this.dataDirectory, name), { recursive: true, force: true });
     }
+    const summary: OpenSummary = { partitions: 0, opened: 0, deferred: 0, recovered: 0, toRecover: [], creationsUndone: this.#finishInterruptedCreations(), ms: 0 };
     try {
       for (const stored of this.#store?.load() ?? []) {
         const record = this.#withTopicId(stored);
         const config = this.#configOf(record);
-        this.#register(record, config, this.#openLogs(record, config));
+        summary.partitions += record.partitions;
+        if (options.lazy === true) {
+          const topic = this.#register(record, config, Array.from({ length: record.partitions }, (_, index) => () => this.#openLazily(topic, index)));
+          for (const partition of topic.partitions) {
+            if (fs.existsSync(path.join(this.#partitionDirectory(record.name, partition.index), cleanShutdownFile))) summary.deferred += 1;
+            else summary.toRecover.push(partition);
+          }
+          continue;
+        }
+        const logs = this.#openLogs(record, config);
+        summary.opened += logs.length;
+        for (const log of logs) if (!log.loadReport.clean) summary.recovered += 1;
+        this.#register(record, config, logs);
       }
     } catch (error) {
       this.close();
       throw error;
     }
+    summary.ms = Math.round(performance.now() - started);
+    return summary;
+  }
+
+  /**
+   * A partition's first use after a lazy start. A log the crash left unclean has its directory
+   * synced on the thread pool right after (not in this turn: a directory sync on a busy disk
+   * took milliseconds each, a minute for ten thousand partitions); until then its entries are
+   * as durable as the crash left them, which is what they were anyway.
+   */
+  #openLazily(topic: Topic, index: number): Log {
+    const directory = this.#partitionDirectory(topic.record.name, index);
+    const log = storageStep(`cannot open partition ${index} of topic ${topic.record.name}`,
+      () => Log.open(directory, { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
+    if (!log.loadReport.clean) syncDirectoriesAsync([directory]).catch(this.#onBackgroundError);
+    return log;
+  }
+
+  /**
+   * Opens, in slices of a few milliseconds, the partitions a crash left unclean (recovering
+   * the segments past each one's recovery point), while the broker serves the rest. A request
+   * for one of them before its turn opens it at once. Returns how many were recovered and how
+   * many could not be (each reported through the background-error callback; its next use
+   * tries again).
+   */
+  async recoverInBackground(partitions: readonly Partition[]): Promise<{ recovered: number; failed: number; ms: number }> {
+    const started = performance.now();
+    const turns = new Turns();
+    let recovered = 0;
+    let failed = 0;
+    for (const partition of partitions) {
+      if (partition.closed || partition.openedLog !== undefined) continue;
+      try {
+        void partition.log;
+        recovered += 1;
+      } catch (error) {
+        failed += 1;
+        this.#onBackgroundError(error);
+      }
+      await turns.pause();
+    }
+    return { recovered, failed, ms: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * A crash in the middle of a create left its note: with the record saved the topic is whole
+   * (only the note was left); without, its directories go. Returns the topics removed.
+   */
+  #finishInterruptedCreations(): string[] {
+    const store = this.#store;
+    if (store === undefined) return [];
+    const undone: string[] = [];
+    for (const { name, partitions, saved } of store.unfinishedCreations()) {
+      if (!saved) {
+        for (let index = 0; index < partitions; index += 1) fs.rmSync(this.#partitionDirectory(name, index), { recursive: true, force: true });
+        undone.push(name);
+      }
+      store.clearCreating(name);
+    }
+    return undone;
   }
 
   /**
@@ -201,7 +310,7 @@ export class TopicManager {
     for (const topic of this.#topics.values()) for (const partition of topic.partitions) init(partition);
   }
 
-  #register(record: TopicRecord, config: LogConfig, logs: Log[]): Topic {
+  #register(record: TopicRecord, config: LogConfig, logs: ReadonlyArray<Log | (() => Log)>): Topic {
     const partitions = logs.map((log, index) => new Partition(record.name, index, log));
     if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
     const topic = new Topic(record, config, partitions);
@@ -218,13 +327,7 @@ export class TopicManager {
    * the broker's own: only its internal stores pass owner `'broker'`; no request handler does.
    */
   create(name: string, partitions: number, configs: Record<string, string>, validateOnly = false, owner: 'user' | 'broker' = 'user'): Topic | undefined {
-    checkTopicName(name);
-    if (owner === 'user') checkNotInternal(name, 'create');
-    if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax) {
-      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name}: ${partitions} partitions requested, allowed 1..${limits.partitionsMax}`);
-    }
-    if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
-    resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    this.#checkCreate(name, partitions, configs, owner);
     const store = this.#localStore;
     if (validateOnly) return undefined;
     const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now(), topicId: crypto.randomUUID() };
@@ -244,6 +347,99 @@ export class TopicManager {
       throw storageError(`topic ${name} could not be saved; nothing was created`, error);
     }
     return this.#register(record, config, logs);
+  }
+
+  #checkCreate(name: string, partitions: number, configs: Record<string, string>, owner: 'user' | 'broker'): void {
+    checkTopicName(name);
+    if (owner === 'user') checkNotInternal(name, 'create');
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax) {
+      throw new SluiceError('SLUICE_ERR_INVALID_PARTITIONS', `topic ${name}: ${partitions} partitions requested, allowed 1..${limits.partitionsMax}`);
+    }
+    if (this.#topics.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    if (this.#creating.has(name)) throw new SluiceError('SLUICE_ERR_TOPIC_ALREADY_EXISTS', `topic ${name} is being created`);
+    resolveLogConfig({ ...this.#defaults, ...parseLogConfigEntries(configs) });
+    // The broker's own few internal partitions are never refused: groups and transactions need them.
+    if (owner === 'user') this.#checkBudget(name, partitions);
+  }
+
+  /** Partitions open here, and those of topics being created. */
+  get partitionsHeld(): number {
+    let held = 0;
+    for (const topic of this.#topics.values()) held += topic.partitions.length;
+    for (const count of this.#creating.values()) held += count;
+    return held;
+  }
+
+  #checkBudget(name: string, adding: number): void {
+    const { max, source } = this.partitionBudget;
+    const held = this.partitionsHeld;
+    if (held + adding <= max) return;
+    throw new SluiceError('SLUICE_ERR_POLICY_VIOLATION',
+      `topic ${name}: ${adding} more partitions would bring this broker to ${held + adding}, past its budget of ${max} partitions (${source}); nothing was created. Raise the budget with --max-partitions (and vm.max_map_count, each partition maps up to 3 files per segment), or delete topics`);
+  }
+
+  /**
+   * Creates a topic without holding the event loop (CreateTopics on a single broker): the
+   * partition logs are opened in slices of a few milliseconds, their directories then synced
+   * on the thread pool and the data directory once, and the record saved last; only then does
+   * the topic appear. A note written first lets a start after a crash remove a half-made topic
+   * (see `open`). A failure closes and removes everything made and saves nothing.
+   */
+  async createAsync(name: string, partitions: number, configs: Record<string, string>): Promise<Topic> {
+    this.#checkCreate(name, partitions, configs, 'user');
+    const store = this.#localStore;
+    const record: TopicRecord = { name, partitions, configs, createdAtMs: Date.now(), topicId: crypto.randomUUID() };
+    const config = this.#configOf(record);
+    this.#creating.set(name, partitions);
+    try {
+      await this.#deleting.get(name);
+      await store.markCreating(name, partitions);
+      const logs: Log[] = [];
+      const turns = new Turns();
+      const directories = Array.from({ length: partitions }, (_, index) => this.#partitionDirectory(name, index));
+      let step = 'opened';
+      try {
+        // A new topic starts from nothing, whatever an earlier topic of that name left.
+        await eachOnThreadPool(directories, prepareEmptyLog);
+        for (const directory of directories) {
+          logs.push(Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
+          await turns.pause();
+        }
+        step = 'synced';
+        await syncDirectoriesAsync(logs.map((log) => log.directory));
+        await syncDirectoriesAsync([this.dataDirectory]);
+        step = 'saved';
+        await store.saveAsync(record);
+      } catch (error) {
+        await this.#undoCreate(record, logs, turns);
+        const where = step === 'opened' ? `partition ${logs.length} of ${partitions} could not be opened` : `its partitions could not be ${step}`;
+        throw storageError(`topic ${name}: ${where}; nothing was created`, error);
+      }
+      store.clearCreating(name);
+      return this.#register(record, config, logs);
+    } finally {
+      this.#creating.delete(name);
+    }
+  }
+
+  /** Takes back a create that failed: its logs and directories, its record if it got that far, its note. */
+  async #undoCreate(record: TopicRecord, logs: Log[], turns: Turns): Promise<void> {
+    const store = this.#localStore;
+    const undos = [
+      ...logs.map((log) => () => log.delete()),
+      ...Array.from({ length: record.partitions - logs.length }, (_, offset) =>
+        () => fs.rmSync(this.#partitionDirectory(record.name, logs.length + offset), { recursive: true, force: true })),
+      () => store.remove(record.name),
+      () => store.clearCreating(record.name),
+    ];
+    for (const undo of undos) {
+      try {
+        undo();
+      } catch {
+        // The create's error is the one to report; the note stays if it cannot go, and the next start removes the rest.
+      }
+      await turns.pause();
+    }
   }
 
   /**
@@ -318,19 +514,50 @@ export class TopicManager {
    * cannot all be removed is still closed, and the error names it.
    */
   delete(name: string): void {
-    const topic = this.get(name);
-    this.#store?.remove(name);
-    this.#topics.delete(name);
-    if (topic.record.topicId !== undefined) this.#namesById.delete(topic.record.topicId);
+    for (const step of this.#deletingLogs(this.#forget(name).partitions)) void step;
+  }
+
+  /** Deletes each partition's log, pausing after each; throws the first failure once all are done. */
+  *#deletingLogs(partitions: readonly Partition[]): Generator<void> {
     let failure: unknown;
-    for (const partition of topic.partitions) {
+    for (const partition of partitions) {
       try {
         this.#deleteLog(partition);
       } catch (error) {
         failure ??= error;
       }
+      yield;
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /** Its record goes first (a crash never brings it back), then it is gone from lookups. */
+  #forget(name: string): Topic {
+    const topic = this.get(name);
+    this.#store?.remove(name);
+    this.#topics.delete(name);
+    if (topic.record.topicId !== undefined) this.#namesById.delete(topic.record.topicId);
+    return topic;
+  }
+
+  /**
+   * DeleteTopics on a single broker: as `delete`, with the partitions removed in slices of a
+   * few milliseconds. A create of the same name meanwhile waits until they are gone.
+   */
+  async deleteAsync(name: string): Promise<void> {
+    const topic = this.#forget(name);
+    const removal = (async () => {
+      const turns = new Turns();
+      const steps = this.#deletingLogs(topic.partitions);
+      while (steps.next().done !== true) await turns.pause();
+    })();
+    const settled = removal.then(() => {}, () => {});
+    this.#deleting.set(name, settled);
+    try {
+      await removal;
+    } finally {
+      if (this.#deleting.get(name) === settled) this.#deleting.delete(name);
+    }
   }
 
   #deleteLog(partition: Partition): void {
@@ -345,7 +572,7 @@ export class TopicManager {
       failure ??= storageError(`cannot rename ${directory} for deletion`, error);
     }
     try {
-      partition.log.delete();
+      partition.openedLog?.delete();
       fs.rmSync(doomed, { recursive: true, force: true });
     } catch (error) {
       failure ??= storageError(`cannot remove partition ${partition.index} of topic ${partition.topic}`, error);
@@ -430,8 +657,29 @@ export class TopicManager {
     return [...this.#topics.values()].sort((a, b) => a.record.name.localeCompare(b.record.name));
   }
 
+  /**
+   * The logs open now. A partition not used since the start has none yet, so retention and
+   * compaction reach it only once something reads or writes it.
+   */
   *logs(): Iterable<Log> {
-    for (const topic of this.#topics.values()) for (const partition of topic.partitions) yield partition.log;
+    for (const topic of this.#topics.values()) {
+      for (const partition of topic.partitions) if (partition.openedLog !== undefined) yield partition.openedLog;
+    }
+  }
+
+  /**
+   * Syncs every open log's appended records on the thread pool, a few logs at a time (before a
+   * stop: the close that follows then has little left to write). A log whose sync fails goes
+   * offline, which its close then handles.
+   */
+  async flushOpenLogs(): Promise<void> {
+    await eachOnThreadPool([...this.logs()], async (log) => {
+      try {
+        await log.flush();
+      } catch {
+        // The log is offline (this sync or an earlier one failed): its close leaves it to recovery.
+      }
+    });
   }
 
   /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */

@@ -5,7 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeTextFileDurably } from '../storage/checkpoint.js';
 import { storageStep } from '../storage/storage-error.js';
+
+/** A topic being created: `<name>.creating` beside the records (never a `.json`, so never loaded as one). */
+const creatingSuffix = '.creating';
 
 export interface TopicRecord {
   name: string;
@@ -71,6 +75,38 @@ export class TopicStore {
       fs.renameSync(temporary, target);
     });
     this.#syncDirectory();
+  }
+
+  /**
+   * Notes, durably, that a topic of `partitions` partitions is being created, before any of its
+   * directories exists: a start that finds the note without the topic's record removes what the
+   * interrupted creation made (see `unfinishedCreations`). Written on the thread pool.
+   */
+  async markCreating(name: string, partitions: number): Promise<void> {
+    await writeTextFileDurably(path.join(this.directory, `${name}${creatingSuffix}`), `${JSON.stringify({ name, partitions })}\n`);
+  }
+
+  /** `save` on the thread pool (a new topic's record: the request path must not wait on fsyncs). */
+  async saveAsync(record: TopicRecord): Promise<void> {
+    await writeTextFileDurably(path.join(this.directory, `${record.name}.json`), `${JSON.stringify(record, null, 2)}\n`);
+  }
+
+  /** The creation is over (the record saved, or everything it made removed). */
+  clearCreating(name: string): void {
+    const file = path.join(this.directory, `${name}${creatingSuffix}`);
+    storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
+  }
+
+  /** Creations a crash interrupted: their notes, whether or not the record was saved. */
+  unfinishedCreations(): Array<{ name: string; partitions: number; saved: boolean }> {
+    const found: Array<{ name: string; partitions: number; saved: boolean }> = [];
+    for (const entry of storageStep(`cannot list ${this.directory}`, () => fs.readdirSync(this.directory))) {
+      if (!entry.endsWith(creatingSuffix)) continue;
+      const file = path.join(this.directory, entry);
+      const note = storageStep(`cannot read ${file}`, () => JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; partitions: number });
+      found.push({ ...note, saved: fs.existsSync(path.join(this.directory, `${note.name}.json`)) });
+    }
+    return found;
   }
 
   remove(name: string): void {
