@@ -8,8 +8,35 @@ import { buildRecordBatch, type RecordInput } from '../../proto/record-batch/rec
 import { offsetsAppendError } from '../groups/offsets-append-error.js';
 import type { OffsetsTopicPartitions } from '../groups/offsets-partitions.js';
 
-/** Records per batch: a flood of transitions goes out as several batches of sane size. */
+/**
+ * A flood of transitions goes out as several batches of sane size: at most this many records,
+ * and at most this many bytes — well under __consumer_offsets' max.message.bytes (1 MiB), which
+ * a turn's snapshots of many fragmented windows (tens of KiB each) would otherwise pass.
+ */
 const recordsPerBatch = 2000;
+const bytesPerBatch = 512 * 1024;
+
+/** A record's bytes in a batch, near enough: key, value and varint framing (headers are not used here). */
+const recordBytes = (record: RecordInput): number => (record.key?.length ?? 0) + (record.value?.length ?? 0) + 24;
+
+/** Cuts the records into runs each within both limits (a run holds at least one record). */
+export function stateBatchSlices(records: readonly RecordInput[]): RecordInput[][] {
+  const out: RecordInput[][] = [];
+  let current: RecordInput[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = recordBytes(record);
+    if (current.length > 0 && (current.length >= recordsPerBatch || bytes + size > bytesPerBatch)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(record);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
 
 interface Pending {
   records: RecordInput[];
@@ -62,8 +89,8 @@ export class ShareStateLog {
     this.#queued.delete(partition);
     const appends: Array<Promise<void>> = [];
     try {
-      for (let index = 0; index < batch.records.length; index += recordsPerBatch) {
-        const bytes = buildRecordBatch(batch.records.slice(index, index + recordsPerBatch));
+      for (const slice of stateBatchSlices(batch.records)) {
+        const bytes = buildRecordBatch(slice);
         this.bytesAppended += bytes.length;
         appends.push(this.#partitions.append(partition, bytes));
       }
