@@ -83,14 +83,16 @@ export function listGroups(context: BrokerContext): GroupListing[] {
 }
 
 /**
- * Deletes groups with no live members, with their committed offsets (DeleteGroups): a group
- * with members gets NON_EMPTY_GROUP, one this broker has no trace of GROUP_ID_NOT_FOUND.
+ * Deletes groups with no live members, with their committed offsets (DeleteGroups), or a share
+ * group's state: a group with members gets NON_EMPTY_GROUP, one this broker has no trace of
+ * GROUP_ID_NOT_FOUND.
  */
 export async function deleteGroups(context: BrokerContext, groupIds: readonly string[]): Promise<Array<{ groupId: string } & WireError>> {
   return await Promise.all(groupIds.map(async (groupId) => {
     try {
       checkGroupId(groupId);
       context.offsets.checkCoordinator(groupId);
+      if (await context.share?.deleteGroup(groupId)) return { groupId, errorCode: 0, errorMessage: '' };
       const live = context.groups.describe(groupId);
       if (live === undefined && context.offsets.committed(groupId).length === 0) {
         throw new SluiceError('SLUICE_ERR_GROUP_ID_NOT_FOUND', `group ${groupId} has no members and no committed offsets here`);

@@ -35,7 +35,7 @@ import { alteredGroupConfigs, describeGroupConfigs, resolveGroupConfig, type Sha
 import type { PartitionSource } from './partition-source.js';
 import { SharePartition } from './share-partition.js';
 import {
-  decodeConfigsValue, decodeShareKey, decodeStateValue, encodeConfigsValue, encodeShareKey, encodeStateValue, isShareKey, type ShareCounters,
+  decodeConfigsValue, decodeShareKey, decodeStateValue, encodeConfigsValue, encodeShareKey, encodeStateValue, isShareKey, type ShareCounters, updateSlots,
 } from './share-records.js';
 import { ShareStateLog } from './share-state-log.js';
 
@@ -261,6 +261,34 @@ export class ShareCoordinator {
   isShareGroup(groupId: string): boolean {
     const group = this.#groupIfLoaded(groupId);
     return group !== undefined && (group.members.size > 0 || group.partitions.size > 0);
+  }
+
+  /**
+   * DeleteGroups of a share group with no members: its state and configs are tombstoned in the
+   * state log (every key it may have used, so compaction leaves nothing of it) and forgotten.
+   * False when the id names no share group here (the caller tries the classic group).
+   */
+  async deleteGroup(groupId: string): Promise<boolean> {
+    const shard = this.#shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    if (group === undefined || (group.members.size === 0 && group.partitions.size === 0 && Object.keys(group.overrides).length === 0)) return false;
+    if (group.members.size > 0) throw new SluiceError('SLUICE_ERR_NON_EMPTY_GROUP', `share group ${groupId} has ${group.members.size} members; stop them first`);
+    for (const share of group.partitions.values()) {
+      if (share.deadLettering(1).length > 0) {
+        throw new SluiceError('SLUICE_ERR_NON_EMPTY_GROUP', `share group ${groupId} is still writing dead letters of ${share.topic}-${share.partition}; retry shortly`);
+      }
+    }
+    const records: RecordInput[] = [{ key: encodeShareKey({ kind: 'configs', group: groupId }), value: null }];
+    for (const share of group.partitions.values()) {
+      const where = { group: groupId, topic: share.topic, partition: share.partition };
+      records.push({ key: encodeShareKey({ kind: 'snapshot', ...where }), value: null });
+      for (let slot = 0; slot < updateSlots; slot += 1) records.push({ key: encodeShareKey({ kind: 'update', ...where, slot }), value: null });
+    }
+    shard.groups.delete(groupId);
+    this.#wake(group);
+    await this.log.append(shard.partition, records);
+    this.#logger.info({ group: groupId, sharePartitions: group.partitions.size }, 'share group deleted');
+    return true;
   }
 
   #member(group: ShareGroup, memberId: string): ShareMember {

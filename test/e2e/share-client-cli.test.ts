@@ -3,13 +3,15 @@
  * group's id is refused for a share group (QUEUES-ON-A-LOG.md §5, behaviour 1); `sluice groups
  * alter` and `groups describe` set, show and delete a group's configs; `sluice consume --share-group`
  * acknowledges what it prints and dead-letters what --reject-pattern matches; `sluice share
- * describe` counts both.
+ * describe` counts both. A Kafka admin's DeleteGroups deletes an idle share group's state
+ * and configs, and refuses one with members.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
 import { SluiceError } from '../../proto/errors.js';
 import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 import { runCli } from '../helpers/cli.js';
+import { kafkajs } from '../helpers/kafka-clients.js';
 import { ShareHarness } from '../helpers/share-e2e.js';
 
 let broker: BrokerProcess;
@@ -17,7 +19,7 @@ let sluice: Sluice;
 let share: ShareHarness;
 
 beforeAll(async () => {
-  broker = await startBroker({ kafkaPort: 'off' });
+  broker = await startBroker();
   sluice = new Sluice({ bootstrap: broker.bootstrap, requestTimeoutMs: 10_000 });
   share = new ShareHarness(sluice);
 });
@@ -48,6 +50,32 @@ describe('share groups: group protocol and the CLI', () => {
     }
   });
 
+
+  it('DeleteGroups (a Kafka admin) deletes an idle share group, state and configs, and refuses one with members', async () => {
+    await sluice.admin().createTopic('deleted-jobs', { partitions: 2 });
+    await sluice.admin().alterGroupConfigs('to-delete', { 'share.auto.offset.reset': 'earliest', 'share.delivery.limit': '4' });
+    await share.produce('deleted-jobs', [{ value: 'a' }, { value: 'b' }]);
+    const member = share.consumer('to-delete');
+    member.subscribe(['deleted-jobs']);
+    let got = 0;
+    const deadline = Date.now() + 10_000;
+    while (got < 2 && Date.now() < deadline) for (const record of await member.poll({ timeoutMs: 200 })) { got += 1; await record.ack(); }
+    expect(got).toBe(2);
+    const admin = kafkajs(broker.kafkaBootstrap).kafka.admin();
+    await admin.connect();
+    try {
+      const refused = await admin.deleteGroups(['to-delete']).then(() => undefined, (thrown: { groups?: Array<{ error: { type: string } }> }) => thrown.groups?.[0]?.error.type);
+      expect(refused).toBe('NON_EMPTY_GROUP');
+      await member.close();
+      expect(await admin.deleteGroups(['to-delete'])).toEqual([{ groupId: 'to-delete', errorCode: 0 }]);
+    } finally {
+      await admin.disconnect();
+    }
+    expect((await sluice.admin().listGroups()).map((group) => group.groupId)).not.toContain('to-delete');
+    expect((await sluice.admin().describeGroupConfigs('to-delete')).find((entry) => entry.name === 'share.delivery.limit')).toMatchObject({ value: '5', source: 'default' });
+    // A new member starts afresh: at the log end (the default reset), with nothing acknowledged.
+    expect((await sluice.admin().describeShareGroup('to-delete')).partitions).toEqual([]);
+  });
 
   it('CLI: groups alter and describe show the configs, consume --share-group acknowledges and --reject-pattern dead-letters, share describe counts them', async () => {
     await sluice.admin().createTopic('cli-jobs', { partitions: 1 });
