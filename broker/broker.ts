@@ -51,6 +51,8 @@ import { txnStatePartitionsDefault } from './transactions/txn-topic.js';
 import { TxnStateStore } from './transactions/txn-store.js';
 import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from './transactions/txn-timeouts.js';
 import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
+import { DelayedDelivery } from './delayed/delayed-delivery.js';
+import type { TimerSettings } from './delayed/timer-partition.js';
 import { initProducerIdHandler } from './api/producer-ids.js';
 import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
 
@@ -133,6 +135,8 @@ export interface BrokerOptions {
   offsetsRetentionMs?: number;
   /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
   offsetsRetentionCheckIntervalMs?: number;
+  /** Delayed delivery's in-memory window and how often it moves (default one hour, one minute). */
+  delayedTimer?: TimerSettings;
   /** transaction.state.log.num.partitions: __transaction_state's partitions when first made (default 5). */
   txnStatePartitions?: number;
   /** transaction.max.timeout.ms: the longest transaction timeout a producer may ask for (default 15 min). */
@@ -176,6 +180,8 @@ export class Broker {
   readonly #retention: RetentionTimer;
   readonly #groupExpiry: GroupExpiry;
   transactions: TransactionCoordinator | undefined;
+  /** Delayed delivery (single broker only); set once the logs are open. */
+  delayed: DelayedDelivery | undefined;
   #txnTimeouts: TxnTimeouts | undefined;
   readonly #context: BrokerContext;
   readonly #admin;
@@ -290,6 +296,9 @@ export class Broker {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
+      this.delayed = new DelayedDelivery(this.topics, this.options.logger, this.options.delayedTimer, this.metrics.registry);
+      this.#context.delayed = this.delayed;
+      this.delayed.start();
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
@@ -474,6 +483,7 @@ export class Broker {
     this.#retention.stop();
     this.#groupExpiry.stop();
     this.#txnTimeouts?.stop();
+    this.delayed?.close();
     this.transactions?.close();
     this.transactions?.store.close();
     this.offsets?.close();

@@ -13,6 +13,7 @@ import { defaultReplicationSettings as replicationDefaults } from '../broker/rep
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { txnMaxTimeoutMsDefault } from '../broker/transactions/coordinator.js';
 import { txnStatePartitionsDefault } from '../broker/transactions/txn-topic.js';
+import { timerSettingsDefault } from '../broker/delayed/delayed-delivery.js';
 import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
@@ -50,6 +51,8 @@ export function parseClusterEndpoints(text: string): string[] {
 
 interface BrokerFlags {
   data: string;
+  delayedDeliveryWindowMs: number;
+  delayedDeliveryRefillMs: number;
   nodeId: number;
   cluster?: string;
   clusterName: string;
@@ -161,6 +164,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     txnMaxTimeoutMs: flags.transactionMaxTimeoutMs,
     txnCleanupIntervalMs: flags.transactionAbortTimedOutTransactionCleanupIntervalMs,
     txnIdExpirationMs: flags.transactionalIdExpirationMs,
+    delayedTimer: { windowMs: flags.delayedDeliveryWindowMs, refillEveryMs: flags.delayedDeliveryRefillMs },
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
@@ -220,6 +224,8 @@ export function brokerCommand(program: Command): void {
     .option('--log-cleaner-dedupe-buffer-bytes <n>', 'log.cleaner.dedupe.buffer.size: the compaction offset map (24 bytes a key); more keys are cleaned over several passes', wholeNumber(48), defaultLogConfig.cleanerDedupeBufferBytes)
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
+    .option('--delayed-delivery-window-ms <n>', 'delayed records due within this much of now are indexed in memory; later ones stay in the timer log until the window reaches them', wholeNumber(1), timerSettingsDefault.windowMs)
+    .option('--delayed-delivery-refill-ms <n>', 'how often the delayed-delivery window moves on (and the timer log\'s fired checkpoint with it)', wholeNumber(1), timerSettingsDefault.refillEveryMs)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

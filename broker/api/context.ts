@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type {
   BodyField, BrokerInfo, CreateTopic, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse, PartitionMetadata, RequestEnvelope,
 } from '../../proto/messages.js';
+import type { DelayedDelivery } from '../delayed/delayed-delivery.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
@@ -69,6 +70,8 @@ export interface BrokerContext {
   groups: GroupCoordinator;
   /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
   transactions: TransactionCoordinator;
+  /** Delayed delivery's timer log, on a single broker; undefined in a cluster (delayed records are refused there). */
+  delayed?: DelayedDelivery;
   /** Producer ids for InitProducerId: blocks from etcd in a cluster, from the data directory on one broker. */
   producerIds: ProducerIdAllocator;
   /** Wakes parked requests when the broker starts stopping: long polls answer at once. */

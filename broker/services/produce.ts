@@ -13,9 +13,11 @@
  */
 import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
 import type { ProducePartitionResult, ProduceRequest, ProduceTopicResult } from '../../proto/messages.js';
-import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
+import { type ProducerBatch, setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
+import { type SplitBatch, splitDelayed } from '../delayed/split-batch.js';
 import type { DelayedProduceOutcome } from '../replication/delayed-produce.js';
 import type { LogConfig } from '../storage/log-config.js';
+import type { Partition } from '../topics/topic-manager.js';
 import { checkNotInternal } from '../topics/topic-name.js';
 import type { BrokerContext } from '../api/context.js';
 import { itemResultAsync } from '../api/item-result.js';
@@ -55,20 +57,29 @@ function producePartition(
     if (config.cleanupPolicy.includes('compact') && batch.hasNullKey) {
       throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
     }
+    // Delayed delivery reads every record's headers: only topics that enable it pay for that.
+    const split = config.delayedDeliveryEnable ? splitForDelay(context, topicName, partition, records, batch, now) : undefined;
+    // What the partition appends: the batch, or what is left of it once its delayed records are held.
+    const appending = split === undefined ? records : split.remainder;
     // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
-    if (logAppendTime) setMaxTimestamp(records, 0, 'log-append', now);
-    else setMaxTimestamp(records, 0, 'create', batch.recordsMaxTimestamp);
+    if (appending !== undefined) {
+      if (logAppendTime) setMaxTimestamp(appending, 0, 'log-append', now);
+      else setMaxTimestamp(appending, 0, 'create', split === undefined ? batch.recordsMaxTimestamp : split.keptMaxTimestamp);
+    }
     // An idempotent producer's resend of a batch already in the log: answered with the first
-    // append's offsets, not appended again. No await between this check and the append.
+    // append's offsets, not appended again (nor held again). No await between this check and the
+    // appends. The remainder of a split batch keeps its producer id, sequence and offset span.
     const duplicate = partition.log.checkProducerBatch(records);
+    const held = duplicate === undefined && split !== undefined ? context.delayed!.hold(topicName, partitionIndex, split) : undefined;
     const appended = duplicate !== undefined
       ? { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset }
-      : partition.log.append(records, { verified: true, leaderEpoch: partition.leaderEpoch });
-    if (duplicate === undefined) {
-      partition.notifyAppend(records.length);
-      context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
+      : appending === undefined ? { baseOffset: -1, lastOffset: -1 } : partition.log.append(appending, { verified: true, leaderEpoch: partition.leaderEpoch });
+    if (duplicate === undefined && appending !== undefined) {
+      partition.notifyAppend(appending.length);
+      context.metrics.recordsIn(topicName, split === undefined ? batch.recordsCount : split.keptCount, appending.length);
     }
-    if (acks === -1) {
+    await held;
+    if (acks === -1 && appended.lastOffset >= 0) {
       const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
       if (replicated !== null) {
         const outcome = await replicated;
@@ -81,6 +92,15 @@ function producePartition(
       logAppendTimeMs: logAppendTime ? now : -1,
     };
   });
+}
+
+/** Splits off the batch's delayed records (undefined when it has none); refused where delayed delivery is not served. */
+function splitForDelay(context: BrokerContext, topic: string, partition: Partition, records: Buffer, batch: ProducerBatch, now: number): SplitBatch | undefined {
+  const split = splitDelayed(records, batch, now, { topic, partition: partition.index, logEndOffset: partition.log.logEndOffset, maxMs: partition.log.config.delayedDeliveryMaxMs });
+  if (split !== undefined && context.delayed === undefined) {
+    throw new SluiceError('SLUICE_ERR_INVALID_RECORD', `topic ${topic} has delayed.delivery.enable=true, but this broker runs in a cluster, where delayed delivery is not available yet; send the records without x-delay-ms / x-deliver-at or use a single broker`);
+  }
+  return split;
 }
 
 /**

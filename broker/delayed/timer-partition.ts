@@ -1,0 +1,368 @@
+/**
+ * One partition of the timer log, fired by this broker while it leads it.
+ *
+ * Memory holds only records due before the horizon (now + window, one hour by default) in a
+ * TimerIndex; later ones are counted and left on disk. A refill every `refillEveryMs` moves the
+ * horizon and scans the timer log's batch headers: a batch's base timestamp is its earliest due
+ * time and its max timestamp its latest (batches are sorted by due time), so only batches that
+ * reach into the new part of the window are decoded.
+ *
+ * Firing, in rounds one after another: pop what is due (due ≤ the broker's clock), append it to
+ * the target partitions with `x-delayed-from` and the append time as timestamp, then append a
+ * fired marker to the timer log listing the fired offsets and each target's new log end.
+ * Recovery replays the timer log from its start: held records minus marked ones; for those
+ * already due, the crash may have come between their target append and the marker, so each
+ * target is read from the last marked log end (or the earliest log end any of them saw at
+ * produce time) for their `x-delayed-from` ids, and those found are not fired again.
+ * The fired checkpoint: the timer log's start moves to the lowest offset still pending.
+ */
+import type { Logger } from 'pino';
+import { SluiceError } from '../../proto/errors.js';
+import { buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, readBatchHeader, setMaxTimestamp } from '../../proto/record-batch/record-batch.js';
+import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { replayChunk } from '../storage/log-replay.js';
+import type { Partition, TopicManager } from '../topics/topic-manager.js';
+import type { DelayedStats } from './delayed-stats.js';
+import { delayedFrom, delayedFromHeader, delayedTopic } from './delayed-topic.js';
+import type { SplitBatch } from './split-batch.js';
+import { decodeFired, decodeTarget, encodeFired, type DelayTarget, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
+import { TimerIndex } from './timer-index.js';
+
+export interface TimerSettings {
+  /** Records due within this much of now are indexed in memory (one hour). */
+  windowMs: number;
+  /** How often the window moves on (one minute). */
+  refillEveryMs: number;
+}
+
+/** A round stops after this many records or bytes of values, so one round never makes a huge batch. */
+const roundRecordsMax = 5000;
+const roundBytesMax = 4 * 1024 * 1024;
+/** After a failed round (a target refused the append), wait this long before the next. */
+const retryMs = 1000;
+
+interface Group {
+  topic: string;
+  partition: number;
+  records: RecordInput[];
+  offsets: number[];
+  dues: number[];
+}
+
+interface ScanResult {
+  /** Held records due in [lo, hi). */
+  candidates: { offset: number; due: number; target: DelayTarget }[];
+  fired: Set<number>;
+  /** Per target ("topic\0partition"), the log end the newest marker recorded. */
+  markedEnds: Map<string, number>;
+  onDisk: number;
+  minDiskOffset: number;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\0${partition}`;
+
+export class TimerPartition {
+  readonly index: number;
+  readonly #entries = new TimerIndex();
+  readonly #topics: TopicManager;
+  readonly #settings: TimerSettings;
+  readonly #stats: DelayedStats;
+  readonly #logger: Logger;
+  #horizon = -Infinity;
+  #onDisk = 0;
+  #minDiskOffset = Infinity;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #refillTimer: NodeJS.Timeout | undefined;
+  #firing = false;
+  #pausedUntil = 0;
+  #closed = false;
+
+  constructor(index: number, topics: TopicManager, settings: TimerSettings, stats: DelayedStats, logger: Logger) {
+    this.index = index;
+    this.#topics = topics;
+    this.#settings = settings;
+    this.#stats = stats;
+    this.#logger = logger;
+  }
+
+  get inMemory(): number {
+    return this.#entries.size;
+  }
+
+  get onDisk(): number {
+    return this.#onDisk;
+  }
+
+  get indexBytes(): number {
+    return this.#entries.bytes;
+  }
+
+  #replica(): Partition | undefined {
+    return this.#topics.find(delayedTopic)?.partitionAt(this.index);
+  }
+
+  /** Recovers the pending records (synchronously, before the broker serves) and starts firing. */
+  start(now = Date.now()): void {
+    const hi = now + this.#settings.windowMs;
+    const replica = this.#replica();
+    if (replica !== undefined) {
+      const scan = this.#scan(replica, -Infinity, hi);
+      const overdue = new Map<string, { target: DelayTarget; from: number }>();
+      for (const candidate of scan.candidates) {
+        if (scan.fired.has(candidate.offset) || candidate.due > now) continue;
+        const target = key(candidate.target.topic, candidate.target.partition);
+        const seen = overdue.get(target);
+        if (seen === undefined) overdue.set(target, { target: candidate.target, from: candidate.target.endAtProduce });
+        else seen.from = Math.min(seen.from, candidate.target.endAtProduce);
+      }
+      // Fired but not marked: the crash came between a round's target append and its marker.
+      let found = 0;
+      for (const [target, { target: { topic, partition }, from }] of overdue) {
+        for (const offset of this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0))) {
+          if (!scan.fired.has(offset)) found += 1;
+          scan.fired.add(offset);
+        }
+      }
+      for (const candidate of scan.candidates) if (!scan.fired.has(candidate.offset)) this.#entries.push(candidate.due, candidate.offset);
+      this.#onDisk = scan.onDisk;
+      this.#minDiskOffset = scan.minDiskOffset;
+      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
+    }
+    this.#horizon = hi;
+    this.#refillTimer = setInterval(() => this.#refill(), this.#settings.refillEveryMs);
+    this.#schedule();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#refillTimer);
+  }
+
+  /**
+   * Appends a split batch's held records to this timer partition (created by the caller) and
+   * indexes those due before the horizon. Resolves once the append is durable as an acks=all
+   * produce on one broker is (synced when the timer topic syncs on its own).
+   */
+  hold(replica: Partition, split: SplitBatch): Promise<void> {
+    const appended = replica.log.append(split.timerBatch, { verified: true, leaderEpoch: replica.leaderEpoch });
+    replica.notifyAppend(split.timerBatch.length);
+    split.dues.forEach((due, position) => {
+      const offset = appended.baseOffset + position;
+      if (due < this.#horizon) {
+        this.#entries.push(due, offset);
+      } else {
+        this.#onDisk += 1;
+        if (offset < this.#minDiskOffset) this.#minDiskOffset = offset;
+      }
+    });
+    this.#schedule();
+    return replica.log.syncsOnItsOwn ? replica.log.waitForSync(appended.lastOffset) : Promise.resolve();
+  }
+
+  /** Reads every batch from the log start: records due in [lo, hi), fired markers, and what stays on disk. */
+  #scan(replica: Partition, lo: number, hi: number): ScanResult {
+    const result: ScanResult = { candidates: [], fired: new Set(), markedEnds: new Map(), onDisk: 0, minDiskOffset: Infinity };
+    const log = replica.log;
+    for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
+      offset = replayChunk(log, offset, (batch) => {
+        const header = readBatchHeader(batch);
+        if (header.isControl || header.maxTimestamp < lo) return;
+        if (header.baseTimestamp >= hi) {
+          result.onDisk += header.recordsCount;
+          result.minDiskOffset = Math.min(result.minDiskOffset, header.baseOffset);
+          return;
+        }
+        for (const record of decodeRecords(batch)) this.#scanRecord(record, lo, hi, result);
+      });
+    }
+    return result;
+  }
+
+  #scanRecord(record: DecodedRecord, lo: number, hi: number, result: ScanResult): void {
+    const first = record.headers[0];
+    if (first?.key === firedHeader) {
+      const marker = decodeFired(first.value);
+      for (const offset of marker.offsets) result.fired.add(offset);
+      for (const target of marker.targets) result.markedEnds.set(key(target.topic, target.partition), target.end);
+    } else if (first?.key === targetHeader) {
+      if (record.timestamp < lo) return;
+      if (record.timestamp < hi) {
+        result.candidates.push({ offset: record.offset, due: record.timestamp, target: decodeTarget(first.value) });
+      } else {
+        result.onDisk += 1;
+        result.minDiskOffset = Math.min(result.minDiskOffset, record.offset);
+      }
+    }
+  }
+
+  /** The timer offsets whose firing is in the target partition from `from` on. */
+  #firedInTarget(topic: string, partition: number, from: number): number[] {
+    const log = this.#topics.find(topic)?.partitionAt(partition)?.log;
+    if (log === undefined) return [];
+    const prefix = `${this.index}:`;
+    const offsets: number[] = [];
+    for (let offset = Math.max(from, log.logStartOffset); offset < log.logEndOffset;) {
+      offset = replayChunk(log, offset, (batch) => {
+        if (readBatchHeader(batch).isControl) return;
+        for (const record of decodeRecords(batch)) {
+          for (const header of record.headers) {
+            if (header.key !== delayedFromHeader) continue;
+            const value = header.value?.toString('utf8') ?? '';
+            if (value.startsWith(prefix)) offsets.push(Number(value.slice(prefix.length)));
+          }
+        }
+      });
+    }
+    return offsets;
+  }
+
+  /** Moves the window on: indexes the records that came within it, then moves the fired checkpoint. */
+  #refill(now = Date.now()): void {
+    const replica = this.#replica();
+    const hi = now + this.#settings.windowMs;
+    if (replica === undefined || this.#closed) {
+      this.#horizon = hi;
+      return;
+    }
+    try {
+      const scan = this.#scan(replica, this.#horizon, hi);
+      for (const candidate of scan.candidates) this.#entries.push(candidate.due, candidate.offset);
+      this.#onDisk = scan.onDisk;
+      this.#minDiskOffset = scan.minDiskOffset;
+      this.#horizon = hi;
+      this.#schedule();
+      const pending = Math.min(this.#entries.minOffset(), this.#minDiskOffset, replica.log.logEndOffset);
+      if (pending > replica.log.logStartOffset) replica.log.deleteRecordsBefore(pending);
+    } catch (error) {
+      this.#logger.error({ err: error, timerPartition: this.index }, 'moving the delayed-delivery window failed; trying again at the next refill');
+    }
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#firing) return;
+    const due = Math.max(this.#entries.peekDue(), this.#pausedUntil);
+    if (due === Infinity || (this.#timer !== undefined && this.#timerAt <= due)) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      void this.#run();
+    }, Math.max(0, due - Date.now()));
+  }
+
+  async #run(): Promise<void> {
+    if (this.#firing || this.#closed) return;
+    this.#firing = true;
+    try {
+      if (!(await this.#fire())) this.#pausedUntil = Date.now() + retryMs;
+    } catch (error) {
+      this.#logger.error({ err: error, timerPartition: this.index }, 'a delayed-delivery round failed; trying again in a second');
+      this.#pausedUntil = Date.now() + retryMs;
+    } finally {
+      this.#firing = false;
+    }
+    this.#schedule();
+  }
+
+  /** One round; false when some target refused its records (they are due again after a pause). */
+  async #fire(): Promise<boolean> {
+    const replica = this.#replica();
+    if (replica === undefined) return true;
+    const now = Date.now();
+    const groups = new Map<string, Group>();
+    const batches = new Map<number, DecodedRecord[]>();
+    let count = 0;
+    let bytes = 0;
+    while (this.#entries.peekDue() <= now && count < roundRecordsMax && bytes < roundBytesMax) {
+      const due = this.#entries.peekDue();
+      const offset = this.#entries.pop();
+      const record = this.#recordAt(replica, offset, batches);
+      const target = decodeTarget(record.headers[0]?.key === targetHeader ? record.headers[0].value : null);
+      const name = key(target.topic, target.partition);
+      let group = groups.get(name);
+      if (group === undefined) {
+        group = { topic: target.topic, partition: target.partition, records: [], offsets: [], dues: [] };
+        groups.set(name, group);
+      }
+      group.records.push({
+        key: record.key, value: record.value,
+        headers: [...record.headers.slice(1), { key: delayedFromHeader, value: Buffer.from(delayedFrom(this.index, offset)) }],
+      });
+      group.offsets.push(offset);
+      group.dues.push(due);
+      count += 1;
+      bytes += (record.value?.length ?? 0) + (record.key?.length ?? 0);
+    }
+    if (count === 0) return true;
+    const fired: number[] = [];
+    const ends: FiredTargetEnd[] = [];
+    const syncs: Promise<void>[] = [];
+    let complete = true;
+    for (const group of groups.values()) {
+      try {
+        const appended = this.#appendToTarget(group);
+        if (appended !== undefined) {
+          ends.push({ topic: group.topic, partition: group.partition, end: appended.end });
+          if (appended.sync !== undefined) syncs.push(appended.sync);
+        }
+        fired.push(...group.offsets);
+      } catch (error) {
+        complete = false;
+        this.#logger.warn({ err: error, topic: group.topic, partition: group.partition, records: group.offsets.length }, 'cannot append delayed records to their partition; retrying in a second');
+        group.offsets.forEach((offset, position) => {
+          this.#entries.push(group.dues[position]!, offset);
+        });
+      }
+    }
+    await Promise.all(syncs);
+    if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
+    return complete;
+  }
+
+  /** Appends a group to its partition; undefined when the partition is gone (its records are dropped, counted). */
+  #appendToTarget(group: Group): { end: number; sync: Promise<void> | undefined } | undefined {
+    const partition = this.#topics.find(group.topic)?.partitionAt(group.partition);
+    if (partition === undefined) {
+      this.#stats.dropped += group.records.length;
+      this.#logger.warn({ topic: group.topic, partition: group.partition, records: group.records.length }, 'delayed records fell due for a partition that no longer exists; dropped');
+      return undefined;
+    }
+    partition.checkLeader();
+    // Read just before the append: the records' timestamp, and never before their due time.
+    const appendTime = Date.now();
+    const batch = buildRecordBatch(group.records.map((record) => ({ ...record, timestamp: appendTime })));
+    if (partition.log.config.messageTimestampType === 'LogAppendTime') setMaxTimestamp(batch, 0, 'log-append', appendTime);
+    const appended = partition.log.append(batch, { verified: true, leaderEpoch: partition.leaderEpoch });
+    partition.notifyAppend(batch.length);
+    this.#stats.recordFired(group.dues, appendTime);
+    return { end: appended.lastOffset + 1, sync: partition.log.syncsOnItsOwn ? partition.log.waitForSync(appended.lastOffset) : undefined };
+  }
+
+  async #mark(replica: Partition, marker: { offsets: number[]; targets: FiredTargetEnd[] }): Promise<void> {
+    const batch = buildRecordBatch([{ key: null, value: null, timestamp: Date.now(), headers: [{ key: firedHeader, value: encodeFired(marker) }] }]);
+    const appended = replica.log.append(batch, { verified: true, leaderEpoch: replica.leaderEpoch });
+    replica.notifyAppend(batch.length);
+    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
+  }
+
+  /** The held record at `offset`, decoding its batch once per round. */
+  #recordAt(replica: Partition, offset: number, batches: Map<number, DecodedRecord[]>): DecodedRecord {
+    // Timer batches are built here with offset deltas 0..n−1: a record's place is offset − base.
+    for (const [base, records] of batches) {
+      if (offset >= base && offset < base + records.length) return records[offset - base]!;
+    }
+    const slice = replica.log.read(offset, 1).slices[0];
+    const span = slice === undefined ? undefined : eachBatch(slice).next().value;
+    if (slice === undefined || span === undefined) throw new SluiceError('SLUICE_ERR_STORAGE', `held record ${offset} of ${delayedTopic}-${this.index} is not in the log`);
+    const batch = slice.subarray(span.position, span.position + span.size);
+    const records = decodeRecords(batch);
+    const base = readBatchHeader(batch).baseOffset;
+    batches.set(base, records);
+    const record = records[offset - base];
+    if (record?.offset !== offset) throw new SluiceError('SLUICE_ERR_CORRUPT_MESSAGE', `held record ${offset} of ${delayedTopic}-${this.index} is not where its batch says`);
+    return record;
+  }
+}
