@@ -25,7 +25,7 @@ import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { DelayedStats } from './delayed-stats.js';
 import { delayedFrom, delayedFromHeader, delayedTopic } from './delayed-topic.js';
 import type { SplitBatch } from './split-batch.js';
-import { decodeFired, decodeTarget, encodeFired, type DelayTarget, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
+import { decodeFired, decodeTarget, encodeFired, type DelayTarget, type FiredMarker, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
 import { TimerIndex } from './timer-index.js';
 
 export interface TimerSettings {
@@ -117,17 +117,28 @@ export class TimerPartition {
         else seen.from = Math.min(seen.from, candidate.target.endAtProduce);
       }
       // Fired but not marked: the crash came between a round's target append and its marker.
-      let found = 0;
+      // They are marked now, or the next recovery (reading targets only past newer markers) would miss them.
+      const found: number[] = [];
+      const ends: FiredTargetEnd[] = [];
       for (const [target, { target: { topic, partition }, from }] of overdue) {
-        for (const offset of this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0))) {
-          if (!scan.fired.has(offset)) found += 1;
+        const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0));
+        for (const offset of inTarget.offsets) {
+          if (scan.fired.has(offset)) continue;
+          found.push(offset);
           scan.fired.add(offset);
+        }
+        if (inTarget.offsets.length > 0) ends.push({ topic, partition, end: inTarget.end });
+      }
+      if (found.length > 0) {
+        const marked = this.#appendMarker(replica, { offsets: found, targets: ends });
+        if (replica.log.syncsOnItsOwn) {
+          replica.log.waitForSync(marked).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
         }
       }
       for (const candidate of scan.candidates) if (!scan.fired.has(candidate.offset)) this.#entries.push(candidate.due, candidate.offset);
       this.#onDisk = scan.onDisk;
       this.#minDiskOffset = scan.minDiskOffset;
-      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
+      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found.length, recoverMs: Date.now() - now }, 'delayed records recovered');
     }
     this.#horizon = hi;
     this.#refillTimer = setInterval(() => this.#refill(), this.#settings.refillEveryMs);
@@ -197,10 +208,10 @@ export class TimerPartition {
     }
   }
 
-  /** The timer offsets whose firing is in the target partition from `from` on. */
-  #firedInTarget(topic: string, partition: number, from: number): number[] {
+  /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end. */
+  #firedInTarget(topic: string, partition: number, from: number): { offsets: number[]; end: number } {
     const log = this.#topics.find(topic)?.partitionAt(partition)?.log;
-    if (log === undefined) return [];
+    if (log === undefined) return { offsets: [], end: 0 };
     const prefix = `${this.index}:`;
     const offsets: number[] = [];
     for (let offset = Math.max(from, log.logStartOffset); offset < log.logEndOffset;) {
@@ -215,7 +226,7 @@ export class TimerPartition {
         }
       });
     }
-    return offsets;
+    return { offsets, end: log.logEndOffset };
   }
 
   /** Moves the window on: indexes the records that came within it, then moves the fired checkpoint. */
@@ -341,11 +352,17 @@ export class TimerPartition {
     return { end: appended.lastOffset + 1, sync: partition.log.syncsOnItsOwn ? partition.log.waitForSync(appended.lastOffset) : undefined };
   }
 
-  async #mark(replica: Partition, marker: { offsets: number[]; targets: FiredTargetEnd[] }): Promise<void> {
+  async #mark(replica: Partition, marker: FiredMarker): Promise<void> {
+    const offset = this.#appendMarker(replica, marker);
+    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(offset);
+  }
+
+  /** Appends a fired marker; returns its offset. */
+  #appendMarker(replica: Partition, marker: FiredMarker): number {
     const batch = buildRecordBatch([{ key: null, value: null, timestamp: Date.now(), headers: [{ key: firedHeader, value: encodeFired(marker) }] }]);
     const appended = replica.log.append(batch, { verified: true, leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(batch.length);
-    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
+    return appended.lastOffset;
   }
 
   /** The held record at `offset`, decoding its batch once per round. */
