@@ -17,15 +17,19 @@ import {
   BASE_SEQUENCE_OFFSET, BASE_TIMESTAMP_OFFSET, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET, RECORDS_COUNT_OFFSET,
 } from '../../proto/record-batch/layout.js';
-import { type BatchHeader, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, writeInt64 } from '../../proto/record-batch/record-batch.js';
+import { type BatchHeader, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordHeader, type RecordInput, writeInt64 } from '../../proto/record-batch/record-batch.js';
 import { dueTime } from './delay-headers.js';
 import { encodeTarget, targetHeader } from './timer-codec.js';
 
+/** A record for the timer log: its due time as timestamp, the target header first. */
+export type HeldRecord = RecordInput & { timestamp: number; headers: RecordHeader[] };
+
 export interface SplitBatch {
-  /** The held records as one timer-log batch, sorted by due time (ties in produce order). */
-  timerBatch: Buffer;
-  /** Each held record's due time, in the timer batch's order. */
-  dues: number[];
+  /**
+   * The held records for the timer log, sorted by due time (ties in produce order), each with
+   * its due time as timestamp and the target header first.
+   */
+  held: HeldRecord[];
   /** What the partition appends; undefined when nothing is. */
   remainder: Buffer | undefined;
   /** Records in the remainder. */
@@ -85,9 +89,9 @@ export function splitDelayed(records: Buffer, header: BatchHeader, now: number, 
   // Array.prototype.sort is stable: equal due times keep produce order.
   held.sort((a, b) => a.due - b.due);
   const targetValue = encodeTarget({ topic: target.topic, partition: target.partition, endAtProduce: target.logEndOffset });
-  const timerBatch = buildRecordBatch(held.map(({ record, due }) => ({
+  const timerRecords = held.map(({ record, due }): HeldRecord => ({
     key: record.key, value: record.value, timestamp: due, headers: [{ key: targetHeader, value: targetValue }, ...record.headers],
-  })));
+  }));
   let remainder: Buffer | undefined;
   let keptMaxTimestamp = kept.length === 0 ? now : -1;
   for (const record of kept) keptMaxTimestamp = Math.max(keptMaxTimestamp, record.timestamp);
@@ -101,5 +105,5 @@ export function splitDelayed(records: Buffer, header: BatchHeader, now: number, 
   } else if (header.producerId >= 0) {
     remainder = emptyBatch(header, now);
   }
-  return { timerBatch, dues: held.map(({ due }) => due), remainder, keptCount: kept.length, keptMaxTimestamp };
+  return { held: timerRecords, remainder, keptCount: kept.length, keptMaxTimestamp };
 }

@@ -1,11 +1,14 @@
 /**
  * One partition of the timer log, fired by this broker while it leads it.
  *
- * Memory holds only records due before the horizon (now + window, one hour by default) in a
- * TimerIndex; later ones are counted and left on disk. A refill every `refillEveryMs` moves the
- * horizon and scans the timer log's batch headers: a batch's base timestamp is its earliest due
- * time and its max timestamp its latest (batches are sorted by due time), so only batches that
- * reach into the new part of the window are decoded.
+ * Memory holds only records due before the horizon in a TimerIndex; later ones are counted and
+ * left on disk. Time is cut into buckets of half the window (30 min by default): a produced
+ * batch's held records are written as one timer-log batch per bucket, sorted by due time, so a
+ * batch's base timestamp is its earliest due time, its max timestamp its latest, and both lie
+ * in one bucket. The horizon is a bucket boundary at most one window ahead; every
+ * `refillEveryMs` it moves on by whole buckets, and the timer log is scanned batch header by
+ * batch header (yielding between chunks): only the batches of the buckets coming into memory
+ * are decoded, each once.
  *
  * Firing, in rounds one after another: pop what is due (due ≤ the broker's clock), append it to
  * the target partitions with `x-delayed-from` and the append time as timestamp, then append a
@@ -19,6 +22,7 @@
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
 import { buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, readBatchHeader, setMaxTimestamp } from '../../proto/record-batch/record-batch.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { replayChunk } from '../storage/log-replay.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
@@ -49,6 +53,8 @@ interface Group {
   dues: number[];
 }
 
+const newScan = (): ScanResult => ({ candidates: [], fired: new Set(), markedEnds: new Map(), onDisk: 0, minDiskOffset: Infinity });
+
 interface ScanResult {
   /** Held records due in [lo, hi). */
   candidates: { offset: number; due: number; target: DelayTarget }[];
@@ -74,6 +80,10 @@ export class TimerPartition {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #refillTimer: NodeJS.Timeout | undefined;
+  /** The horizon a refill in progress is moving to. */
+  #refilling: number | undefined;
+  /** The lowest offset held on disk since the refill in progress began (its scan ends before it). */
+  #minDiskHeldWhileRefilling = Infinity;
   #firing = false;
   #pausedUntil = 0;
   #closed = false;
@@ -104,45 +114,55 @@ export class TimerPartition {
 
   /** Recovers the pending records (synchronously, before the broker serves) and starts firing. */
   start(now = Date.now()): void {
-    const hi = now + this.#settings.windowMs;
+    const hi = this.#horizonFor(now);
     const replica = this.#replica();
     if (replica !== undefined) {
-      const scan = this.#scan(replica, -Infinity, hi);
-      const overdue = new Map<string, { target: DelayTarget; from: number }>();
-      for (const candidate of scan.candidates) {
-        if (scan.fired.has(candidate.offset) || candidate.due > now) continue;
-        const target = key(candidate.target.topic, candidate.target.partition);
-        const seen = overdue.get(target);
-        if (seen === undefined) overdue.set(target, { target: candidate.target, from: candidate.target.endAtProduce });
-        else seen.from = Math.min(seen.from, candidate.target.endAtProduce);
-      }
-      // Fired but not marked: the crash came between a round's target append and its marker.
-      // They are marked now, or the next recovery (reading targets only past newer markers) would miss them.
-      const found: number[] = [];
-      const ends: FiredTargetEnd[] = [];
-      for (const [target, { target: { topic, partition }, from }] of overdue) {
-        const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0));
-        for (const offset of inTarget.offsets) {
-          if (scan.fired.has(offset)) continue;
-          found.push(offset);
-          scan.fired.add(offset);
-        }
-        if (inTarget.offsets.length > 0) ends.push({ topic, partition, end: inTarget.end });
-      }
-      if (found.length > 0) {
-        const marked = this.#appendMarker(replica, { offsets: found, targets: ends });
-        if (replica.log.syncsOnItsOwn) {
-          replica.log.waitForSync(marked).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
-        }
-      }
+      const scan = newScan();
+      for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#scanChunk(replica, offset, -Infinity, hi, scan);
+      const found = this.#markFiredInTargets(replica, scan, now);
       for (const candidate of scan.candidates) if (!scan.fired.has(candidate.offset)) this.#entries.push(candidate.due, candidate.offset);
       this.#onDisk = scan.onDisk;
       this.#minDiskOffset = scan.minDiskOffset;
-      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found.length, recoverMs: Date.now() - now }, 'delayed records recovered');
+      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
     }
     this.#horizon = hi;
-    this.#refillTimer = setInterval(() => this.#refill(), this.#settings.refillEveryMs);
+    this.#refillTimer = setInterval(() => void this.#refill(), this.#settings.refillEveryMs);
     this.#schedule();
+  }
+
+  /**
+   * Overdue records not marked fired may have reached their target before a crash (between a
+   * round's append and its marker): each target is read from the last marked log end (or the
+   * earliest log end its records saw when produced) for their ids. Those found are marked now,
+   * or a later recovery, reading targets only past newer markers, would miss them.
+   */
+  #markFiredInTargets(replica: Partition, scan: ScanResult, now: number): number {
+    const overdue = new Map<string, { target: DelayTarget; from: number }>();
+    for (const candidate of scan.candidates) {
+      if (scan.fired.has(candidate.offset) || candidate.due > now) continue;
+      const target = key(candidate.target.topic, candidate.target.partition);
+      const seen = overdue.get(target);
+      if (seen === undefined) overdue.set(target, { target: candidate.target, from: candidate.target.endAtProduce });
+      else seen.from = Math.min(seen.from, candidate.target.endAtProduce);
+    }
+    const found: number[] = [];
+    const ends: FiredTargetEnd[] = [];
+    for (const [target, { target: { topic, partition }, from }] of overdue) {
+      const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0));
+      for (const offset of inTarget.offsets) {
+        if (scan.fired.has(offset)) continue;
+        found.push(offset);
+        scan.fired.add(offset);
+      }
+      if (inTarget.offsets.length > 0) ends.push({ topic, partition, end: inTarget.end });
+    }
+    if (found.length > 0) {
+      const marked = this.#appendMarker(replica, { offsets: found, targets: ends });
+      if (replica.log.syncsOnItsOwn) {
+        replica.log.waitForSync(marked).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
+      }
+    }
+    return found.length;
   }
 
   close(): void {
@@ -151,44 +171,67 @@ export class TimerPartition {
     clearInterval(this.#refillTimer);
   }
 
+  /** The furthest bucket boundary within one window of `now`. */
+  #horizonFor(now: number): number {
+    const bucket = this.#bucketMs;
+    return Math.floor((now + this.#settings.windowMs) / bucket) * bucket;
+  }
+
+  get #bucketMs(): number {
+    return Math.max(1, Math.floor(this.#settings.windowMs / 2));
+  }
+
   /**
-   * Appends a split batch's held records to this timer partition (created by the caller) and
-   * indexes those due before the horizon. Resolves once the append is durable as an acks=all
-   * produce on one broker is (synced when the timer topic syncs on its own).
+   * Appends held records to this timer partition (created by the caller), one batch per due
+   * bucket, and indexes those due before the horizon (or before the one a refill is moving to:
+   * its scan stops where the log ended when it began). Resolves once the append is durable as
+   * an acks=all produce on one broker is (synced when the timer topic syncs on its own).
    */
   hold(replica: Partition, split: SplitBatch): Promise<void> {
-    const appended = replica.log.append(split.timerBatch, { verified: true, leaderEpoch: replica.leaderEpoch });
-    replica.notifyAppend(split.timerBatch.length);
-    split.dues.forEach((due, position) => {
+    const held = split.held;
+    const batches: Buffer[] = [];
+    const bucket = this.#bucketMs;
+    for (let first = 0; first < held.length;) {
+      const id = Math.floor(held[first]!.timestamp / bucket);
+      let end = first + 1;
+      while (end < held.length && Math.floor(held[end]!.timestamp / bucket) === id) end += 1;
+      batches.push(buildRecordBatch(held.slice(first, end)));
+      first = end;
+    }
+    const bytes = batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+    const appended = replica.log.append(bytes, { verified: true, leaderEpoch: replica.leaderEpoch });
+    replica.notifyAppend(bytes.length);
+    const inMemoryBefore = this.#refilling ?? this.#horizon;
+    held.forEach((record, position) => {
       const offset = appended.baseOffset + position;
-      if (due < this.#horizon) {
+      const due = record.timestamp;
+      if (due < inMemoryBefore) {
         this.#entries.push(due, offset);
       } else {
         this.#onDisk += 1;
-        if (offset < this.#minDiskOffset) this.#minDiskOffset = offset;
+        this.#minDiskOffset = Math.min(this.#minDiskOffset, offset);
+        this.#minDiskHeldWhileRefilling = Math.min(this.#minDiskHeldWhileRefilling, offset);
       }
     });
     this.#schedule();
     return replica.log.syncsOnItsOwn ? replica.log.waitForSync(appended.lastOffset) : Promise.resolve();
   }
 
-  /** Reads every batch from the log start: records due in [lo, hi), fired markers, and what stays on disk. */
-  #scan(replica: Partition, lo: number, hi: number): ScanResult {
-    const result: ScanResult = { candidates: [], fired: new Set(), markedEnds: new Map(), onDisk: 0, minDiskOffset: Infinity };
-    const log = replica.log;
-    for (let offset = log.logStartOffset; offset < log.logEndOffset;) {
-      offset = replayChunk(log, offset, (batch) => {
-        const header = readBatchHeader(batch);
-        if (header.isControl || header.maxTimestamp < lo) return;
-        if (header.baseTimestamp >= hi) {
-          result.onDisk += header.recordsCount;
-          result.minDiskOffset = Math.min(result.minDiskOffset, header.baseOffset);
-          return;
-        }
-        for (const record of decodeRecords(batch)) this.#scanRecord(record, lo, hi, result);
-      });
-    }
-    return result;
+  /**
+   * Reads about one chunk of batches from `offset`: records due in [lo, hi) become candidates,
+   * markers are collected, what is due later is counted as on disk. Returns the next offset.
+   */
+  #scanChunk(replica: Partition, offset: number, lo: number, hi: number, result: ScanResult): number {
+    return replayChunk(replica.log, offset, (batch) => {
+      const header = readBatchHeader(batch);
+      if (header.isControl || header.maxTimestamp < lo) return;
+      if (header.baseTimestamp >= hi) {
+        result.onDisk += header.recordsCount;
+        result.minDiskOffset = Math.min(result.minDiskOffset, header.baseOffset);
+        return;
+      }
+      for (const record of decodeRecords(batch)) this.#scanRecord(record, lo, hi, result);
+    });
   }
 
   #scanRecord(record: DecodedRecord, lo: number, hi: number, result: ScanResult): void {
@@ -229,25 +272,39 @@ export class TimerPartition {
     return { offsets, end: log.logEndOffset };
   }
 
-  /** Moves the window on: indexes the records that came within it, then moves the fired checkpoint. */
-  #refill(now = Date.now()): void {
+  /**
+   * Moves the window on by whole buckets: indexes the records that came within it (reading the
+   * log up to where it ended when the refill began, a chunk at a time), then moves the fired
+   * checkpoint (the log start) to the lowest offset still pending.
+   */
+  async #refill(now = Date.now()): Promise<void> {
+    const hi = this.#horizonFor(now);
+    if (this.#closed || this.#refilling !== undefined || hi <= this.#horizon) return;
     const replica = this.#replica();
-    const hi = now + this.#settings.windowMs;
-    if (replica === undefined || this.#closed) {
+    if (replica === undefined) {
       this.#horizon = hi;
       return;
     }
+    this.#refilling = hi;
+    this.#minDiskHeldWhileRefilling = Infinity;
     try {
-      const scan = this.#scan(replica, this.#horizon, hi);
+      const scan = newScan();
+      const end = replica.log.logEndOffset;
+      for (let offset = replica.log.logStartOffset; offset < end && !this.#closed;) {
+        offset = this.#scanChunk(replica, offset, this.#horizon, hi, scan);
+        await yieldToEventLoop();
+      }
       for (const candidate of scan.candidates) this.#entries.push(candidate.due, candidate.offset);
-      this.#onDisk = scan.onDisk;
-      this.#minDiskOffset = scan.minDiskOffset;
+      this.#onDisk -= scan.candidates.length;
+      this.#minDiskOffset = Math.min(scan.minDiskOffset, this.#minDiskHeldWhileRefilling);
       this.#horizon = hi;
       this.#schedule();
       const pending = Math.min(this.#entries.minOffset(), this.#minDiskOffset, replica.log.logEndOffset);
       if (pending > replica.log.logStartOffset) replica.log.deleteRecordsBefore(pending);
     } catch (error) {
       this.#logger.error({ err: error, timerPartition: this.index }, 'moving the delayed-delivery window failed; trying again at the next refill');
+    } finally {
+      this.#refilling = undefined;
     }
   }
 

@@ -1,6 +1,6 @@
 /**
- * Splitting a producer batch on a delayed-delivery topic: held records go to one timer batch
- * sorted by due time (ties in produce order) with their target; the rest keeps the producer's
+ * Splitting a producer batch on a delayed-delivery topic: held records come out sorted by due
+ * time (ties in produce order) with their target; the rest keeps the producer's
  * id, sequence and offset span (gaps where records were held); an idempotent batch with every
  * record held leaves an empty batch; too-far due times and delayed records in a transaction
  * are refused with INVALID_RECORD naming the config.
@@ -31,10 +31,9 @@ describe('splitDelayed', () => {
       record('late', { 'x-delay-ms': '5000' }), record('plain'), record('early', { 'x-deliver-at': String(now + 10) }),
       record('tie', { 'x-delay-ms': '5000' }), record('plain2'),
     ], { producerId: 7, producerEpoch: 1, baseSequence: 100 })!;
-    expect(result.dues).toEqual([now + 10, now + 5000, now + 5000]);
-    const held = decodeRecords(result.timerBatch);
+    const held = result.held;
     expect(held.map((entry) => entry.value!.toString())).toEqual(['early', 'late', 'tie']);
-    expect(held.map((entry) => entry.timestamp)).toEqual(result.dues);
+    expect(held.map((entry) => entry.timestamp)).toEqual([now + 10, now + 5000, now + 5000]);
     expect(held[0]!.headers[0]!.key).toBe(targetHeader);
     expect(decodeTarget(held[0]!.headers[0]!.value)).toEqual({ topic: 'orders', partition: 2, endAtProduce: 40 });
     const header = readBatchHeader(result.remainder!);
