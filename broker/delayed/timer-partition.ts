@@ -355,10 +355,10 @@ export class TimerPartition {
         group = { topic: target.topic, partition: target.partition, records: [], offsets: [], dues: [] };
         groups.set(name, group);
       }
-      group.records.push({
-        key: record.key, value: record.value,
-        headers: [...record.headers.slice(1), { key: delayedFromHeader, value: Buffer.from(delayedFrom(this.index, offset)) }],
-      });
+      const headers = record.headers.slice(1);
+      headers.push({ key: delayedFromHeader, value: Buffer.from(delayedFrom(this.index, offset)) });
+      // No timestamp: the batch's base timestamp, the append time, stands for it.
+      group.records.push({ key: record.key, value: record.value, headers });
       group.offsets.push(offset);
       group.dues.push(due);
       count += 1;
@@ -401,7 +401,7 @@ export class TimerPartition {
     partition.checkLeader();
     // Read just before the append: the records' timestamp, and never before their due time.
     const appendTime = Date.now();
-    const batch = buildRecordBatch(group.records.map((record) => ({ ...record, timestamp: appendTime })));
+    const batch = buildRecordBatch(group.records, { baseTimestamp: appendTime });
     if (partition.log.config.messageTimestampType === 'LogAppendTime') setMaxTimestamp(batch, 0, 'log-append', appendTime);
     const appended = partition.log.append(batch, { verified: true, leaderEpoch: partition.leaderEpoch });
     partition.notifyAppend(batch.length);
