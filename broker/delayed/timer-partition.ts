@@ -29,8 +29,9 @@ import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { DelayedStats } from './delayed-stats.js';
 import { delayedFrom, delayedFromHeader, delayedTopic } from './delayed-topic.js';
 import type { SplitBatch } from './split-batch.js';
-import { decodeFired, decodeTarget, encodeFired, type DelayTarget, type FiredMarker, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
+import { decodeTarget, encodeFired, type FiredMarker, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
 import { TimerIndex } from './timer-index.js';
+import { TimerScan, targetKey } from './timer-scan.js';
 
 export interface TimerSettings {
   /** Records due within this much of now are indexed in memory (one hour). */
@@ -52,20 +53,6 @@ interface Group {
   offsets: number[];
   dues: number[];
 }
-
-const newScan = (): ScanResult => ({ candidates: [], fired: new Set(), markedEnds: new Map(), onDisk: 0, minDiskOffset: Infinity });
-
-interface ScanResult {
-  /** Held records due in [lo, hi). */
-  candidates: { offset: number; due: number; target: DelayTarget }[];
-  fired: Set<number>;
-  /** Per target ("topic\0partition"), the log end the newest marker recorded. */
-  markedEnds: Map<string, number>;
-  onDisk: number;
-  minDiskOffset: number;
-}
-
-const key = (topic: string, partition: number): string => `${topic}\0${partition}`;
 
 export class TimerPartition {
   readonly index: number;
@@ -117,10 +104,10 @@ export class TimerPartition {
     const hi = this.#horizonFor(now);
     const replica = this.#replica();
     if (replica !== undefined) {
-      const scan = newScan();
-      for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#scanChunk(replica, offset, -Infinity, hi, scan);
-      const found = this.#markFiredInTargets(replica, scan, now);
-      for (const candidate of scan.candidates) if (!scan.fired.has(candidate.offset)) this.#entries.push(candidate.due, candidate.offset);
+      const scan = new TimerScan(-Infinity, hi, now);
+      for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#scanChunk(replica, offset, scan);
+      const found = this.#markFiredInTargets(replica, scan);
+      scan.eachPending((due, offset) => this.#entries.push(due, offset));
       this.#onDisk = scan.onDisk;
       this.#minDiskOffset = scan.minDiskOffset;
       this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
@@ -133,33 +120,24 @@ export class TimerPartition {
   /**
    * Overdue records not marked fired may have reached their target before a crash (between a
    * round's append and its marker): each target is read from the last marked log end (or the
-   * earliest log end its records saw when produced) for their ids. Those found are marked now,
-   * or a later recovery, reading targets only past newer markers, would miss them.
+   * earliest log end its due records saw when produced) for their ids. Those found are marked
+   * now, or a later recovery, reading targets only past newer markers, would miss them.
    */
-  #markFiredInTargets(replica: Partition, scan: ScanResult, now: number): number {
-    const overdue = new Map<string, { target: DelayTarget; from: number }>();
-    for (const candidate of scan.candidates) {
-      if (scan.fired.has(candidate.offset) || candidate.due > now) continue;
-      const target = key(candidate.target.topic, candidate.target.partition);
-      const seen = overdue.get(target);
-      if (seen === undefined) overdue.set(target, { target: candidate.target, from: candidate.target.endAtProduce });
-      else seen.from = Math.min(seen.from, candidate.target.endAtProduce);
-    }
+  #markFiredInTargets(replica: Partition, scan: TimerScan): number {
     const found: number[] = [];
     const ends: FiredTargetEnd[] = [];
-    for (const [target, { target: { topic, partition }, from }] of overdue) {
-      const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(target) ?? 0));
-      for (const offset of inTarget.offsets) {
-        if (scan.fired.has(offset)) continue;
-        found.push(offset);
-        scan.fired.add(offset);
-      }
-      if (inTarget.offsets.length > 0) ends.push({ topic, partition, end: inTarget.end });
+    const marked = scan.firedLookup();
+    for (const [name, { topic, partition, from }] of scan.overdue) {
+      const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(name) ?? 0));
+      if (inTarget.offsets.length === 0) continue;
+      for (const offset of inTarget.offsets) if (!marked(offset)) found.push(offset);
+      ends.push({ topic, partition, end: inTarget.end });
     }
     if (found.length > 0) {
-      const marked = this.#appendMarker(replica, { offsets: found, targets: ends });
+      scan.addFired(found);
+      const markerOffset = this.#appendMarker(replica, { offsets: found, targets: ends });
       if (replica.log.syncsOnItsOwn) {
-        replica.log.waitForSync(marked).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
+        replica.log.waitForSync(markerOffset).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
       }
     }
     return found.length;
@@ -217,38 +195,14 @@ export class TimerPartition {
     return replica.log.syncsOnItsOwn ? replica.log.waitForSync(appended.lastOffset) : Promise.resolve();
   }
 
-  /**
-   * Reads about one chunk of batches from `offset`: records due in [lo, hi) become candidates,
-   * markers are collected, what is due later is counted as on disk. Returns the next offset.
-   */
-  #scanChunk(replica: Partition, offset: number, lo: number, hi: number, result: ScanResult): number {
+  /** Hands about one chunk of batches from `offset` to the scan, decoding only those that reach into [lo, hi). Returns the next offset. */
+  #scanChunk(replica: Partition, offset: number, scan: TimerScan): number {
     return replayChunk(replica.log, offset, (batch) => {
       const header = readBatchHeader(batch);
-      if (header.isControl || header.maxTimestamp < lo) return;
-      if (header.baseTimestamp >= hi) {
-        result.onDisk += header.recordsCount;
-        result.minDiskOffset = Math.min(result.minDiskOffset, header.baseOffset);
-        return;
-      }
-      for (const record of decodeRecords(batch)) this.#scanRecord(record, lo, hi, result);
+      if (header.isControl || header.maxTimestamp < scan.lo) return;
+      if (header.baseTimestamp >= scan.hi) scan.addLater(header.baseOffset, header.recordsCount);
+      else for (const record of decodeRecords(batch)) scan.add(record);
     });
-  }
-
-  #scanRecord(record: DecodedRecord, lo: number, hi: number, result: ScanResult): void {
-    const first = record.headers[0];
-    if (first?.key === firedHeader) {
-      const marker = decodeFired(first.value);
-      for (const offset of marker.offsets) result.fired.add(offset);
-      for (const target of marker.targets) result.markedEnds.set(key(target.topic, target.partition), target.end);
-    } else if (first?.key === targetHeader) {
-      if (record.timestamp < lo) return;
-      if (record.timestamp < hi) {
-        result.candidates.push({ offset: record.offset, due: record.timestamp, target: decodeTarget(first.value) });
-      } else {
-        result.onDisk += 1;
-        result.minDiskOffset = Math.min(result.minDiskOffset, record.offset);
-      }
-    }
   }
 
   /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end. */
@@ -288,14 +242,15 @@ export class TimerPartition {
     this.#refilling = hi;
     this.#minDiskHeldWhileRefilling = Infinity;
     try {
-      const scan = newScan();
+      const scan = new TimerScan(this.#horizon, hi);
       const end = replica.log.logEndOffset;
       for (let offset = replica.log.logStartOffset; offset < end && !this.#closed;) {
-        offset = this.#scanChunk(replica, offset, this.#horizon, hi, scan);
+        offset = this.#scanChunk(replica, offset, scan);
         await yieldToEventLoop();
       }
-      for (const candidate of scan.candidates) this.#entries.push(candidate.due, candidate.offset);
-      this.#onDisk -= scan.candidates.length;
+      // Markers come only from fired records, all due before the old horizon: none lists these.
+      scan.eachPending((due, offset) => this.#entries.push(due, offset));
+      this.#onDisk -= scan.candidates;
       this.#minDiskOffset = Math.min(scan.minDiskOffset, this.#minDiskHeldWhileRefilling);
       this.#horizon = hi;
       this.#schedule();
@@ -349,7 +304,7 @@ export class TimerPartition {
       const offset = this.#entries.pop();
       const record = this.#recordAt(replica, offset, batches);
       const target = decodeTarget(record.headers[0]?.key === targetHeader ? record.headers[0].value : null);
-      const name = key(target.topic, target.partition);
+      const name = targetKey(target.topic, target.partition);
       let group = groups.get(name);
       if (group === undefined) {
         group = { topic: target.topic, partition: target.partition, records: [], offsets: [], dues: [] };

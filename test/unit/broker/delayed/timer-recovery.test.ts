@@ -2,7 +2,8 @@
  * Recovery of the timer log in process, on real logs: a crash between a round's appends to the
  * target and its fired marker (simulated by appending the fired copies by hand and never
  * marking them) must not fire those records again; the others fire once, in due order.
- * Recovering again later finds nothing left to fire.
+ * Recovering again later finds nothing left to fire. The fired checkpoint moves the timer
+ * log's start up to the lowest offset still pending, and no further.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,20 @@ function open(directory: string): TopicManager {
   return topics;
 }
 
+function heldBatch(dues: number[]): Buffer {
+  return buildRecordBatch(dues.map((due, index) => ({
+    key: null, value: Buffer.from(`v${index}`), headers: [{ key: 'x-deliver-at', value: Buffer.from(String(due)) }],
+  })));
+}
+
+function tempTopics(): TopicManager {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-delayed-'));
+  cleanups.push(() => fs.rmSync(directory, { recursive: true, force: true }));
+  const topics = open(directory);
+  topics.create('t', 1, { 'delayed.delivery.enable': 'true' });
+  return topics;
+}
+
 function values(topics: TopicManager): string[] {
   const log = topics.partition('t', 0).log;
   const found: string[] = [];
@@ -42,17 +57,13 @@ function values(topics: TopicManager): string[] {
 
 describe('timer log recovery', () => {
   it('does not fire again what reached the target before the crash, fires the rest once', async () => {
-    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-delayed-'));
-    cleanups.push(() => fs.rmSync(directory, { recursive: true, force: true }));
-    let topics = open(directory);
-    topics.create('t', 1, { 'delayed.delivery.enable': 'true' });
+    let topics = tempTopics();
+    const directory = path.dirname(topics.partition('t', 0).log.directory);
     const first = new DelayedDelivery(topics, logger, { windowMs: 60_000, refillEveryMs: 60_000 });
     first.start();
     // Already due: the first broker would fire them at once (its timer never runs: it is closed first).
     const due = Date.now() - 1000;
-    const batch = buildRecordBatch(Array.from({ length: 10 }, (_, index) => ({
-      key: null, value: Buffer.from(`v${index}`), headers: [{ key: 'x-deliver-at', value: Buffer.from(String(due + index)) }],
-    })));
+    const batch = heldBatch(Array.from({ length: 10 }, (_, index) => due + index));
     const split = splitDelayed(batch, readBatchHeader(batch), Date.now(), { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!;
     await first.hold('t', 0, split);
     // The crash: records 0–3 reached the target, no marker was written, the broker died.
@@ -77,5 +88,24 @@ describe('timer log recovery', () => {
     third.start();
     third.close();
     expect(third.backlog().inMemory).toBe(0);
+  });
+
+  it('moves the timer log start to the lowest pending offset once records fired', async () => {
+    const topics = tempTopics();
+    cleanups.push(() => topics.close());
+    const delayed = new DelayedDelivery(topics, logger, { windowMs: 400, refillEveryMs: 50 });
+    cleanups.unshift(() => delayed.close());
+    delayed.start();
+    const now = Date.now();
+    // Offsets 0–4 due at once, 5 due after the window (on disk), 6 due at once.
+    const batch = heldBatch([now, now, now, now, now, now + 10_000]);
+    await delayed.hold('t', 0, splitDelayed(batch, readBatchHeader(batch), now, { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!);
+    const late = heldBatch([now]);
+    await delayed.hold('t', 0, splitDelayed(late, readBatchHeader(late), now, { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!);
+    expect(delayed.backlog().onDisk).toBe(1);
+    const timerLog = topics.partition('__delayed_records', 0).log;
+    await waitFor('the checkpoint to move', () => timerLog.logStartOffset === 5, 3000);
+    expect(delayed.stats.fired).toBe(6);
+    expect(delayed.backlog()).toMatchObject({ inMemory: 0, onDisk: 1 });
   });
 });
