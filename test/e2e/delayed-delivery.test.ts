@@ -4,17 +4,38 @@
  * timestamp, is ≥ the due time), exactly once, equal due times in produce order; past times
  * fire at once; due times beyond delayed.delivery.max.ms are refused; a topic without the flag
  * is unaffected; a batch mixing delayed and plain records keeps the idempotent producer going;
- * a record due after the in-memory window waits on disk; pending records survive a restart.
+ * an idempotent resend is not held twice; the CLI's --delay / --deliver-at; a record due after
+ * the in-memory window waits on disk; pending records survive a restart.
  * The broker runs with a 1.5 s window moved every 300 ms so the on-disk path is exercised.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sluice } from '../../client/sluice.js';
 import { SluiceError } from '../../proto/errors.js';
+import { Api, type ProducePartitionResult } from '../../proto/messages.js';
+import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
+import { encodeRequest } from '../../proto/wire.js';
 import { type BrokerProcess, cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
+import { runCli } from '../helpers/cli.js';
 import { delayedMetrics, header, readRecords } from '../helpers/delayed.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 const windowArgs = ['--delayed-delivery-window-ms', '1500', '--delayed-delivery-refill-ms', '300'];
 const delayedConfigs = { 'delayed.delivery.enable': 'true' };
+
+/** One produce request with exactly these batch bytes (a resend is the same bytes again). */
+async function rawProduce(port: number, topic: string, records: Buffer): Promise<ProducePartitionResult> {
+  const raw = await RawClient.connect(port);
+  try {
+    raw.send(encodeRequest({
+      api: Api.PRODUCE, version: 1, correlationId: 1, clientId: 'delayed-resend',
+      produce: { acks: -1, timeoutMs: 5000, topics: [{ name: topic, partitions: [{ partition: 0, records: Buffer.from(records) }] }] },
+    }));
+    const response = await raw.response(1, 10_000);
+    return (response!.produce as { topics: Array<{ partitions: ProducePartitionResult[] }> }).topics[0]!.partitions[0]!;
+  } finally {
+    raw.close();
+  }
+}
 
 describe('delayed delivery', () => {
   let broker: BrokerProcess;
@@ -85,6 +106,36 @@ describe('delayed delivery', () => {
     expect(second[0]!.offset).toBe(3);
     const records = await readRecords(sluice, 'mixed', 4, 5000);
     expect(records.map((record) => [record.offset, record.value!.toString()])).toEqual([[0, 'a'], [2, 'c'], [3, 'd'], [4, 'b']]);
+  });
+
+  it('answers an idempotent resend as a duplicate and holds its delayed records once', async () => {
+    await sluice.admin().createTopic('resent', { partitions: 1, configs: delayedConfigs });
+    const due = String(Date.now() + 300);
+    const batch = buildRecordBatch([
+      { key: null, value: Buffer.from('held-1'), headers: [{ key: 'x-deliver-at', value: Buffer.from(due) }] },
+      { key: null, value: Buffer.from('plain') },
+      { key: null, value: Buffer.from('held-2'), headers: [{ key: 'x-deliver-at', value: Buffer.from(due) }] },
+    ], { producerId: 5000, producerEpoch: 0, baseSequence: 0 });
+    const first = await rawProduce(broker.port, 'resent', batch);
+    expect(await rawProduce(broker.port, 'resent', batch)).toEqual(first);
+    expect(first).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    const records = await readRecords(sluice, 'resent', 4, 2000);
+    expect(records.map((record) => record.value!.toString())).toEqual(['plain', 'held-1', 'held-2']);
+  });
+
+  it('sluice produce --delay and --deliver-at hold each line until due', async () => {
+    await sluice.admin().createTopic('cli', { partitions: 1, configs: delayedConfigs });
+    const sent = Date.now();
+    const delayed = await runCli(['produce', 'cli', '--bootstrap', broker.bootstrap, '--delay', '0.4s'], { input: 'in-400ms\n' });
+    expect(delayed.code, delayed.stderr).toBe(0);
+    const at = Date.now() + 300;
+    const scheduled = await runCli(['produce', 'cli', '--bootstrap', broker.bootstrap, '--deliver-at', new Date(at).toISOString()], { input: 'at\n' });
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    const records = await readRecords(sluice, 'cli', 2, 5000);
+    const byValue = new Map(records.map((record) => [record.value!.toString(), record]));
+    expect(header(byValue.get('in-400ms')!, 'x-delay-ms')).toBe('400');
+    expect(byValue.get('in-400ms')!.timestamp - sent).toBeGreaterThanOrEqual(400);
+    expect(byValue.get('at')!.timestamp).toBeGreaterThanOrEqual(at);
   });
 
   it('keeps a record due after the window on disk, then fires it; pending records survive a restart', async () => {

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFired, decodeTarget, encodeFired, encodeTarget, type FiredMarker } from '../../../../broker/delayed/timer-codec.js';
-import { SluiceError } from '../../../../proto/errors.js';
+import { decodeOrCorrupt } from '../../../helpers/decode-or-corrupt.js';
 
 const topic = fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' });
 const offset = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -15,15 +15,6 @@ const markerArbitrary: fc.Arbitrary<FiredMarker> = fc.record({
   offsets: fc.array(offset, { maxLength: 50 }),
   targets: fc.array(fc.record({ topic, partition: fc.integer({ min: 0, max: 2 ** 32 - 1 }), end: offset }), { maxLength: 10 }),
 });
-
-function decodeOrCorrupt<T>(decode: () => T): T | undefined {
-  try {
-    return decode();
-  } catch (error) {
-    expect(SluiceError.is(error) && error.code === 'SLUICE_ERR_CORRUPT_MESSAGE', String(error)).toBe(true);
-    return undefined;
-  }
-}
 
 describe('timer codec', () => {
   it('round-trips targets and fired markers', () => {
