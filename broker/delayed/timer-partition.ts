@@ -199,7 +199,7 @@ export class TimerPartition {
   #scanChunk(replica: Partition, offset: number, scan: TimerScan): number {
     return replayChunk(replica.log, offset, (batch) => {
       const header = readBatchHeader(batch);
-      if (header.isControl || header.maxTimestamp < scan.lo) return;
+      if (header.isControl || header.maxTimestamp < scan.lo || header.baseOffset >= scan.until) return;
       if (header.baseTimestamp >= scan.hi) scan.addLater(header.baseOffset, header.recordsCount);
       else for (const record of decodeRecords(batch)) scan.add(record);
     });
@@ -242,8 +242,9 @@ export class TimerPartition {
     this.#refilling = hi;
     this.#minDiskHeldWhileRefilling = Infinity;
     try {
-      const scan = new TimerScan(this.#horizon, hi);
+      // Records held from here on are indexed by hold() against the new horizon: the scan stops before them.
       const end = replica.log.logEndOffset;
+      const scan = new TimerScan(this.#horizon, hi, -Infinity, end);
       for (let offset = replica.log.logStartOffset; offset < end && !this.#closed;) {
         offset = this.#scanChunk(replica, offset, scan);
         await yieldToEventLoop();

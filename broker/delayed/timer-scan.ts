@@ -63,8 +63,11 @@ export class TimerScan {
   onDisk = 0;
   minDiskOffset = Infinity;
 
-  /** `now`: records due by then are looked for in their targets (−Infinity: not a recovery). */
-  constructor(readonly lo: number, readonly hi: number, readonly now = -Infinity) {}
+  /**
+   * `now`: records due by then are looked for in their targets (−Infinity: not a recovery).
+   * `until`: batches from this offset on are not the scan's (appended after it began).
+   */
+  constructor(readonly lo: number, readonly hi: number, readonly now = -Infinity, readonly until = Infinity) {}
 
   get candidates(): number {
     return this.#offsets.length;

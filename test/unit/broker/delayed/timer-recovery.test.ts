@@ -30,9 +30,9 @@ function open(directory: string): TopicManager {
   return topics;
 }
 
-function heldBatch(dues: number[]): Buffer {
+function heldBatch(dues: number[], padding = 0): Buffer {
   return buildRecordBatch(dues.map((due, index) => ({
-    key: null, value: Buffer.from(`v${index}`), headers: [{ key: 'x-deliver-at', value: Buffer.from(String(due)) }],
+    key: null, value: Buffer.from(`v${index}${' '.repeat(padding)}`), headers: [{ key: 'x-deliver-at', value: Buffer.from(String(due)) }],
   })));
 }
 
@@ -107,5 +107,31 @@ describe('timer log recovery', () => {
     await waitFor('the checkpoint to move', () => timerLog.logStartOffset === 5, 3000);
     expect(delayed.stats.fired).toBe(6);
     expect(delayed.backlog()).toMatchObject({ inMemory: 0, onDisk: 1 });
+  });
+
+  it('indexes each record once when records are held while a refill scans the log', async () => {
+    const topics = tempTopics();
+    cleanups.push(() => topics.close());
+    const delayed = new DelayedDelivery(topics, logger, { windowMs: 400, refillEveryMs: 20 });
+    cleanups.unshift(() => delayed.close());
+    delayed.start();
+    const split = (dues: number[], padding = 0) => {
+      const batch = heldBatch(dues, padding);
+      return splitDelayed(batch, readBatchHeader(batch), Date.now(), { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!;
+    };
+    // 12 MiB of records due in an hour: each refill scans it in several chunks, yielding between them.
+    for (let sent = 0; sent < 40; sent += 1) await delayed.hold('t', 0, split(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300));
+    let held = 0;
+    let lastDue = 0;
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      lastDue = Date.now() + 300 + Math.floor(Math.random() * 300);
+      await delayed.hold('t', 0, split([lastDue]));
+      held += 1;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor('every record due to fire', () => Date.now() > lastDue && delayed.backlog().inMemory === 0, 5000);
+    expect(delayed.stats.fired).toBe(held);
+    expect(delayed.backlog().onDisk).toBe(40_000);
   });
 });
