@@ -225,7 +225,7 @@ export function brokerCommand(program: Command): void {
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
     .option('--delayed-delivery-window-ms <n>', 'delayed records due within this much of now are indexed in memory; later ones stay in the timer log until the window reaches them', wholeNumber(1), timerSettingsDefault.windowMs)
-    .option('--delayed-delivery-refill-ms <n>', 'how often the delayed-delivery window moves on (and the timer log\'s fired checkpoint with it)', wholeNumber(1), timerSettingsDefault.refillEveryMs)
+    .option('--delayed-delivery-refill-ms <n>', 'how often the delayed-delivery window is checked; it moves on by half a window at a time, and the timer log\'s fired checkpoint with it', wholeNumber(1), timerSettingsDefault.refillEveryMs)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);
