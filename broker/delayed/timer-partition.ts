@@ -21,12 +21,14 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
-import { ATTRIBUTE_CONTROL_MASK, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET } from '../../proto/record-batch/layout.js';
+import {
+  ATTRIBUTE_CONTROL_MASK, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_TIMESTAMP_OFFSET, LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET,
+} from '../../proto/record-batch/layout.js';
 import {
   batchMaxTimestamp, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, readBatchHeader, readInt64, setMaxTimestamp,
 } from '../../proto/record-batch/record-batch.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
+import { batchSizeAt, eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { replayChunk } from '../storage/log-replay.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { DelayedStats } from './delayed-stats.js';
@@ -46,6 +48,8 @@ export interface TimerSettings {
 /** A round stops after this many records or bytes of values, so one round never makes a huge batch. */
 const roundRecordsMax = 5000;
 const roundBytesMax = 4 * 1024 * 1024;
+/** Bytes a scan reads between yields. */
+const scanChunkBytes = 4 * 1024 * 1024;
 /** After a failed round (a target refused the append), wait this long before the next. */
 const retryMs = 1000;
 
@@ -198,15 +202,32 @@ export class TimerPartition {
     return replica.log.syncsOnItsOwn ? replica.log.waitForSync(appended.lastOffset) : Promise.resolve();
   }
 
-  /** Hands about one chunk of batches from `offset` to the scan, decoding only those that reach into [lo, hi). Returns the next offset. */
+  /**
+   * Hands about one chunk of batches from `offset` to the scan, decoding only those that reach
+   * into [lo, hi). Returns the next offset. Headers are read in place with no object or view per
+   * batch: a recovery walks millions of them.
+   */
   #scanChunk(replica: Partition, offset: number, scan: TimerScan): number {
-    // A few fields read in place, not readBatchHeader's object: a recovery reads millions of headers.
-    return replayChunk(replica.log, offset, (batch) => {
-      const baseOffset = readInt64(batch, BASE_OFFSET_OFFSET);
-      if ((batch.readInt16BE(ATTRIBUTES_OFFSET) & ATTRIBUTE_CONTROL_MASK) !== 0 || batchMaxTimestamp(batch, 0) < scan.lo || baseOffset >= scan.until) return;
-      if (readInt64(batch, BASE_TIMESTAMP_OFFSET) >= scan.hi) scan.addLater(baseOffset, batch.readInt32BE(RECORDS_COUNT_OFFSET));
-      else for (const record of decodeRecords(batch)) scan.add(record);
-    });
+    const log = replica.log;
+    const { slices } = log.read(offset, scanChunkBytes);
+    if (slices.length === 0) return log.logEndOffset;
+    let next = offset;
+    for (const slice of slices) {
+      for (let position = 0; position < slice.length;) {
+        const size = batchSizeAt(slice, position, slice.length);
+        const baseOffset = readInt64(slice, position + BASE_OFFSET_OFFSET);
+        next = baseOffset + slice.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) + 1;
+        const scanned = (slice.readInt16BE(position + ATTRIBUTES_OFFSET) & ATTRIBUTE_CONTROL_MASK) === 0
+          && batchMaxTimestamp(slice, position) >= scan.lo && baseOffset < scan.until;
+        if (scanned && readInt64(slice, position + BASE_TIMESTAMP_OFFSET) >= scan.hi) {
+          scan.addLater(baseOffset, slice.readInt32BE(position + RECORDS_COUNT_OFFSET));
+        } else if (scanned) {
+          for (const record of decodeRecords(slice.subarray(position, position + size))) scan.add(record);
+        }
+        position += size;
+      }
+    }
+    return next;
   }
 
   /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end. */
