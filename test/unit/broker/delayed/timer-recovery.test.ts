@@ -12,7 +12,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DelayedDelivery } from '../../../../broker/delayed/delayed-delivery.js';
 import { delayedFrom, delayedFromHeader } from '../../../../broker/delayed/delayed-topic.js';
-import { splitDelayed } from '../../../../broker/delayed/split-batch.js';
+import { type SplitBatch, splitDelayed } from '../../../../broker/delayed/split-batch.js';
 import { TopicManager } from '../../../../broker/topics/topic-manager.js';
 import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../../../proto/record-batch/record-batch.js';
 import { replayChunk } from '../../../../broker/storage/log-replay.js';
@@ -30,10 +30,12 @@ function open(directory: string): TopicManager {
   return topics;
 }
 
-function heldBatch(dues: number[], padding = 0): Buffer {
-  return buildRecordBatch(dues.map((due, index) => ({
+/** A produced batch for topic t-0 whose records are due at `dues`, split as produce does. */
+function held(dues: number[], padding = 0): SplitBatch {
+  const batch = buildRecordBatch(dues.map((due, index) => ({
     key: null, value: Buffer.from(`v${index}${' '.repeat(padding)}`), headers: [{ key: 'x-deliver-at', value: Buffer.from(String(due)) }],
   })));
+  return splitDelayed(batch, readBatchHeader(batch), Date.now(), { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!;
 }
 
 function tempTopics(): TopicManager {
@@ -63,8 +65,7 @@ describe('timer log recovery', () => {
     first.start();
     // Already due: the first broker would fire them at once (its timer never runs: it is closed first).
     const due = Date.now() - 1000;
-    const batch = heldBatch(Array.from({ length: 10 }, (_, index) => due + index));
-    const split = splitDelayed(batch, readBatchHeader(batch), Date.now(), { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!;
+    const split = held(Array.from({ length: 10 }, (_, index) => due + index));
     await first.hold('t', 0, split);
     // The crash: records 0–3 reached the target, no marker was written, the broker died.
     first.close();
@@ -98,10 +99,8 @@ describe('timer log recovery', () => {
     delayed.start();
     const now = Date.now();
     // Offsets 0–4 due at once, 5 due after the window (on disk), 6 due at once.
-    const batch = heldBatch([now, now, now, now, now, now + 10_000]);
-    await delayed.hold('t', 0, splitDelayed(batch, readBatchHeader(batch), now, { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!);
-    const late = heldBatch([now]);
-    await delayed.hold('t', 0, splitDelayed(late, readBatchHeader(late), now, { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!);
+    await delayed.hold('t', 0, held([now, now, now, now, now, now + 10_000]));
+    await delayed.hold('t', 0, held([now]));
     expect(delayed.backlog().onDisk).toBe(1);
     const timerLog = topics.partition('__delayed_records', 0).log;
     await waitFor('the checkpoint to move', () => timerLog.logStartOffset === 5, 3000);
@@ -115,23 +114,19 @@ describe('timer log recovery', () => {
     const delayed = new DelayedDelivery(topics, logger, { windowMs: 400, refillEveryMs: 20 });
     cleanups.unshift(() => delayed.close());
     delayed.start();
-    const split = (dues: number[], padding = 0) => {
-      const batch = heldBatch(dues, padding);
-      return splitDelayed(batch, readBatchHeader(batch), Date.now(), { topic: 't', partition: 0, logEndOffset: 0, maxMs: 86_400_000 })!;
-    };
     // 12 MiB of records due in an hour: each refill scans it in several chunks, yielding between them.
-    for (let sent = 0; sent < 40; sent += 1) await delayed.hold('t', 0, split(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300));
-    let held = 0;
+    for (let batch = 0; batch < 40; batch += 1) await delayed.hold('t', 0, held(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300));
+    let sent = 0;
     let lastDue = 0;
     const until = Date.now() + 1500;
     while (Date.now() < until) {
       lastDue = Date.now() + 300 + Math.floor(Math.random() * 300);
-      await delayed.hold('t', 0, split([lastDue]));
-      held += 1;
+      await delayed.hold('t', 0, held([lastDue]));
+      sent += 1;
       await new Promise((resolve) => setImmediate(resolve));
     }
     await waitFor('every record due to fire', () => Date.now() > lastDue && delayed.backlog().inMemory === 0, 5000);
-    expect(delayed.stats.fired).toBe(held);
+    expect(delayed.stats.fired).toBe(sent);
     expect(delayed.backlog().onDisk).toBe(40_000);
   });
 });
