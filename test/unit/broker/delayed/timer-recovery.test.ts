@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DelayedDelivery } from '../../../../broker/delayed/delayed-delivery.js';
 import { delayedFrom, delayedFromHeader } from '../../../../broker/delayed/delayed-topic.js';
 import { type SplitBatch, splitDelayed } from '../../../../broker/delayed/split-batch.js';
+import type { TimerSettings } from '../../../../broker/delayed/timer-partition.js';
 import { TopicManager } from '../../../../broker/topics/topic-manager.js';
 import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../../../proto/record-batch/record-batch.js';
 import { replayChunk } from '../../../../broker/storage/log-replay.js';
@@ -44,6 +45,16 @@ function tempTopics(): TopicManager {
   const topics = open(directory);
   topics.create('t', 1, { 'delayed.delivery.enable': 'true' });
   return topics;
+}
+
+/** Topic t and a started DelayedDelivery over it, both closed after the test. */
+function started(settings: TimerSettings): { topics: TopicManager; delayed: DelayedDelivery } {
+  const topics = tempTopics();
+  cleanups.push(() => topics.close());
+  const delayed = new DelayedDelivery(topics, logger, settings);
+  cleanups.unshift(() => delayed.close());
+  delayed.start();
+  return { topics, delayed };
 }
 
 function values(topics: TopicManager): string[] {
@@ -92,11 +103,7 @@ describe('timer log recovery', () => {
   });
 
   it('moves the timer log start to the lowest pending offset once records fired', async () => {
-    const topics = tempTopics();
-    cleanups.push(() => topics.close());
-    const delayed = new DelayedDelivery(topics, logger, { windowMs: 400, refillEveryMs: 50 });
-    cleanups.unshift(() => delayed.close());
-    delayed.start();
+    const { topics, delayed } = started({ windowMs: 400, refillEveryMs: 50 });
     const now = Date.now();
     // Offsets 0–4 due at once, 5 due after the window (on disk), 6 due at once.
     await delayed.hold('t', 0, held([now, now, now, now, now, now + 10_000]));
@@ -109,11 +116,7 @@ describe('timer log recovery', () => {
   });
 
   it('indexes each record once when records are held while a refill scans the log', async () => {
-    const topics = tempTopics();
-    cleanups.push(() => topics.close());
-    const delayed = new DelayedDelivery(topics, logger, { windowMs: 400, refillEveryMs: 20 });
-    cleanups.unshift(() => delayed.close());
-    delayed.start();
+    const { delayed } = started({ windowMs: 400, refillEveryMs: 20 });
     // 12 MiB of records due in an hour: each refill scans it in several chunks, yielding between them.
     for (let batch = 0; batch < 40; batch += 1) await delayed.hold('t', 0, held(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300));
     let sent = 0;
