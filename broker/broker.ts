@@ -55,6 +55,9 @@ import { DelayedDelivery } from './delayed/delayed-delivery.js';
 import type { TimerSettings } from './delayed/timer-partition.js';
 import { initProducerIdHandler } from './api/producer-ids.js';
 import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
+import { shareHandlers } from './api/share.js';
+import { startShareCoordinator } from './share/start.js';
+import type { ShareCoordinator } from './share/share-coordinator.js';
 
 export const brokerVersion = '0.1.0';
 
@@ -182,6 +185,7 @@ export class Broker {
   transactions: TransactionCoordinator | undefined;
   /** Delayed delivery (single broker only); set once the logs are open. */
   delayed: DelayedDelivery | undefined;
+  share: ShareCoordinator | undefined;
   #txnTimeouts: TxnTimeouts | undefined;
   readonly #context: BrokerContext;
   readonly #admin;
@@ -208,7 +212,7 @@ export class Broker {
       offsetCommitHandler, offsetFetchHandler, listGroupsHandler,
       findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, describeGroupsHandler,
       describeClusterHandler, electLeadersHandler, initProducerIdHandler, writeTxnMarkersHandler,
-      ...transactionHandlers,
+      ...transactionHandlers, ...shareHandlers,
     ];
     handlers.push(apiVersionsHandler(() => handlers, brokerVersion));
     this.#handlers = new Map(handlers.map((handler) => [handler.api, handler]));
@@ -275,7 +279,7 @@ export class Broker {
       this.#kafkaServer = kafkaServer;
     }
     this.#admin = options.httpPort >= 0 ? createAdminServer(this.topics, this.metrics, () => this.offsets, () => this.groups, () => this.#debugState(), {
-      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions,
+      cluster: () => this.#context.cluster, replication: () => this.replicas?.counts(), transactions: () => this.transactions, share: () => this.share,
     }) : undefined;
   }
 
@@ -295,6 +299,7 @@ export class Broker {
     if (cluster === undefined) {
       this.#context.offsets = new OffsetStore(this.topics, { coordinator: this.groups, logger: this.options.logger });
       this.offsets = this.#context.offsets;
+      this.#startShare();
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
       this.delayed = new DelayedDelivery(this.topics, this.options.logger, this.options.delayedTimer, this.metrics.registry);
       this.#context.delayed = this.delayed;
@@ -370,10 +375,18 @@ export class Broker {
     this.#context.cluster = node;
     this.#context.offsets = new OffsetStore(this.topics, { partitions: node.offsets, coordinator: this.groups, logger });
     this.offsets = this.#context.offsets;
+    this.#startShare();
     this.#startTransactions(node.transactionState);
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
+  }
+
+  /** Share groups, coordinated with the classic groups of the same `__consumer_offsets` partitions. */
+  #startShare(): void {
+    this.share = startShareCoordinator(this.#context, this.options.logger);
+    this.#context.share = this.share;
+    this.metrics.watchShare(() => this.share?.figures());
   }
 
   /** The transaction coordinator over `__transaction_state`'s partitions (this broker's, or the cluster's). */
@@ -484,6 +497,7 @@ export class Broker {
     this.#groupExpiry.stop();
     this.#txnTimeouts?.stop();
     this.delayed?.close();
+    this.share?.close();
     this.transactions?.close();
     this.transactions?.store.close();
     this.offsets?.close();

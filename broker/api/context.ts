@@ -12,6 +12,7 @@ import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { ProducerIdAllocator } from '../services/producer-ids.js';
+import type { ShareCoordinator } from '../share/share-coordinator.js';
 import type { Topic, TopicManager } from '../topics/topic-manager.js';
 import type { TransactionCoordinator } from '../transactions/coordinator.js';
 import type { StopSignal } from './stop-signal.js';
@@ -68,6 +69,8 @@ export interface BrokerContext {
   /** Committed group offsets; set once the logs are open. */
   offsets: OffsetStore;
   groups: GroupCoordinator;
+  /** Share groups (queues); set once the logs are open, with the offsets. */
+  share?: ShareCoordinator;
   /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
   transactions: TransactionCoordinator;
   /** Delayed delivery's timer log, on a single broker; undefined in a cluster (delayed records are refused there). */

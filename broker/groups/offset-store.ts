@@ -219,7 +219,8 @@ export class OffsetStore {
   }
 
   #apply(shard: Shard, key: Buffer | null, value: Buffer | null, into: Offsets = shard.offsets): void {
-    if (key === null) return;
+    // Share-group records (broker/share/share-records.ts) live in the same partitions; their keys are not JSON.
+    if (key === null || key[0] !== 0x7b) return;
     const { group, topic, partition } = JSON.parse(key.toString()) as { group: string; topic: string; partition: number };
     let entries = into.get(group);
     if (value === null) {

@@ -13,6 +13,8 @@ import { listGroups } from '../groups/group-listing.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { TransactionCoordinator } from '../transactions/coordinator.js';
 import { registerDebugMemory } from './debug-memory.js';
+import { registerShareGroups } from './share-groups.js';
+import type { ShareCoordinator } from '../share/share-coordinator.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { ClusterView } from '../api/context.js';
 import type { ReplicationCounts } from '../replication/replica-manager.js';
@@ -55,6 +57,8 @@ export interface ClusterSources {
   replication: () => ReplicationCounts | undefined;
   /** The transaction coordinator, once the logs are open. */
   transactions?: () => TransactionCoordinator | undefined;
+  /** The share coordinator, once the logs are open. */
+  share?: () => ShareCoordinator | undefined;
 }
 
 export function createAdminServer(
@@ -84,6 +88,7 @@ export function createAdminServer(
     const coordinator = sources?.transactions?.();
     return { transactions: coordinator === undefined ? [] : coordinator.list().map((entry) => coordinator.describe(entry.transactionalId)) };
   });
+  registerShareGroups(app, () => sources?.share?.());
   app.get('/v1/groups', async () => ({ groups: listGroups(groups(), offsets()) }));
   app.get<{ Params: { id: string } }>('/v1/groups/:id', async (request, reply) => {
     const store = offsets();

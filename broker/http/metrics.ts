@@ -3,6 +3,7 @@
  * topic for bytes and records in and out, a latency histogram per API, open connections, and
  * each partition's log end offset, start offset and size read at scrape time.
  */
+import type { ShareFigures } from '../share/share-coordinator.js';
 import client from 'prom-client';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { RequestMemory } from '../protocol/request-memory.js';
@@ -120,6 +121,34 @@ export class BrokerMetrics {
     counted('sluice_transactions_committed_total', 'Transactions this coordinator completed as committed', (figures) => figures.committed);
     counted('sluice_transactions_aborted_total', 'Transactions this coordinator completed as aborted (timed-out ones included)', (figures) => figures.aborted);
     counted('sluice_transactions_timed_out_total', 'Transactions this coordinator aborted because they stayed open longer than their timeout', (figures) => figures.timedOut);
+  }
+
+  /**
+   * Share groups, read at scrape time: records held under a lock now, redeliveries and dead
+   * letters by reason since each share-partition began (they survive restarts: they are kept
+   * in the share state).
+   */
+  watchShare(read: () => ShareFigures | undefined): void {
+    const registers = [this.registry];
+    new client.Gauge({ name: 'sluice_share_in_flight_records', help: 'Records acquired by share consumers and not yet acknowledged, released or expired', registers, collect() { this.set(read()?.inFlight ?? 0); } });
+    new client.Gauge({ name: 'sluice_share_members', help: 'Share-group members of the groups this broker coordinates', registers, collect() { this.set(read()?.members ?? 0); } });
+    const counted = (name: string, help: string, pick: (counters: ShareFigures['counters']) => number) =>
+      new client.Counter({ name, help, registers, collect() { this.reset(); const figures = read(); if (figures !== undefined) this.inc(pick(figures.counters)); } });
+    counted('sluice_share_acknowledged_total', 'Records share consumers accepted', (counters) => counters.acknowledged);
+    counted('sluice_share_redeliveries_total', 'Deliveries of a record after its first (delivery count above 1)', (counters) => counters.redelivered);
+    counted('sluice_share_skipped_total', 'Records retention removed before their share group finished them', (counters) => counters.skipped);
+    counted('sluice_share_dead_letters_dropped_total', 'Dead records dropped because their group has no share.dlq.topic', (counters) => counters.dropped);
+    new client.Counter({
+      name: 'sluice_share_dead_letters_total', help: 'Records dead-lettered (to the DLQ, or dropped without one), by reason', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        const counters = read()?.counters;
+        if (counters === undefined) return;
+        this.inc({ reason: 'rejected' }, counters.rejected);
+        this.inc({ reason: 'delivery_limit' }, counters.deliveryLimit);
+        this.inc({ reason: 'expired' }, counters.expired);
+      },
+    });
   }
 
   /** Bytes of requests held against queued.max.request.bytes, and connections waiting for some, at scrape time. */

@@ -48,6 +48,9 @@ export function findCoordinator(context: BrokerContext, key: string): Omit<FindC
 
 export async function joinGroup(context: BrokerContext, request: JoinGroupRequest, clientId: string): Promise<JoinGroupResponse> {
   context.offsets.checkCoordinator(request.groupId);
+  if (context.share?.isShareGroup(request.groupId) === true) {
+    throw new SluiceError('SLUICE_ERR_INCONSISTENT_GROUP_PROTOCOL', `group ${request.groupId} is a share group; a classic consumer group needs another id`);
+  }
   return await context.groups.join(request, clientId);
 }
 
