@@ -73,7 +73,7 @@ export interface BrokerContext {
   share?: ShareCoordinator;
   /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
   transactions: TransactionCoordinator;
-  /** Delayed delivery's timer log, on a single broker; undefined in a cluster (delayed records are refused there). */
+  /** Delayed delivery's timer log; undefined until the broker has opened its logs (in a cluster: joined). */
   delayed?: DelayedDelivery;
   /** Producer ids for InitProducerId: blocks from etcd in a cluster, from the data directory on one broker. */
   producerIds: ProducerIdAllocator;

@@ -10,6 +10,9 @@ export const delayedTopic = '__delayed_records';
 /** One partition on a single broker: it fires in one ordered stream. */
 export const delayedPartitions = 1;
 
+/** A cluster's timer partitions when the topic is first made: the firing work spreads over their leaders. */
+export const delayedClusterPartitionsDefault = 3;
+
 export const delayedTopicConfigs: Readonly<Record<string, string>> = {
   'cleanup.policy': 'delete',
   'retention.ms': '-1',

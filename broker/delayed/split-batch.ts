@@ -19,6 +19,7 @@ import {
 } from '../../proto/record-batch/layout.js';
 import { type BatchHeader, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordHeader, type RecordInput, writeInt64 } from '../../proto/record-batch/record-batch.js';
 import { dueTime } from './delay-headers.js';
+import { delayedFromHeader } from './delayed-topic.js';
 import { encodeTarget, targetHeader } from './timer-codec.js';
 
 /** A record for the timer log: its due time as timestamp, the target header first. */
@@ -78,7 +79,8 @@ export function splitDelayed(records: Buffer, header: BatchHeader, now: number, 
   const held: { record: DecodedRecord; due: number }[] = [];
   const kept: DecodedRecord[] = [];
   for (const record of decoded) {
-    const due = dueTime(record.headers, now, target.maxMs, target.topic);
+    // A fired record (sent to its partition's leader by the timer partition's leader) keeps its delay headers: it is not held again.
+    const due = record.headers.some((header) => header.key === delayedFromHeader) ? undefined : dueTime(record.headers, now, target.maxMs, target.topic);
     if (due === undefined) kept.push(record);
     else held.push({ record, due });
   }

@@ -18,6 +18,12 @@
  * target is read from the last marked log end (or the earliest log end any of them saw at
  * produce time) for their `x-delayed-from` ids, and those found are not fired again.
  * The fired checkpoint: the timer log's start moves to the lowest offset still pending.
+ *
+ * In a cluster the timer log is a replicated internal topic and a timer partition runs on its
+ * leader only (started when leadership is gained, closed when it is lost): its appends wait
+ * for the in-sync replicas, targets led elsewhere are written and read through their leaders
+ * (TimerIo), and a new leader recovers once its high watermark covers its log end. Records held
+ * before recovery has scanned the log are appended only: the scan finds them.
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
@@ -25,17 +31,17 @@ import {
   ATTRIBUTE_CONTROL_MASK, ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_TIMESTAMP_OFFSET, LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET,
 } from '../../proto/record-batch/layout.js';
 import {
-  batchMaxTimestamp, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, readBatchHeader, readInt64, setMaxTimestamp,
+  batchMaxTimestamp, buildRecordBatch, type DecodedRecord, decodeRecords, type RecordInput, readBatchHeader, readInt64,
 } from '../../proto/record-batch/record-batch.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { batchSizeAt, eachBatch } from '../../proto/record-batch/batch-iterator.js';
-import { replayChunk } from '../storage/log-replay.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { DelayedStats } from './delayed-stats.js';
 import { delayedFrom, delayedFromHeader, delayedTopic } from './delayed-topic.js';
 import type { SplitBatch } from './split-batch.js';
 import { decodeTarget, encodeFired, type FiredMarker, type FiredTargetEnd, firedHeader, targetHeader } from './timer-codec.js';
 import { TimerIndex } from './timer-index.js';
+import type { TimerIo } from './timer-io.js';
 import { TimerScan, targetKey } from './timer-scan.js';
 
 export interface TimerSettings {
@@ -68,6 +74,11 @@ export class TimerPartition {
   readonly #settings: TimerSettings;
   readonly #stats: DelayedStats;
   readonly #logger: Logger;
+  readonly #io: TimerIo;
+  /** Recovery has scanned the log: held records are indexed from here on. */
+  #scanned = false;
+  /** Recovery is over: firing may begin. */
+  #recovered = false;
   #horizon = -Infinity;
   #onDisk = 0;
   #minDiskOffset = Infinity;
@@ -82,8 +93,9 @@ export class TimerPartition {
   #pausedUntil = 0;
   #closed = false;
 
-  constructor(index: number, topics: TopicManager, settings: TimerSettings, stats: DelayedStats, logger: Logger) {
+  constructor(index: number, topics: TopicManager, io: TimerIo, settings: TimerSettings, stats: DelayedStats, logger: Logger) {
     this.index = index;
+    this.#io = io;
     this.#topics = topics;
     this.#settings = settings;
     this.#stats = stats;
@@ -106,21 +118,32 @@ export class TimerPartition {
     return this.#topics.find(delayedTopic)?.partitionAt(this.index);
   }
 
-  /** Recovers the pending records (synchronously, before the broker serves) and starts firing. */
-  start(now = Date.now()): void {
-    const hi = this.#horizonFor(now);
+  /**
+   * Recovers the pending records and starts firing. The log is scanned in one synchronous pass
+   * (records held meanwhile are appended only, and found by it); the overdue check of the
+   * targets may wait on other brokers, and firing begins after it.
+   */
+  async start(now = Date.now()): Promise<void> {
     const replica = this.#replica();
+    if (replica !== undefined) await this.#io.caughtUp(replica, () => this.#closed);
+    if (this.#closed) return;
+    const hi = this.#horizonFor(now);
+    const scan = new TimerScan(-Infinity, hi, now);
     if (replica !== undefined) {
-      const scan = new TimerScan(-Infinity, hi, now);
       for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#scanChunk(replica, offset, scan);
-      const found = this.#markFiredInTargets(replica, scan);
-      scan.eachPending((due, offset) => this.#entries.push(due, offset));
-      this.#onDisk = scan.onDisk;
-      this.#minDiskOffset = scan.minDiskOffset;
-      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
     }
     this.#horizon = hi;
+    this.#scanned = true;
+    this.#onDisk += scan.onDisk;
+    this.#minDiskOffset = Math.min(this.#minDiskOffset, scan.minDiskOffset);
     this.#refillTimer = setInterval(() => void this.#refill(), this.#settings.refillEveryMs);
+    const found = replica === undefined ? 0 : await this.#markFiredInTargets(replica, scan);
+    if (this.#closed) return;
+    scan.eachPending((due, offset) => this.#entries.push(due, offset));
+    this.#recovered = true;
+    if (replica !== undefined) {
+      this.#logger.info({ timerPartition: this.index, inMemory: this.#entries.size, onDisk: this.#onDisk, firedButUnmarked: found, recoverMs: Date.now() - now }, 'delayed records recovered');
+    }
     this.#schedule();
   }
 
@@ -130,22 +153,20 @@ export class TimerPartition {
    * earliest log end its due records saw when produced) for their ids. Those found are marked
    * now, or a later recovery, reading targets only past newer markers, would miss them.
    */
-  #markFiredInTargets(replica: Partition, scan: TimerScan): number {
+  async #markFiredInTargets(replica: Partition, scan: TimerScan): Promise<number> {
     const found: number[] = [];
     const ends: FiredTargetEnd[] = [];
     const marked = scan.firedLookup();
     for (const [name, { topic, partition, from }] of scan.overdue) {
-      const inTarget = this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(name) ?? 0));
+      const inTarget = await this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(name) ?? 0));
+      if (this.#closed) return 0;
       if (inTarget.offsets.length === 0) continue;
       for (const offset of inTarget.offsets) if (!marked(offset)) found.push(offset);
       ends.push({ topic, partition, end: inTarget.end });
     }
     if (found.length > 0) {
       scan.addFired(found);
-      const markerOffset = this.#appendMarker(replica, { offsets: found, targets: ends });
-      if (replica.log.syncsOnItsOwn) {
-        replica.log.waitForSync(markerOffset).catch((error: unknown) => this.#logger.error({ err: error, timerPartition: this.index }, 'syncing the recovered fired marker failed'));
-      }
+      await this.#mark(replica, { offsets: found, targets: ends });
     }
     return found.length;
   }
@@ -163,7 +184,7 @@ export class TimerPartition {
   }
 
   get #bucketMs(): number {
-    return Math.max(1, Math.floor(this.#settings.windowMs / 2));
+    return bucketMs(this.#settings);
   }
 
   /**
@@ -174,22 +195,27 @@ export class TimerPartition {
    */
   hold(replica: Partition, split: SplitBatch): Promise<void> {
     const held = split.held;
-    const batches: Buffer[] = [];
-    const bucket = this.#bucketMs;
-    for (let first = 0; first < held.length;) {
-      const id = Math.floor(held[first]!.timestamp / bucket);
-      let end = first + 1;
-      while (end < held.length && Math.floor(held[end]!.timestamp / bucket) === id) end += 1;
-      batches.push(buildRecordBatch(held.slice(first, end)));
-      first = end;
-    }
-    const bytes = batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+    return this.holdBatches(replica, timerBatches(held, this.#settings), held.map((record) => record.timestamp));
+  }
+
+  /**
+   * Appends timer batches (made by timerBatches(), here or by the broker that took the produce)
+   * whose records are due at `dues`, in order, and indexes them as hold() says.
+   */
+  holdBatches(replica: Partition, bytes: Buffer, dues: readonly number[]): Promise<void> {
+    if (this.#closed) throw new SluiceError('SLUICE_ERR_NOT_LEADER_OR_FOLLOWER', `${delayedTopic}-${this.index} is not led by this broker any more; refresh metadata and retry`);
+    replica.checkLeader();
+    replica.checkEnoughReplicas();
     const appended = replica.log.append(bytes, { verified: true, leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(bytes.length);
     const inMemoryBefore = this.#refilling ?? this.#horizon;
-    held.forEach((record, position) => {
-      const offset = appended.baseOffset + position;
-      const due = record.timestamp;
+    if (this.#scanned) this.#index(appended.baseOffset, dues, inMemoryBefore);
+    return this.#io.committed(replica, appended.lastOffset);
+  }
+
+  #index(baseOffset: number, dues: readonly number[], inMemoryBefore: number): void {
+    dues.forEach((due, position) => {
+      const offset = baseOffset + position;
       if (due < inMemoryBefore) {
         this.#entries.push(due, offset);
       } else {
@@ -199,7 +225,6 @@ export class TimerPartition {
       }
     });
     this.#schedule();
-    return replica.log.syncsOnItsOwn ? replica.log.waitForSync(appended.lastOffset) : Promise.resolve();
   }
 
   /**
@@ -230,25 +255,20 @@ export class TimerPartition {
     return next;
   }
 
-  /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end. */
-  #firedInTarget(topic: string, partition: number, from: number): { offsets: number[]; end: number } {
-    const log = this.#topics.find(topic)?.partitionAt(partition)?.log;
-    if (log === undefined) return { offsets: [], end: 0 };
+  /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end read up to. */
+  async #firedInTarget(topic: string, partition: number, from: number): Promise<{ offsets: number[]; end: number }> {
     const prefix = `${this.index}:`;
     const offsets: number[] = [];
-    for (let offset = Math.max(from, log.logStartOffset); offset < log.logEndOffset;) {
-      offset = replayChunk(log, offset, (batch) => {
-        if (readBatchHeader(batch).isControl) return;
-        for (const record of decodeRecords(batch)) {
-          for (const header of record.headers) {
-            if (header.key !== delayedFromHeader) continue;
-            const value = header.value?.toString('utf8') ?? '';
-            if (value.startsWith(prefix)) offsets.push(Number(value.slice(prefix.length)));
-          }
+    const end = await this.#io.readTarget(topic, partition, from, (batch) => {
+      for (const record of decodeRecords(batch)) {
+        for (const header of record.headers) {
+          if (header.key !== delayedFromHeader) continue;
+          const value = header.value?.toString('utf8') ?? '';
+          if (value.startsWith(prefix)) offsets.push(Number(value.slice(prefix.length)));
         }
-      });
-    }
-    return { offsets, end: log.logEndOffset };
+      }
+    });
+    return { offsets, end: end ?? 0 };
   }
 
   /**
@@ -258,7 +278,8 @@ export class TimerPartition {
    */
   async #refill(now = Date.now()): Promise<void> {
     const hi = this.#horizonFor(now);
-    if (this.#closed || this.#refilling !== undefined || hi <= this.#horizon) return;
+    // Before recovery is over the index lacks the recovered records: the checkpoint would pass them.
+    if (this.#closed || !this.#recovered || this.#refilling !== undefined || hi <= this.#horizon) return;
     const replica = this.#replica();
     if (replica === undefined) {
       this.#horizon = hi;
@@ -290,7 +311,7 @@ export class TimerPartition {
   }
 
   #schedule(): void {
-    if (this.#closed || this.#firing) return;
+    if (this.#closed || this.#firing || !this.#recovered) return;
     const due = Math.max(this.#entries.peekDue(), this.#pausedUntil);
     if (due === Infinity || (this.#timer !== undefined && this.#timerAt <= due)) return;
     clearTimeout(this.#timer);
@@ -348,59 +369,46 @@ export class TimerPartition {
     if (count === 0) return true;
     const fired: number[] = [];
     const ends: FiredTargetEnd[] = [];
-    const syncs: Promise<void>[] = [];
     let complete = true;
-    for (const group of groups.values()) {
-      try {
-        const appended = this.#appendToTarget(group);
-        if (appended !== undefined) {
-          ends.push({ topic: group.topic, partition: group.partition, end: appended.end });
-          if (appended.sync !== undefined) syncs.push(appended.sync);
-        }
+    const outcomes = await Promise.allSettled([...groups.values()].map((group) => this.#appendToTarget(group)));
+    [...groups.values()].forEach((group, position) => {
+      const outcome = outcomes[position]!;
+      if (outcome.status === 'fulfilled') {
+        if (outcome.value !== undefined) ends.push({ topic: group.topic, partition: group.partition, end: outcome.value });
         fired.push(...group.offsets);
-      } catch (error) {
-        complete = false;
-        this.#logger.warn({ err: error, topic: group.topic, partition: group.partition, records: group.offsets.length }, 'cannot append delayed records to their partition; retrying in a second');
-        group.offsets.forEach((offset, position) => {
-          this.#entries.push(group.dues[position]!, offset);
-        });
+        return;
       }
-    }
-    await Promise.all(syncs);
+      complete = false;
+      this.#logger.warn({ err: outcome.reason, topic: group.topic, partition: group.partition, records: group.offsets.length }, 'cannot append delayed records to their partition; retrying in a second');
+      group.offsets.forEach((offset, index) => {
+        this.#entries.push(group.dues[index]!, offset);
+      });
+    });
     if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
     return complete;
   }
 
-  /** Appends a group to its partition; undefined when the partition is gone (its records are dropped, counted). */
-  #appendToTarget(group: Group): { end: number; sync: Promise<void> | undefined } | undefined {
-    const partition = this.#topics.find(group.topic)?.partitionAt(group.partition);
-    if (partition === undefined) {
+  /** Appends a group to its partition: its log end after, or undefined when the partition is gone (its records are dropped, counted). */
+  async #appendToTarget(group: Group): Promise<number | undefined> {
+    // Read just before the append: the records' timestamp, and never before their due time.
+    const appendTime = Date.now();
+    const batch = buildRecordBatch(group.records, { baseTimestamp: appendTime });
+    const end = await this.#io.appendToTarget(group.topic, group.partition, batch, appendTime);
+    if (end === undefined) {
       this.#stats.dropped += group.records.length;
       this.#logger.warn({ topic: group.topic, partition: group.partition, records: group.records.length }, 'delayed records fell due for a partition that no longer exists; dropped');
       return undefined;
     }
-    partition.checkLeader();
-    // Read just before the append: the records' timestamp, and never before their due time.
-    const appendTime = Date.now();
-    const batch = buildRecordBatch(group.records, { baseTimestamp: appendTime });
-    if (partition.log.config.messageTimestampType === 'LogAppendTime') setMaxTimestamp(batch, 0, 'log-append', appendTime);
-    const appended = partition.log.append(batch, { verified: true, leaderEpoch: partition.leaderEpoch });
-    partition.notifyAppend(batch.length);
     this.#stats.recordFired(group.dues, appendTime);
-    return { end: appended.lastOffset + 1, sync: partition.log.syncsOnItsOwn ? partition.log.waitForSync(appended.lastOffset) : undefined };
+    return end;
   }
 
   async #mark(replica: Partition, marker: FiredMarker): Promise<void> {
-    const offset = this.#appendMarker(replica, marker);
-    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(offset);
-  }
-
-  /** Appends a fired marker; returns its offset. */
-  #appendMarker(replica: Partition, marker: FiredMarker): number {
+    replica.checkLeader();
     const batch = buildRecordBatch([{ key: null, value: null, timestamp: Date.now(), headers: [{ key: firedHeader, value: encodeFired(marker) }] }]);
     const appended = replica.log.append(batch, { verified: true, leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(batch.length);
-    return appended.lastOffset;
+    await this.#io.committed(replica, appended.lastOffset);
   }
 
   /** The held record at `offset`, decoding its batch once per round. */
@@ -420,4 +428,25 @@ export class TimerPartition {
     if (record?.offset !== offset) throw new SluiceError('SLUICE_ERR_CORRUPT_MESSAGE', `held record ${offset} of ${delayedTopic}-${this.index} is not where its batch says`);
     return record;
   }
+}
+
+/**
+ * The timer-log batches of held records sorted by due time: one batch per due bucket (half the
+ * window), so a batch's base and max timestamps are its earliest and latest due times in one bucket.
+ */
+export function timerBatches(held: readonly RecordInput[], settings: TimerSettings): Buffer {
+  const batches: Buffer[] = [];
+  const bucket = bucketMs(settings);
+  for (let first = 0; first < held.length;) {
+    const id = Math.floor(held[first]!.timestamp! / bucket);
+    let end = first + 1;
+    while (end < held.length && Math.floor(held[end]!.timestamp! / bucket) === id) end += 1;
+    batches.push(buildRecordBatch(held.slice(first, end)));
+    first = end;
+  }
+  return batches.length === 1 ? batches[0]! : Buffer.concat(batches);
+}
+
+function bucketMs(settings: TimerSettings): number {
+  return Math.max(1, Math.floor(settings.windowMs / 2));
 }

@@ -13,11 +13,11 @@
  */
 import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
 import type { ProducePartitionResult, ProduceRequest, ProduceTopicResult } from '../../proto/messages.js';
-import { type ProducerBatch, setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
-import { type SplitBatch, splitDelayed } from '../delayed/split-batch.js';
+import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
+import { splitDelayed } from '../delayed/split-batch.js';
+import { delayedTopic } from '../delayed/delayed-topic.js';
 import type { DelayedProduceOutcome } from '../replication/delayed-produce.js';
 import type { LogConfig } from '../storage/log-config.js';
-import type { Partition } from '../topics/topic-manager.js';
 import { checkNotInternal } from '../topics/topic-name.js';
 import type { BrokerContext } from '../api/context.js';
 import { itemResultAsync } from '../api/item-result.js';
@@ -43,6 +43,11 @@ function producePartition(
 ): Promise<ProducePartitionResult> {
   const failed = (): ProducePartitionResult => ({ partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 });
   return itemResultAsync(context, { api: 'Produce', topic: topicName, partition: partitionIndex }, failed, async () => {
+    // The timer log takes held records another broker sends to the leader of its partition.
+    if (topicName === delayedTopic && context.delayed?.clustered === true) {
+      await context.delayed.holdForwarded(partitionIndex, records);
+      return { ...failed(), errorCode: 0 };
+    }
     checkNotInternal(topicName, 'produce to');
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
@@ -58,7 +63,9 @@ function producePartition(
       throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
     }
     // Delayed delivery reads every record's headers: only topics that enable it pay for that.
-    const split = config.delayedDeliveryEnable ? splitForDelay(context, topicName, partition, records, batch, now) : undefined;
+    const split = config.delayedDeliveryEnable
+      ? splitDelayed(records, batch, now, { topic: topicName, partition: partitionIndex, logEndOffset: partition.log.logEndOffset, maxMs: config.delayedDeliveryMaxMs })
+      : undefined;
     // What the partition appends: the batch, or what is left of it once its delayed records are held.
     const appending = split === undefined ? records : split.remainder;
     // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
@@ -69,8 +76,15 @@ function producePartition(
     // An idempotent producer's resend of a batch already in the log: answered with the first
     // append's offsets, not appended again (nor held again). No await between this check and the
     // appends. The remainder of a split batch keeps its producer id, sequence and offset span.
-    const duplicate = partition.log.checkProducerBatch(records);
+    let duplicate = partition.log.checkProducerBatch(records);
     const held = duplicate === undefined && split !== undefined ? context.delayed!.hold(topicName, partitionIndex, split) : undefined;
+    if (held !== undefined && !held.local) {
+      // Held on the timer partition's leader: the rest waits for it, so a failed hold appends
+      // nothing here and the producer's resend holds again instead of being taken for a duplicate.
+      await held.done;
+      partition.checkLeader();
+      duplicate = partition.log.checkProducerBatch(records);
+    }
     const appended = duplicate !== undefined
       ? { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset }
       : appending === undefined ? { baseOffset: -1, lastOffset: -1 } : partition.log.append(appending, { verified: true, leaderEpoch: partition.leaderEpoch });
@@ -78,7 +92,7 @@ function producePartition(
       partition.notifyAppend(appending.length);
       context.metrics.recordsIn(topicName, split === undefined ? batch.recordsCount : split.keptCount, appending.length);
     }
-    await held;
+    await held?.done;
     if (acks === -1 && appended.lastOffset >= 0) {
       const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
       if (replicated !== null) {
@@ -92,15 +106,6 @@ function producePartition(
       logAppendTimeMs: logAppendTime ? now : -1,
     };
   });
-}
-
-/** Splits off the batch's delayed records (undefined when it has none); refused where delayed delivery is not served. */
-function splitForDelay(context: BrokerContext, topic: string, partition: Partition, records: Buffer, batch: ProducerBatch, now: number): SplitBatch | undefined {
-  const split = splitDelayed(records, batch, now, { topic, partition: partition.index, logEndOffset: partition.log.logEndOffset, maxMs: partition.log.config.delayedDeliveryMaxMs });
-  if (split !== undefined && context.delayed === undefined) {
-    throw new SluiceError('SLUICE_ERR_INVALID_RECORD', `topic ${topic} has delayed.delivery.enable=true, but this broker runs in a cluster, where delayed delivery is not available yet; send the records without x-delay-ms / x-deliver-at or use a single broker`);
-  }
-  return split;
 }
 
 /**

@@ -14,6 +14,7 @@ import { DelayedDelivery } from '../../../../broker/delayed/delayed-delivery.js'
 import { delayedFrom, delayedFromHeader } from '../../../../broker/delayed/delayed-topic.js';
 import { type SplitBatch, splitDelayed } from '../../../../broker/delayed/split-batch.js';
 import type { TimerSettings } from '../../../../broker/delayed/timer-partition.js';
+import { LocalTimerIo } from '../../../../broker/delayed/timer-io.js';
 import { TopicManager } from '../../../../broker/topics/topic-manager.js';
 import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../../../proto/record-batch/record-batch.js';
 import { replayChunk } from '../../../../broker/storage/log-replay.js';
@@ -48,12 +49,12 @@ function tempTopics(): TopicManager {
 }
 
 /** Topic t and a started DelayedDelivery over it, both closed after the test. */
-function started(settings: TimerSettings): { topics: TopicManager; delayed: DelayedDelivery } {
+async function started(settings: TimerSettings): Promise<{ topics: TopicManager; delayed: DelayedDelivery }> {
   const topics = tempTopics();
   cleanups.push(() => topics.close());
-  const delayed = new DelayedDelivery(topics, logger, settings);
+  const delayed = new DelayedDelivery({ topics, io: new LocalTimerIo(topics), logger, settings });
   cleanups.unshift(() => delayed.close());
-  delayed.start();
+  await delayed.start();
   return { topics, delayed };
 }
 
@@ -72,12 +73,12 @@ describe('timer log recovery', () => {
   it('does not fire again what reached the target before the crash, fires the rest once', async () => {
     let topics = tempTopics();
     const directory = path.dirname(topics.partition('t', 0).log.directory);
-    const first = new DelayedDelivery(topics, logger, { windowMs: 60_000, refillEveryMs: 60_000 });
-    first.start();
+    const first = new DelayedDelivery({ topics, io: new LocalTimerIo(topics), logger, settings: { windowMs: 60_000, refillEveryMs: 60_000 } });
+    await first.start();
     // Already due: the first broker would fire them at once (its timer never runs: it is closed first).
     const due = Date.now() - 1000;
     const split = held(Array.from({ length: 10 }, (_, index) => due + index));
-    await first.hold('t', 0, split);
+    await first.hold('t', 0, split).done;
     // The crash: records 0–3 reached the target, no marker was written, the broker died.
     first.close();
     const target = topics.partition('t', 0);
@@ -87,27 +88,27 @@ describe('timer log recovery', () => {
     topics.close();
     topics = open(directory);
     cleanups.push(() => topics.close());
-    const second = new DelayedDelivery(topics, logger, { windowMs: 60_000, refillEveryMs: 60_000 });
+    const second = new DelayedDelivery({ topics, io: new LocalTimerIo(topics), logger, settings: { windowMs: 60_000, refillEveryMs: 60_000 } });
     cleanups.unshift(() => second.close());
-    second.start();
+    await second.start();
     expect(second.backlog().inMemory).toBe(6);
     await waitFor('the rest to fire', () => second.stats.fired === 6, 5000);
     expect(values(topics)).toEqual(Array.from({ length: 10 }, (_, index) => `v${index}@0:${index}`));
     expect(second.stats.early).toBe(0);
     // A second crash after more rounds: what the first recovery found in the target was marked then.
     second.close();
-    const third = new DelayedDelivery(topics, logger, { windowMs: 60_000, refillEveryMs: 60_000 });
-    third.start();
+    const third = new DelayedDelivery({ topics, io: new LocalTimerIo(topics), logger, settings: { windowMs: 60_000, refillEveryMs: 60_000 } });
+    await third.start();
     third.close();
     expect(third.backlog().inMemory).toBe(0);
   });
 
   it('moves the timer log start to the lowest pending offset once records fired', async () => {
-    const { topics, delayed } = started({ windowMs: 400, refillEveryMs: 50 });
+    const { topics, delayed } = await started({ windowMs: 400, refillEveryMs: 50 });
     const now = Date.now();
     // Offsets 0–4 due at once, 5 due after the window (on disk), 6 due at once.
-    await delayed.hold('t', 0, held([now, now, now, now, now, now + 10_000]));
-    await delayed.hold('t', 0, held([now]));
+    await delayed.hold('t', 0, held([now, now, now, now, now, now + 10_000])).done;
+    await delayed.hold('t', 0, held([now])).done;
     expect(delayed.backlog().onDisk).toBe(1);
     const timerLog = topics.partition('__delayed_records', 0).log;
     await waitFor('the checkpoint to move', () => timerLog.logStartOffset === 5, 3000);
@@ -116,15 +117,15 @@ describe('timer log recovery', () => {
   });
 
   it('indexes each record once when records are held while a refill scans the log', async () => {
-    const { delayed } = started({ windowMs: 400, refillEveryMs: 20 });
+    const { delayed } = await started({ windowMs: 400, refillEveryMs: 20 });
     // 12 MiB of records due in an hour: each refill scans it in several chunks, yielding between them.
-    for (let batch = 0; batch < 40; batch += 1) await delayed.hold('t', 0, held(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300));
+    for (let batch = 0; batch < 40; batch += 1) await delayed.hold('t', 0, held(Array.from({ length: 1000 }, () => Date.now() + 3_600_000), 300)).done;
     let sent = 0;
     let lastDue = 0;
     const until = Date.now() + 1500;
     while (Date.now() < until) {
       lastDue = Date.now() + 300 + Math.floor(Math.random() * 300);
-      await delayed.hold('t', 0, held([lastDue]));
+      await delayed.hold('t', 0, held([lastDue])).done;
       sent += 1;
       await new Promise((resolve) => setImmediate(resolve));
     }
