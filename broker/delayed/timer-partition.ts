@@ -65,6 +65,8 @@ interface Group {
   records: RecordInput[];
   offsets: number[];
   dues: number[];
+  /** Where its records can be in the target at the earliest: the last log end an append there returned, else the earliest log end they saw when produced. */
+  from: number;
 }
 
 export class TimerPartition {
@@ -90,6 +92,13 @@ export class TimerPartition {
   /** The lowest offset held on disk since the refill in progress began (its scan ends before it). */
   #minDiskHeldWhileRefilling = Infinity;
   #firing = false;
+  /** Each target's log end after this partition's last append there. */
+  readonly #targetEnds = new Map<string, number>();
+  /**
+   * Groups whose append failed: it may have landed all the same (the answer was lost, the
+   * target's leader died after replicating it). Before they fire again the target is read for them.
+   */
+  #uncertain: Group[] = [];
   #pausedUntil = 0;
   #closed = false;
 
@@ -312,7 +321,7 @@ export class TimerPartition {
 
   #schedule(): void {
     if (this.#closed || this.#firing || !this.#recovered) return;
-    const due = Math.max(this.#entries.peekDue(), this.#pausedUntil);
+    const due = Math.max(this.#uncertain.length > 0 ? 0 : this.#entries.peekDue(), this.#pausedUntil);
     if (due === Infinity || (this.#timer !== undefined && this.#timerAt <= due)) return;
     clearTimeout(this.#timer);
     this.#timerAt = due;
@@ -341,6 +350,7 @@ export class TimerPartition {
   async #fire(): Promise<boolean> {
     const replica = this.#replica();
     if (replica === undefined) return true;
+    if (this.#uncertain.length > 0) await this.#settleUncertain(replica);
     const now = Date.now();
     const groups = new Map<string, Group>();
     const batches = new Map<number, DecodedRecord[]>();
@@ -354,9 +364,10 @@ export class TimerPartition {
       const name = targetKey(target.topic, target.partition);
       let group = groups.get(name);
       if (group === undefined) {
-        group = { topic: target.topic, partition: target.partition, records: [], offsets: [], dues: [] };
+        group = { topic: target.topic, partition: target.partition, records: [], offsets: [], dues: [], from: this.#targetEnds.get(name) ?? target.endAtProduce };
         groups.set(name, group);
       }
+      if (!this.#targetEnds.has(name)) group.from = Math.min(group.from, target.endAtProduce);
       const headers = record.headers.slice(1);
       headers.push({ key: delayedFromHeader, value: Buffer.from(delayedFrom(this.index, offset)) });
       // No timestamp: the batch's base timestamp, the append time, stands for it.
@@ -374,18 +385,48 @@ export class TimerPartition {
     [...groups.values()].forEach((group, position) => {
       const outcome = outcomes[position]!;
       if (outcome.status === 'fulfilled') {
-        if (outcome.value !== undefined) ends.push({ topic: group.topic, partition: group.partition, end: outcome.value });
+        if (outcome.value !== undefined) {
+          ends.push({ topic: group.topic, partition: group.partition, end: outcome.value });
+          this.#targetEnds.set(targetKey(group.topic, group.partition), outcome.value);
+        }
         fired.push(...group.offsets);
         return;
       }
       complete = false;
       this.#logger.warn({ err: outcome.reason, topic: group.topic, partition: group.partition, records: group.offsets.length }, 'cannot append delayed records to their partition; retrying in a second');
-      group.offsets.forEach((offset, index) => {
-        this.#entries.push(group.dues[index]!, offset);
-      });
+      this.#uncertain.push(group);
     });
     if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
     return complete;
+  }
+
+  /**
+   * Reads each uncertain group's target from where its records could be: those found are
+   * marked fired, the rest go back into the index. A group whose target cannot be read stays
+   * uncertain (the round fires nothing for it until it can).
+   */
+  async #settleUncertain(replica: Partition): Promise<void> {
+    const groups = this.#uncertain;
+    this.#uncertain = [];
+    const found: number[] = [];
+    const ends: FiredTargetEnd[] = [];
+    for (const group of groups) {
+      let inTarget: { offsets: number[]; end: number };
+      try {
+        inTarget = await this.#firedInTarget(group.topic, group.partition, group.from);
+      } catch (error) {
+        this.#logger.warn({ err: error, topic: group.topic, partition: group.partition }, 'cannot read a partition for delayed records whose append failed; trying again in a second');
+        this.#uncertain.push(group);
+        continue;
+      }
+      const landed = new Set(inTarget.offsets);
+      group.offsets.forEach((offset, index) => {
+        if (landed.has(offset)) found.push(offset);
+        else this.#entries.push(group.dues[index]!, offset);
+      });
+      if (landed.size > 0) ends.push({ topic: group.topic, partition: group.partition, end: inTarget.end });
+    }
+    if (found.length > 0) await this.#mark(replica, { offsets: found, targets: ends });
   }
 
   /** Appends a group to its partition: its log end after, or undefined when the partition is gone (its records are dropped, counted). */

@@ -1,28 +1,131 @@
 /**
- * Delayed delivery is not served in cluster mode yet (the timer partition's leader would have
- * to append to target partitions led by other brokers): a cluster broker refuses delayed
- * records with an INVALID_RECORD error that says so, and takes the topic's other records.
+ * Delayed delivery in a 3-broker cluster (etcd, real processes): `__delayed_records` is
+ * replicated, its partitions led by different brokers, and a target partition's records are
+ * held in the timer partition its name hashes to — often led by another broker than the
+ * target, so held records travel to the timer leader and fired ones back to the target's
+ * leader over broker links. Every record fires exactly once and never before its due time,
+ * also when the leader of a timer partition is SIGKILLed while its records are pending and
+ * firing: the new leader recovers them from its replica.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ConsumerRecord } from '../../client/consumer.js';
 import { Sluice } from '../../client/sluice.js';
-import { SluiceError } from '../../proto/errors.js';
-import { cleanupCluster, startCluster } from '../helpers/cluster.js';
-import { readRecords } from '../helpers/delayed.js';
+import { groupPartition } from '../../broker/groups/group-partition.js';
+import { waitFor } from '../helpers/broker-process.js';
+import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
+import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { header } from '../helpers/delayed.js';
 
 afterAll(cleanupCluster);
 
+const quiet = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} } as never;
+const timerTopic = '__delayed_records';
+const timerPartitions = 3;
+const partitions = 6;
+
+/** Reads every partition of `topic` from the start until `count` records came or `timeoutMs` passed. */
+async function readAll(sluice: Sluice, topic: string, count: number, timeoutMs: number): Promise<ConsumerRecord[]> {
+  const consumer = sluice.consumer({});
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+  const records: ConsumerRecord[] = [];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (records.length < count && Date.now() < deadline) records.push(...(await consumer.poll({ timeoutMs: Math.max(1, Math.min(500, deadline - Date.now())) })));
+  } finally {
+    await consumer.close();
+  }
+  return records;
+}
+
+/** Each value once, none fired before its x-deliver-at, none beyond those sent. */
+function expectExactlyOnceNeverEarly(records: ConsumerRecord[], sent: number): void {
+  const values = records.map((record) => record.value!.toString());
+  const seen = new Map<string, ConsumerRecord[]>();
+  for (const r of records) seen.set(r.value!.toString(), [...(seen.get(r.value!.toString()) ?? []), r]);
+  for (const [v, rs] of seen) if (rs.length > 1) console.log('DUP', v, rs.map((r) => `${r.partition}@${r.offset} ts=${r.timestamp} from=${header(r, 'x-delayed-from')}`).join(' | '));
+  expect(new Set(values).size).toBe(values.length);
+  expect(values.length).toBe(sent);
+  for (const record of records) {
+    expect(header(record, 'x-delayed-from')).toBeDefined();
+    expect(record.timestamp).toBeGreaterThanOrEqual(Number(header(record, 'x-deliver-at')));
+  }
+}
+
+/** Sends `count` records spread over the partitions, due from `first` over `spreadMs`; resolves once all are acknowledged. */
+async function sendDelayed(sluice: Sluice, topic: string, prefix: string, count: number, first: number, spreadMs: number): Promise<void> {
+  const producer = sluice.producer({ lingerMs: 5 });
+  try {
+    const sends: Promise<unknown>[] = [];
+    for (let index = 0; index < count; index += 1) {
+      const due = first + Math.floor((index * spreadMs) / count);
+      sends.push(producer.send({ topic, messages: [{ value: `${prefix}${index}`, partition: index % partitions, headers: { 'x-deliver-at': String(due) } }] }));
+    }
+    await Promise.all(sends);
+  } finally {
+    await producer.close();
+  }
+}
+
+async function setUp(cluster: TestCluster, sluice: Sluice, topic: string): Promise<Map<number, number>> {
+  const admin = sluice.admin();
+  await waitFor(`${timerTopic} made by the controller`, async () => (await admin.listTopics().catch(() => [] as string[])).includes(timerTopic), 20_000);
+  await waitForFullIsr(admin, timerTopic);
+  await admin.createTopic(topic, { partitions, replicationFactor: 3, configs: { 'delayed.delivery.enable': 'true', 'min.insync.replicas': '2' } });
+  await waitForFullIsr(admin, topic);
+  expect(cluster.brokers.length).toBe(3);
+  return await leaders(admin, timerTopic);
+}
+
 describe('delayed delivery in a cluster', () => {
-  it('refuses delayed records with a clear error and keeps the rest of the topic working', async () => {
-    const cluster = await startCluster({ brokers: 1 });
-    const sluice = new Sluice({ bootstrap: cluster.bootstrap });
+  it('fires records held for partitions led by different brokers exactly once, never early', async () => {
+    const cluster = await startCluster({ brokers: 3, args: ['--offsets-topic-num-partitions', '1', '--delayed-delivery-partitions', String(timerPartitions)] });
+    const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
     try {
-      await sluice.admin().createTopic('later', { partitions: 1, replicationFactor: 1, configs: { 'delayed.delivery.enable': 'true' } });
-      const producer = sluice.producer({ idempotent: false, retries: 0 });
-      const error = await producer.send({ topic: 'later', messages: [{ value: 'x', headers: { 'x-delay-ms': '1000' } }] }).catch((caught: unknown) => caught);
-      expect(SluiceError.is(error) && error.code).toBe('SLUICE_ERR_INVALID_RECORD');
-      expect((error as Error).message).toMatch(/cluster, where delayed delivery is not available yet/);
-      await producer.send({ topic: 'later', messages: [{ value: 'now' }] });
-      expect((await readRecords(sluice, 'later', 1, 5000)).map((record) => record.value!.toString())).toEqual(['now']);
+      const timerLeaders = await setUp(cluster, sluice, 'later');
+      expect(new Set(timerLeaders.values()).size).toBeGreaterThan(1);
+      // Some targets' timer partitions are led by another broker than the target: held records are forwarded.
+      const targetLeaders = await leaders(sluice.admin(), 'later');
+      const forwarded = [...targetLeaders].filter(([partition, leader]) => timerLeaders.get(groupPartition(`later-${partition}`, timerPartitions)) !== leader);
+      expect(forwarded.length).toBeGreaterThan(0);
+      const count = 600;
+      await sendDelayed(sluice, 'later', 'a', count, Date.now() + 500, 1000);
+      expectExactlyOnceNeverEarly(await readAll(sluice, 'later', count, 15_000), count);
+      // Past due times fire at once, also when forwarded.
+      await sendDelayed(sluice, 'later', 'b', 60, Date.now() - 1000, 0);
+      const all = await readAll(sluice, 'later', count + 60, 10_000);
+      expectExactlyOnceNeverEarly(all, count + 60);
+    } finally {
+      await sluice.close();
+    }
+  });
+
+  it('fires every record exactly once, never early, after the leader of a timer partition is SIGKILLed mid-firing', async () => {
+    const cluster = await startCluster({ brokers: 3, args: ['--offsets-topic-num-partitions', '1', '--delayed-delivery-partitions', String(timerPartitions)] });
+    const sluice = new Sluice({ bootstrap: cluster.bootstrap, logger: quiet });
+    try {
+      const timerLeaders = await setUp(cluster, sluice, 'failover');
+      const count = 1200;
+      const first = Date.now() + 1500;
+      await sendDelayed(sluice, 'failover', 'k', count, first, 3000);
+      // Kill the leader of the timer partition of target partition 0 while its records fire.
+      const victim = timerLeaders.get(groupPartition('failover-0', timerPartitions))!;
+      await waitFor('firing to begin', () => Date.now() >= first + 1000, 5000);
+      await cluster.kill(victim);
+      await waitFor(`a new leader for every partition of ${timerTopic}`, async () => {
+        const now = await leaders(sluice.admin(), timerTopic).catch(() => new Map<number, number>());
+        return now.size === timerPartitions && [...now.values()].every((leader) => leader >= 0 && leader !== victim);
+      }, 15_000);
+      const got = await readAll(sluice, 'failover', count, 20_000);
+      if (got.length !== count && process.env.DEBUG_DELAYED) {
+        const per = new Map<number, number>();
+        for (const r of got) per.set(r.partition, (per.get(r.partition) ?? 0) + 1);
+        console.log('PER', [...per], 'victim', victim, [...timerLeaders]);
+        for (const b of cluster.brokers) for (const line of b.logs()) if (/delayed|timer|Timer|leader/.test(line)) console.log('LOG', b.nodeId, line.slice(0, 400));
+      }
+      expectExactlyOnceNeverEarly(got, count);
+      // The killed broker comes back as a follower: nothing fires twice.
+      await cluster.start(victim);
+      expectExactlyOnceNeverEarly(await readAll(sluice, 'failover', count + 1, 3000), count);
     } finally {
       await sluice.close();
     }
