@@ -309,7 +309,7 @@ export class Broker {
       this.offsets = this.#context.offsets;
       this.#startShare();
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
-      await this.#startDelayed(new LocalTimerIo(this.topics));
+      this.#startDelayed(new LocalTimerIo(this.topics));
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
@@ -386,17 +386,18 @@ export class Broker {
     this.#startTransactions(node.transactionState);
     const links = new LeaderLinks(() => this.#context);
     this.#delayedLinks = links;
-    await this.#startDelayed(new ClusterTimerIo(() => this.#context, links, new BrokerPartitionSource(() => this.#context, links)), { partitions: node.delayedTimers, links });
+    this.#startDelayed(new ClusterTimerIo(() => this.#context, links, new BrokerPartitionSource(() => this.#context, links)), { partitions: node.delayedTimers, links });
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
   }
 
   /** Delayed delivery over the timer log: every partition here on a single broker, the led ones in a cluster. */
-  async #startDelayed(io: TimerIo, cluster?: DelayedDeliveryOptions['cluster']): Promise<void> {
+  #startDelayed(io: TimerIo, cluster?: DelayedDeliveryOptions['cluster']): void {
     this.delayed = new DelayedDelivery({ topics: this.topics, io, logger: this.options.logger, settings: this.options.delayedTimer, registry: this.metrics.registry, cluster });
     this.#context.delayed = this.delayed;
-    await this.delayed.start();
+    // Not awaited: the broker serves while timer partitions recover (each fires once it has).
+    void this.delayed.start();
   }
 
   /** Share groups, coordinated with the classic groups of the same `__consumer_offsets` partitions. */

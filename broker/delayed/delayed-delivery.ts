@@ -30,6 +30,8 @@ export const timerSettingsDefault: TimerSettings = { windowMs: 3600 * 1000, refi
 
 /** How long a held batch sent to the timer partition's leader may wait for its in-sync replicas. */
 const forwardTimeoutMs = 5000;
+/** After a failed recovery, wait this long before recovering again. */
+const restartRetryMs = 1000;
 
 export interface DelayedDeliveryOptions {
   topics: TopicManager;
@@ -55,6 +57,7 @@ export class DelayedDelivery {
   /** The timer partitions fired here, by index (all of them on a single broker). */
   readonly #running: (TimerPartition | undefined)[];
   #unsubscribe: (() => void) | undefined;
+  #closed = false;
 
   constructor(options: DelayedDeliveryOptions) {
     this.#options = options;
@@ -71,7 +74,7 @@ export class DelayedDelivery {
   }
 
   /**
-   * Single broker: recovers every timer partition (the broker awaits it before serving) and
+   * Single broker: recovers every timer partition (resolves once all have; the broker serves meanwhile) and
    * starts firing. Cluster: fires the partitions this broker leads, now and as leadership moves.
    */
   async start(): Promise<void> {
@@ -94,8 +97,12 @@ export class DelayedDelivery {
     try {
       await timer.start();
     } catch (error) {
-      this.#options.logger.error({ err: error, timerPartition: index }, 'recovering delayed records failed; they fire once this broker leads the timer partition again');
-      if (this.#running[index] === timer) this.#stopAt(index);
+      if (this.#running[index] !== timer) return;
+      this.#stopAt(index);
+      this.#options.logger.error({ err: error, timerPartition: index }, 'recovering delayed records failed; trying again in a second');
+      setTimeout(() => {
+        if (!this.#closed && this.#running[index] === undefined && (this.#options.cluster?.partitions.leads(index) ?? true)) void this.#startAt(index);
+      }, restartRetryMs).unref();
     }
   }
 
@@ -105,6 +112,7 @@ export class DelayedDelivery {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unsubscribe?.();
     for (let index = 0; index < this.#count; index += 1) this.#stopAt(index);
   }

@@ -99,6 +99,8 @@ export class TimerPartition {
    * target's leader died after replicating it). Before they fire again the target is read for them.
    */
   #uncertain: Group[] = [];
+  /** The lowest offset the round in progress took out of the index (Infinity between rounds): the checkpoint stays below it. */
+  #firingFrom = Infinity;
   #pausedUntil = 0;
   #closed = false;
 
@@ -128,8 +130,8 @@ export class TimerPartition {
   }
 
   /**
-   * Recovers the pending records and starts firing. The log is scanned in one synchronous pass
-   * (records held meanwhile are appended only, and found by it); the overdue check of the
+   * Recovers the pending records and starts firing. The log is scanned a chunk at a time
+   * (records held meanwhile are appended only, and found by the scan); the overdue check of the
    * targets may wait on other brokers, and firing begins after it.
    */
   async start(now = Date.now()): Promise<void> {
@@ -139,8 +141,14 @@ export class TimerPartition {
     const hi = this.#horizonFor(now);
     const scan = new TimerScan(-Infinity, hi, now);
     if (replica !== undefined) {
-      for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset;) offset = this.#scanChunk(replica, offset, scan);
+      // Yielding between chunks, so the broker serves while it recovers: records held meanwhile
+      // are appended only, and this loop, which runs to the log end as it is at its last check, finds them.
+      for (let offset = replica.log.logStartOffset; offset < replica.log.logEndOffset && !this.#closed;) {
+        offset = this.#scanChunk(replica, offset, scan);
+        if (offset < replica.log.logEndOffset) await yieldToEventLoop();
+      }
     }
+    if (this.#closed) return;
     this.#horizon = hi;
     this.#scanned = true;
     this.#onDisk += scan.onDisk;
@@ -167,8 +175,8 @@ export class TimerPartition {
     const ends: FiredTargetEnd[] = [];
     const marked = scan.firedLookup();
     for (const [name, { topic, partition, from }] of scan.overdue) {
-      const inTarget = await this.#firedInTarget(topic, partition, Math.max(from, scan.markedEnds.get(name) ?? 0));
-      if (this.#closed) return 0;
+      const inTarget = await this.#readTargetUntilDone(topic, partition, Math.max(from, scan.markedEnds.get(name) ?? 0));
+      if (inTarget === undefined) return 0;
       if (inTarget.offsets.length === 0) continue;
       for (const offset of inTarget.offsets) if (!marked(offset)) found.push(offset);
       ends.push({ topic, partition, end: inTarget.end });
@@ -264,6 +272,22 @@ export class TimerPartition {
     return next;
   }
 
+  /**
+   * #firedInTarget, tried again every second while the target cannot be read (its leader died
+   * with this one and no other is elected yet); undefined once this partition is closed.
+   */
+  async #readTargetUntilDone(topic: string, partition: number, from: number): Promise<{ offsets: number[]; end: number } | undefined> {
+    while (!this.#closed) {
+      try {
+        return await this.#firedInTarget(topic, partition, from);
+      } catch (error) {
+        this.#logger.warn({ err: error, timerPartition: this.index, topic, partition }, 'cannot read a partition for delayed records fired before a crash; trying again in a second');
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+    return undefined;
+  }
+
   /** The timer offsets whose firing is in the target partition from `from` on, and the target's log end read up to. */
   async #firedInTarget(topic: string, partition: number, from: number): Promise<{ offsets: number[]; end: number }> {
     const prefix = `${this.index}:`;
@@ -310,7 +334,7 @@ export class TimerPartition {
       this.#minDiskOffset = Math.min(scan.minDiskOffset, this.#minDiskHeldWhileRefilling);
       this.#horizon = hi;
       this.#schedule();
-      const pending = Math.min(this.#entries.minOffset(), this.#minDiskOffset, replica.log.logEndOffset);
+      const pending = Math.min(this.#entries.minOffset(), this.#minDiskOffset, this.#firingFrom, this.#uncertainFrom(), replica.log.logEndOffset);
       if (pending > replica.log.logStartOffset) replica.log.deleteRecordsBefore(pending);
     } catch (error) {
       this.#logger.error({ err: error, timerPartition: this.index }, 'moving the delayed-delivery window failed; trying again at the next refill');
@@ -337,6 +361,7 @@ export class TimerPartition {
     this.#firing = true;
     try {
       if (!(await this.#fire())) this.#pausedUntil = Date.now() + retryMs;
+      this.#firingFrom = Infinity;
     } catch (error) {
       this.#logger.error({ err: error, timerPartition: this.index }, 'a delayed-delivery round failed; trying again in a second');
       this.#pausedUntil = Date.now() + retryMs;
@@ -359,6 +384,7 @@ export class TimerPartition {
     while (this.#entries.peekDue() <= now && count < roundRecordsMax && bytes < roundBytesMax) {
       const due = this.#entries.peekDue();
       const offset = this.#entries.pop();
+      this.#firingFrom = Math.min(this.#firingFrom, offset);
       const record = this.#recordAt(replica, offset, batches);
       const target = decodeTarget(record.headers[0]?.key === targetHeader ? record.headers[0].value : null);
       const name = targetKey(target.topic, target.partition);
@@ -398,6 +424,12 @@ export class TimerPartition {
     });
     if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
     return complete;
+  }
+
+  #uncertainFrom(): number {
+    let lowest = Infinity;
+    for (const group of this.#uncertain) for (const offset of group.offsets) lowest = Math.min(lowest, offset);
+    return lowest;
   }
 
   /**
