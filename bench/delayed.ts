@@ -131,12 +131,17 @@ async function main(): Promise<void> {
     const restartStarted = Date.now();
     broker = await launchBroker(dataDirectory, brokerArgs);
     const readyMs = Date.now() - restartStarted;
-    const recoveredLine = broker.logs.find((line) => line.includes('"delayed records recovered"'));
+    // The broker serves while the timer log recovers: its line comes when that is done.
+    const recoveredBy = Date.now() + 600_000;
+    let recoveredLine: string | undefined;
+    while ((recoveredLine = broker.logs.find((line) => line.includes('"delayed records recovered"'))) === undefined && Date.now() < recoveredBy) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const timerRecoverMs = recoveredLine === undefined ? Number.NaN : (JSON.parse(recoveredLine) as { recoverMs: number }).recoverMs;
     sluice = new Sluice({ bootstrap: broker.bootstrap });
     const recovered = await brokerMemory(broker.httpPort);
     const recoveredMetrics = await delayedMetrics(broker);
-    progress(`  ready in ${count(readyMs)} ms (timer log ${count(timerRecoverMs)} ms); RSS ${mib(recovered.rss)} MiB; in memory ${count(recoveredMetrics.backlog_in_memory!)}, on disk ${count(recoveredMetrics.backlog_on_disk!)}`);
+    progress(`  ready in ${count(readyMs)} ms (serving); timer log recovered in ${count(timerRecoverMs)} ms; RSS ${mib(recovered.rss)} MiB; in memory ${count(recoveredMetrics.backlog_in_memory!)}, on disk ${count(recoveredMetrics.backlog_on_disk!)}`);
 
     progress(`firing rate: ${count(fireRecords)} records due at one instant ...`);
     const firedBefore = recoveredMetrics.fired_total!;

@@ -14,7 +14,7 @@ import { groupPartition } from '../../broker/groups/group-partition.js';
 import { waitFor } from '../helpers/broker-process.js';
 import { leaders, waitForFullIsr } from '../helpers/cluster-checks.js';
 import { cleanupCluster, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { header } from '../helpers/delayed.js';
+import { header, readRecords } from '../helpers/delayed.js';
 
 afterAll(cleanupCluster);
 
@@ -23,26 +23,9 @@ const timerTopic = '__delayed_records';
 const timerPartitions = 3;
 const partitions = 6;
 
-/** Reads every partition of `topic` from the start until `count` records came or `timeoutMs` passed. */
-async function readAll(sluice: Sluice, topic: string, count: number, timeoutMs: number): Promise<ConsumerRecord[]> {
-  const consumer = sluice.consumer({});
-  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
-  const records: ConsumerRecord[] = [];
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (records.length < count && Date.now() < deadline) records.push(...(await consumer.poll({ timeoutMs: Math.max(1, Math.min(500, deadline - Date.now())) })));
-  } finally {
-    await consumer.close();
-  }
-  return records;
-}
-
 /** Each value once, none fired before its x-deliver-at, none beyond those sent. */
 function expectExactlyOnceNeverEarly(records: ConsumerRecord[], sent: number): void {
   const values = records.map((record) => record.value!.toString());
-  const seen = new Map<string, ConsumerRecord[]>();
-  for (const r of records) seen.set(r.value!.toString(), [...(seen.get(r.value!.toString()) ?? []), r]);
-  for (const [v, rs] of seen) if (rs.length > 1) console.log('DUP', v, rs.map((r) => `${r.partition}@${r.offset} ts=${r.timestamp} from=${header(r, 'x-delayed-from')}`).join(' | '));
   expect(new Set(values).size).toBe(values.length);
   expect(values.length).toBe(sent);
   for (const record of records) {
@@ -89,10 +72,10 @@ describe('delayed delivery in a cluster', () => {
       expect(forwarded.length).toBeGreaterThan(0);
       const count = 600;
       await sendDelayed(sluice, 'later', 'a', count, Date.now() + 500, 1000);
-      expectExactlyOnceNeverEarly(await readAll(sluice, 'later', count, 15_000), count);
+      expectExactlyOnceNeverEarly(await readRecords(sluice, 'later', count, 15_000, partitions), count);
       // Past due times fire at once, also when forwarded.
       await sendDelayed(sluice, 'later', 'b', 60, Date.now() - 1000, 0);
-      const all = await readAll(sluice, 'later', count + 60, 10_000);
+      const all = await readRecords(sluice, 'later', count + 60, 10_000, partitions);
       expectExactlyOnceNeverEarly(all, count + 60);
     } finally {
       await sluice.close();
@@ -115,17 +98,10 @@ describe('delayed delivery in a cluster', () => {
         const now = await leaders(sluice.admin(), timerTopic).catch(() => new Map<number, number>());
         return now.size === timerPartitions && [...now.values()].every((leader) => leader >= 0 && leader !== victim);
       }, 15_000);
-      const got = await readAll(sluice, 'failover', count, 20_000);
-      if (got.length !== count && process.env.DEBUG_DELAYED) {
-        const per = new Map<number, number>();
-        for (const r of got) per.set(r.partition, (per.get(r.partition) ?? 0) + 1);
-        console.log('PER', [...per], 'victim', victim, [...timerLeaders]);
-        for (const b of cluster.brokers) for (const line of b.logs()) if (/delayed|timer|Timer|leader/.test(line)) console.log('LOG', b.nodeId, line.slice(0, 400));
-      }
-      expectExactlyOnceNeverEarly(got, count);
+      expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count, 20_000, partitions), count);
       // The killed broker comes back as a follower: nothing fires twice.
       await cluster.start(victim);
-      expectExactlyOnceNeverEarly(await readAll(sluice, 'failover', count + 1, 3000), count);
+      expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count + 1, 3000, partitions), count);
     } finally {
       await sluice.close();
     }

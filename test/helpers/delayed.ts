@@ -10,10 +10,10 @@ export function header(record: ConsumerRecord, key: string): string | undefined 
   return record.headers.find((entry) => entry.key === key)?.value?.toString('utf8');
 }
 
-/** Reads `topic`-0 from the start until `count` records arrived or `timeoutMs` passed; returns what came. */
-export async function readRecords(sluice: Sluice, topic: string, count: number, timeoutMs: number): Promise<ConsumerRecord[]> {
+/** Reads partitions 0…`partitions`−1 of `topic` from the start until `count` records arrived or `timeoutMs` passed; returns what came. */
+export async function readRecords(sluice: Sluice, topic: string, count: number, timeoutMs: number, partitions = 1): Promise<ConsumerRecord[]> {
   const consumer = sluice.consumer({});
-  consumer.assign([{ topic, partition: 0, offset: 0 }]);
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
   const records: ConsumerRecord[] = [];
   const deadline = Date.now() + timeoutMs;
   try {
