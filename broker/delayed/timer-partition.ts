@@ -371,11 +371,11 @@ export class TimerPartition {
     this.#schedule();
   }
 
-  /** One round; false when some target refused its records (they are due again after a pause). */
+  /** One round; false when some target refused its records or could not be read (they are due again after a pause). */
   async #fire(): Promise<boolean> {
     const replica = this.#replica();
     if (replica === undefined) return true;
-    if (this.#uncertain.length > 0) await this.#settleUncertain(replica);
+    const settled = this.#uncertain.length === 0 || await this.#settleUncertain(replica);
     const now = Date.now();
     const groups = new Map<string, Group>();
     const batches = new Map<number, DecodedRecord[]>();
@@ -403,7 +403,7 @@ export class TimerPartition {
       count += 1;
       bytes += (record.value?.length ?? 0) + (record.key?.length ?? 0);
     }
-    if (count === 0) return true;
+    if (count === 0) return settled;
     const fired: number[] = [];
     const ends: FiredTargetEnd[] = [];
     let complete = true;
@@ -423,7 +423,7 @@ export class TimerPartition {
       this.#uncertain.push(group);
     });
     if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
-    return complete;
+    return complete && settled;
   }
 
   #uncertainFrom(): number {
@@ -435,9 +435,11 @@ export class TimerPartition {
   /**
    * Reads each uncertain group's target from where its records could be: those found are
    * marked fired, the rest go back into the index. A group whose target cannot be read stays
-   * uncertain (the round fires nothing for it until it can).
+   * uncertain (the round fires nothing for it until it can); false then.
    */
-  async #settleUncertain(replica: Partition): Promise<void> {
+  async #settleUncertain(replica: Partition): Promise<boolean> {
+    // Out of both lists while the targets are read: the checkpoint stays below them meanwhile.
+    this.#firingFrom = Math.min(this.#firingFrom, this.#uncertainFrom());
     const groups = this.#uncertain;
     this.#uncertain = [];
     const found: number[] = [];
@@ -459,6 +461,7 @@ export class TimerPartition {
       if (landed.size > 0) ends.push({ topic: group.topic, partition: group.partition, end: inTarget.end });
     }
     if (found.length > 0) await this.#mark(replica, { offsets: found, targets: ends });
+    return this.#uncertain.length === 0;
   }
 
   /** Appends a group to its partition: its log end after, or undefined when the partition is gone (its records are dropped, counted). */

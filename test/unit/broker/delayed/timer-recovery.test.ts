@@ -129,8 +129,36 @@ describe('timer log recovery', () => {
       sent += 1;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor('every record due to fire', () => Date.now() > lastDue && delayed.backlog().inMemory === 0, 5000);
+    // A round's records leave the index before their append is counted: wait for the count.
+    await waitFor('every record due to fire', () => Date.now() > lastDue && delayed.stats.fired >= sent, 5000);
     expect(delayed.stats.fired).toBe(sent);
+    expect(delayed.backlog().inMemory).toBe(0);
     expect(delayed.backlog().onDisk).toBe(40_000);
+  });
+
+  it('fires records whose append failed after it landed (the answer was lost) once: the target is read before they fire again', async () => {
+    const topics = tempTopics();
+    cleanups.push(() => topics.close());
+    let failures = 0;
+    // The first append lands in the target, then fails as a lost answer from a dying leader would.
+    class LosesFirstAnswer extends LocalTimerIo {
+      override async appendToTarget(topic: string, partition: number, batch: Buffer, appendTime: number): Promise<number | undefined> {
+        const end = await super.appendToTarget(topic, partition, batch, appendTime);
+        if (failures === 0) {
+          failures += 1;
+          throw new Error('connection closed before the answer');
+        }
+        return end;
+      }
+    }
+    const delayed = new DelayedDelivery({ topics, io: new LosesFirstAnswer(topics), logger, settings: { windowMs: 60_000, refillEveryMs: 60_000 } });
+    cleanups.unshift(() => delayed.close());
+    await delayed.start();
+    const now = Date.now();
+    await delayed.hold('t', 0, held([now, now, now])).done;
+    await delayed.hold('t', 0, held([now + 300])).done;
+    await waitFor('the later record to fire', () => values(topics).length >= 4 && delayed.backlog().inMemory === 0, 5000);
+    expect(failures).toBe(1);
+    expect(values(topics)).toEqual(['v0@0:0', 'v1@0:1', 'v2@0:2', 'v0@0:3']);
   });
 });
