@@ -27,6 +27,7 @@ export async function commitReplicated(replica: Partition, lastOffset: number): 
 }
 
 export class ClusterTimerIo implements TimerIo {
+  readonly fencesEachRound = true;
   readonly #context: () => BrokerContext;
   readonly #links: LeaderLinks;
   readonly #source: PartitionSource;

@@ -9,6 +9,12 @@ import { replayChunk } from '../storage/log-replay.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 
 export interface TimerIo {
+  /**
+   * Whether a round first commits an empty fired marker: where another broker may have taken
+   * over the timer partition, that commit fails on a deposed leader (its followers follow the
+   * new one) before it appends anything to a target.
+   */
+  readonly fencesEachRound: boolean;
   /** Resolves once the timer replica's records up to `lastOffset` are as durable as an acks=all produce makes them. */
   committed(replica: Partition, lastOffset: number): Promise<void>;
   /**
@@ -32,6 +38,7 @@ export function stampAppendTime(partition: Partition, batch: Buffer, appendTime:
 }
 
 export class LocalTimerIo implements TimerIo {
+  readonly fencesEachRound = false;
   readonly #topics: TopicManager;
 
   constructor(topics: TopicManager) {

@@ -404,6 +404,7 @@ export class TimerPartition {
       bytes += (record.value?.length ?? 0) + (record.key?.length ?? 0);
     }
     if (count === 0) return settled;
+    if (this.#io.fencesEachRound && !(await this.#fence(replica, groups))) return false;
     const fired: number[] = [];
     const ends: FiredTargetEnd[] = [];
     let complete = true;
@@ -424,6 +425,22 @@ export class TimerPartition {
     });
     if (fired.length > 0) await this.#mark(replica, { offsets: fired, targets: ends });
     return complete && settled;
+  }
+
+  /** Commits an empty marker (see TimerIo); when that fails, the round's records go back into the index. */
+  async #fence(replica: Partition, groups: Map<string, Group>): Promise<boolean> {
+    try {
+      await this.#mark(replica, { offsets: [], targets: [] });
+      return true;
+    } catch (error) {
+      this.#logger.warn({ err: error, timerPartition: this.index }, 'cannot commit to the timer log (leadership lost, or its replicas lag): firing nothing; trying again in a second');
+      for (const group of groups.values()) {
+        group.offsets.forEach((offset, index) => {
+          this.#entries.push(group.dues[index]!, offset);
+        });
+      }
+      return false;
+    }
   }
 
   #uncertainFrom(): number {

@@ -49,6 +49,13 @@ async function sendDelayed(sluice: Sluice, topic: string, prefix: string, count:
   }
 }
 
+async function waitForTimerLeadersOtherThan(sluice: Sluice, gone: number): Promise<void> {
+  await waitFor(`a leader other than broker ${gone} for every partition of ${timerTopic}`, async () => {
+    const now = await leaders(sluice.admin(), timerTopic).catch(() => new Map<number, number>());
+    return now.size === timerPartitions && [...now.values()].every((leader) => leader >= 0 && leader !== gone);
+  }, 15_000);
+}
+
 async function setUp(cluster: TestCluster, sluice: Sluice, topic: string): Promise<Map<number, number>> {
   const admin = sluice.admin();
   await waitFor(`${timerTopic} made by the controller`, async () => (await admin.listTopics().catch(() => [] as string[])).includes(timerTopic), 20_000);
@@ -92,12 +99,9 @@ describe('delayed delivery in a cluster', () => {
       await sendDelayed(sluice, 'failover', 'k', count, first, 3000);
       // Kill the leader of the timer partition of target partition 0 while its records fire.
       const victim = timerLeaders.get(groupPartition('failover-0', timerPartitions))!;
-      await waitFor('firing to begin', () => Date.now() >= first + 1000, 5000);
+      expect((await readRecords(sluice, 'failover', 100, 10_000, partitions)).length).toBeGreaterThanOrEqual(100);
       await cluster.kill(victim);
-      await waitFor(`a new leader for every partition of ${timerTopic}`, async () => {
-        const now = await leaders(sluice.admin(), timerTopic).catch(() => new Map<number, number>());
-        return now.size === timerPartitions && [...now.values()].every((leader) => leader >= 0 && leader !== victim);
-      }, 15_000);
+      await waitForTimerLeadersOtherThan(sluice, victim);
       expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count, 20_000, partitions), count);
       // The killed broker comes back as a follower: nothing fires twice.
       await cluster.start(victim);
