@@ -56,6 +56,11 @@ const roundRecordsMax = 5000;
 const roundBytesMax = 4 * 1024 * 1024;
 /** Bytes a scan reads between yields. */
 const scanChunkBytes = 4 * 1024 * 1024;
+/**
+ * How long a round's fence vouches for its target appends: well under the cluster's session
+ * timeout, the least time in which another broker can be elected leader after it.
+ */
+const fenceValidMs = 500;
 /** After a failed round (a target refused the append), wait this long before the next. */
 const retryMs = 1000;
 
@@ -404,11 +409,12 @@ export class TimerPartition {
       bytes += (record.value?.length ?? 0) + (record.key?.length ?? 0);
     }
     if (count === 0) return settled;
+    const fencedFrom = Date.now();
     if (this.#io.fencesEachRound && !(await this.#fence(replica, groups))) return false;
     const fired: number[] = [];
     const ends: FiredTargetEnd[] = [];
     let complete = true;
-    const outcomes = await Promise.allSettled([...groups.values()].map((group) => this.#appendToTarget(group)));
+    const outcomes = await Promise.allSettled([...groups.values()].map((group) => this.#appendToTarget(group, fencedFrom)));
     [...groups.values()].forEach((group, position) => {
       const outcome = outcomes[position]!;
       if (outcome.status === 'fulfilled') {
@@ -482,9 +488,14 @@ export class TimerPartition {
   }
 
   /** Appends a group to its partition: its log end after, or undefined when the partition is gone (its records are dropped, counted). */
-  async #appendToTarget(group: Group): Promise<number | undefined> {
+  async #appendToTarget(group: Group, fencedFrom: number): Promise<number | undefined> {
     // Read just before the append: the records' timestamp, and never before their due time.
     const appendTime = Date.now();
+    // The fence vouches for this broker's leadership when it was committed: a round that took
+    // long since (the process was stopped, or the broker starved) could follow a deposition.
+    if (this.#io.fencesEachRound && appendTime - fencedFrom > fenceValidMs) {
+      throw new SluiceError('SLUICE_ERR_REQUEST_TIMED_OUT', `${appendTime - fencedFrom} ms passed since this round's fence on ${delayedTopic}-${this.index}; fencing again before appending`);
+    }
     const batch = buildRecordBatch(group.records, { baseTimestamp: appendTime });
     const end = await this.#io.appendToTarget(group.topic, group.partition, batch, appendTime);
     if (end === undefined) {
