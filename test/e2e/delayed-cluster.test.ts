@@ -115,8 +115,8 @@ describe('delayed delivery in a cluster', () => {
 
   it('fires every record exactly once, never early, after the leader of a timer partition is SIGKILLed mid-firing', async () => {
     const timerLeaders = await setUp(sluice, 'failover');
-    const count = 1200;
-    await sendDelayed(sluice, 'failover', 'k', count, Date.now() + 1500, 3000);
+    const count = 900;
+    await sendDelayed(sluice, 'failover', 'k', count, Date.now() + 1000, 2500);
     // Kill the leader of the timer partition of target partition 0 once records fire.
     const victim = timerLeaders.get(groupPartition('failover-0', timerPartitions))!;
     expect((await readRecords(sluice, 'failover', 100, 10_000, partitions)).length).toBeGreaterThanOrEqual(100);
@@ -125,7 +125,7 @@ describe('delayed delivery in a cluster', () => {
     expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count, 20_000, partitions), count);
     // The killed broker comes back as a follower: nothing fires twice.
     await cluster.start(victim);
-    expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count + 1, 3000, partitions), count);
+    expectExactlyOnceNeverEarly(await readRecords(sluice, 'failover', count + 1, 1500, partitions), count);
   });
 
   it('a timer leader stopped mid-firing is deposed and, resumed, appends nothing: each round first commits to the timer log, briefly', async () => {
@@ -144,7 +144,7 @@ describe('delayed delivery in a cluster', () => {
         cluster.resume(stopped);
       }
       expectExactlyOnceNeverEarly(await readRecords(survivors, 'paused', count, 20_000, partitions), count);
-      expectExactlyOnceNeverEarly(await readRecords(survivors, 'paused', count + 1, 3000, partitions), count);
+      expectExactlyOnceNeverEarly(await readRecords(survivors, 'paused', count + 1, 1500, partitions), count);
     } finally {
       await survivors.close();
     }
