@@ -51,6 +51,23 @@ export class ClusterTimerIo implements TimerIo {
     return (this.#context().cluster.describeTopic(topic)?.length ?? 0) > partition;
   }
 
+  /**
+   * A new leader's high watermark starts where it was as a follower, below records its old
+   * leader had committed (and a firing round saw acknowledged): until it reaches the start of
+   * the new epoch the partition is not read (OFFSET_NOT_AVAILABLE, retriable), as ListOffsets answers.
+   */
+  async #checkSettled(topic: string, partition: number): Promise<void> {
+    const local = this.#source.ledHere(topic, partition);
+    if (local === undefined) {
+      await this.#source.bounds(topic, partition, true);
+      return;
+    }
+    const epochStart = local.leaderState?.leaderEpochStartOffset ?? -1;
+    if (local.highWatermark < epochStart) {
+      throw new SluiceError('SLUICE_ERR_OFFSET_NOT_AVAILABLE', `${topic}-${partition}: its high watermark ${local.highWatermark} has not reached the start of this leader's epoch (${epochStart}) yet`);
+    }
+  }
+
   async appendToTarget(topic: string, partition: number, batch: Buffer, appendTime: number): Promise<number | undefined> {
     if (!this.#exists(topic, partition)) return undefined;
     const local = this.#source.ledHere(topic, partition);
@@ -75,6 +92,7 @@ export class ClusterTimerIo implements TimerIo {
 
   async readTarget(topic: string, partition: number, from: number, visit: (batch: Buffer) => void): Promise<number | undefined> {
     if (!this.#exists(topic, partition)) return undefined;
+    await this.#checkSettled(topic, partition);
     let offset = from;
     for (;;) {
       const read = await this.#source.read(topic, partition, offset, readChunkBytes, true);
