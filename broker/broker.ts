@@ -54,6 +54,13 @@ import { txnStatePartitionsDefault } from './transactions/txn-topic.js';
 import { TxnStateStore } from './transactions/txn-store.js';
 import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from './transactions/txn-timeouts.js';
 import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
+import { DelayedDelivery, type DelayedDeliveryOptions } from './delayed/delayed-delivery.js';
+import type { TimerSettings } from './delayed/timer-partition.js';
+import { LocalTimerIo, type TimerIo } from './delayed/timer-io.js';
+import { ClusterTimerIo } from './delayed/cluster-timer-io.js';
+import { delayedClusterPartitionsDefault } from './delayed/delayed-topic.js';
+import { LeaderLinks } from './share/leader-links.js';
+import { BrokerPartitionSource } from './share/partition-source.js';
 import { initProducerIdHandler } from './api/producer-ids.js';
 import { EtcdBlockSource, FileBlockSource, ProducerIdAllocator } from './services/producer-ids.js';
 import { shareHandlers } from './api/share.js';
@@ -141,6 +148,10 @@ export interface BrokerOptions {
   offsetsRetentionMs?: number;
   /** offsets.retention.check.interval.ms: how often idle groups are looked for (default 10 min). */
   offsetsRetentionCheckIntervalMs?: number;
+  /** Delayed delivery's in-memory window and how often it moves (default one hour, one minute). */
+  delayedTimer?: TimerSettings;
+  /** In a cluster: `__delayed_records`' partitions when first made (default 3). */
+  delayedPartitions?: number;
   /** transaction.state.log.num.partitions: __transaction_state's partitions when first made (default 5). */
   txnStatePartitions?: number;
   /** transaction.max.timeout.ms: the longest transaction timeout a producer may ask for (default 15 min). */
@@ -184,8 +195,11 @@ export class Broker {
   readonly #retention: RetentionTimer;
   readonly #groupExpiry: GroupExpiry;
   transactions: TransactionCoordinator | undefined;
+  /** Delayed delivery; set once the logs are open (in a cluster, once it has joined). */
+  delayed: DelayedDelivery | undefined;
   share: ShareCoordinator | undefined;
   #txnTimeouts: TxnTimeouts | undefined;
+  #delayedLinks: LeaderLinks | undefined;
   readonly #context: BrokerContext;
   readonly #admin;
   readonly #stopping = new StopSignal();
@@ -314,6 +328,7 @@ export class Broker {
       this.offsets = this.#context.offsets;
       this.#startShare();
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
+      this.#startDelayed(new LocalTimerIo(this.topics));
     }
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
@@ -386,6 +401,7 @@ export class Broker {
       metadata, topics: this.topics, replicas: this.replicas!, logger,
       offsetsTopicPartitions: cluster.offsetsTopicPartitions, offsetsTopicReplicationFactor: cluster.offsetsTopicReplicationFactor,
       txnStatePartitions: this.options.txnStatePartitions ?? txnStatePartitionsDefault,
+      delayedPartitions: this.options.delayedPartitions ?? delayedClusterPartitionsDefault,
       uncleanLeaderElection: cluster.uncleanLeaderElection,
     });
     this.#context.cluster = node;
@@ -393,9 +409,20 @@ export class Broker {
     this.offsets = this.#context.offsets;
     this.#startShare();
     this.#startTransactions(node.transactionState);
+    const links = new LeaderLinks(() => this.#context);
+    this.#delayedLinks = links;
+    this.#startDelayed(new ClusterTimerIo(() => this.#context, links, new BrokerPartitionSource(() => this.#context, links)), { partitions: node.delayedTimers, links });
     node.start();
     this.#accepting = true;
     logger.info({ nodeId: settings.nodeId, brokerEpoch: metadata.brokerEpoch, controllerId: metadata.controllerId, brokers: metadata.brokers.size }, 'joined the cluster');
+  }
+
+  /** Delayed delivery over the timer log: every partition here on a single broker, the led ones in a cluster. */
+  #startDelayed(io: TimerIo, cluster?: DelayedDeliveryOptions['cluster']): void {
+    this.delayed = new DelayedDelivery({ topics: this.topics, io, logger: this.options.logger, settings: this.options.delayedTimer, registry: this.metrics.registry, cluster });
+    this.#context.delayed = this.delayed;
+    // Not awaited: the broker serves while timer partitions recover (each fires once it has).
+    void this.delayed.start();
   }
 
   /** Share groups, coordinated with the classic groups of the same `__consumer_offsets` partitions. */
@@ -512,6 +539,8 @@ export class Broker {
     this.#retention.stop();
     this.#groupExpiry.stop();
     this.#txnTimeouts?.stop();
+    this.delayed?.close();
+    this.#delayedLinks?.close();
     this.share?.close();
     this.transactions?.close();
     this.transactions?.store.close();

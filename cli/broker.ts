@@ -13,6 +13,8 @@ import { defaultReplicationSettings as replicationDefaults } from '../broker/rep
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { txnMaxTimeoutMsDefault } from '../broker/transactions/coordinator.js';
 import { txnStatePartitionsDefault } from '../broker/transactions/txn-topic.js';
+import { timerSettingsDefault } from '../broker/delayed/delayed-delivery.js';
+import { delayedClusterPartitionsDefault } from '../broker/delayed/delayed-topic.js';
 import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
@@ -50,6 +52,9 @@ export function parseClusterEndpoints(text: string): string[] {
 
 interface BrokerFlags {
   data: string;
+  delayedDeliveryWindowMs: number;
+  delayedDeliveryRefillMs: number;
+  delayedDeliveryPartitions: number;
   nodeId: number;
   cluster?: string;
   clusterName: string;
@@ -163,6 +168,8 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     txnMaxTimeoutMs: flags.transactionMaxTimeoutMs,
     txnCleanupIntervalMs: flags.transactionAbortTimedOutTransactionCleanupIntervalMs,
     txnIdExpirationMs: flags.transactionalIdExpirationMs,
+    delayedTimer: { windowMs: flags.delayedDeliveryWindowMs, refillEveryMs: flags.delayedDeliveryRefillMs },
+    delayedPartitions: flags.delayedDeliveryPartitions,
     logDefaults: {
       retentionCheckIntervalMs: flags.retentionCheckIntervalMs,
       cleanerDedupeBufferBytes: flags.logCleanerDedupeBufferBytes,
@@ -223,6 +230,9 @@ export function brokerCommand(program: Command): void {
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
     .option('--max-partitions <n>', 'partitions this broker may hold in all; a create past it is refused (default: a sixth of vm.max_map_count, each partition mapping up to 3 files)', wholeNumber(1))
+    .option('--delayed-delivery-window-ms <n>', 'delayed records due within this much of now are indexed in memory; later ones stay in the timer log until the window reaches them', wholeNumber(1), timerSettingsDefault.windowMs)
+    .option('--delayed-delivery-refill-ms <n>', 'how often the delayed-delivery window is checked; it moves on by half a window at a time, and the timer log\'s fired checkpoint with it', wholeNumber(1), timerSettingsDefault.refillEveryMs)
+    .option('--delayed-delivery-partitions <n>', 'in a cluster: __delayed_records\' partitions when it is first made; each is fired by its leader, so more spread the firing over more brokers', wholeNumber(1), delayedClusterPartitionsDefault)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

@@ -9,6 +9,10 @@
  * is the at-least-once producer. With --transactional-id the whole input is one transaction,
  * committed at the end of input, or aborted (and the command exits non-zero) if any record
  * failed: consumers reading read_committed see all of it or none.
+ *
+ * --delay / --deliver-at add the delayed-delivery headers (x-delay-ms, x-deliver-at) to every
+ * record; the topic needs delayed.delivery.enable=true, and its partitions receive the records
+ * when due (until then a record's offset is reported as -1).
  */
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
@@ -18,6 +22,7 @@ import { type Compression, compressionTypes } from '../proto/record-batch/compre
 import { connect } from './connect.js';
 import { describeError } from './describe-error.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
+import { parseDuration, parseTime } from './parse-time.js';
 
 /** Lines sent per send() call: enough to fill batches, few enough to bound memory. */
 const linesPerSend = 1000;
@@ -33,6 +38,8 @@ interface ProduceFlags {
   /** False with --no-idempotence. */
   idempotence: boolean;
   transactionalId?: string;
+  delay?: number;
+  deliverAt?: number;
 }
 
 export function produceCommand(program: Command): void {
@@ -46,14 +53,17 @@ export function produceCommand(program: Command): void {
     .option('--delivery-timeout-ms <ms>', 'give up on a record this long after it was read, retries included', wholeNumber(1), 120_000)
     .option('--no-idempotence', 'at-least-once: no producer id or sequence numbers (a retry after a lost answer may store a batch twice); the default is idempotent with --acks all')
     .option('--transactional-id <id>', 'send the whole input as one transaction, committed at the end of input (aborted, exit 1, if any record failed)')
+    .option('--delay <duration>', 'deliver each record this long after the broker receives it (30s, 5m, 2h; header x-delay-ms; the topic needs delayed.delivery.enable=true)', (text: string) => parseDuration(text, '--delay'))
+    .option('--deliver-at <time>', 'deliver each record at this time (ISO 8601 or epoch ms; header x-deliver-at)', (text: string) => parseTime(text, '--deliver-at'))
     .action((topic: string, flags: ProduceFlags, self: Command) => produce(topic, flags, self));
   withExamples(command, 'sluice produce orders --acks all < orders.txt', 'printf \'k1:v1\\nk2:v2\\n\' | sluice produce orders --key-separator :',
-    'sluice produce orders --transactional-id orders-import < orders.txt');
+    'sluice produce orders --transactional-id orders-import < orders.txt', 'echo remind-me | sluice produce reminders --delay 30s');
 }
 
 async function produce(topic: string, flags: ProduceFlags, command: Command): Promise<void> {
   const acks = flags.acks === 'all' || flags.acks === '-1' ? -1 : flags.acks === '1' ? 1 : 0;
   const separator = flags.keySeparator;
+  const headers = delayHeaders(flags);
   const sluice = connect(command);
   const producer = sluice.producer({
     acks, compression: flags.compression, lingerMs: flags.lingerMs, deliveryTimeoutMs: flags.deliveryTimeoutMs,
@@ -95,7 +105,9 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
     if (flags.transactionalId !== undefined) transaction = await producer.transaction();
     for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
       const cut = separator === undefined ? -1 : line.indexOf(separator);
-      pending.push(cut < 0 ? { value: line } : { key: line.slice(0, cut), value: line.slice(cut + separator!.length) });
+      const record: ProducerRecord = cut < 0 ? { value: line } : { key: line.slice(0, cut), value: line.slice(cut + separator!.length) };
+      if (headers !== undefined) record.headers = headers;
+      pending.push(record);
       read += 1;
       if (pending.length >= linesPerSend) await sendPending();
     }
@@ -117,6 +129,14 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
     process.stderr.write(`sluice: ${failed.records} of ${read} records were not confirmed delivered (the first error is above)\n`);
     process.exitCode = 1;
   }
+}
+
+/** The delayed-delivery header every record carries, if --delay or --deliver-at was given. */
+function delayHeaders(flags: ProduceFlags): Record<string, string> | undefined {
+  if (flags.delay !== undefined && flags.deliverAt !== undefined) throw new Error('give --delay or --deliver-at, not both');
+  if (flags.delay !== undefined) return { 'x-delay-ms': String(flags.delay) };
+  if (flags.deliverAt !== undefined) return { 'x-deliver-at': String(flags.deliverAt) };
+  return undefined;
 }
 
 /** Commits the input's transaction, or aborts it when a record failed (or the commit did); says which. */

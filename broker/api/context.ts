@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type {
   BodyField, BrokerInfo, CreateTopic, DescribeClusterResponse, ElectLeadersRequest, ElectLeadersResponse, PartitionMetadata, RequestEnvelope,
 } from '../../proto/messages.js';
+import type { DelayedDelivery } from '../delayed/delayed-delivery.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { BrokerMetrics } from '../http/metrics.js';
@@ -72,6 +73,8 @@ export interface BrokerContext {
   share?: ShareCoordinator;
   /** The transaction coordinator (transactional ids of the `__transaction_state` partitions led here); set once the logs are open. */
   transactions: TransactionCoordinator;
+  /** Delayed delivery's timer log; undefined until the broker has opened its logs (in a cluster: joined). */
+  delayed?: DelayedDelivery;
   /** Producer ids for InitProducerId: blocks from etcd in a cluster, from the data directory on one broker. */
   producerIds: ProducerIdAllocator;
   /** Wakes parked requests when the broker starts stopping: long polls answer at once. */

@@ -3,9 +3,9 @@
  * (a replica's log is opened when a partition state names this broker, removed when it no
  * longer does or the topic is deleted; every state goes to the replica manager, which turns it
  * into leader, follower or nothing), answers Metadata and the admin APIs from the cluster's
- * view, and, while this broker is the controller, creates `__consumer_offsets` and
- * `__transaction_state` once enough brokers are alive to replicate them (Kafka's
- * offsets.topic.replication.factor rule; the transaction state topic uses the same factor).
+ * view, and, while this broker is the controller, creates `__consumer_offsets`,
+ * `__transaction_state` and `__delayed_records` once enough brokers are alive to replicate them
+ * (Kafka's offsets.topic.replication.factor rule; the other two use the same factor).
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../../proto/errors.js';
@@ -20,6 +20,7 @@ import { checkLiveChange, type TopicManager } from '../topics/topic-manager.js';
 import type { ClusterMetadata, TopicRecord } from './cluster-metadata.js';
 import { ClusterOffsetsPartitions } from './cluster-offsets-partitions.js';
 import { txnStateTopic, txnStateTopicConfigs } from '../transactions/txn-topic.js';
+import { delayedTopic, delayedTopicConfigs } from '../delayed/delayed-topic.js';
 import type { PartitionState } from './partition-state.js';
 
 export interface ClusterNodeOptions {
@@ -32,6 +33,8 @@ export interface ClusterNodeOptions {
   offsetsTopicReplicationFactor: number;
   /** transaction.state.log.num.partitions. */
   txnStatePartitions: number;
+  /** `__delayed_records`' partitions when first made. */
+  delayedPartitions: number;
   /** unclean.leader.election.enable for topics created without their own. */
   uncleanLeaderElection: boolean;
 }
@@ -39,6 +42,8 @@ export interface ClusterNodeOptions {
 export class ClusterNode implements ClusterView {
   readonly offsets: ClusterOffsetsPartitions;
   readonly transactionState: ClusterOffsetsPartitions;
+  /** The timer log of delayed delivery: each partition is fired by its leader. */
+  readonly delayedTimers: ClusterOffsetsPartitions;
   readonly #metadata: ClusterMetadata;
   readonly #topics: TopicManager;
   readonly #replicas: ReplicaManager;
@@ -54,6 +59,7 @@ export class ClusterNode implements ClusterView {
     this.#logger = options.logger;
     this.offsets = new ClusterOffsetsPartitions(options.topics, options.metadata, options.offsetsTopicPartitions);
     this.transactionState = new ClusterOffsetsPartitions(options.topics, options.metadata, options.txnStatePartitions, txnStateTopic);
+    this.delayedTimers = new ClusterOffsetsPartitions(options.topics, options.metadata, options.delayedPartitions, delayedTopic);
   }
 
   get clusterId(): string {
@@ -112,6 +118,7 @@ export class ClusterNode implements ClusterView {
     }
     if (state.topic === offsetsTopic) this.offsets.roleMaybeChanged(state.partition);
     if (state.topic === txnStateTopic) this.transactionState.roleMaybeChanged(state.partition);
+    if (state.topic === delayedTopic) this.delayedTimers.roleMaybeChanged(state.partition);
   }
 
   /** This broker is no longer a replica (or the topic is gone): stop and remove the log. */
@@ -124,6 +131,7 @@ export class ClusterNode implements ClusterView {
     }
     if (topic === offsetsTopic) this.offsets.roleMaybeChanged(partition);
     if (topic === txnStateTopic) this.transactionState.roleMaybeChanged(partition);
+    if (topic === delayedTopic) this.delayedTimers.roleMaybeChanged(partition);
   }
 
   #forgetTopic(name: string): void {
@@ -139,6 +147,7 @@ export class ClusterNode implements ClusterView {
   #maybeCreateOffsetsTopic(): void {
     this.#maybeCreateInternal(offsetsTopic, this.offsets.count, offsetsTopicConfigs);
     this.#maybeCreateInternal(txnStateTopic, this.transactionState.count, txnStateTopicConfigs);
+    this.#maybeCreateInternal(delayedTopic, this.delayedTimers.count, delayedTopicConfigs);
   }
 
   #maybeCreateInternal(name: string, partitions: number, configs: Readonly<Record<string, string>>): void {

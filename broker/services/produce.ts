@@ -14,6 +14,8 @@
 import { CorruptRecordError, SluiceError } from '../../proto/errors.js';
 import type { ProducePartitionResult, ProduceRequest, ProduceTopicResult } from '../../proto/messages.js';
 import { setMaxTimestamp, validateProducerBatch } from '../../proto/record-batch/record-batch.js';
+import { splitDelayed } from '../delayed/split-batch.js';
+import { delayedTopic } from '../delayed/delayed-topic.js';
 import type { DelayedProduceOutcome } from '../replication/delayed-produce.js';
 import type { LogConfig } from '../storage/log-config.js';
 import { checkNotInternal } from '../topics/topic-name.js';
@@ -41,6 +43,11 @@ function producePartition(
 ): Promise<ProducePartitionResult> {
   const failed = (): ProducePartitionResult => ({ partition: partitionIndex, errorCode: 0, errorMessage: '', baseOffset: -1, logStartOffset: -1, logAppendTimeMs: -1 });
   return itemResultAsync(context, { api: 'Produce', topic: topicName, partition: partitionIndex }, failed, async () => {
+    // The timer log takes held records another broker sends to the leader of its partition.
+    if (topicName === delayedTopic && context.delayed?.clustered === true) {
+      await context.delayed.holdForwarded(partitionIndex, records);
+      return { ...failed(), errorCode: 0 };
+    }
     checkNotInternal(topicName, 'produce to');
     const topic = context.topicOrAutoCreate(topicName) ?? context.topics.get(topicName);
     const partition = context.topics.partition(topic.record.name, partitionIndex);
@@ -55,20 +62,38 @@ function producePartition(
     if (config.cleanupPolicy.includes('compact') && batch.hasNullKey) {
       throw new CorruptRecordError(`topic ${topicName} is compacted (cleanup.policy=${config.cleanupPolicy}): every record needs a key`, 'SLUICE_ERR_INVALID_RECORD');
     }
+    // Delayed delivery reads every record's headers: only topics that enable it pay for that.
+    const split = config.delayedDeliveryEnable
+      ? splitDelayed(records, batch, now, { topic: topicName, partition: partitionIndex, logEndOffset: partition.log.logEndOffset, maxMs: config.delayedDeliveryMaxMs })
+      : undefined;
+    // What the partition appends: the batch, or what is left of it once its delayed records are held.
+    const appending = split === undefined ? records : split.remainder;
     // Retention and segment.ms read maxTimestamp: it must be the broker's time or the records' own.
-    if (logAppendTime) setMaxTimestamp(records, 0, 'log-append', now);
-    else setMaxTimestamp(records, 0, 'create', batch.recordsMaxTimestamp);
+    if (appending !== undefined) {
+      if (logAppendTime) setMaxTimestamp(appending, 0, 'log-append', now);
+      else setMaxTimestamp(appending, 0, 'create', split === undefined ? batch.recordsMaxTimestamp : split.keptMaxTimestamp);
+    }
     // An idempotent producer's resend of a batch already in the log: answered with the first
-    // append's offsets, not appended again. No await between this check and the append.
-    const duplicate = partition.log.checkProducerBatch(records);
+    // append's offsets, not appended again (nor held again). No await between this check and the
+    // appends. The remainder of a split batch keeps its producer id, sequence and offset span.
+    let duplicate = partition.log.checkProducerBatch(records);
+    const held = duplicate === undefined && split !== undefined ? context.delayed!.hold(topicName, partitionIndex, split) : undefined;
+    if (held !== undefined && !held.local) {
+      // Held on the timer partition's leader: the rest waits for it, so a failed hold appends
+      // nothing here and the producer's resend holds again instead of being taken for a duplicate.
+      await held.done;
+      partition.checkLeader();
+      duplicate = partition.log.checkProducerBatch(records);
+    }
     const appended = duplicate !== undefined
       ? { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset }
-      : partition.log.append(records, { verified: true, leaderEpoch: partition.leaderEpoch });
-    if (duplicate === undefined) {
-      partition.notifyAppend(records.length);
-      context.metrics.recordsIn(topicName, batch.recordsCount, records.length);
+      : appending === undefined ? { baseOffset: -1, lastOffset: -1 } : partition.log.append(appending, { verified: true, leaderEpoch: partition.leaderEpoch });
+    if (duplicate === undefined && appending !== undefined) {
+      partition.notifyAppend(appending.length);
+      context.metrics.recordsIn(topicName, split === undefined ? batch.recordsCount : split.keptCount, appending.length);
     }
-    if (acks === -1) {
+    await held?.done;
+    if (acks === -1 && appended.lastOffset >= 0) {
       const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
       if (replicated !== null) {
         const outcome = await replicated;

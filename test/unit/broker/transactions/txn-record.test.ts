@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeTxnKey, decodeTxnValue, encodeTxnKey, encodeTxnValue, type TxnMetadata } from '../../../../broker/transactions/txn-record.js';
 import { txnStates } from '../../../../broker/transactions/txn-state.js';
-import { SluiceError } from '../../../../proto/errors.js';
+import { decodeOrCorrupt } from '../../../helpers/decode-or-corrupt.js';
 
 const metadataArbitrary = fc.record({
   transactionalId: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }),
@@ -27,16 +27,6 @@ const metadataArbitrary = fc.record({
   ...metadata,
   partitions: [...metadata.partitions].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition)),
 }));
-
-/** The decoded value, or undefined when the bytes were refused with CORRUPT_MESSAGE (any other exception fails). */
-function decodeOrCorrupt<T>(decode: () => T): T | undefined {
-  try {
-    return decode();
-  } catch (error) {
-    expect(SluiceError.is(error) && error.code === 'SLUICE_ERR_CORRUPT_MESSAGE', String(error)).toBe(true);
-    return undefined;
-  }
-}
 
 describe('__transaction_state records', () => {
   it('round-trips every field of every state', () => {
