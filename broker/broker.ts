@@ -38,6 +38,7 @@ import { ReplicaManager } from './replication/replica-manager.js';
 import type { ReplicationSettings } from './replication/replication-settings.js';
 import { RetentionTimer } from './storage/retention-timer.js';
 import type { LogConfig } from './storage/log-config.js';
+import type { LoadReport } from './storage/log-loader.js';
 import { SingleBroker } from './topics/single-broker.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { raiseFileLimit } from './storage/mmap.js';
@@ -300,6 +301,13 @@ export class Broker {
     this.metrics.watchResources(() => brokerResources(this.topics, this.#fileLimit));
   }
 
+  /** Every partition recovers after a crash (the start's summary counts them); worth a line each is what recovery had to repair. */
+  #reportLoad(topic: string, partition: number, report: LoadReport): void {
+    if (!report.clean && (report.segmentsDropped > 0 || report.indexesRebuilt > 0)) {
+      this.options.logger.warn({ topic, partition, ...report }, 'recovered partition after an unclean stop');
+    } else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic, partition, ...report }, 'rebuilt partition indexes that failed validation');
+  }
+
   /** Opens the logs (recovering them if needed) and starts listening; returns the bound ports (kafkaPort −1 without a Kafka listener). */
   async start(): Promise<{ port: number; httpPort: number; kafkaPort: number }> {
     const started = Date.now();
@@ -330,14 +338,12 @@ export class Broker {
       this.#startTransactions(new LocalTxnStatePartitions(this.topics, this.options.txnStatePartitions ?? txnStatePartitionsDefault));
       this.#startDelayed(new LocalTimerIo(this.topics));
     }
+    // Opened later, on first use or by the background recovery: what their opening repaired is logged then.
+    this.topics.onLazyOpen = (topic, partition, report) => this.#reportLoad(topic, partition, report);
     for (const topic of this.topics.topics()) {
       for (const partition of topic.partitions) {
         const report = partition.openedLog?.loadReport;
-        if (report === undefined) continue;
-        // Every partition recovers after a crash (the summary above counts them); worth a line each is what recovery had to repair.
-        if (!report.clean && (report.segmentsDropped > 0 || report.indexesRebuilt > 0)) {
-          this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'recovered partition after an unclean stop');
-        } else if (report.indexesRebuilt > 0) this.options.logger.warn({ topic: topic.record.name, partition: partition.index, ...report }, 'rebuilt partition indexes that failed validation');
+        if (report !== undefined) this.#reportLoad(topic.record.name, partition.index, report);
       }
     }
     this.#retention.start();

@@ -21,7 +21,7 @@ import { SluiceError } from '../../proto/errors.js';
 import { Log, type LogOptions } from '../storage/log.js';
 import { type LogConfig, logConfigKeys, parseLogConfigEntries, resolveLogConfig } from '../storage/log-config.js';
 import { cleanShutdownFile, eachOnThreadPool, syncDirectoriesAsync, writeTextCheckpoint } from '../storage/checkpoint.js';
-import { prepareEmptyLog } from '../storage/log-loader.js';
+import { type LoadReport, prepareEmptyLog } from '../storage/log-loader.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
 import { Partition } from './partition.js';
@@ -145,6 +145,8 @@ export class TopicManager {
    * create beyond it). The broker sets it at start; unbounded until then.
    */
   partitionBudget: { max: number; source: string } = { max: Infinity, source: '' };
+  /** Told what opening each partition had to repair, when a lazy start opens it on first use (the broker logs it). */
+  onLazyOpen: ((topic: string, partition: number, report: LoadReport) => void) | undefined;
 
   constructor(
     dataDirectory: string, defaults: Partial<LogConfig>, onBackgroundError: (error: unknown) => void,
@@ -216,6 +218,7 @@ export class TopicManager {
     const log = storageStep(`cannot open partition ${index} of topic ${topic.record.name}`,
       () => Log.open(directory, { config: topic.config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
     if (!log.loadReport.clean) syncDirectoriesAsync([directory]).catch(this.#onBackgroundError);
+    this.onLazyOpen?.(topic.record.name, index, log.loadReport);
     return log;
   }
 

@@ -129,6 +129,7 @@ export const kafkaErrorCodes = {
   TELEMETRY_TOO_LARGE: 118,
   INVALID_REGISTRATION: 119,
   TRANSACTION_ABORTABLE: 120,
+  INVALID_RECORD_STATE: 121,
 } as const satisfies Record<string, number>;
 
 export type KafkaErrorName = keyof typeof kafkaErrorCodes;

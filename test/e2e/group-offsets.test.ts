@@ -111,7 +111,7 @@ describe('committed group offsets', () => {
     expect((await runCli(['groups', 'reset-offsets', 'audit', '--topic', 'events', ...bootstrap])).stderr).toMatch(/exactly one of --to-earliest/);
 
     const base = `http://127.0.0.1:${broker.httpPort}`;
-    expect(await (await fetch(`${base}/v1/groups`)).json()).toEqual({ groups: [{ groupId: 'audit', state: 'Empty', members: 0 }] });
+    expect(await (await fetch(`${base}/v1/groups`)).json()).toEqual({ groups: [{ groupId: 'audit', state: 'Empty', members: 0, type: 'classic' }] });
     const group = await (await fetch(`${base}/v1/groups/audit`)).json() as { partitions: Array<{ lag: number }>; totalLag: number };
     expect(group.totalLag).toBe(0);
     expect((await fetch(`${base}/v1/groups/nobody`)).status).toBe(404);

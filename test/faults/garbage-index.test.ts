@@ -10,14 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BrokerConnection } from '../../client/connection.js';
 import { Api } from '../../proto/messages.js';
 import { buildRecordBatch } from '../../proto/record-batch/record-batch.js';
-import { cleanupBrokers, startBroker } from '../helpers/broker-process.js';
+import { cleanupBrokers, startBroker, waitFor } from '../helpers/broker-process.js';
 
 const base = 1_700_000_000_000;
 
 describe('a garbage time index', () => {
   afterAll(cleanupBrokers);
 
-  it('is rebuilt at start, with a warning, and time lookups still give the right offsets', async () => {
+  it('is rebuilt when its partition is first opened after a restart, with a warning, and time lookups still give the right offsets', async () => {
     let broker = await startBroker();
     let connection = new BrokerConnection({ host: '127.0.0.1', port: broker.port });
     const lookup = async (timestamps: number[]) => {
@@ -47,15 +47,16 @@ describe('a garbage time index', () => {
     expect(timeIndexes.length).toBeGreaterThan(3);
     fs.writeFileSync(path.join(partitionDirectory, timeIndexes[1]!), crypto.randomBytes(1000));
 
+    // A clean start opens partitions lazily: the first lookup opens this one and validates its indexes.
     broker = await startBroker({ dataDirectory: broker.dataDirectory });
-    const warning = broker.logs.find((line) => line.includes('rebuilt partition indexes that failed validation'));
-    expect(warning).toBeDefined();
-    expect(JSON.parse(warning!)).toMatchObject({ level: 40, topic: 'timed', partition: 0, indexesRebuilt: 1 });
     connection = new BrokerConnection({ host: '127.0.0.1', port: broker.port });
     try {
       expect(await lookup(targets)).toEqual(before);
     } finally {
       connection.close();
     }
+    const rebuilt = () => broker.logs.find((line) => line.includes('rebuilt partition indexes that failed validation'));
+    await waitFor('the rebuilt-index warning', () => rebuilt() !== undefined, 5000);
+    expect(JSON.parse(rebuilt()!)).toMatchObject({ level: 40, topic: 'timed', partition: 0, indexesRebuilt: 1 });
   }, 60_000);
 });
