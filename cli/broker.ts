@@ -16,6 +16,7 @@ import { txnStatePartitionsDefault } from '../broker/transactions/txn-topic.js';
 import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
+import { defaultSegmentCacheSize } from '../broker/storage/segment-cache.js';
 import { wholeNumber, withExamples } from './options.js';
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
@@ -82,6 +83,7 @@ interface BrokerFlags {
   producerIdExpirationMs: number;
   maxProducerIdsPerPartition: number;
   maxPartitions?: number;
+  segmentCacheSize: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -153,6 +155,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     groupInitialRebalanceDelayMs: flags.groupInitialRebalanceDelayMs,
     connectionsMax: flags.maxConnections,
     ...(flags.maxPartitions === undefined ? {} : { maxPartitions: flags.maxPartitions }),
+    segmentCacheSize: flags.segmentCacheSize,
     queuedRequestBytesMax: flags.queuedMaxRequestBytes,
     connectionAllowanceBytes: flags.connectionAllowanceBytes,
     frameReceiveTimeoutMs: flags.frameReceiveTimeoutMs,
@@ -223,6 +226,7 @@ export function brokerCommand(program: Command): void {
     .option('--producer-id-expiration-ms <n>', 'producer.id.expiration.ms: a partition forgets a producer id idle this long with no open transaction (checked with retention)', wholeNumber(1), defaultLogConfig.producerIdExpirationMs)
     .option('--max-producer-ids-per-partition <n>', 'producer ids a partition keeps at most (as Redpanda\'s max_concurrent_producer_ids); past it the least recently active one with no open transaction is forgotten, so clients minting ids cannot exhaust memory', wholeNumber(1), defaultLogConfig.maxProducerIdsPerPartition)
     .option('--max-partitions <n>', 'partitions this broker may hold in all; a create past it is refused (default: a sixth of vm.max_map_count, each partition mapping up to 3 files)', wholeNumber(1))
+    .option('--segment-cache-size <n>', 'sealed segments kept mapped in all (their .log and indexes, 3 mappings each), least recently read unmapped first and mapped again on their next read; the active segments are always mapped', wholeNumber(1), defaultSegmentCacheSize)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);
