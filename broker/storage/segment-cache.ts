@@ -14,7 +14,8 @@
 
 /** What the cache needs of a segment: to drop its mappings when it goes cold. */
 export interface CachedSegment {
-  unmapCold(): void;
+  /** Drops the mappings; false when the segment cannot go yet (it is passed over this time). */
+  unmapCold(): boolean;
 }
 
 /** Sealed segments kept mapped when no --segment-cache-size is given. */
@@ -76,6 +77,11 @@ export class SegmentCache {
     if (this.#mapped.size > this.#capacity) this.#evictBeyond(this.#capacity);
   }
 
+  /** A segment passed over for want of a sync has been synced: it may go now, if the cache is over its size. */
+  synced(): void {
+    if (this.#mapped.size > this.#capacity) this.#evictBeyond(this.#capacity);
+  }
+
   /** A segment closed, deleted, or became active again: it no longer counts. */
   forget(segment: CachedSegment): void {
     this.#mapped.delete(segment);
@@ -85,12 +91,13 @@ export class SegmentCache {
     return { capacity: this.#capacity, cached: this.#mapped.size, hits: this.#hits, misses: this.#misses, evictions: this.#evictions };
   }
 
+  /** Least recently used first; one that cannot go yet keeps its place and counts, so the cache may exceed its size by those. */
   #evictBeyond(capacity: number): void {
-    while (this.#mapped.size > capacity) {
-      const coldest = this.#mapped.keys().next().value as CachedSegment;
-      this.#mapped.delete(coldest);
+    for (const segment of this.#mapped.keys()) {
+      if (this.#mapped.size <= capacity) return;
+      if (!segment.unmapCold()) continue;
+      this.#mapped.delete(segment);
       this.#evictions += 1;
-      coldest.unmapCold();
     }
   }
 }

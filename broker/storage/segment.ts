@@ -74,6 +74,7 @@ export class Segment {
   /** Changes to the files (seal, recovery, truncation), and how many of them a finished sync covers. */
   #changes = 0;
   #syncedChanges = 0;
+  #syncing: Promise<void> | undefined;
   #size = 0;
   #nextOffset: number;
   #bytesSinceIndexEntry = 0;
@@ -273,6 +274,8 @@ export class Segment {
       this.offsetIndex.append(lastOffset, position);
       this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp);
       this.#bytesSinceIndexEntry = 0;
+      // Rescans of sealed segments add entries too; a cold segment must have had them synced.
+      this.#changes += 1;
     }
     this.#bytesSinceIndexEntry += size;
     this.#size = position + size;
@@ -316,12 +319,19 @@ export class Segment {
   /**
    * The segment cache found this sealed segment the least recently used: it lets go of its
    * mappings, which the next use maps again. A slice a read handed out keeps its mapping alive
-   * (and valid) until the slice is collected; nothing is unmapped under it. Unsynced changes
-   * are synced first, so a cold segment never needs a sync.
+   * (and valid) until the slice is collected; nothing is unmapped under it. A segment with
+   * unsynced changes (a roll's sync still running, a recovery) stays mapped until a sync has
+   * covered them, so a cold segment never needs one; returns false then.
    */
-  unmapCold(): void {
-    if (this.#active || this.#log === undefined) return;
-    if (this.#changes !== this.#syncedChanges) this.flush();
+  unmapCold(): boolean {
+    if (this.#active || this.#log === undefined) return true;
+    if (this.#changes !== this.#syncedChanges) {
+      // A failure here is not lost: the log's own syncs of this segment report it (and take the log offline).
+      this.#syncing ??= this.flushAsync().catch(() => {}).finally(() => {
+        this.#syncing = undefined;
+      });
+      return false;
+    }
     this.#dropped = this.#dropped.filter((file) => file.holdsMapping);
     for (const file of [this.#log, this.offsetIndex.unmap(), this.timeIndex.unmap()]) {
       if (file === undefined) continue;
@@ -329,6 +339,7 @@ export class Segment {
       if (file.holdsMapping) this.#dropped.push(file);
     }
     this.#log = undefined;
+    return true;
   }
 
   /** Every batch of the segment, as one view of the mapping. */
@@ -570,6 +581,7 @@ export class Segment {
       this.#log?.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync(), this.#txnIndex?.flush(),
     ]);
     this.#syncedChanges = Math.max(this.#syncedChanges, changes);
+    if (!this.#active) segmentCache.synced();
   }
 
   /** Seals (cuts preallocated tails) and releases the files; the mapping lives on in slices. */

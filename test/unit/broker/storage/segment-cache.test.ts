@@ -47,10 +47,15 @@ afterEach(() => {
   fs.rmSync(directory, { recursive: true, force: true });
 });
 
-/** Appends test batches until the log has `segments` segments; returns how many were appended. */
-function fill(log: Log, segments: number): number {
+/**
+ * Appends test batches until the log has `segments` segments; returns how many were appended
+ * once the sealed segments' background syncs are done (a segment with unsynced changes is not
+ * unmapped before they are).
+ */
+async function fill(log: Log, segments: number): Promise<number> {
   let n = 0;
   for (; log.segmentCount < segments; n += 1) log.append(testBatch(n));
+  await collectUntil(() => segmentCache.stats().cached <= 4);
   return n;
 }
 
@@ -71,7 +76,7 @@ function expectAllRecords(log: Log, batches: number): void {
 describe('the segment cache', () => {
   it('keeps at most its size of sealed segments mapped, plus the active one', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 16 * 1024 } });
-    fill(log, 20);
+    await fill(log, 20);
     expect(segmentCache.stats().cached).toBeLessThanOrEqual(4);
     await collectUntil(() => mappedSegments().size <= 4 + 1);
     const active = segmentFileName(log.segmentBaseOffsets.at(-1)!, '.log').split('.')[0]!;
@@ -83,7 +88,7 @@ describe('the segment cache', () => {
 
   it('maps a cold segment again on its next read and returns the same records; hits and evictions are counted', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 16 * 1024 } });
-    const batches = fill(log, 20);
+    const batches = await fill(log, 20);
     const before = segmentCache.stats();
     expectAllRecords(log, batches);
     const after = segmentCache.stats();
@@ -104,7 +109,7 @@ describe('the segment cache', () => {
 
   it('never invalidates a slice a read handed out: the evicted mapping lives until the slice is let go', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 16 * 1024 } });
-    const batches = fill(log, 12);
+    const batches = await fill(log, 12);
     const first = segmentFileName(0, '.log').split('.')[0]!;
     let slice: Buffer | undefined = log.read(0, 1 << 20).slices[0]!;
     const copy = Buffer.from(slice);
@@ -125,7 +130,7 @@ describe('the segment cache', () => {
 
   it('lets retention delete an evicted segment (its file is freed at once) and truncation cut into a cold one', async () => {
     const log = Log.open(directory, { config: { segmentBytes: 16 * 1024, retentionBytes: 0 }, deletedSegmentReadGraceMs: 0 });
-    const batches = fill(log, 12);
+    const batches = await fill(log, 12);
     const bases = log.segmentBaseOffsets;
     const cut = bases[6]! + 2 * recordsPerTestBatch;
     expectAllRecords(log, batches);
