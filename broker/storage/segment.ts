@@ -228,7 +228,7 @@ export class Segment {
 
   /** maxTimestamp of the first batch: the clock `segment.ms` is measured from. */
   get firstBatchTimestamp(): number {
-    return this.#size === 0 ? -1 : batchMaxTimestamp(this.#file.buffer, 0);
+    return this.#size === 0 ? -1 : batchMaxTimestamp(this.#file().buffer, 0);
   }
 
   /** Whether a batch of `batchSize` bytes ending at `lastOffset` must go to a new segment. */
@@ -298,7 +298,7 @@ export class Segment {
    * The log file's mapping. A sealed segment counts each use in the segment cache, and maps
    * its file (read-only) when the cache had unmapped it; the active segment skips all that.
    */
-  get #file(): MappedFile {
+  #file(): MappedFile {
     const log = this.#log;
     if (this.#active) return log!;
     if (log !== undefined) {
@@ -344,12 +344,12 @@ export class Segment {
 
   /** Every batch of the segment, as one view of the mapping. */
   contents(): Buffer {
-    return this.#file.buffer.subarray(0, this.#size);
+    return this.#file().buffer.subarray(0, this.#size);
   }
 
   /** Byte position of the batch holding `offset`, or -1 when the segment ends before it. */
   positionOf(offset: number): number {
-    const mapping = this.#file.buffer;
+    const mapping = this.#file().buffer;
     const from = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
     for (const { position } of eachBatch(mapping, from, this.#size)) {
       if (batchLastOffset(mapping, position) >= offset) return position;
@@ -364,7 +364,7 @@ export class Segment {
    */
   read(position: number, maxBytes: number, maxOffset = Infinity, firstAlways = true): Buffer {
     this.#lastReadMs = Date.now();
-    const mapping = this.#file.buffer;
+    const mapping = this.#file().buffer;
     let end = position;
     for (const batch of eachBatch(mapping, position, this.#size)) {
       if (batchLastOffset(mapping, batch.position) >= maxOffset) break;
@@ -377,7 +377,7 @@ export class Segment {
   /** First record at or after `timestamp`, or undefined when every record is older. */
   offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | undefined {
     if (this.#maxTimestamp < timestamp) return undefined;
-    const mapping = this.#file.buffer;
+    const mapping = this.#file().buffer;
     const floor = this.timeIndex.lookup(timestamp);
     const from = this.positionOf(floor.offset);
     if (from < 0) return undefined;
@@ -394,7 +394,7 @@ export class Segment {
   truncationPoint(offset: number): number {
     const position = this.positionOf(offset);
     if (position < 0) return this.#nextOffset;
-    return position === 0 ? this.baseOffset : readInt64(this.#file.buffer, position);
+    return position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
   }
 
   /**
@@ -408,7 +408,7 @@ export class Segment {
     const writtenEnd = this.#size;
     const position = this.positionOf(offset);
     if (position >= 0) {
-      const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file.buffer, position);
+      const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
       this.offsetIndex.truncateTo(newNextOffset);
       this.timeIndex.truncateTo(newNextOffset);
       this.#size = position;
@@ -432,15 +432,15 @@ export class Segment {
   cutTail(offset: number): number {
     const position = this.positionOf(offset);
     if (position < 0) return 0;
-    const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file.buffer, position);
-    const cut = this.#file.fileSize - position;
+    const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
+    const cut = this.#file().fileSize - position;
     this.offsetIndex.truncateTo(newNextOffset);
     this.timeIndex.truncateTo(newNextOffset);
     this.#size = position;
     this.#rescanFromIndex(false);
     this.#nextOffset = newNextOffset;
-    if (!this.#file.writable) this.#reopenLog(true);
-    this.#file.trim(position);
+    if (!this.#file().writable) this.#reopenLog(true);
+    this.#file().trim(position);
     this.#changes += 1;
     if (!this.#active) {
       this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
@@ -462,7 +462,7 @@ export class Segment {
     if (last.offset >= this.#nextOffset) return false;
     const position = this.positionOf(last.offset);
     if (position < 0) return false;
-    const mapping = this.#file.buffer;
+    const mapping = this.#file().buffer;
     try {
       return batchLastOffset(mapping, position) === last.offset
         && batchMaxTimestamp(mapping, position) === last.timestamp;
@@ -475,7 +475,7 @@ export class Segment {
   /** Trusts a cleanly closed segment's size; walks batch headers past the last index entry. */
   #loadClean(): boolean {
     const last = this.offsetIndex.lastEntry;
-    const fileSize = this.#file.fileSize;
+    const fileSize = this.#file().fileSize;
     if (last !== undefined && (last.position >= fileSize || last.offset < this.baseOffset)) return false;
     this.#size = fileSize;
     return this.#rescanFromIndex(false) === fileSize;
@@ -487,8 +487,8 @@ export class Segment {
    * first failure; bytes past it are cut and index entries past it dropped.
    */
   recover(rebuildIndex = false): RecoveryResult {
-    const mapping = this.#file.buffer;
-    const fileSize = this.#file.fileSize;
+    const mapping = this.#file().buffer;
+    const fileSize = this.#file().fileSize;
     this.#changes += 1;
     let indexRebuilt = rebuildIndex;
     let tries = 0;
@@ -507,8 +507,8 @@ export class Segment {
     this.#size = validBytes;
     // Nobody holds a slice of a segment being opened, so cutting the file is safe here.
     if (validBytes < fileSize) {
-      if (!this.#file.writable) this.#reopenLog(true);
-      this.#file.trim(validBytes);
+      if (!this.#file().writable) this.#reopenLog(true);
+      this.#file().trim(validBytes);
     }
     return { validBytes, truncatedBytes: fileSize - validBytes, indexRebuilt };
   }
@@ -519,7 +519,7 @@ export class Segment {
    * carry an offset beyond the previous one. Returns the byte position where the walk stopped.
    */
   #rescanFromIndex(check: boolean): number {
-    const mapping = this.#file.buffer;
+    const mapping = this.#file().buffer;
     const last = this.offsetIndex.lastEntry;
     const timeEntry = this.timeIndex.lastEntry;
     this.#maxTimestamp = timeEntry?.timestamp ?? -1;
