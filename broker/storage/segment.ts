@@ -8,6 +8,9 @@
  * mapping; they stay valid after the segment is sealed, truncated or deleted because the
  * mapping lives until the last of them is collected (see mapped-file.ts), and no byte once
  * written changes while the segment is open (truncation seals at the cut: `sealAt`).
+ * A sealed segment's files are mapped only while the broker's segment cache keeps it
+ * (segment-cache.ts): on first use, until it is the least recently used one past the cache's
+ * size; a slice handed out keeps its mapping alive all the same.
  * Deleting a segment closes its descriptors at once and gives its disk blocks back as soon as
  * no read of it can still be on its way to a client (see `delete`).
  *
@@ -309,11 +312,6 @@ export class Segment {
     this.#log = mapped;
     segmentCache.mapped(this);
     return mapped;
-  }
-
-  /** Whether the .log file is mapped now (the active segment's always is). */
-  get mapped(): boolean {
-    return this.#log !== undefined;
   }
 
   /**
