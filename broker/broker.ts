@@ -44,6 +44,7 @@ import { TopicManager } from './topics/topic-manager.js';
 import { raiseFileLimit } from './storage/mmap.js';
 import { defaultPartitionBudget } from './storage/resource-budget.js';
 import { brokerResources } from './topics/resources.js';
+import { defaultSegmentCacheSize, segmentCache } from './storage/segment-cache.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
 import { ClusterMetadata } from './cluster/cluster-metadata.js';
@@ -132,6 +133,8 @@ export interface BrokerOptions {
   connectionsMax?: number;
   /** Partitions this broker may hold in all (creates past it are refused); default from vm.max_map_count (resource-budget.ts). */
   maxPartitions?: number;
+  /** Sealed segments kept mapped broker-wide (segment-cache.ts); default defaultSegmentCacheSize. */
+  segmentCacheSize?: number;
   /** queued.max.request.bytes; default limits.queuedRequestBytesMax. */
   queuedRequestBytesMax?: number;
   /** Request bytes per connection outside the shared budget; default limits.connectionAllowanceBytes. */
@@ -323,6 +326,7 @@ export class Broker {
     const fileLimit = raiseFileLimit();
     this.#fileLimit = { soft: fileLimit.soft, hard: fileLimit.hard };
     this.options.logger.info({ softBefore: fileLimit.before, soft: fileLimit.soft, hard: fileLimit.hard }, 'open file limit (RLIMIT_NOFILE) raised to the hard limit');
+    segmentCache.resize(this.options.segmentCacheSize ?? defaultSegmentCacheSize);
     this.topics.partitionBudget = this.options.maxPartitions === undefined
       ? defaultPartitionBudget()
       : { max: this.options.maxPartitions, source: '--max-partitions' };

@@ -18,6 +18,7 @@ import { delayedClusterPartitionsDefault } from '../broker/delayed/delayed-topic
 import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';
 import { defaultLogConfig } from '../broker/storage/log-config.js';
+import { defaultSegmentCacheSize } from '../broker/storage/segment-cache.js';
 import { wholeNumber, withExamples } from './options.js';
 
 export function parseHostPort(text: string, flag: string): { host: string; port: number } {
@@ -87,6 +88,7 @@ interface BrokerFlags {
   producerIdExpirationMs: number;
   maxProducerIdsPerPartition: number;
   maxPartitions?: number;
+  segmentCacheSize: number;
   groupInitialRebalanceDelayMs: number;
   maxConnections: number;
   queuedMaxRequestBytes: number;
@@ -158,6 +160,7 @@ function brokerConfig(flags: BrokerFlags): Omit<BrokerOptions, 'logger'> {
     groupInitialRebalanceDelayMs: flags.groupInitialRebalanceDelayMs,
     connectionsMax: flags.maxConnections,
     ...(flags.maxPartitions === undefined ? {} : { maxPartitions: flags.maxPartitions }),
+    segmentCacheSize: flags.segmentCacheSize,
     queuedRequestBytesMax: flags.queuedMaxRequestBytes,
     connectionAllowanceBytes: flags.connectionAllowanceBytes,
     frameReceiveTimeoutMs: flags.frameReceiveTimeoutMs,
@@ -233,6 +236,7 @@ export function brokerCommand(program: Command): void {
     .option('--delayed-delivery-window-ms <n>', 'delayed records due within this much of now are indexed in memory; later ones stay in the timer log until the window reaches them', wholeNumber(1), timerSettingsDefault.windowMs)
     .option('--delayed-delivery-refill-ms <n>', 'how often the delayed-delivery window is checked; it moves on by half a window at a time, and the timer log\'s fired checkpoint with it', wholeNumber(1), timerSettingsDefault.refillEveryMs)
     .option('--delayed-delivery-partitions <n>', 'in a cluster: __delayed_records\' partitions when it is first made; each is fired by its leader, so more spread the firing over more brokers', wholeNumber(1), delayedClusterPartitionsDefault)
+    .option('--segment-cache-size <n>', 'sealed segments kept mapped in all (their .log and indexes, 3 mappings each), least recently read unmapped first and mapped again on their next read; the active segments are always mapped', wholeNumber(1), defaultSegmentCacheSize)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace', 'info')
     .action(async (flags: BrokerFlags) => {
       const config = brokerConfig(flags);

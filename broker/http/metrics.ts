@@ -164,6 +164,16 @@ export class BrokerMetrics {
     gauge('sluice_mappings', 'Live memory mappings of segment and index files', (resources) => resources.mappings);
     gauge('sluice_mapped_bytes', 'Address space those mappings reserve', (resources) => resources.mappedBytes);
     gauge('sluice_segments', 'Segments of all open partitions', (resources) => resources.segments);
+    gauge('sluice_segment_cache_size', 'Sealed segments kept mapped at most (--segment-cache-size)', (resources) => resources.segmentCache.capacity);
+    gauge('sluice_segments_cached', 'Sealed segments whose files are mapped now', (resources) => resources.segmentCache.cached);
+    // Counters that the cache keeps: each scrape adds what happened since the last one.
+    const counter = (name: string, help: string, value: (resources: BrokerResources) => number) => {
+      let counted = 0;
+      new client.Counter({ name, help, registers, collect() { const now = value(read()); this.inc(now - counted); counted = now; } });
+    };
+    counter('sluice_segment_cache_hits_total', 'Uses of a sealed segment that found it mapped', (resources) => resources.segmentCache.hits);
+    counter('sluice_segment_cache_misses_total', 'Uses of a sealed segment that had to map it (first read, or read after an eviction)', (resources) => resources.segmentCache.misses);
+    counter('sluice_segments_evicted_total', 'Sealed segments unmapped as the least recently used', (resources) => resources.segmentCache.evictions);
     gauge('sluice_partition_budget', 'Partitions this broker may hold (--max-partitions)', (resources) => resources.partitions.budget);
     new client.Gauge({
       name: 'sluice_partitions', help: 'Partitions on this broker by state (open, unopened since the start, offline after a failed sync, creating)', labelNames: ['state'], registers,

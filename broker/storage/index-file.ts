@@ -124,6 +124,13 @@ export abstract class IndexFile {
     this.#file?.close();
   }
 
+  /** Lets go of the mapping (the segment went cold); the next lookup maps the file again. */
+  unmap(): MappedFile | undefined {
+    const file = this.#file;
+    this.#file = undefined;
+    return file;
+  }
+
   /** The file was unlinked: closes it and frees its blocks now (see MappedFile.release). */
   release(): void {
     this.#file?.release();

@@ -235,6 +235,24 @@ export class MappedFile {
   }
 
   /**
+   * Closes the file and lets go of its mappings: each is unmapped by the GC finalizer once the
+   * last slice of it is collected, so nothing in use is invalidated. `release()` still frees
+   * them, should the file be deleted while slices live.
+   */
+  drop(): void {
+    this.close();
+    if (this.#mappedLength > 0) this.#replaced.push(new WeakRef(this.#mapping));
+    this.#mapping = emptyMapping;
+    this.#mappedLength = 0;
+    this.#replaced = this.#replaced.filter((reference) => reference.deref() !== undefined);
+  }
+
+  /** Whether a mapping of this file may still be alive (held here, or by slices after `drop`). */
+  get holdsMapping(): boolean {
+    return this.#mappedLength > 0 || this.#replaced.some((reference) => reference.deref() !== undefined);
+  }
+
+  /**
    * For a file that was unlinked: closes it and swaps the mapping's pages for zeros, so the
    * file's blocks and page cache are freed now. Slices still held read zeros from here on.
    */

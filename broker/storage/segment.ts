@@ -8,6 +8,9 @@
  * mapping; they stay valid after the segment is sealed, truncated or deleted because the
  * mapping lives until the last of them is collected (see mapped-file.ts), and no byte once
  * written changes while the segment is open (truncation seals at the cut: `sealAt`).
+ * A sealed segment's files are mapped only while the broker's segment cache keeps it
+ * (segment-cache.ts): on first use, until it is the least recently used one past the cache's
+ * size; a slice handed out keeps its mapping alive all the same.
  * Deleting a segment closes its descriptors at once and gives its disk blocks back as soon as
  * no read of it can still be on its way to a client (see `delete`).
  *
@@ -26,6 +29,7 @@ import {
 } from '../../proto/record-batch/record-batch.js';
 import type { LogConfig } from './log-config.js';
 import { MappedFile } from './mapped-file.js';
+import { segmentCache } from './segment-cache.js';
 import { storageError, storageStep } from './storage-error.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -65,7 +69,15 @@ export class Segment {
   readonly offsetIndex: OffsetIndex;
   readonly timeIndex: TimeIndex;
   #config: LogConfig;
-  #log: MappedFile;
+  /** Undefined while a sealed segment is cold (the segment cache unmapped it); see `#file`. */
+  #log: MappedFile | undefined;
+  readonly #logPath: string;
+  /** Files the cache let go whose mappings slices may still hold: a deletion frees their blocks. */
+  #dropped: MappedFile[] = [];
+  /** Changes to the files (seal, recovery, truncation), and how many of them a finished sync covers. */
+  #changes = 0;
+  #syncedChanges = 0;
+  #syncing: Promise<void> | undefined;
   #size = 0;
   #nextOffset: number;
   #bytesSinceIndexEntry = 0;
@@ -85,6 +97,7 @@ export class Segment {
     this.#nextOffset = baseOffset;
     this.#offsetOfMaxTimestamp = baseOffset;
     const file = (suffix: '.log' | '.index' | '.timeindex') => path.join(directory, segmentFileName(baseOffset, suffix));
+    this.#logPath = file('.log');
     // Out of descriptors or memory half-way: close what was opened, so nothing leaks.
     const opened: Array<{ close(): void }> = [];
     try {
@@ -138,6 +151,7 @@ export class Segment {
       segment.discard();
       throw error;
     }
+    if (!options.active) segmentCache.admit(segment);
     return segment;
   }
 
@@ -217,7 +231,7 @@ export class Segment {
 
   /** maxTimestamp of the first batch: the clock `segment.ms` is measured from. */
   get firstBatchTimestamp(): number {
-    return this.#size === 0 ? -1 : batchMaxTimestamp(this.#log.buffer, 0);
+    return this.#size === 0 ? -1 : batchMaxTimestamp(this.#file().buffer, 0);
   }
 
   /** Whether a batch of `batchSize` bytes ending at `lastOffset` must go to a new segment. */
@@ -239,20 +253,22 @@ export class Segment {
   append(source: Buffer, start: number, size: number, baseOffset: number, leaderEpoch: number | undefined): number {
     if (!this.#active) throw new SluiceError('SLUICE_ERR_LOG_CLOSED', `segment ${this.baseOffset} is sealed`);
     const position = this.#size;
-    if (position + size > this.#log.capacity) this.#growCapacity(position + size);
-    this.#log.ensureWritable(position + size);
-    const mapping = this.#log.buffer;
+    // The active segment is never cold: its file is always mapped.
+    if (position + size > this.#log!.capacity) this.#growCapacity(position + size);
+    const log = this.#log!;
+    log.ensureWritable(position + size);
+    const mapping = log.buffer;
     source.copy(mapping, position, start, start + size);
     setBaseOffset(mapping, position, baseOffset);
     if (leaderEpoch !== undefined) setPartitionLeaderEpoch(mapping, position, leaderEpoch);
     const lastOffset = baseOffset + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-    this.#afterBatch(position, size, lastOffset, true);
+    this.#afterBatch(mapping, position, size, lastOffset, true);
     return lastOffset;
   }
 
   /** Index bookkeeping for a batch now at `position`: Kafka's rule, one entry per interval. */
-  #afterBatch(position: number, size: number, lastOffset: number, indexable: boolean): void {
-    const timestamp = batchMaxTimestamp(this.#log.buffer, position);
+  #afterBatch(mapping: Buffer, position: number, size: number, lastOffset: number, indexable: boolean): void {
+    const timestamp = batchMaxTimestamp(mapping, position);
     if (timestamp > this.#maxTimestamp) {
       this.#maxTimestamp = timestamp;
       this.#offsetOfMaxTimestamp = lastOffset;
@@ -261,6 +277,8 @@ export class Segment {
       this.offsetIndex.append(lastOffset, position);
       this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp);
       this.#bytesSinceIndexEntry = 0;
+      // Rescans of sealed segments add entries too; a cold segment must have had them synced.
+      this.#changes += 1;
     }
     this.#bytesSinceIndexEntry += size;
     this.#size = position + size;
@@ -275,18 +293,61 @@ export class Segment {
   /** Maps the log file anew; the old mapping lives on in any slice taken from it. */
   #reopenLog(writable: boolean, capacity = 0): void {
     const old = this.#log;
-    this.#log = MappedFile.open(old.path, { capacity, growChunkBytes: logGrowChunkBytes, writable, sequential: true });
-    old.close();
+    this.#log = MappedFile.open(this.#logPath, { capacity, growChunkBytes: logGrowChunkBytes, writable, sequential: true });
+    old?.close();
+  }
+
+  /**
+   * The log file's mapping. A sealed segment counts each use in the segment cache, and maps
+   * its file (read-only) when the cache had unmapped it; the active segment skips all that.
+   */
+  #file(): MappedFile {
+    const log = this.#log;
+    if (this.#active) return log!;
+    if (log !== undefined) {
+      segmentCache.hit(this);
+      return log;
+    }
+    const mapped = MappedFile.open(this.#logPath, { capacity: 0, growChunkBytes: logGrowChunkBytes, writable: false, sequential: true });
+    this.#log = mapped;
+    segmentCache.mapped(this);
+    return mapped;
+  }
+
+  /**
+   * The segment cache found this sealed segment the least recently used: it lets go of its
+   * mappings, which the next use maps again. A slice a read handed out keeps its mapping alive
+   * (and valid) until the slice is collected; nothing is unmapped under it. A segment with
+   * unsynced changes (a roll's sync still running, a recovery) stays mapped until a sync has
+   * covered them, so a cold segment never needs one; returns false then.
+   */
+  unmapCold(): boolean {
+    if (this.#active || this.#log === undefined) return true;
+    if (this.#changes !== this.#syncedChanges) {
+      // A failure here is not lost: the log's own syncs of this segment report it (and take the log offline).
+      this.#syncing ??= this.flushAsync().catch(() => {}).finally(() => {
+        this.#syncing = undefined;
+      });
+      return false;
+    }
+    this.#dropped = this.#dropped.filter((file) => file.holdsMapping);
+    for (const file of [this.#log, this.offsetIndex.unmap(), this.timeIndex.unmap()]) {
+      if (file === undefined) continue;
+      file.drop();
+      if (file.holdsMapping) this.#dropped.push(file);
+    }
+    this.#log = undefined;
+    return true;
   }
 
   /** Every batch of the segment, as one view of the mapping. */
   contents(): Buffer {
-    return this.#log.buffer.subarray(0, this.#size);
+    return this.#file().buffer.subarray(0, this.#size);
   }
 
   /** Byte position of the batch holding `offset`, or -1 when the segment ends before it. */
   positionOf(offset: number): number {
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
     const from = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
     for (const { position } of eachBatch(mapping, from, this.#size)) {
       if (batchLastOffset(mapping, position) >= offset) return position;
@@ -301,7 +362,7 @@ export class Segment {
    */
   read(position: number, maxBytes: number, maxOffset = Infinity, firstAlways = true): Buffer {
     this.#lastReadMs = Date.now();
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
     let end = position;
     for (const batch of eachBatch(mapping, position, this.#size)) {
       if (batchLastOffset(mapping, batch.position) >= maxOffset) break;
@@ -314,7 +375,7 @@ export class Segment {
   /** First record at or after `timestamp`, or undefined when every record is older. */
   offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | undefined {
     if (this.#maxTimestamp < timestamp) return undefined;
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
     const floor = this.timeIndex.lookup(timestamp);
     const from = this.positionOf(floor.offset);
     if (from < 0) return undefined;
@@ -331,7 +392,7 @@ export class Segment {
   truncationPoint(offset: number): number {
     const position = this.positionOf(offset);
     if (position < 0) return this.#nextOffset;
-    return position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
+    return position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
   }
 
   /**
@@ -345,7 +406,7 @@ export class Segment {
     const writtenEnd = this.#size;
     const position = this.positionOf(offset);
     if (position >= 0) {
-      const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
+      const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
       this.offsetIndex.truncateTo(newNextOffset);
       this.timeIndex.truncateTo(newNextOffset);
       this.#size = position;
@@ -357,8 +418,8 @@ export class Segment {
     this.offsetIndex.trim();
     this.timeIndex.trim();
     // Only the room preallocated past the last write goes: slices may reach up to writtenEnd.
-    if (this.#active) this.#log.trim(writtenEnd);
-    this.#active = false;
+    if (this.#active) this.#log!.trim(writtenEnd);
+    this.#sealed();
   }
 
   /**
@@ -369,15 +430,16 @@ export class Segment {
   cutTail(offset: number): number {
     const position = this.positionOf(offset);
     if (position < 0) return 0;
-    const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#log.buffer, position);
-    const cut = this.#log.fileSize - position;
+    const newNextOffset = position === 0 ? this.baseOffset : readInt64(this.#file().buffer, position);
+    const cut = this.#file().fileSize - position;
     this.offsetIndex.truncateTo(newNextOffset);
     this.timeIndex.truncateTo(newNextOffset);
     this.#size = position;
     this.#rescanFromIndex(false);
     this.#nextOffset = newNextOffset;
-    if (!this.#log.writable) this.#reopenLog(true);
-    this.#log.trim(position);
+    if (!this.#file().writable) this.#reopenLog(true);
+    this.#file().trim(position);
+    this.#changes += 1;
     if (!this.#active) {
       this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
       this.offsetIndex.trim();
@@ -398,7 +460,7 @@ export class Segment {
     if (last.offset >= this.#nextOffset) return false;
     const position = this.positionOf(last.offset);
     if (position < 0) return false;
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
     try {
       return batchLastOffset(mapping, position) === last.offset
         && batchMaxTimestamp(mapping, position) === last.timestamp;
@@ -411,9 +473,10 @@ export class Segment {
   /** Trusts a cleanly closed segment's size; walks batch headers past the last index entry. */
   #loadClean(): boolean {
     const last = this.offsetIndex.lastEntry;
-    if (last !== undefined && (last.position >= this.#log.fileSize || last.offset < this.baseOffset)) return false;
-    this.#size = this.#log.fileSize;
-    return this.#rescanFromIndex(false) === this.#log.fileSize;
+    const fileSize = this.#file().fileSize;
+    if (last !== undefined && (last.position >= fileSize || last.offset < this.baseOffset)) return false;
+    this.#size = fileSize;
+    return this.#rescanFromIndex(false) === fileSize;
   }
 
   /**
@@ -422,8 +485,9 @@ export class Segment {
    * first failure; bytes past it are cut and index entries past it dropped.
    */
   recover(rebuildIndex = false): RecoveryResult {
-    const fileSize = this.#log.fileSize;
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
+    const fileSize = this.#file().fileSize;
+    this.#changes += 1;
     let indexRebuilt = rebuildIndex;
     let tries = 0;
     for (let last = this.offsetIndex.lastEntry; last !== undefined && !rebuildIndex; last = this.offsetIndex.lastEntry) {
@@ -441,8 +505,8 @@ export class Segment {
     this.#size = validBytes;
     // Nobody holds a slice of a segment being opened, so cutting the file is safe here.
     if (validBytes < fileSize) {
-      if (!this.#log.writable) this.#reopenLog(true);
-      this.#log.trim(validBytes);
+      if (!this.#file().writable) this.#reopenLog(true);
+      this.#file().trim(validBytes);
     }
     return { validBytes, truncatedBytes: fileSize - validBytes, indexRebuilt };
   }
@@ -453,7 +517,7 @@ export class Segment {
    * carry an offset beyond the previous one. Returns the byte position where the walk stopped.
    */
   #rescanFromIndex(check: boolean): number {
-    const mapping = this.#log.buffer;
+    const mapping = this.#file().buffer;
     const last = this.offsetIndex.lastEntry;
     const timeEntry = this.timeIndex.lastEntry;
     this.#maxTimestamp = timeEntry?.timestamp ?? -1;
@@ -475,7 +539,7 @@ export class Segment {
       const baseOffset = readInt64(mapping, position);
       if (baseOffset < this.#nextOffset) break;
       const lastOffset = baseOffset + mapping.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-      this.#afterBatch(position, size, lastOffset, !first);
+      this.#afterBatch(mapping, position, size, lastOffset, !first);
       first = false;
       position += size;
     }
@@ -488,21 +552,34 @@ export class Segment {
     this.timeIndex.maybeAppend(this.#maxTimestamp, this.#offsetOfMaxTimestamp, true);
     this.offsetIndex.trim();
     this.timeIndex.trim();
-    this.#log.trim(this.#size);
-    this.#active = false;
+    this.#log!.trim(this.#size);
+    this.#sealed();
   }
 
+  /** Active no more: from now on the segment cache decides how long its files stay mapped. */
+  #sealed(): void {
+    this.#active = false;
+    this.#changes += 1;
+    if (this.#log !== undefined) segmentCache.admit(this);
+  }
+
+  /** A cold segment was synced before the cache unmapped it: only its .txnindex may need a sync. */
   flush(): void {
-    this.#log.sync(0, this.#size);
+    const changes = this.#changes;
+    this.#log?.sync(0, this.#size);
     this.offsetIndex.flush();
     this.timeIndex.flush();
     this.#txnIndex?.flushSync();
+    this.#syncedChanges = Math.max(this.#syncedChanges, changes);
   }
 
   async flushAsync(fromPosition = 0): Promise<void> {
+    const changes = this.#changes;
     await Promise.all([
-      this.#log.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync(), this.#txnIndex?.flush(),
+      this.#log?.syncAsync(fromPosition, this.#size), this.offsetIndex.flushAsync(), this.timeIndex.flushAsync(), this.#txnIndex?.flush(),
     ]);
+    this.#syncedChanges = Math.max(this.#syncedChanges, changes);
+    if (!this.#active) segmentCache.synced();
   }
 
   /** Seals (cuts preallocated tails) and releases the files; the mapping lives on in slices. */
@@ -519,15 +596,17 @@ export class Segment {
    * throws: a close that reports an error has freed the descriptor all the same.
    */
   discard(): void {
-    for (const file of [this.#log, this.offsetIndex, this.timeIndex]) quietly(() => file.close());
+    segmentCache.forget(this);
+    for (const file of [this.#log, this.offsetIndex, this.timeIndex]) quietly(() => file?.close());
   }
 
   /** Closes every descriptor, even when one close fails; throws the first failure. */
   #closeFiles(): void {
+    segmentCache.forget(this);
     let failure: unknown;
     for (const file of [this.#log, this.offsetIndex, this.timeIndex]) {
       try {
-        file.close();
+        file?.close();
       } catch (error) {
         failure ??= error;
       }
@@ -557,14 +636,19 @@ export class Segment {
    */
   retire(readGraceMs: number): void {
     this.#active = false;
+    segmentCache.forget(this);
     const waitMs = this.#lastReadMs + readGraceMs - Date.now();
     for (const file of [this.offsetIndex, this.timeIndex]) quietly(() => file.release());
-    const log = this.#log;
-    if (waitMs <= 0) {
-      quietly(() => log.release());
-    } else {
-      quietly(() => log.close());
-      setTimeout(() => quietly(() => log.release()), waitMs).unref();
+    // Mappings the cache let go of may still back slices of earlier reads, as the log's may.
+    const logs = this.#log === undefined ? this.#dropped : [this.#log, ...this.#dropped];
+    this.#dropped = [];
+    for (const log of logs) {
+      if (waitMs <= 0) {
+        quietly(() => log.release());
+      } else {
+        quietly(() => log.close());
+        setTimeout(() => quietly(() => log.release()), waitMs).unref();
+      }
     }
   }
 }

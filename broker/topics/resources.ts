@@ -4,6 +4,7 @@
  */
 import { mappingStats } from '../storage/mmap.js';
 import { openDescriptors } from '../storage/resource-budget.js';
+import { type SegmentCacheStats, segmentCache } from '../storage/segment-cache.js';
 import type { TopicManager } from './topic-manager.js';
 
 export interface BrokerResources {
@@ -17,6 +18,8 @@ export interface BrokerResources {
   /** By state: log open, not opened since the start (lazy), offline after a failed sync, being created. */
   partitions: { open: number; unopened: number; offline: number; creating: number; budget: number; budgetSource: string };
   segments: number;
+  /** Sealed segments kept mapped (--segment-cache-size) and how uses of them fared since the start. */
+  segmentCache: SegmentCacheStats;
 }
 
 export function brokerResources(topics: TopicManager, fileLimit: BrokerResources['fileLimit']): BrokerResources {
@@ -39,5 +42,6 @@ export function brokerResources(topics: TopicManager, fileLimit: BrokerResources
     mappedBytes: bytes,
     partitions: { open, unopened: registered - open - offline, offline, creating: topics.partitionsHeld - registered, budget: max, budgetSource: source },
     segments,
+    segmentCache: segmentCache.stats(),
   };
 }

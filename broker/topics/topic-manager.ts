@@ -71,13 +71,20 @@ export function checkLiveChange(current: LogConfig, next: LogConfig): void {
 export class Topic {
   readonly config: LogConfig;
   #record: TopicRecord;
-  #partitions: Partition[] = [];
-  readonly #byIndex: Array<Partition | undefined> = [];
+  #partitions: Partition[];
+  readonly #byIndex: Array<Partition | undefined>;
 
   constructor(record: TopicRecord, config: LogConfig, partitions: Partition[]) {
     this.#record = record;
     this.config = config;
     // One pass: adding ten thousand partitions one by one rebuilt the list each time (seconds of one turn).
+    // A topic with every partition here, in order, is taken as it is (no holey array grown one slot at a time).
+    if (partitions.every((partition, position) => partition.index === position)) {
+      this.#byIndex = partitions.slice();
+      this.#partitions = partitions.slice();
+      return;
+    }
+    this.#byIndex = [];
     for (const partition of partitions) this.#byIndex[partition.index] = partition;
     this.#partitions = this.#byIndex.filter((candidate): candidate is Partition => candidate !== undefined);
   }
@@ -314,7 +321,10 @@ export class TopicManager {
   }
 
   #register(record: TopicRecord, config: LogConfig, logs: ReadonlyArray<Log | (() => Log)>): Topic {
-    const partitions = logs.map((log, index) => new Partition(record.name, index, log));
+    return this.#registerPartitions(record, config, logs.map((log, index) => new Partition(record.name, index, log)));
+  }
+
+  #registerPartitions(record: TopicRecord, config: LogConfig, partitions: Partition[]): Topic {
     if (this.#partitionOpened !== undefined) for (const partition of partitions) this.#partitionOpened(partition);
     const topic = new Topic(record, config, partitions);
     this.#add(topic);
@@ -398,6 +408,8 @@ export class TopicManager {
       await this.#deleting.get(name);
       await store.markCreating(name, partitions);
       const logs: Log[] = [];
+      // Built with the logs, slice by slice: ten thousand at the end made the create's longest turn.
+      const built: Partition[] = [];
       const turns = new Turns();
       const directories = Array.from({ length: partitions }, (_, index) => this.#partitionDirectory(name, index));
       let step = 'opened';
@@ -405,7 +417,9 @@ export class TopicManager {
         // A new topic starts from nothing, whatever an earlier topic of that name left.
         await eachOnThreadPool(directories, prepareEmptyLog);
         for (const directory of directories) {
-          logs.push(Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true }));
+          const log = Log.open(directory, { config, onBackgroundError: this.#onBackgroundError, ...this.#logOptions, directorySyncedByCaller: true });
+          logs.push(log);
+          built.push(new Partition(name, built.length, log));
           await turns.pause();
         }
         step = 'synced';
@@ -418,8 +432,8 @@ export class TopicManager {
         const where = step === 'opened' ? `partition ${logs.length} of ${partitions} could not be opened` : `its partitions could not be ${step}`;
         throw storageError(`topic ${name}: ${where}; nothing was created`, error);
       }
-      store.clearCreating(name);
-      return this.#register(record, config, logs);
+      await store.clearCreatingAsync(name);
+      return this.#registerPartitions(record, config, built);
     } finally {
       this.#creating.delete(name);
     }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeTextFileDurably } from '../storage/checkpoint.js';
-import { storageStep } from '../storage/storage-error.js';
+import { storageError, storageStep } from '../storage/storage-error.js';
 
 /** A topic being created: `<name>.creating` beside the records (never a `.json`, so never loaded as one). */
 const creatingSuffix = '.creating';
@@ -95,6 +95,16 @@ export class TopicStore {
   clearCreating(name: string): void {
     const file = path.join(this.directory, `${name}${creatingSuffix}`);
     storageStep(`cannot remove ${file}`, () => fs.rmSync(file, { force: true }));
+  }
+
+  /** `clearCreating` on the thread pool: an unlink on a busy disk was the longest turn of a create. */
+  async clearCreatingAsync(name: string): Promise<void> {
+    const file = path.join(this.directory, `${name}${creatingSuffix}`);
+    try {
+      await fs.promises.rm(file, { force: true });
+    } catch (cause) {
+      throw storageError(`cannot remove ${file}`, cause);
+    }
   }
 
   /** Creations a crash interrupted: their notes, whether or not the record was saved. */
