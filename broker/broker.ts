@@ -377,9 +377,12 @@ export class Broker {
       httpPort = (this.#admin.server.address() as net.AddressInfo).port;
     }
     if (cluster !== undefined) await this.#joinCluster(cluster);
-    if (opened.toRecover.length > 0) {
-      void this.topics.recoverInBackground(opened.toRecover).then((result) => this.options.logger.info(result, 'partitions left unclean by the last stop recovered'));
-    }
+    const recovered = opened.toRecover.length === 0 ? Promise.resolve()
+      : this.topics.recoverInBackground(opened.toRecover).then((result) => this.options.logger.info(result, 'partitions left unclean by the last stop recovered'));
+    // Retention and compaction reach open logs only: the partitions nobody has used yet open in
+    // the background too (clean ones just trust their files), a slice at a time, after recovery.
+    void recovered.then(() => this.topics.recoverInBackground(this.topics.unopened()))
+      .then((result) => this.options.logger.info(result, 'partitions not used since the start opened in the background, for retention'));
     this.options.logger.info({
       host: this.options.host, port, httpPort, kafkaPort, dataDirectory: this.options.dataDirectory, topics: this.topics.topics().length, startMs: Date.now() - started,
     }, 'broker ready');

@@ -255,6 +255,13 @@ export class TopicManager {
     return { recovered, failed, ms: Math.round(performance.now() - started) };
   }
 
+  /** Partitions whose logs are not open yet (a lazy start leaves them for their first use). */
+  unopened(): Partition[] {
+    const found: Partition[] = [];
+    for (const topic of this.#topics.values()) for (const partition of topic.partitions) if (!partition.closed && partition.openedLog === undefined) found.push(partition);
+    return found;
+  }
+
   /**
    * A crash in the middle of a create left its note: with the record saved the topic is whole
    * (only the note was left); without, its directories go. Returns the topics removed.

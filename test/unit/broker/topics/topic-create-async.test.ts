@@ -111,8 +111,12 @@ describe('TopicManager.createAsync', () => {
     expect(lazy.partitionAt(3)!.openedLog?.loadReport.clean).toBe(false);
     expect(lazy.partitionAt(3)!.log.logEndOffset).toBe(end);
     expect([...restarted.logs()]).toHaveLength(2);
+    // What the broker does next, so retention reaches partitions nobody uses: the rest open in the background.
+    expect(restarted.unopened().map((partition) => partition.index)).toEqual([0, 2]);
+    expect(await restarted.recoverInBackground(restarted.unopened())).toMatchObject({ recovered: 2, failed: 0 });
+    expect(restarted.unopened()).toEqual([]);
+    expect([...restarted.logs()]).toHaveLength(4);
     restarted.close();
-    // Closing only what was opened leaves the others' markers: the next start finds them clean.
     expect(new TopicManager(directory, {}, () => {}).open({ lazy: true })).toMatchObject({ deferred: 4, toRecover: [] });
   });
 });
