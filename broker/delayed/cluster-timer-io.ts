@@ -9,8 +9,8 @@ import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
 import { readBatchHeader } from '../../proto/record-batch/record-batch.js';
 import type { BrokerContext } from '../api/context.js';
-import type { LeaderLinks } from '../share/leader-links.js';
-import type { PartitionSource } from '../share/partition-source.js';
+import type { LeaderLinks } from '../replication/leader-links.js';
+import type { PartitionSource } from '../replication/partition-source.js';
 import type { Partition } from '../topics/topic-manager.js';
 import { stampAppendTime, type TimerIo } from './timer-io.js';
 

@@ -17,7 +17,7 @@ import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { decodeRecords } from '../../proto/record-batch/record-batch.js';
 import { groupPartition } from '../groups/group-partition.js';
 import type { OffsetsTopicPartitions } from '../groups/offsets-partitions.js';
-import type { LeaderLinks } from '../share/leader-links.js';
+import type { LeaderLinks } from '../replication/leader-links.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import { type Backlog, DelayedStats } from './delayed-stats.js';
 import { delayedPartitions, delayedTopic, delayedTopicConfigs } from './delayed-topic.js';

@@ -7,7 +7,7 @@
  */
 import type { ShareAcquiredRange } from '../../proto/messages.js';
 import { decodeRecords, readBatchHeader } from '../../proto/record-batch/record-batch.js';
-import type { PartitionRead } from './partition-source.js';
+import type { PartitionRead } from '../replication/partition-source.js';
 import { recordExpiresAt } from './record-expiry.js';
 import { RecordState } from './share-records.js';
 import type { SharePartition } from './share-partition.js';

@@ -11,8 +11,8 @@ import { errorCodes, errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
 import { buildRecordBatch, type DecodedRecord, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import type { BrokerContext } from '../api/context.js';
-import type { LeaderLinks } from './leader-links.js';
-import type { PartitionSource } from './partition-source.js';
+import type { LeaderLinks } from '../replication/leader-links.js';
+import type { PartitionSource } from '../replication/partition-source.js';
 
 const replicationTimeoutMs = 5000;
 

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import { deadLetterRecord, deathSource } from './dead-letter-record.js';
 import type { DeadLetterSink } from './dead-letter-sink.js';
-import type { PartitionSource } from './partition-source.js';
+import type { PartitionSource } from '../replication/partition-source.js';
 import type { SharePartition } from './share-partition.js';
 import { RecordState } from './share-records.js';
 import type { ShareGroup } from './share-coordinator.js';

@@ -32,7 +32,7 @@ import { type Acquired, acquireFrom } from './acquire.js';
 import type { DeadLetterSink } from './dead-letter-sink.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { alteredGroupConfigs, describeGroupConfigs, resolveGroupConfig, type ShareGroupConfig } from './group-configs.js';
-import type { PartitionSource } from './partition-source.js';
+import type { PartitionSource } from '../replication/partition-source.js';
 import { SharePartition } from './share-partition.js';
 import {
   decodeConfigsValue, decodeShareKey, decodeStateValue, encodeConfigsValue, encodeShareKey, encodeStateValue, isShareKey, type ShareCounters, updateSlots,

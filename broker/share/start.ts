@@ -2,8 +2,8 @@
 import type { Logger } from 'pino';
 import type { BrokerContext } from '../api/context.js';
 import { BrokerDeadLetterSink } from './dead-letter-sink.js';
-import { LeaderLinks } from './leader-links.js';
-import { BrokerPartitionSource } from './partition-source.js';
+import { LeaderLinks } from '../replication/leader-links.js';
+import { BrokerPartitionSource } from '../replication/partition-source.js';
 import { ShareCoordinator } from './share-coordinator.js';
 
 export function startShareCoordinator(context: BrokerContext, logger: Logger): ShareCoordinator {

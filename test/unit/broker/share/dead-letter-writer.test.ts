@@ -7,7 +7,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { DeadLetterWriter } from '../../../../broker/share/dead-letter-writer.js';
 import { resolveGroupConfig } from '../../../../broker/share/group-configs.js';
-import type { PartitionRead, PartitionSource } from '../../../../broker/share/partition-source.js';
+import type { PartitionRead, PartitionSource } from '../../../../broker/replication/partition-source.js';
 import type { ShareGroup } from '../../../../broker/share/share-coordinator.js';
 import { SharePartition } from '../../../../broker/share/share-partition.js';
 import { RecordState } from '../../../../broker/share/share-records.js';

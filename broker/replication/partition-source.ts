@@ -1,5 +1,6 @@
 /**
- * Where the share coordinator reads a data partition's records: from its local replica when it
+ * Where the share coordinator (and delayed delivery's exactly-once check) reads a partition's
+ * records: from its local replica when it
  * leads the partition or follows it (up to the replica's high watermark: what every in-sync
  * replica holds, so a record handed out survives a failover of its partition), otherwise from
  * the leader over a broker link (a plain Fetch, read_uncommitted, up to the leader's high

@@ -1,7 +1,7 @@
 /**
- * Requests from the share coordinator to the leader of a partition it does not lead (data
- * reads, DLQ appends): one broker-to-broker link per leader, as the transaction coordinator's
- * marker sender keeps them.
+ * Requests to the leader of a partition this broker does not lead — the share coordinator's
+ * data reads and DLQ appends, delayed delivery's timer and target appends: one broker-to-broker
+ * link per leader, as the transaction coordinator's marker sender keeps them.
  */
 import { SluiceError } from '../../proto/errors.js';
 import type { ApiKey, RequestBodies, ResponseBodies } from '../../proto/messages.js';
