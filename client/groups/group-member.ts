@@ -17,6 +17,7 @@ import { Api } from '../../proto/messages.js';
 import { consumerProtocolType } from '../../proto/consumer-protocol.js';
 import { type AssignorChoice, type AssignorName, assignors, isAssignorName, type TopicPartition } from './assignors.js';
 import { encodeMemberAssignment, encodeMemberSubscription, readMemberAssignment, readMemberSubscription } from './member-metadata.js';
+import { WakeableSleep } from './wakeable-sleep.js';
 
 export interface GroupMemberOptions {
   groupId: string;
@@ -50,7 +51,7 @@ export class GroupMember {
   #owned: TopicPartition[] = [];
   #stopped = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new WakeableSleep();
   #rejoin = true;
   readonly #abort = new AbortController();
 
@@ -98,7 +99,7 @@ export class GroupMember {
           this.#rejoin = true;
         } else if (SluiceError.is(error) && error.retriable) {
           this.#rejoin = true;
-          await this.#sleep(backoffMs);
+          await this.#pause.sleep(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 2000);
         } else {
           this.#options.onError(error);
@@ -175,26 +176,16 @@ export class GroupMember {
   }
 
   async #heartbeat(): Promise<void> {
-    await this.#sleep(this.#options.heartbeatIntervalMs);
+    await this.#pause.sleep(this.#options.heartbeatIntervalMs);
     if (this.#stopped || this.#rejoin) return;
     await this.#coordinator.request<'heartbeat'>(Api.HEARTBEAT, { groupId: this.#options.groupId, generationId: this.#generationId, memberId: this.#memberId }, { signal: this.#abort.signal });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 
   /** Stops heartbeating and leaves the group, so the others rebalance at once. */
   async leave(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
-    this.#wake?.();
+    this.#pause.wake();
     await this.#loop?.catch(() => {});
     if (this.#memberId === '') return;
     await this.#coordinator.request<'leaveGroup'>(Api.LEAVE_GROUP, { groupId: this.#options.groupId, memberId: this.#memberId },

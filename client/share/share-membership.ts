@@ -9,6 +9,7 @@
 import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
+import { WakeableSleep } from '../groups/wakeable-sleep.js';
 import type { ClientLogger } from '../logger.js';
 
 export interface ShareMembershipOptions {
@@ -31,7 +32,7 @@ export class ShareMembership {
   #intervalMs = 1000;
   #stopped = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new WakeableSleep();
   readonly #joinWaiters = new Set<() => void>();
   readonly #abort = new AbortController();
 
@@ -73,7 +74,7 @@ export class ShareMembership {
     if (generation !== this.#generation || this.#memberId === '') return;
     this.#logger.warn({ groupId: this.#options.groupId, memberId: this.#memberId }, 'the share group\'s coordinator no longer knows this member (its session expired); its records were released; joining again');
     this.#memberId = '';
-    this.#wake?.();
+    this.#pause.wake();
   }
 
   async #run(): Promise<void> {
@@ -82,14 +83,14 @@ export class ShareMembership {
       try {
         await this.#beat();
         backoffMs = 100;
-        await this.#sleep(this.#intervalMs);
+        await this.#pause.sleep(this.#intervalMs);
       } catch (error) {
         if (this.#stopped) return;
         const code = SluiceError.is(error) ? error.code : undefined;
         if (code === 'SLUICE_ERR_UNKNOWN_MEMBER_ID') {
           this.lost(this.#generation);
         } else if (SluiceError.is(error) && (error.retriable || code === 'SLUICE_ERR_TIMEOUT')) {
-          await this.#sleep(backoffMs);
+          await this.#pause.sleep(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 2000);
         } else {
           this.#halt();
@@ -123,21 +124,11 @@ export class ShareMembership {
     }, signal);
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   /** Stops joining and heartbeating; whoever waits for a member id is let go. */
   #halt(): void {
     this.#stopped = true;
     this.#abort.abort();
-    this.#wake?.();
+    this.#pause.wake();
     for (const waiter of [...this.#joinWaiters]) waiter();
   }
 
