@@ -91,7 +91,9 @@ describe('share state across a broker SIGKILL', () => {
     const restarted = [0, 1, 2].map(() => new ShareWire(broker.port));
     // Generous: a loaded 2-core CI machine can take several times the ~2 s this needs alone.
     const finishBy = Date.now() + 40_000;
+    const progress = setInterval(() => process.stderr.write(`after restart: ${after.accepted.size} accepted\n`), 2000);
     await Promise.all(restarted.map((client) => consume(client, group, topic, after, () => after.accepted.size >= total || Date.now() > finishBy)));
+    clearInterval(progress);
     for (const client of [...restarted, admin]) client.close();
 
     expect(after.duplicates).toEqual([]);

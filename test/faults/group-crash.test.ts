@@ -24,8 +24,9 @@ interface Worker {
   records: Array<{ partition: number; offset: number; at: number }>;
 }
 
-function startWorker(bootstrap: string, group: string, topic: string, instanceId?: string): Worker {
-  const child = spawn(process.execPath, [fixture, bootstrap, group, topic, ...(instanceId === undefined ? [] : [instanceId])], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startWorker(bootstrap: string, group: string, topic: string, instanceId?: string, sessionTimeoutMs?: number): Worker {
+  const extra = instanceId === undefined ? [] : [instanceId, ...(sessionTimeoutMs === undefined ? [] : [String(sessionTimeoutMs)])];
+  const child = spawn(process.execPath, [fixture, bootstrap, group, topic, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   const worker: Worker = { child, assignments: [], records: [] };
   let pending = '';
@@ -84,17 +85,20 @@ describe('consumer group under a member crash', () => {
     await sluice.close();
   }, 120_000);
 
+  // Long enough for a new Node process to start on a loaded 2-core CI machine (it took over 2 s there).
+  const staticSessionMs = 10_000;
+
   it('gives a restarted static member its partitions back without a rebalance', async () => {
     const broker = await startBroker({ args: ['--group-initial-rebalance-delay-ms', '500'] });
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('static', { partitions: 6 });
-    const first = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-a');
-    const other = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-b');
+    const first = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-a', staticSessionMs);
+    const other = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-b', staticSessionMs);
     await waitFor('two static members with three partitions each', () => current(first).length === 3 && current(other).length === 3, 20_000);
     const mine = current(first);
     const otherAssignments = other.assignments.length;
     first.child.kill('SIGKILL');
-    const again = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-a');
+    const again = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-a', staticSessionMs);
     await waitFor('the restarted member to get an assignment', () => again.assignments.length > 0, 10_000);
     expect(current(again)).toEqual(mine);
     expect(other.assignments).toHaveLength(otherAssignments);
