@@ -135,6 +135,8 @@ async function main(): Promise<void> {
   const loopback = await loopbackMBps(512 * 1024 ** 2);
   const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-share-restart-'));
   let broker = await launchBroker(dataDirectory, { kafkaPort: 'off' });
+  // A consumer's failure can end this process before `finally` runs: never leave a broker behind.
+  process.once('exit', () => broker.child.kill('SIGKILL'));
   try {
     progress(`share restart bench: ${partitions} partitions × ${perPartition.toLocaleString('en-US')} records in windows (${records.toLocaleString('en-US')})`);
     await fill(broker.bootstrap);
