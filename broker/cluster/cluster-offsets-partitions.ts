@@ -8,6 +8,7 @@
 import { SluiceError } from '../../proto/errors.js';
 import type { CoordinatorEndpoint, OffsetsTopicPartitions } from '../groups/offsets-partitions.js';
 import { offsetsTopic } from '../groups/offsets-topic.js';
+import { commitReplicated } from '../replication/commit-replicated.js';
 import type { Partition, TopicManager } from '../topics/topic-manager.js';
 import type { ClusterMetadata } from './cluster-metadata.js';
 
@@ -72,9 +73,6 @@ export class ClusterOffsetsPartitions implements OffsetsTopicPartitions {
     replica.checkEnoughReplicas();
     const appended = replica.log.append(batch, { leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(batch.length);
-    const replicated = replica.waitForReplication(appended.lastOffset, commitTimeoutMs);
-    const outcome = replicated === null ? null : await replicated;
-    if (outcome !== null) throw new SluiceError(outcome, `append to ${this.#topic}-${partition} was not replicated (${outcome})`);
-    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
+    await commitReplicated(replica, appended.lastOffset, commitTimeoutMs);
   }
 }

@@ -9,6 +9,7 @@ import { errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
 import { readBatchHeader } from '../../proto/record-batch/record-batch.js';
 import type { BrokerContext } from '../api/context.js';
+import { commitReplicated } from '../replication/commit-replicated.js';
 import type { LeaderLinks } from '../replication/leader-links.js';
 import type { PartitionSource } from '../replication/partition-source.js';
 import type { Partition } from '../topics/topic-manager.js';
@@ -18,13 +19,6 @@ import { stampAppendTime, type TimerIo } from './timer-io.js';
 const replicationTimeoutMs = 5000;
 const readChunkBytes = 4 * 1024 * 1024;
 const caughtUpPollMs = 20;
-
-export async function commitReplicated(replica: Partition, lastOffset: number): Promise<void> {
-  const replicated = replica.waitForReplication(lastOffset, replicationTimeoutMs);
-  const outcome = replicated === null ? null : await replicated;
-  if (outcome !== null) throw new SluiceError(outcome, `append to ${replica.topic}-${replica.index} was not replicated (${outcome})`);
-  if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(lastOffset);
-}
 
 export class ClusterTimerIo implements TimerIo {
   readonly fencesEachRound = true;
@@ -39,7 +33,7 @@ export class ClusterTimerIo implements TimerIo {
   }
 
   committed(replica: Partition, lastOffset: number): Promise<void> {
-    return commitReplicated(replica, lastOffset);
+    return commitReplicated(replica, lastOffset, replicationTimeoutMs);
   }
 
   async caughtUp(replica: Partition, stopped: () => boolean): Promise<void> {
@@ -77,7 +71,7 @@ export class ClusterTimerIo implements TimerIo {
       stampAppendTime(local, batch, appendTime);
       const appended = local.log.append(batch, { verified: true, leaderEpoch: local.leaderEpoch });
       local.notifyAppend(batch.length);
-      await commitReplicated(local, appended.lastOffset);
+      await commitReplicated(local, appended.lastOffset, replicationTimeoutMs);
       return appended.lastOffset + 1;
     }
     const answer = await this.#links.request<'produce'>(this.#links.leaderOf(topic, partition), Api.PRODUCE, {

@@ -11,6 +11,7 @@ import { errorCodes, errorFromWire, SluiceError } from '../../proto/errors.js';
 import { Api } from '../../proto/messages.js';
 import { buildRecordBatch, type DecodedRecord, decodeRecords, readBatchHeader, type RecordInput } from '../../proto/record-batch/record-batch.js';
 import type { BrokerContext } from '../api/context.js';
+import { commitReplicated } from '../replication/commit-replicated.js';
 import type { LeaderLinks } from '../replication/leader-links.js';
 import type { PartitionSource } from '../replication/partition-source.js';
 
@@ -83,10 +84,7 @@ export class BrokerDeadLetterSink implements DeadLetterSink {
     replica.checkEnoughReplicas();
     const appended = replica.log.append(batch, { leaderEpoch: replica.leaderEpoch });
     replica.notifyAppend(batch.length);
-    const replicated = replica.waitForReplication(appended.lastOffset, replicationTimeoutMs);
-    const outcome = replicated === null ? null : await replicated;
-    if (outcome !== null) throw new SluiceError(outcome, `dead letters appended to ${dlq}-${partition} were not replicated (${outcome})`);
-    if (replica.log.syncsOnItsOwn) await replica.log.waitForSync(appended.lastOffset);
+    await commitReplicated(replica, appended.lastOffset, replicationTimeoutMs);
   }
 
   async tail(dlq: string, sourcePartition: number, count: number): Promise<DecodedRecord[]> {
