@@ -99,13 +99,23 @@ describe('transactions in a cluster', () => {
     await open.send({ topic: 'tx-cluster', messages: [0, 1, 2].map((partition) => ({ value: `second-${partition}`, partition })) });
     const coordinator = await coordinatorOf('cluster-tx');
     await cluster.kill(coordinator);
-    await waitFor('a new coordinator', async () => (await coordinatorOf('cluster-tx').catch(() => coordinator)) !== coordinator, 30_000);
-    await open.commit();
+    try {
+      let successor = coordinator;
+      await waitFor('a new coordinator', async () => {
+        successor = await coordinatorOf('cluster-tx').catch(() => coordinator);
+        return successor !== coordinator;
+      }, 30_000);
+      // KafkaJS does not retry EndTxn, and a coordinator answers COORDINATOR_LOAD_IN_PROGRESS until it
+      // has read the id's state from its replica (as Kafka does): commit once the state is loaded.
+      await waitFor('the new coordinator to load the open transaction', async () => (await stateAt(successor, 'cluster-tx')) === 'Ongoing', 30_000);
+      await open.commit();
 
-    expect(await readCommitted(kafka, 'tx-cluster', 'cluster-tx-readers', 6)).toEqual(['first-0', 'first-1', 'first-2', 'second-0', 'second-1', 'second-2']);
-    await producer.disconnect();
-    // Back to three brokers with every replica of __transaction_state in sync, for the next test.
-    await cluster.start(coordinator);
+      expect(await readCommitted(kafka, 'tx-cluster', 'cluster-tx-readers', 6)).toEqual(['first-0', 'first-1', 'first-2', 'second-0', 'second-1', 'second-2']);
+      await producer.disconnect();
+    } finally {
+      // Back to three brokers with every replica of __transaction_state in sync, for the next test.
+      await cluster.start(coordinator);
+    }
     await waitFor('__transaction_state fully in sync', async () => {
       const metadata = await admin.fetchTopicMetadata({ topics: ['__transaction_state'] }).catch(() => undefined);
       return metadata?.topics[0]?.partitions.every((partition) => partition.leader >= 0 && partition.isr.length === 3) ?? false;
