@@ -57,7 +57,7 @@ import { TxnStateStore } from './transactions/txn-store.js';
 import { TxnTimeouts, txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from './transactions/txn-timeouts.js';
 import type { OffsetsTopicPartitions } from './groups/offsets-partitions.js';
 import { DelayedDelivery, type DelayedDeliveryOptions } from './delayed/delayed-delivery.js';
-import type { TimerSettings } from './delayed/timer-partition.js';
+import type { TimerSettings } from './delayed/timer-settings.js';
 import { LocalTimerIo, type TimerIo } from './delayed/timer-io.js';
 import { ClusterTimerIo } from './delayed/cluster-timer-io.js';
 import { delayedClusterPartitionsDefault } from './delayed/delayed-topic.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { BenchConfig, BenchResult } from '../bench/load/result.js';
 import { workloads } from '../bench/load/workloads.js';
-import { compressionTypes, isCompression } from '../proto/record-batch/compression.js';
+import { compressionTypes, isCompression } from '../proto/record-batch/compression-codec.js';
 import { withExamples } from './options.js';
 
 interface BenchFlags {

@@ -13,7 +13,7 @@ import { defaultReplicationSettings as replicationDefaults } from '../broker/rep
 import { offsetsRetentionCheckIntervalMsDefault, offsetsRetentionMsDefault } from '../broker/groups/group-expiry.js';
 import { txnMaxTimeoutMsDefault } from '../broker/transactions/coordinator.js';
 import { txnStatePartitionsDefault } from '../broker/transactions/txn-topic.js';
-import { timerSettingsDefault } from '../broker/delayed/delayed-delivery.js';
+import { timerSettingsDefault } from '../broker/delayed/timer-settings.js';
 import { delayedClusterPartitionsDefault } from '../broker/delayed/delayed-topic.js';
 import { txnCleanupIntervalMsDefault, txnIdExpirationMsDefault } from '../broker/transactions/txn-timeouts.js';
 import { limits } from '../broker/limits.js';

@@ -109,7 +109,7 @@ export function consumeCommand(program: Command): void {
 async function consume(topic: string, flags: ConsumeFlags, command: Command): Promise<void> {
   const explicitStart = flags.fromTime !== undefined || command.getOptionValueSource('offset') === 'cli';
   const target: SeekTarget = flags.fromTime === undefined ? parseOffset(flags.offset) : { timestamp: parseTime(flags.fromTime, '--from-time') };
-  const sluice = connect(command);
+  const sluice = await connect(command);
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());

@@ -10,8 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type BrokerProcess, launchBroker } from '../bench/broker-process.js';
-import { startEtcd } from '../bench/etcd-process.js';
+import type { BrokerProcess } from '../bench/broker-process.js';
 import { wholeNumber, withExamples } from './options.js';
 
 interface DevClusterFlags {
@@ -34,6 +33,7 @@ export function devClusterCommand(program: Command): void {
       const temporary = flags.data === undefined;
       const root = flags.data === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-dev-cluster-')) : path.resolve(flags.data);
       fs.mkdirSync(root, { recursive: true });
+      const [{ launchBroker }, { startEtcd }] = await Promise.all([import('../bench/broker-process.js'), import('../bench/etcd-process.js')]);
       const etcd = await startEtcd({ dataDirectory: path.join(root, 'etcd'), ports: [{ client: flags.basePort + 200, peer: flags.basePort + 201 }] });
       const brokers: BrokerProcess[] = [];
       let stopping: Promise<void> | undefined;

@@ -24,36 +24,11 @@
  * 127.0.0.1:9400). Help exits 0; a usage error prints the usage on stderr and exits 2; any
  * other error ends the command with one line on stderr and exit 1.
  */
-import { Command, CommanderError } from 'commander';
-import { benchCommand } from './bench.js';
-import { brokerCommand } from './broker.js';
-import { clusterCommand } from './cluster.js';
-import { consumeCommand } from './consume.js';
+import { CommanderError } from 'commander';
 import { describeError } from './describe-error.js';
-import { devClusterCommand } from './dev-cluster.js';
-import { groupsCommand } from './groups.js';
-import { produceCommand } from './produce.js';
-import { shareCommand } from './share.js';
-import { topicsCommand } from './topics.js';
-import { transactionsCommand } from './transactions.js';
+import { sluiceProgram } from './program.js';
 
-const program = new Command('sluice')
-  .description('a Kafka-style partitioned commit log: the broker, client commands and load tests')
-  // Settings made here are inherited by every command added below.
-  .exitOverride()
-  .showHelpAfterError()
-  .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
-  .addHelpText('after', '\nEvery client command takes --bootstrap HOST:PORT[,HOST:PORT...] (default 127.0.0.1:9400); `sluice COMMAND --help` shows its options.\n');
-brokerCommand(program);
-topicsCommand(program);
-clusterCommand(program);
-produceCommand(program);
-consumeCommand(program);
-groupsCommand(program);
-shareCommand(program);
-transactionsCommand(program);
-benchCommand(program);
-devClusterCommand(program);
+const program = sluiceProgram();
 
 // A reader that stops early (`sluice topics list | head -1`) is not an error of ours.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

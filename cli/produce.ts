@@ -16,9 +16,9 @@
  */
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
-import { DeliveryError, type ProducerRecord, type RecordMetadata } from '../client/producer.js';
+import type { ProducerRecord, RecordMetadata } from '../client/producer.js';
 import type { Transaction } from '../client/transaction.js';
-import { type Compression, compressionTypes } from '../proto/record-batch/compression.js';
+import { type Compression, compressionTypes } from '../proto/record-batch/compression-codec.js';
 import { connect } from './connect.js';
 import { describeError } from './describe-error.js';
 import { wholeNumber, withBootstrap, withExamples } from './options.js';
@@ -64,7 +64,7 @@ async function produce(topic: string, flags: ProduceFlags, command: Command): Pr
   const acks = flags.acks === 'all' || flags.acks === '-1' ? -1 : flags.acks === '1' ? 1 : 0;
   const separator = flags.keySeparator;
   const headers = delayHeaders(flags);
-  const sluice = connect(command);
+  const [sluice, { DeliveryError }] = await Promise.all([connect(command), import('../client/producer.js')]);
   const producer = sluice.producer({
     acks, compression: flags.compression, lingerMs: flags.lingerMs, deliveryTimeoutMs: flags.deliveryTimeoutMs,
     ...(flags.idempotence === false ? { idempotent: false } : {}),

@@ -24,9 +24,9 @@ import { delayedPartitions, delayedTopic, delayedTopicConfigs } from './delayed-
 import type { SplitBatch } from './split-batch.js';
 import { targetHeader } from './timer-codec.js';
 import type { TimerIo } from './timer-io.js';
-import { TimerPartition, type TimerSettings, timerBatches } from './timer-partition.js';
+import { TimerPartition, timerBatches } from './timer-partition.js';
+import { type TimerSettings, timerSettingsDefault } from './timer-settings.js';
 
-export const timerSettingsDefault: TimerSettings = { windowMs: 3600 * 1000, refillEveryMs: 60 * 1000 };
 
 /** How long a held batch sent to the timer partition's leader may wait for its in-sync replicas. */
 const forwardTimeoutMs = 5000;

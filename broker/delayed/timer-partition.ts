@@ -43,13 +43,8 @@ import { decodeTarget, encodeFired, type FiredMarker, type FiredTargetEnd, fired
 import { TimerIndex } from './timer-index.js';
 import type { TimerIo } from './timer-io.js';
 import { TimerScan, targetKey } from './timer-scan.js';
+import type { TimerSettings } from './timer-settings.js';
 
-export interface TimerSettings {
-  /** Records due within this much of now are indexed in memory (one hour). */
-  windowMs: number;
-  /** How often the window moves on (one minute). */
-  refillEveryMs: number;
-}
 
 /** A round stops after this many records or bytes of values, so one round never makes a huge batch. */
 const roundRecordsMax = 5000;

@@ -10,6 +10,16 @@ import { CorruptRecordError, SluiceError } from '../errors.js';
 /** Kafka's codecs, by their names in `compression.type`. */
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
+/**
+ * Every compression type, in codec-id order. Here rather than beside the codecs so that option
+ * lists (the CLI's help) do not load the native compression libraries.
+ */
+export const compressionTypes: readonly Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+export function isCompression(value: string): value is Compression {
+  return (compressionTypes as readonly string[]).includes(value);
+}
+
 export interface Codec {
   readonly name: Compression;
   /** The codec's number in bits 0–2 of a batch's attributes. */

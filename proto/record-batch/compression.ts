@@ -12,13 +12,13 @@
  */
 import { SluiceError } from '../errors.js';
 import { CODEC_LZ4, CODEC_NONE } from './layout.js';
-import type { Codec, Compression } from './compression-codec.js';
+import { type Codec, type Compression, compressionTypes } from './compression-codec.js';
 import { gzipCodec } from './compression-gzip.js';
 import { snappyCodec } from './compression-snappy.js';
 import { zstdCodec } from './compression-zstd.js';
 import { lz4FrameDecode, lz4FrameEncode } from './lz4-frame.js';
 
-export type { Codec, Compression } from './compression-codec.js';
+export { type Codec, type Compression, compressionTypes, isCompression } from './compression-codec.js';
 
 const noneCodec: Codec = {
   name: 'none',
@@ -37,12 +37,7 @@ const lz4Codec: Codec = {
 /** Indexed by codec id. */
 const codecs: readonly Codec[] = [noneCodec, gzipCodec, snappyCodec, lz4Codec, zstdCodec];
 
-/** Every compression type, in codec-id order (for option lists). */
-export const compressionTypes: readonly Compression[] = codecs.map((codec) => codec.name);
-
-export function isCompression(value: string): value is Compression {
-  return (compressionTypes as readonly string[]).includes(value);
-}
+if (codecs.some((codec, id) => codec.id !== id || codec.name !== compressionTypes[id])) throw new Error('the codecs are not in codec-id order');
 
 /** The codec numbered `id` (attributes & 0x07); UNSUPPORTED_COMPRESSION for 5–7. */
 export function codecById(id: number): Codec {

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DelayedDelivery } from '../../../../broker/delayed/delayed-delivery.js';
 import { delayedFrom, delayedFromHeader } from '../../../../broker/delayed/delayed-topic.js';
 import { type SplitBatch, splitDelayed } from '../../../../broker/delayed/split-batch.js';
-import type { TimerSettings } from '../../../../broker/delayed/timer-partition.js';
+import type { TimerSettings } from '../../../../broker/delayed/timer-settings.js';
 import { LocalTimerIo } from '../../../../broker/delayed/timer-io.js';
 import { TopicManager } from '../../../../broker/topics/topic-manager.js';
 import { buildRecordBatch, decodeRecords, readBatchHeader } from '../../../../proto/record-batch/record-batch.js';
