@@ -47,7 +47,7 @@ import { brokerResources } from './topics/resources.js';
 import { defaultSegmentCacheSize, segmentCache } from './storage/segment-cache.js';
 import { checkNotInternal } from './topics/topic-name.js';
 import { TopicStore } from './topics/topic-store.js';
-import { ClusterMetadata } from './cluster/cluster-metadata.js';
+import type { ClusterMetadata } from './cluster/cluster-metadata.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { TransactionCoordinator, txnMaxTimeoutMsDefault } from './transactions/coordinator.js';
 import { LocalTxnStatePartitions } from './transactions/local-txn-partitions.js';
@@ -396,6 +396,8 @@ export class Broker {
   async #joinCluster(cluster: ClusterOptions): Promise<void> {
     const settings = this.#context.settings;
     const logger = this.options.logger;
+    // Loaded here, not at the top: etcd3 and gRPC take about a second to load, which a single broker never needs.
+    const { ClusterMetadata } = await import('./cluster/cluster-metadata.js');
     const metadata = await ClusterMetadata.connect({
       endpoints: cluster.endpoints,
       clusterName: cluster.name,

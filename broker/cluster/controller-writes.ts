@@ -10,7 +10,7 @@ import { SluiceError } from '../../proto/errors.js';
 import type { ClusterKeys } from './keys.js';
 import type { PartitionState } from './partition-state.js';
 import { decodeControllerEpoch, decodePartitionState, encodePartitionState, encodeTopic, type TopicRecord } from './records.js';
-import { storeError } from './etcd-client.js';
+import { storeError } from './store-error.js';
 
 /** The election key this controller won with, and its create revision (the controller epoch). */
 export interface ControllerFence {

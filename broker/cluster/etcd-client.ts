@@ -33,10 +33,3 @@ export function createEtcdClient(endpoints: readonly string[], callTimeoutMs: nu
     },
   });
 }
-
-/** What any failed etcd call becomes: a retriable METADATA_STORE error naming the operation. */
-export function storeError(what: string, error: unknown): SluiceError {
-  if (SluiceError.is(error)) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new SluiceError('SLUICE_ERR_METADATA_STORE', `${what} failed: ${reason}`, { cause: error });
-}

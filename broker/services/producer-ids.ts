@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { SluiceError } from '../../proto/errors.js';
 import type { InitProducerIdRequest } from '../../proto/messages.js';
-import { storeError } from '../cluster/etcd-client.js';
+import { storeError } from '../cluster/store-error.js';
 import { readTextCheckpoint, syncDirectory, writeTextCheckpoint } from '../storage/checkpoint.js';
 import type { BrokerContext } from '../api/context.js';
 import { initTransactionalProducer } from '../transactions/init-producer-id.js';

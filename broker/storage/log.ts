@@ -27,7 +27,7 @@ import { buildControlBatch } from '../../proto/record-batch/control-batch.js';
 import { eachBatch } from '../../proto/record-batch/batch-iterator.js';
 import { batchLastOffset, batchMaxTimestamp, checkMagicAndCrc, readInt64 } from '../../proto/record-batch/record-batch.js';
 import {
-  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, removeTruncationMarker, syncDirectory, writeCleanShutdownMarker,
+  highWatermarkFile, logStartOffsetFile, readOffsetCheckpoint, removeTruncationMarker, writeCleanShutdownMarker,
   writeOffsetCheckpoint, writeTruncationMarker,
 } from './checkpoint.js';
 import { errnoOf, storageError, storageStep } from './storage-error.js';

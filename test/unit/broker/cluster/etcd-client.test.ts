@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createEtcdClient, etcdHost, storeError } from '../../../../broker/cluster/etcd-client.js';
+import { createEtcdClient, etcdHost } from '../../../../broker/cluster/etcd-client.js';
+import { storeError } from '../../../../broker/cluster/store-error.js';
 import { SluiceError } from '../../../../proto/errors.js';
 
 describe('etcd client settings', () => {
