@@ -352,6 +352,24 @@ static napi_value raise_file_limit(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * syncFilesystem(fd): syncfs(2), every dirty page and inode of the filesystem holding fd, in one
+ * call. A clean stop of ten thousand logs used to sync each log's files on its own.
+ */
+static napi_value sync_filesystem(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "syncFilesystem(fd)");
+    return NULL;
+  }
+  if (!get_int64(env, args[0], "fd", 0, &fd)) return NULL;
+  if (syncfs((int)fd) != 0) return throw_errno(env, errno, "syncfs");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   long size = sysconf(_SC_PAGESIZE);
   if (size > 0) page_size = (size_t)size;
@@ -365,6 +383,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"populateAsync", NULL, populate_async, NULL, NULL, NULL, napi_enumerable, NULL},
     {"allocate", NULL, allocate, NULL, NULL, NULL, napi_enumerable, NULL},
     {"raiseFileLimit", NULL, raise_file_limit, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syncFilesystem", NULL, sync_filesystem, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   const struct { const char *name; int64_t value; } constants[] = {

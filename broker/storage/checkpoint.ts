@@ -17,19 +17,20 @@ export const leaderEpochCheckpointFile = 'leader-epoch-checkpoint';
 export const highWatermarkFile = 'high-watermark';
 export const truncationMarkerFile = 'truncation-in-progress';
 
-export function writeOffsetCheckpoint(directory: string, name: string, offset: number): void {
-  writeTextCheckpoint(directory, name, `0\n${offset}\n`);
+/** `sync` false: a clean stop syncs the whole filesystem once afterwards (CleanStop) instead. */
+export function writeOffsetCheckpoint(directory: string, name: string, offset: number, sync = true): void {
+  writeTextCheckpoint(directory, name, `0\n${offset}\n`, sync);
 }
 
-/** Writes `text` to `<name>.tmp`, syncs it and renames it over `name`. */
-export function writeTextCheckpoint(directory: string, name: string, text: string): void {
+/** Writes `text` to `<name>.tmp`, syncs it (unless told the caller will) and renames it over `name`. */
+export function writeTextCheckpoint(directory: string, name: string, text: string, sync = true): void {
   const target = path.join(directory, name);
   const temporary = `${target}.tmp`;
   try {
     const fd = fs.openSync(temporary, 'w', 0o644);
     try {
       fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
+      if (sync) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

@@ -10,6 +10,7 @@
  * `releaseMapping` gives a deleted file's disk blocks and page cache back without waiting for
  * the GC: the range stays mapped, but to zero pages, so slices still held read zeros.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SluiceError } from '../../proto/errors.js';
@@ -25,6 +26,7 @@ interface Addon {
   populateAsync(mapping: Buffer, offset: number, length: number, callback: (error: Error | null) => void): void;
   allocate(fd: number, offset: number, length: number): void;
   raiseFileLimit(): FileLimit;
+  syncFilesystem(fd: number): void;
   PAGE_SIZE: number;
   ADVICE_NORMAL: number;
   ADVICE_SEQUENTIAL: number;
@@ -118,4 +120,16 @@ export function mappingStats(): { mappings: number; bytes: number } {
 /** Lifts the soft limit on open descriptors to the hard limit (no privileges needed). */
 export function raiseFileLimit(): FileLimit {
   return storageCall('raising RLIMIT_NOFILE', () => addon.raiseFileLimit());
+}
+
+/** syncfs(2): makes every write to the filesystem holding `directory` durable, in one call. */
+export function syncFilesystem(directory: string): void {
+  storageCall(`syncing the filesystem of ${directory}`, () => {
+    const fd = fs.openSync(directory, 'r');
+    try {
+      addon.syncFilesystem(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }

@@ -78,10 +78,10 @@ export class RecoveryPoint {
   }
 
   /** A clean close synced everything up to `offset`. */
-  closedAt(offset: number): void {
+  closedAt(offset: number, sync: boolean): void {
     // An idle log's point is already on disk: a stop of ten thousand of them writes nothing here.
     if (offset === this.#written) return;
-    writeOffsetCheckpoint(this.#directory, recoveryPointFile, offset);
+    writeOffsetCheckpoint(this.#directory, recoveryPointFile, offset, sync);
     this.#written = offset;
   }
 

@@ -24,6 +24,7 @@ import { cleanShutdownFile, eachOnThreadPool, syncDirectoriesAsync, writeTextChe
 import { type LoadReport, prepareEmptyLog } from '../storage/log-loader.js';
 import { storageError, storageStep } from '../storage/storage-error.js';
 import { limits } from '../limits.js';
+import { CleanStop } from '../storage/clean-stop.js';
 import { Partition } from './partition.js';
 import { checkNotInternal, checkTopicName } from './topic-name.js';
 import { type TopicRecord, TopicStore } from './topic-store.js';
@@ -706,16 +707,25 @@ export class TopicManager {
     });
   }
 
-  /** Syncs and closes every log, leaving each one's clean-shutdown marker; throws the first failure after closing all. */
+  /**
+   * Closes every log, syncs the filesystem once for all of them, then leaves each one's
+   * clean-shutdown marker (see CleanStop); throws the first failure after closing all.
+   */
   close(): void {
     let failure: unknown;
     for (const topic of this.#topics.values()) for (const partition of topic.partitions) partition.close();
+    const stop = new CleanStop();
     for (const log of this.logs()) {
       try {
-        log.close();
+        log.close(stop);
       } catch (error) {
         failure ??= error;
       }
+    }
+    try {
+      stop.finish(this.dataDirectory);
+    } catch (error) {
+      failure ??= error;
     }
     this.#topics.clear();
     this.#namesById.clear();
