@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import SpawningFirstSequencer from './test/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -10,6 +9,5 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 30_000,
-    sequence: { sequencer: SpawningFirstSequencer },
   },
 });
