@@ -134,6 +134,7 @@ export class MappedFile {
    * used half of the room ahead, and prefaults that chunk in the background.
    */
   ensureWritable(end: number): void {
+    const writer = this.#writtenEnd;
     if (end > this.#writtenEnd) this.#writtenEnd = end;
     if (end <= this.#fileSize - (this.#growChunkBytes >> 1)) return;
     if (end > this.capacity) {
@@ -142,12 +143,20 @@ export class MappedFile {
     let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
+    let remapped = false;
     target = this.#withFd((fd) => {
-      if (target > this.#mappedLength) this.#remap(fd, target);
+      if (target > this.#mappedLength) {
+        this.#remap(fd, target);
+        remapped = true;
+      }
       return this.#extend(fd, start, end, target);
     });
     this.#fileSize = target;
-    const pageStart = start - (start % PAGE_SIZE);
+    // A new mapping has no page tables yet: the room ahead of the writer that was prefaulted in
+    // the old one would fault again, page by page, under the writer's copies, so it is
+    // prefaulted again along with the new chunk.
+    const from = remapped ? Math.min(writer, start) : start;
+    const pageStart = from - (from % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
       // Prefaulting is only a speed-up; the writer faults the pages in itself if it fails.
     });
