@@ -121,10 +121,8 @@ static int get_range(napi_env env, napi_value *args, uint8_t **start, size_t *le
 }
 
 static void finalize_mapping(napi_env env, void *data, void *hint) {
+  (void)env;
   size_t length = (size_t)(uintptr_t)hint;
-  int64_t ignored;
-  /* Gives back what map() took off V8's count, as V8 takes the Buffer's length off it now. */
-  napi_adjust_external_memory(env, (int64_t)length, &ignored);
   munmap(data, length);
   live_mappings -= 1;
   live_bytes -= (int64_t)length;
@@ -162,10 +160,14 @@ static napi_value map(napi_env env, napi_callback_info info) {
   }
   /*
    * V8 counts an external Buffer's length as memory the garbage collector can free, and runs a
-   * full collection whenever that count has grown by some tens of MiB. A mapping is address
-   * space over the page cache, not heap: counted, a growing segment's remaps set off a full
-   * collection every few MiB appended (four times as many as before mappings grew). So its
-   * length is taken off the count here and given back when the mapping is finalized.
+   * full collection whenever that count has grown by some tens of MiB since the last one. A
+   * mapping is address space over the page cache, not heap: counted, a growing segment's
+   * remaps set off a full collection every few MiB appended. So its length is taken off that
+   * count (the one behind GC pressure only: process.memoryUsage().external still shows it).
+   * It is not given back at finalization: V8 takes the length off again when it frees the
+   * Buffer, and adding it back there set off a full collection per freed mapping. The count
+   * only sets when to collect; it drifts lower by the freed mappings' lengths, and the limit is
+   * measured from it anew after every full collection.
    */
   int64_t ignored;
   napi_adjust_external_memory(env, -(int64_t)length, &ignored);
