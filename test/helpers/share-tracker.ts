@@ -9,7 +9,7 @@
 import type { ShareConsumer, ShareRecord } from '../../client/share-consumer.js';
 import type { Sluice } from '../../client/sluice.js';
 
-interface Delivery {
+export interface Delivery {
   member: number;
   count: number;
   from: number;
@@ -85,7 +85,7 @@ export class ShareTracker {
 export async function acceptAll(sluice: Sluice, options: {
   groupId: string; topic: string; members: number; tracker: ShareTracker; done: () => boolean; timeoutMs: number; maxInFlight?: number; lockMs?: number;
   /** Called on each delivery before it is accepted; 'leave' leaves that delivery unacknowledged, for its lock or a failover to release. */
-  onDelivery?: () => 'leave' | undefined;
+  onDelivery?: (delivery: Delivery) => 'leave' | undefined;
 }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const consumers: ShareConsumer[] = Array.from({ length: options.members }, () => sluice.consumer({
@@ -99,7 +99,7 @@ export async function acceptAll(sluice: Sluice, options: {
       while (!options.done() && Date.now() < deadline) {
         for (const record of await consumer.poll({ timeoutMs: 200 })) {
           const delivery = options.tracker.received(member, record);
-          if (options.onDelivery?.() === 'leave') continue;
+          if (options.onDelivery?.(delivery) === 'leave') continue;
           const accepted = options.tracker.accept(delivery, record);
           pending.add(accepted);
           void accepted.finally(() => pending.delete(accepted));
