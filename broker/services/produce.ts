@@ -92,7 +92,8 @@ function producePartition(
       partition.notifyAppend(appending.length);
       context.metrics.recordsIn(topicName, split === undefined ? batch.recordsCount : split.keptCount, appending.length);
     }
-    await held?.done;
+    // Only a split batch waits here: every other produce goes on without an extra suspension.
+    if (held !== undefined) await held.done;
     if (acks === -1 && appended.lastOffset >= 0) {
       const replicated = partition.waitForReplication(appended.lastOffset, timeoutMs);
       if (replicated !== null) {

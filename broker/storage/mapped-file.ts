@@ -143,19 +143,16 @@ export class MappedFile {
     let target = Math.min(this.capacity, roundUp(end + this.#growChunkBytes, PAGE_SIZE));
     if (target <= this.#fileSize) return;
     const start = this.#fileSize;
-    let remapped = false;
+    const remapping = target > this.#mappedLength;
     target = this.#withFd((fd) => {
-      if (target > this.#mappedLength) {
-        this.#remap(fd, target);
-        remapped = true;
-      }
+      if (remapping) this.#remap(fd, target);
       return this.#extend(fd, start, end, target);
     });
     this.#fileSize = target;
     // A new mapping has no page tables yet: the room ahead of the writer that was prefaulted in
     // the old one would fault again, page by page, under the writer's copies, so it is
     // prefaulted again along with the new chunk.
-    const from = remapped ? Math.min(writer, start) : start;
+    const from = remapping ? Math.min(writer, start) : start;
     const pageStart = from - (from % PAGE_SIZE);
     populate(this.#mapping, pageStart, target - pageStart).catch(() => {
       // Prefaulting is only a speed-up; the writer faults the pages in itself if it fails.
