@@ -606,7 +606,11 @@ export class ClusterMetadata extends EventEmitter<ClusterMetadataEvents> impleme
 
   #requireController(what: string): Controller {
     if (this.#controller === undefined) {
-      throw new SluiceError('SLUICE_ERR_NOT_CONTROLLER', `${what} must go to the controller (broker ${this.#controllerId}); this is broker ${this.nodeId}`);
+      // The candidacy can outlive the role for a moment: after an etcd outage this broker campaigns
+      // again while its old key is still the oldest, so it is named controller without running one.
+      const where = this.#controllerId === this.nodeId ? 'this broker is taking up the controller role again; retry shortly'
+        : `this is broker ${this.nodeId}`;
+      throw new SluiceError('SLUICE_ERR_NOT_CONTROLLER', `${what} must go to the controller (broker ${this.#controllerId}); ${where}`);
     }
     return this.#controller;
   }

@@ -91,7 +91,10 @@ describe('kcat against the Kafka listener', () => {
   it('stores each line once from an idempotent kcat (enable.idempotence=true), whose sequences the broker checks', async () => {
     await sluice.admin().createTopic('idempotent-lines', { partitions: 3 });
     const lines = Array.from({ length: 5000 }, (_, index) => `idempotent ${index}`);
-    expectKcatOk(await kcat(broker.kafkaBootstrap, ['-P', '-t', 'idempotent-lines', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5'], `${lines.join('\n')}\n`), '-P idempotent');
+    // Keyed, so every partition is written: librdkafka's sticky partitioner may put a fast run of
+    // keyless lines all in one partition.
+    const input = lines.map((line, index) => `k${index}\t${line}`).join('\n');
+    expectKcatOk(await kcat(broker.kafkaBootstrap, ['-P', '-t', 'idempotent-lines', '-K', '\t', '-X', 'enable.idempotence=true', '-X', 'linger.ms=5'], `${input}\n`), '-P idempotent');
     const consumed = expectKcatOk(await kcat(broker.kafkaBootstrap, ['-C', '-t', 'idempotent-lines', '-e', '-q', '-o', 'beginning', '-f', '%s\n']), '-C');
     expect(consumed.trim().split('\n').sort()).toEqual([...lines].sort());
     const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
