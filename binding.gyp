@@ -2,8 +2,10 @@
   "targets": [
     {
       "target_name": "sluice_mmap",
-      "sources": ["broker/native/mmap.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-std=c11", "-D_GNU_SOURCE"]
+      "sources": ["broker/native/mmap.c", "broker/native/uncounted-buffer.cc"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE"],
+      "cflags_c": ["-std=c11"],
+      "cflags_cc": ["-std=c++17"]
     }
   ]
 }

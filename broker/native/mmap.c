@@ -1,9 +1,9 @@
 /*
  * sluice_mmap: the few memory-mapping calls the storage engine needs, as an N-API addon.
  *
- * Safety rule: a mapping is unmapped only by the finalizer of the external Buffer that owns
- * it, which V8 runs once no Buffer or subarray over that memory is reachable. So JavaScript can
- * never read an unmapped page. Async work (sync, populate) holds a reference to the Buffer
+ * Safety rule: a mapping is unmapped only by the finalizer of the ArrayBuffer under the Buffer
+ * map() returns, which runs once no Buffer or subarray over that memory is reachable. So
+ * JavaScript can never read an unmapped page. Async work (sync, populate) holds a reference to the Buffer
  * for as long as it runs, for the same reason.
  *
  * A deleted file's mapping need not wait for that finalizer to give its disk blocks back:
@@ -21,6 +21,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* A Buffer over memory whose length V8 does not count toward collecting (uncounted-buffer.cc). */
+int sluice_uncounted_buffer(void *data, size_t length, void **buffer, void **array_buffer);
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -149,28 +152,18 @@ static napi_value map(napi_env env, napi_callback_info info) {
   int protection = PROT_READ | (writable ? PROT_WRITE : 0);
   void *data = mmap(NULL, (size_t)length, protection, MAP_SHARED, (int)fd, (off_t)offset);
   if (data == MAP_FAILED) return throw_errno(env, errno, "mmap");
-  if (napi_create_external_buffer(env, (size_t)length, data, finalize_mapping, (void *)(uintptr_t)length, &result) != napi_ok) {
+  void *buffer, *array_buffer;
+  if (sluice_uncounted_buffer(data, (size_t)length, &buffer, &array_buffer) != 0 ||
+      napi_add_finalizer(env, (napi_value)array_buffer, data, finalize_mapping, (void *)(uintptr_t)length, NULL) != napi_ok) {
     munmap(data, (size_t)length);
     napi_throw_error(env, NULL, "sluice_mmap: cannot wrap the mapping in a Buffer");
     return NULL;
   }
+  result = (napi_value)buffer;
   if (napi_type_tag_object(env, result, &mapping_tag) != napi_ok) {
     napi_throw_error(env, NULL, "sluice_mmap: cannot tag the mapping");
     return NULL;
   }
-  /*
-   * V8 counts an external Buffer's length as memory the garbage collector can free, and runs a
-   * full collection whenever that count has grown by some tens of MiB since the last one. A
-   * mapping is address space over the page cache, not heap: counted, a growing segment's
-   * remaps set off a full collection every few MiB appended. So its length is taken off that
-   * count (the one behind GC pressure only: process.memoryUsage().external still shows it).
-   * It is not given back at finalization: V8 takes the length off again when it frees the
-   * Buffer, and adding it back there set off a full collection per freed mapping. The count
-   * only sets when to collect; it drifts lower by the freed mappings' lengths, and the limit is
-   * measured from it anew after every full collection.
-   */
-  int64_t ignored;
-  napi_adjust_external_memory(env, -(int64_t)length, &ignored);
   live_mappings += 1;
   live_bytes += length;
   return result;

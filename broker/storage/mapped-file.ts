@@ -4,10 +4,11 @@
  * the thread pool so appends copy into resident pages without a syscall or a page fault.
  *
  * The mapping starts small (none for an empty file, else 256 KiB or the file's size) and is replaced by one twice as large
- * when the file outgrows it, about a dozen times over a 1 GiB segment. Mapping all of
- * `capacity` up front made V8 count a gigabyte of external memory per idle partition and
- * collect garbage after every few partitions opened. A replaced mapping stays valid for the
- * slices taken from it (same file, same pages) until the GC collects it.
+ * when the file outgrows it, about a dozen times over a 1 GiB segment, so an idle partition
+ * holds address space for what it has, not a gigabyte (which, before the addon kept mappings out
+ * of V8's memory accounting, also set off a full collection every few partitions opened). A
+ * replaced mapping stays valid for the slices taken from it (same file, same pages) until the GC
+ * collects it.
  *
  * Ownership: a writer may only touch bytes below `fileSize` (beyond the end of the file a
  * mapped access raises SIGBUS). `trim()` shrinks the file, so callers trim only down to bytes

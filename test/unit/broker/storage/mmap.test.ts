@@ -101,18 +101,45 @@ describe('mmap addon', () => {
       const before = addon.stats().mappings;
       let held = [];
       for (let i = 0; i < 50; i += 1) held.push(addon.map(fd, 1 << 20, 0, true).subarray(5));
+      held[7][0] = 42;
+      // The Buffers map() returned are gone; their subarrays keep every mapping alive.
+      for (let round = 0; round < 3; round += 1) {
+        globalThis.gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const during = addon.stats().mappings;
+      const readable = held[7][0];
       held = null;
       for (let round = 0; round < 20 && addon.stats().mappings > before; round += 1) {
         globalThis.gc();
         await new Promise((resolve) => setImmediate(resolve));
       }
-      console.log(JSON.stringify({ before, during, after: addon.stats().mappings }));`;
+      console.log(JSON.stringify({ before, during, readable, after: addon.stats().mappings }));`;
     const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(child.status, child.stderr).toBe(0);
-    const counts = JSON.parse(child.stdout) as { before: number; during: number; after: number };
+    const counts = JSON.parse(child.stdout) as { before: number; during: number; readable: number; after: number };
     expect(counts.during - counts.before).toBe(50);
+    expect(counts.readable).toBe(42);
     expect(counts.after).toBe(counts.before);
+  });
+
+  it('leaves a mapping out of the memory V8 counts toward collecting garbage', () => {
+    const addon = path.resolve('build/Release/sluice_mmap.node');
+    // 1 GiB of address space over a one-page file (nothing past the file is touched).
+    const script = `
+      import { createRequire } from 'node:module';
+      import fs from 'node:fs';
+      const addon = createRequire(import.meta.url)(${JSON.stringify(addon)});
+      const fd = fs.openSync(${JSON.stringify(file)}, 'w+');
+      addon.allocate(fd, 0, 4096);
+      const before = process.memoryUsage().external;
+      const mapping = addon.map(fd, 1 << 30, 0, true);
+      console.log(JSON.stringify({ grew: process.memoryUsage().external - before, length: mapping.length }));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.status, child.stderr).toBe(0);
+    const result = JSON.parse(child.stdout) as { grew: number; length: number };
+    expect(result.length).toBe(2 ** 30);
+    expect(result.grew).toBeLessThan(1 << 20);
   });
 
   it('releases a mapping at once: the file is no longer mapped, and slices read zeros', () => {
