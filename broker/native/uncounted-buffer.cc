@@ -13,23 +13,18 @@
  * the backing store's deleter: both run once no Buffer or subarray over the memory is
  * reachable.
  *
- * This is the one place the addon uses V8's own API; N-API has no call for it. An N-API value
- * is a V8 local handle's slot (Node's own N-API implementation converts them the same way).
+ * This is the one place the addon uses V8's own API; N-API has no call for it.
  */
 #include <node_buffer.h>
 #include <v8.h>
 
-#include <cstring>
 #include <memory>
 
 namespace {
 
-/* What N-API calls a napi_value: the slot of a V8 local handle, as an opaque pointer. */
+/* What N-API calls a napi_value, made as Node's N-API makes one from a local handle. */
 void *to_napi(v8::Local<v8::Value> local) {
-  static_assert(sizeof(void *) == sizeof(v8::Local<v8::Value>), "a V8 local handle is one slot pointer");
-  void *value;
-  std::memcpy(&value, &local, sizeof(value));
-  return value;
+  return reinterpret_cast<void *>(*local);
 }
 
 }  // namespace
