@@ -32,6 +32,15 @@ int sluice_uncounted_buffer(void *data, size_t length, void **buffer, void **arr
 /* Marks the Buffers map() returns, so release() never replaces memory it does not own. */
 static const napi_type_tag mapping_tag = {0x736c756963656d6dULL, 0x61707065642d6d6dULL};
 
+/*
+ * What V8 is told each live mapping costs. Their lengths are kept out of its accounting
+ * (uncounted-buffer.cc), but a mapping whose Buffers are unreachable is only unmapped when a
+ * full collection finds it, and the kernel allows a process about 65,000 mappings: so each one
+ * counts a little, and a few thousand new mappings since the last full collection set off the
+ * next (V8 collects when its external count has grown by 64 MiB).
+ */
+#define MAPPING_CHARGE ((int64_t)16 * 1024)
+
 static int64_t live_mappings = 0;
 static int64_t live_bytes = 0;
 static size_t page_size = 4096;
@@ -124,11 +133,12 @@ static int get_range(napi_env env, napi_value *args, uint8_t **start, size_t *le
 }
 
 static void finalize_mapping(napi_env env, void *data, void *hint) {
-  (void)env;
   size_t length = (size_t)(uintptr_t)hint;
+  int64_t ignored;
   munmap(data, length);
   live_mappings -= 1;
   live_bytes -= (int64_t)length;
+  napi_adjust_external_memory(env, -MAPPING_CHARGE, &ignored);
 }
 
 /* map(fd, length, offset, writable) -> Buffer over a MAP_SHARED mapping. */
@@ -164,6 +174,8 @@ static napi_value map(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "sluice_mmap: cannot tag the mapping");
     return NULL;
   }
+  int64_t ignored;
+  napi_adjust_external_memory(env, MAPPING_CHARGE, &ignored);
   live_mappings += 1;
   live_bytes += length;
   return result;
