@@ -266,6 +266,9 @@ export class Broker {
       topicOrAutoCreate: (name) => {
         const existing = this.topics.find(name);
         if (existing !== undefined || !options.autoCreateTopics) return existing;
+        // Not a name to take while its create runs: clients retry until the topic is there, as
+        // Kafka's answer LEADER_NOT_AVAILABLE for a topic still being created lets them.
+        if (this.topics.isBeingCreated(name)) throw new SluiceError('SLUICE_ERR_LEADER_NOT_AVAILABLE', `topic ${name} is being created; retry shortly`);
         checkNotInternal(name, 'auto-create');
         const created = this.topics.create(name, options.defaultPartitions, {});
         logger.info({ topic: name, partitions: options.defaultPartitions }, 'topic auto-created');

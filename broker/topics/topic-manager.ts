@@ -383,6 +383,11 @@ export class TopicManager {
     if (owner === 'user') this.#checkBudget(name, partitions);
   }
 
+  /** True while a create of this name is under way (its topic not yet visible). */
+  isBeingCreated(name: string): boolean {
+    return this.#creating.has(name);
+  }
+
   /** Partitions open here, and those of topics being created. */
   get partitionsHeld(): number {
     let held = 0;

@@ -2,8 +2,9 @@
  * The Kafka listener's admin and bookkeeping APIs against a real broker process: CreatePartitions,
  * DeleteRecords, DescribeConfigs and DeleteGroups through KafkaJS's admin client;
  * IncrementalAlterConfigs, DescribeCluster and OffsetForLeaderEpoch on a raw connection (KafkaJS
- * does not send them); InitProducerId through an idempotent KafkaJS producer. Changes that are
- * stored (partitions, configs, the log start) hold across a restart.
+ * does not send them); InitProducerId through an idempotent KafkaJS producer; a create that
+ * outlasts its timeout. Changes that are stored (partitions, configs, the log start) hold across
+ * a restart.
  */
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,4 +194,44 @@ describe('Kafka admin APIs', () => {
       { errorCode: 3, partition: 3, leaderEpoch: -1, endOffset: -1 },
     ]);
   });
+
+  it('answers a create that outlasts its timeoutMs with REQUEST_TIMED_OUT, and the topic still arrives whole', async () => {
+    // A broker of its own that auto-creates topics: a client that may create the name must be told to retry meanwhile.
+    const creating = await startBroker({ args: ['--auto-create-topics'] });
+    const wire = await KafkaWire.connect(creating.kafkaPort);
+    wires.push(wire);
+    const create = kafkaApis.createTopics;
+    wire.send(requestFrame(create.request, 7, 1, {
+      topics: [{ name: 'slow', numPartitions: 2000, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 1, validateOnly: false,
+    }));
+    const answered = decodeResponse(create.response, 7, (await wire.frame(1, 30_000))!).body.topics[0]!;
+    expect(answered).toMatchObject({ name: 'slow', errorCode: 7 });
+    expect(answered.errorMessage).toMatch(/goes on in the background/);
+    // Asked for meanwhile by a client that may auto-create it: "retry", never a second create.
+    const metadata = kafkaApis.metadata;
+    wire.send(requestFrame(metadata.request, 9, 2, { topics: [{ name: 'slow' }], allowAutoTopicCreation: true, includeTopicAuthorizedOperations: false }));
+    const seen = decodeResponse(metadata.response, 9, (await wire.frame(2))!).body.topics[0]!;
+    if (seen.errorCode === 0) expect(seen.partitions).toHaveLength(2000);
+    else expect(seen.errorCode).toBe(5);
+
+    const kafka = kafkajs(creating.kafkaBootstrap).kafka;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // The create goes on: the topic appears with every partition, never fewer.
+      await waitFor('the slow topic in the metadata', async () => {
+        const topics = await admin.fetchTopicMetadata({ topics: ['slow'] }).then((described) => described.topics, () => []);
+        if (topics.length === 0) return false;
+        expect(topics[0]!.partitions).toHaveLength(2000);
+        return true;
+      }, 60_000);
+    } finally {
+      await admin.disconnect();
+    }
+    const producer = kafka.producer();
+    await producer.connect();
+    const [stored] = await producer.send({ topic: 'slow', acks: -1, messages: [{ value: 'last partition', partition: 1999 }] });
+    await producer.disconnect();
+    expect(stored).toMatchObject({ partition: 1999, errorCode: 0, baseOffset: '0' });
+  }, 90_000);
 });
