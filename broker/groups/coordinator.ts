@@ -139,7 +139,7 @@ export class GroupCoordinator {
     this.#dispatch(group, {
       type: 'join',
       member: kind,
-      protocolsUnchanged: member !== undefined && sameProtocols(member.protocols, request.protocols),
+      keepsProtocol: member !== undefined && group.protocolName === protocolWith(group, member, request.protocols),
       completesJoin: !group.delaying && others.every((other) => other.pendingJoin !== undefined),
     }, subject);
     return subject.joined!;
@@ -444,7 +444,7 @@ export class GroupCoordinator {
     if (members.length === 0) return;
     if (!group.members.has(group.leader)) group.leader = members[0]!.memberId;
     const leader = group.members.get(group.leader)!;
-    group.protocolName = leader.protocols.find((protocol) => members.every((member) => member.protocols.some((candidate) => candidate.name === protocol.name)))?.name ?? leader.protocols[0]?.name ?? '';
+    group.protocolName = selectProtocol(leader.protocols, members.map((member) => member.protocols));
     for (const member of members) {
       member.assignment = Buffer.alloc(0);
       const waiting = member.pendingJoin;
@@ -469,6 +469,15 @@ export class GroupCoordinator {
   }
 }
 
-function sameProtocols(a: Protocol[], b: Protocol[]): boolean {
-  return a.length === b.length && a.every((protocol, index) => protocol.name === b[index]!.name && Buffer.compare(protocol.metadata, b[index]!.metadata) === 0);
+/** The leader's first protocol every member offers (else the leader's first). */
+function selectProtocol(leaderProtocols: Protocol[], everyMember: Protocol[][]): string {
+  return leaderProtocols.find((protocol) => everyMember.every((offered) => offered.some((candidate) => candidate.name === protocol.name)))?.name
+    ?? leaderProtocols[0]?.name ?? '';
+}
+
+/** The protocol the group would select next were `member` to offer `protocols` instead of its own. */
+function protocolWith(group: Group, member: Member, protocols: Protocol[]): string {
+  const offered = (candidate: Member) => (candidate === member ? protocols : candidate.protocols);
+  const leader = group.members.get(group.leader) ?? member;
+  return selectProtocol(offered(leader), [...group.members.values()].map(offered));
 }

@@ -19,10 +19,12 @@ export type GroupEvent =
   /**
    * A JoinGroup from a member the group does not know (`new`), one it knows by id (`known`),
    * or one with no member id whose group instance id another member holds: a static member
-   * back from a restart (`staticReplacement`; `protocolsUnchanged` when it asks for exactly
-   * the protocols that member had).
+   * back from a restart (`staticReplacement`; `keepsProtocol` when the group would select the
+   * protocol it has now with the new instance's protocols: Kafka then rebalances nothing, even
+   * though the new instance's subscription metadata differs, as it does after a restart, when it
+   * no longer lists the partitions the old instance owned).
    */
-  | { type: 'join'; member: 'new' | 'known' | 'staticReplacement'; protocolsUnchanged: boolean; completesJoin: boolean }
+  | { type: 'join'; member: 'new' | 'known' | 'staticReplacement'; keepsProtocol: boolean; completesJoin: boolean }
   | { type: 'syncFromLeader' }
   | { type: 'syncFromFollower' }
   | { type: 'heartbeat' }
@@ -101,7 +103,7 @@ function onJoin(state: GroupState, event: Extract<GroupEvent, { type: 'join' }>)
     // Kafka rebalances here too: the leader may already hold the old member id for its assignment.
     case 'CompletingRebalance': return rebalancing([admit, 'renewSession', 'awaitJoin', 'startRebalance'], event.completesJoin);
     case 'Stable':
-      if (event.member === 'staticReplacement' && event.protocolsUnchanged) return stay('Stable', ['replaceStaticMember', 'renewSession', 'answerJoin']);
+      if (event.member === 'staticReplacement' && event.keepsProtocol) return stay('Stable', ['replaceStaticMember', 'renewSession', 'answerJoin']);
       return rebalancing([admit, 'renewSession', 'awaitJoin', 'startRebalance'], event.completesJoin);
     // A dead group is out of the coordinator's map; a join makes a fresh Empty one instead.
     case 'Dead': return noMember(state);

@@ -93,6 +93,9 @@ describe('consumer group under a member crash', () => {
     const sluice = new Sluice({ bootstrap: broker.bootstrap });
     await sluice.admin().createTopic('static', { partitions: 6 });
     const first = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-a', staticSessionMs);
+    // The second joins once the first owns every partition, so the first's last JoinGroup lists
+    // partitions it owned, which its restarted instance's does not: no reason to rebalance either.
+    await waitFor('the first static member to own all six partitions', () => current(first).length === 6, 20_000);
     const other = startWorker(broker.bootstrap, 'static-group', 'static', 'instance-b', staticSessionMs);
     await waitFor('two static members with three partitions each', () => current(first).length === 3 && current(other).length === 3, 20_000);
     const mine = current(first);

@@ -162,15 +162,31 @@ describe('static members (KIP-345)', () => {
     expect(state()).toBe('Stable');
   });
 
-  it('Stable → PreparingRebalance when the restarted instance asks for other protocols', async () => {
+  it('Stable → Stable when the restarted instance\'s subscription metadata differs but the group keeps its protocol (as Kafka)', async () => {
     const [a, b] = await stableGroup(2, statics);
-    const restarted = coordinator.join(joinRequest({ groupInstanceId: 'instance-a', protocols: [{ name: 'range', metadata: Buffer.from('orders,payments') }] }), 'client');
+    // A restart no longer lists the partitions the old instance owned; that alone is no reason to rebalance.
+    const restarted = await coordinator.join(joinRequest({ groupInstanceId: 'instance-a', protocols: [{ name: 'range', metadata: Buffer.from('orders,owned:0,2,4') }] }), 'client');
+    expect(state()).toBe('Stable');
+    expect(restarted.generationId).toBe(a!.generationId);
+    expect(heartbeat(b!)).not.toThrow();
+    // The new metadata is what the leader sees at the next rebalance.
+    const described = coordinator.describe('g')!.members.find((member) => member.memberId === restarted.memberId)!;
+    expect(described.metadata.toString()).toBe('orders,owned:0,2,4');
+  });
+
+  it('Stable → PreparingRebalance when the restarted leader\'s protocols change the group\'s protocol', async () => {
+    const both = [{ name: 'range', metadata: Buffer.from('orders') }, { name: 'roundrobin', metadata: Buffer.from('orders') }];
+    const [a, b] = await stableGroup(2, statics.map((member) => ({ ...member, protocols: both })));
+    const leader = a!.leader ? a! : b!;
+    const restarted = coordinator.join(joinRequest({ groupInstanceId: leader === a ? 'instance-a' : 'instance-b', protocols: [...both].reverse() }), 'client');
     expect(state()).toBe('PreparingRebalance');
-    expect(heartbeat(a!)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_FENCED_INSTANCE_ID' }));
-    coordinator.join(joinRequest({ memberId: b!.memberId, groupInstanceId: 'instance-b' }), 'client').catch(() => {});
+    expect(heartbeat(leader)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_FENCED_INSTANCE_ID' }));
+    const other = leader === a ? b! : a!;
+    coordinator.join(joinRequest({ memberId: other.memberId, groupInstanceId: leader === a ? 'instance-b' : 'instance-a', protocols: both }), 'client').catch(() => {});
     const response = await restarted;
-    expect(response.memberId).not.toBe(a!.memberId);
-    expect(response.generationId).toBe(a!.generationId + 1);
+    expect(response.memberId).not.toBe(leader.memberId);
+    expect(response.generationId).toBe(leader.generationId + 1);
+    expect(response.protocolName).toBe('roundrobin');
   });
 
   it('PreparingRebalance: the old instance\'s waiting join fails with FENCED_INSTANCE_ID and the new one takes its place', async () => {

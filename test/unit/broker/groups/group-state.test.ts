@@ -8,9 +8,9 @@ import { type GroupEvent, type GroupState, transition } from '../../../../broker
 
 const states: GroupState[] = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead'];
 const events: GroupEvent[] = [
-  { type: 'join', member: 'new', protocolsUnchanged: false, completesJoin: false },
-  { type: 'join', member: 'known', protocolsUnchanged: false, completesJoin: true },
-  { type: 'join', member: 'staticReplacement', protocolsUnchanged: true, completesJoin: false },
+  { type: 'join', member: 'new', keepsProtocol: false, completesJoin: false },
+  { type: 'join', member: 'known', keepsProtocol: false, completesJoin: true },
+  { type: 'join', member: 'staticReplacement', keepsProtocol: true, completesJoin: false },
   { type: 'syncFromLeader' },
   { type: 'syncFromFollower' },
   { type: 'heartbeat' },
@@ -50,8 +50,8 @@ describe('group state transition table', () => {
     for (const state of ['PreparingRebalance', 'CompletingRebalance', 'Stable'] as const) expect(transition(state, { type: 'groupExpiry' })).toEqual({ next: state, actions: [] });
   });
 
-  it('replaces a static member without a rebalance only in a Stable group with unchanged protocols', () => {
-    const rejoin = (protocolsUnchanged: boolean): GroupEvent => ({ type: 'join', member: 'staticReplacement', protocolsUnchanged, completesJoin: false });
+  it('replaces a static member without a rebalance only in a Stable group whose protocol it keeps', () => {
+    const rejoin = (keepsProtocol: boolean): GroupEvent => ({ type: 'join', member: 'staticReplacement', keepsProtocol, completesJoin: false });
     expect(transition('Stable', rejoin(true))).toEqual({ next: 'Stable', actions: ['replaceStaticMember', 'renewSession', 'answerJoin'] });
     expect(transition('Stable', rejoin(false)).next).toBe('PreparingRebalance');
     expect(transition('CompletingRebalance', rejoin(true)).actions).toContain('startRebalance');
