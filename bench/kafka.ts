@@ -14,7 +14,7 @@
  *
  *   npm run bench:kafka -- [--json] [--records N]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import { Sluice } from '../client/sluice.js';
 import { packageRoot } from '../proto/package-root.js';
 import { type BrokerProcess, launchBroker } from './broker-process.js';
 import { loopbackMBps } from './loopback.js';
+import { clockTicks, cpuSeconds } from './process-cpu.js';
 import { barChart } from './report.js';
 import { killWorkers, runWorker } from './run-worker.js';
 
@@ -38,14 +39,6 @@ const partitions = 6;
 const valueBytes = 100;
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 const kafkaWorker = path.join(packageRoot(import.meta.url), 'dist', 'bench', 'kafka-worker.js');
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
 interface Throughput { records: number; seconds: number; recordsPerSec: number; mbps: number }
 interface Phase extends Throughput { brokerCpuSeconds: number; brokerCpuUsPerRecord: number; requests: number }
 
@@ -56,13 +49,6 @@ async function requestCounts(httpPort: number): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const match of (await response.text()).matchAll(/^sluice_request_duration_seconds_count\{api="([^"]+)"\} (\d+)$/gm)) counts.set(match[1]!, Number(match[2]));
   return counts;
-}
-
-/** User + system CPU seconds the process has used so far (fields 14 and 15 of /proc/PID/stat, after the command name). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 const children = new Set<ReturnType<typeof spawn>>();

@@ -19,6 +19,7 @@ import { Sluice } from '../client/sluice.js';
 import type { ProducerOptions } from '../client/producer.js';
 import { launchBroker } from './broker-process.js';
 import { loopbackMBps } from './loopback.js';
+import { cpuSeconds } from './process-cpu.js';
 import { barChart } from './report.js';
 
 const { values } = parseArgs({
@@ -32,13 +33,6 @@ const recordBytes = 100;
 const sendSize = 10_000;
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-/** User + system CPU of a process, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticksPerSecond = 100;
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / ticksPerSecond;
-}
 
 /** CPU microseconds to copy one record's bytes, from copying `records` of them in 1 MiB pieces. */
 function memcpyMicrosPerRecord(): number {
@@ -67,7 +61,7 @@ async function main(): Promise<void> {
       progress(`${name}: ${records} records…`);
       const producer = sluice.producer({ lingerMs: 5, ...options });
       const gcBefore = broker.logs.join('\n').split('Mark-Compact').length;
-      const cpuBefore = cpuMicros(pid);
+      const cpuBefore = cpuSeconds(pid) * 1e6;
       const started = performance.now();
       const inFlight: Array<Promise<unknown>> = [];
       for (let sent = 0; sent < records; sent += sendSize) {
@@ -77,7 +71,7 @@ async function main(): Promise<void> {
       await Promise.all(inFlight);
       await producer.close();
       results[name] = {
-        brokerCpuMicrosPerRecord: round((cpuMicros(pid) - cpuBefore) / records),
+        brokerCpuMicrosPerRecord: round((cpuSeconds(pid) * 1e6 - cpuBefore) / records),
         markCompacts: broker.logs.join('\n').split('Mark-Compact').length - gcBefore,
         seconds: round((performance.now() - started) / 1000),
       };

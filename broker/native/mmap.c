@@ -3,8 +3,8 @@
  *
  * Safety rule: a mapping is unmapped only by the finalizer of the ArrayBuffer under the Buffer
  * map() returns, which runs once no Buffer or subarray over that memory is reachable. So
- * JavaScript can never read an unmapped page. Async work (sync, populate) holds a reference to the Buffer
- * for as long as it runs, for the same reason.
+ * JavaScript can never read an unmapped page. Async work (sync, populate) holds a reference to
+ * the Buffer for as long as it runs, for the same reason.
  *
  * A deleted file's mapping need not wait for that finalizer to give its disk blocks back:
  * release() puts anonymous zero pages over the same address range (MAP_FIXED), which drops the
